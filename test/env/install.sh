@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs the real parts the integration tests start privately: containerd 1.6 and runc from bookworm,
+# containerd 1.7 (trixie) and 2.x (sid) unpacked into a cache dir, plus the registry, skopeo and busybox.
+# Newer suites are added with a low pin priority so that nothing already on the machine is upgraded.
+set -euo pipefail
+
+CACHE_DIR="${CSDK_CACHE_DIR:-/var/cache/containerd-sdk}"
+PACKAGES=(containerd runc busybox-static skopeo docker-registry containernetworking-plugins iptables iproute2 apache2-utils)
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install.sh must run as root (it uses apt-get)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+sources=/etc/apt/sources.list.d/containerd-sdk-extra.sources
+pin=/etc/apt/preferences.d/containerd-sdk-extra-pin
+if [ ! -f "$sources" ]; then
+  cat >"$sources" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+if [ ! -f "$pin" ]; then
+  cat >"$pin" <<PIN
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+
+Package: *
+Pin: release n=sid
+Pin-Priority: 50
+PIN
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+need_update=1
+if [ ${#missing[@]} -gt 0 ] || [ ! -x "$CACHE_DIR/1.7/usr/bin/containerd" ] || [ ! -x "$CACHE_DIR/2.x/usr/bin/containerd" ]; then
+  apt-get update -qq
+  need_update=0
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  # -t bookworm keeps every dependency on the machine's own release.
+  apt-get install -y -qq --no-install-recommends -t bookworm "${missing[@]}" >/dev/null
+fi
+
+# The package's own service must not hold /run/containerd: tests run private daemons only.
+systemctl disable --now containerd >/dev/null 2>&1 || true
+
+unpack() { # unpack <suite> <dir>
+  local suite=$1 dir=$2 tmp
+  [ -x "$dir/usr/bin/containerd" ] && return 0
+  tmp=$(mktemp -d) && chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -qq "containerd/$suite" >/dev/null)
+  rm -rf "$dir" && mkdir -p "$dir"
+  dpkg-deb -x "$tmp"/containerd_*.deb "$dir"
+  rm -rf "$tmp"
+}
+mkdir -p "$CACHE_DIR"
+unpack trixie "$CACHE_DIR/1.7"
+unpack sid "$CACHE_DIR/2.x"
+: "$need_update"
+
+for v in 1.6 1.7 2.x; do
+  case $v in 1.6) bin=/usr/bin/containerd ;; *) bin="$CACHE_DIR/$v/usr/bin/containerd" ;; esac
+  echo "containerd $v: $("$bin" --version | awk '{print $3}')"
+done
