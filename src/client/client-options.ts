@@ -1,0 +1,21 @@
+/** Options for `Client.connect`. */
+export interface ConnectOptions {
+  /**
+   * The containerd socket: a path or a `unix://` URL. Default: `$CONTAINERD_ADDRESS`, else
+   * `/run/containerd/containerd.sock`.
+   */
+  address?: string
+  /**
+   * The namespace every call runs in. Default: `$CONTAINERD_NAMESPACE`, else `default` (containerd's own
+   * default; nerdctl uses it too, Kubernetes uses `k8s.io`). The namespace need not exist: containerd
+   * creates it on first write.
+   */
+  namespace?: string
+  /**
+   * How long connecting and the first `Version` call may take, in milliseconds. Default 10 000. The
+   * connection is checked at once so a wrong address fails here, with the socket named, not on first use.
+   */
+  timeoutMs?: number
+  /** Cancels connecting. */
+  signal?: AbortSignal
+}

@@ -1,0 +1,149 @@
+import { resolveAddress, resolveNamespace } from './address.js'
+import type { ConnectOptions } from './client-options.js'
+import { ContentStore } from './content/content-store.js'
+import { UnavailableError } from './errors.js'
+import { subscribeEvents, type EventsOptions, type ContainerdEvent } from './events/events.js'
+import { validateIdentifier } from './identifiers.js'
+import { Introspection } from './introspection.js'
+import { currentLease } from './lease-context.js'
+import { LeaseManager, type WithLeaseOptions } from './leases/lease-manager.js'
+import { NamespaceStore } from './namespaces.js'
+import { createServices, type Services } from './services.js'
+import { SnapshotStore } from './snapshots/snapshot-store.js'
+import type { CallOptions, Metadata } from './transport/call-options.js'
+import { Http2Channel } from './transport/http2-channel.js'
+
+/** What `client.version()` returns. */
+export interface ServerVersion {
+  /** The daemon's version, e.g. `1.7.24~ds1` or `v2.1.9`. */
+  version: string
+  /** The git revision it was built from (may be empty for distribution builds). */
+  revision: string
+}
+
+/** containerd's default snapshotter on Linux. */
+export const DEFAULT_SNAPSHOTTER = 'overlayfs'
+
+/**
+ * A connection to containerd, bound to one namespace.
+ *
+ * Create one with {@link Client.connect}; make views on other namespaces with {@link Client.withNamespace}
+ * (they share the connection). The client reconnects by itself after the daemon restarts: a call made
+ * while the daemon is down fails with `UnavailableError`, the next one after it is back succeeds.
+ *
+ * @example
+ * ```ts
+ * await using client = await Client.connect({ namespace: 'example' })
+ * console.log(await client.version())
+ * ```
+ */
+export class Client implements AsyncDisposable {
+  /** The socket path this client talks to. */
+  readonly address: string
+  /** The namespace attached to every call made through this client. */
+  readonly namespace: string
+  /** Typed raw clients for every containerd service (the lower, less stable layer). */
+  readonly services: Services
+  /** Namespaces: create, list, labels, delete. */
+  readonly namespaces: NamespaceStore
+  /** Leases: create, list, delete, and {@link Client.withLease}. */
+  readonly leases: LeaseManager
+  /** The content store: blobs by digest, with streaming reads and resumable, verified writes. */
+  readonly content: ContentStore
+  /** Plugins, server UUID and other facts about the daemon. */
+  readonly introspection: Introspection
+
+  private readonly channel: Http2Channel
+  private readonly root: boolean
+
+  private constructor(channel: Http2Channel, namespace: string, root: boolean) {
+    this.channel = channel
+    this.address = channel.socketPath
+    this.namespace = namespace
+    this.root = root
+    const metadata = (): Metadata => {
+      const lease = currentLease()
+      return lease === undefined
+        ? { 'containerd-namespace': namespace }
+        : { 'containerd-namespace': namespace, 'containerd-lease': lease }
+    }
+    this.services = createServices(channel, metadata)
+    this.namespaces = new NamespaceStore(this.services)
+    this.leases = new LeaseManager(this.services)
+    this.content = new ContentStore(this.services)
+    this.introspection = new Introspection(this.services)
+  }
+
+  /**
+   * Connects to containerd and checks the connection with a `Version` call.
+   * @throws UnavailableError naming the socket when nothing answers there.
+   * @throws InvalidArgumentError for a malformed address or namespace.
+   */
+  static async connect(options: ConnectOptions = {}): Promise<Client> {
+    const socket = resolveAddress(options.address)
+    const namespace = resolveNamespace(options.namespace)
+    validateIdentifier('namespace', namespace)
+    const timeoutMs = options.timeoutMs ?? 10_000
+    const channel = new Http2Channel(socket, { connectTimeoutMs: timeoutMs })
+    const client = new Client(channel, namespace, true)
+    try {
+      await client.version({ timeoutMs, signal: options.signal })
+    } catch (err) {
+      channel.close()
+      if (err instanceof UnavailableError && !err.message.includes(socket)) {
+        throw new UnavailableError(`containerd is not reachable at ${socket}: ${err.message}`, { cause: err })
+      }
+      throw err
+    }
+    return client
+  }
+
+  /**
+   * A view of this client bound to another namespace, sharing the connection. Closing a view does
+   * nothing; close the client it came from.
+   * @throws InvalidArgumentError for an invalid namespace name.
+   */
+  withNamespace(namespace: string): Client {
+    validateIdentifier('namespace', namespace)
+    return new Client(this.channel, namespace, false)
+  }
+
+  /** The daemon's version and revision. */
+  async version(options?: CallOptions): Promise<ServerVersion> {
+    const { version, revision } = await this.services.version.version({}, options)
+    return { version, revision }
+  }
+
+  /** The snapshot store of a snapshotter (default `overlayfs`). */
+  snapshots(snapshotter: string = DEFAULT_SNAPSHOTTER): SnapshotStore {
+    return new SnapshotStore(this.services, snapshotter)
+  }
+
+  /**
+   * Runs `fn` inside a new lease: every call made inside it, however deep, carries the lease, so the
+   * content and snapshots it creates are safe from garbage collection until it returns. The lease is
+   * deleted afterwards, whether `fn` succeeds or throws. Returns what `fn` returns.
+   */
+  async withLease<T>(fn: (leaseId: string) => Promise<T>, options?: WithLeaseOptions): Promise<T> {
+    return this.leases.withLease(fn, options)
+  }
+
+  /**
+   * Subscribes to the daemon's events (all namespaces unless a filter says otherwise), yielding typed,
+   * decoded payloads. The iterable ends when `signal` aborts or the loop breaks; if the connection is
+   * lost it throws `UnavailableError` (subscribe again to resume: events in between are not replayed).
+   */
+  events(options: EventsOptions = {}): AsyncIterable<ContainerdEvent> {
+    return subscribeEvents(this.services, options)
+  }
+
+  /** Closes the connection. Idempotent. Calls made afterwards fail with `UnavailableError`. */
+  close(): void {
+    if (this.root) this.channel.close()
+  }
+
+  /** Same as {@link Client.close}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close()
+  }
+}

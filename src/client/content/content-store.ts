@@ -1,0 +1,236 @@
+import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
+import type { Info } from '../../gen/containerd/services/content/v1/content_pb.js'
+import { AlreadyExistsError, DataLossError, InvalidArgumentError } from '../errors.js'
+import type { Services } from '../services.js'
+import type { CallOptions } from '../transport/call-options.js'
+import { toDate } from '../time.js'
+import { ContentWriter, type ContentWriterOptions } from './content-writer.js'
+import { digestAlgorithm, validateDigest, type Digest } from './digest.js'
+
+/** A blob in the content store. */
+export interface ContentInfo {
+  digest: Digest
+  size: number
+  createdAt: Date | undefined
+  updatedAt: Date | undefined
+  labels: Record<string, string>
+}
+
+/** The progress of an unfinished write (an ingest). */
+export interface IngestStatus {
+  ref: string
+  offset: number
+  total: number
+  expected: string
+  startedAt: Date | undefined
+  updatedAt: Date | undefined
+}
+
+/** Options for {@link ContentStore.read}. */
+export interface ReadOptions extends CallOptions {
+  /** Where to start, in bytes. Default 0. */
+  offset?: number
+  /** How many bytes to read. Default: to the end. */
+  size?: number
+}
+
+/** Options for {@link ContentStore.writeBlob}. */
+export interface WriteBlobOptions extends CallOptions {
+  /** The ingest ref. Default: derived from the expected digest, else random. */
+  ref?: string
+  /** The digest the data must have. Recommended: it makes the write idempotent and verified. */
+  expected?: Digest
+  /** The size, when known. */
+  size?: number
+  /** Labels to set on the blob. */
+  labels?: Record<string, string>
+}
+
+/** Data accepted by {@link ContentStore.writeBlob}. */
+export type BlobSource = Uint8Array | AsyncIterable<Uint8Array> | Readable
+
+/** containerd's content store: immutable blobs addressed by digest. */
+export class ContentStore {
+  /** @internal */
+  constructor(private readonly services: Services) {}
+
+  /**
+   * Reads a blob's metadata.
+   * @throws NotFoundError if the blob is not in the store.
+   */
+  async info(digest: string, options?: CallOptions): Promise<ContentInfo> {
+    validateDigest(digest)
+    const { info } = await this.services.content.info({ digest }, options)
+    return toContentInfo(info, digest)
+  }
+
+  /** Lists blobs, optionally filtered (`digest==…`, `labels."key"==value`), as they arrive. */
+  async *list(options: CallOptions & { filters?: string[] } = {}): AsyncIterable<ContentInfo> {
+    for await (const batch of this.services.content.list({ filters: options.filters ?? [] }, options)) {
+      for (const info of batch.info) yield toContentInfo(info, info.digest as Digest)
+    }
+  }
+
+  /**
+   * Streams a blob's bytes (or a range of them) as a Node Readable, with backpressure.
+   * @throws NotFoundError (as a stream error) if the blob is missing.
+   */
+  read(digest: string, options: ReadOptions = {}): Readable {
+    validateDigest(digest)
+    const offset = options.offset ?? 0
+    const size = options.size ?? 0
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`read offset must be a non-negative integer, got ${offset}`)
+    if (!Number.isSafeInteger(size) || size < 0) throw new InvalidArgumentError(`read size must be a non-negative integer, got ${size}`)
+    const responses = this.services.content.read({ digest, offset: BigInt(offset), size: BigInt(size) }, options)
+    async function* chunks(): AsyncGenerator<Buffer> {
+      let next = offset
+      for await (const res of responses) {
+        // containerd sends consecutive ranges; a gap would mean lost data, so refuse rather than splice.
+        if (Number(res.offset) !== next) throw new DataLossError(`content ${digest}: expected data at offset ${next}, got ${res.offset}`)
+        next += res.data.byteLength
+        yield Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength)
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 })
+  }
+
+  /**
+   * Reads a whole blob into memory and verifies its digest. Meant for manifests and configs.
+   * @throws ResourceExhaustedError-like InvalidArgumentError when it exceeds `maxBytes` (default 64 MiB).
+   * @throws DataLossError if the bytes do not match the digest.
+   */
+  async readAll(digest: string, options: CallOptions & { maxBytes?: number } = {}): Promise<Buffer> {
+    validateDigest(digest)
+    const maxBytes = options.maxBytes ?? 64 * 1024 * 1024
+    const chunks: Buffer[] = []
+    let total = 0
+    const hash = createHash(digestAlgorithm(digest))
+    for await (const chunk of this.read(digest, options) as AsyncIterable<Buffer>) {
+      total += chunk.byteLength
+      if (total > maxBytes) throw new InvalidArgumentError(`content ${digest} is larger than the ${maxBytes}-byte limit of readAll; use read() to stream it`)
+      hash.update(chunk)
+      chunks.push(chunk)
+    }
+    const actual = `${digestAlgorithm(digest)}:${hash.digest('hex')}`
+    if (actual !== digest) throw new DataLossError(`content ${digest}: the store returned bytes with digest ${actual}`)
+    return Buffer.concat(chunks, total)
+  }
+
+  /**
+   * Opens a resumable writer (see {@link ContentWriter}). A second writer on the same ref while one is
+   * open fails with `UnavailableError`/`ConflictError` from containerd ("ref is locked").
+   */
+  async writer(ref: string, options: ContentWriterOptions = {}): Promise<ContentWriter> {
+    return ContentWriter.open(this.services, ref, options)
+  }
+
+  /**
+   * Writes a whole blob and commits it. Idempotent when `expected` is given: if the blob already exists,
+   * nothing is written and its digest is returned. Any failure aborts the ingest.
+   */
+  async writeBlob(data: BlobSource, options: WriteBlobOptions = {}): Promise<Digest> {
+    const ref = options.ref ?? `csdk-${options.expected ?? `blob-${Date.now()}-${Math.random().toString(36).slice(2)}`}`
+    const writerOptions: ContentWriterOptions = { signal: options.signal, timeoutMs: options.timeoutMs }
+    if (options.expected !== undefined) writerOptions.expected = options.expected
+    const size = options.size ?? (data instanceof Uint8Array ? data.byteLength : undefined)
+    if (size !== undefined) writerOptions.total = size
+    let writer: ContentWriter
+    try {
+      writer = await this.writer(ref, writerOptions)
+    } catch (err) {
+      if (err instanceof AlreadyExistsError && options.expected !== undefined) return options.expected
+      throw err
+    }
+    try {
+      if (data instanceof Uint8Array) {
+        // A resumed ingest already holds the first `offset` bytes.
+        await writer.write(data.subarray(writer.offset))
+      } else {
+        if (writer.offset > 0) {
+          // Streams cannot be skipped cheaply or safely: start over.
+          await writer.abort()
+          return this.writeBlob(data, options)
+        }
+        for await (const chunk of data as AsyncIterable<Uint8Array>) await writer.write(chunk)
+      }
+      const commit: { size?: number; labels?: Record<string, string> } = {}
+      if (size !== undefined) commit.size = size
+      if (options.labels !== undefined) commit.labels = options.labels
+      return await writer.commit(commit)
+    } catch (err) {
+      await writer.abort().catch(() => undefined)
+      if (err instanceof AlreadyExistsError && options.expected !== undefined) return options.expected
+      throw err
+    }
+  }
+
+  /**
+   * Deletes a blob.
+   * @throws NotFoundError if it is not in the store.
+   */
+  async delete(digest: string, options?: CallOptions): Promise<void> {
+    validateDigest(digest)
+    await this.services.content.delete({ digest }, options)
+  }
+
+  /**
+   * Sets labels on a blob: merged by default (a `''` value removes the key), or replacing all labels
+   * with `replace: true`.
+   */
+  async setLabels(digest: string, labels: Record<string, string>, options: CallOptions & { replace?: boolean } = {}): Promise<ContentInfo> {
+    validateDigest(digest)
+    const paths = options.replace === true ? ['labels'] : Object.keys(labels).map((k) => `labels.${k}`)
+    const kept = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''))
+    const { info } = await this.services.content.update({ info: { digest, labels: kept }, updateMask: { paths } }, options)
+    return toContentInfo(info, digest)
+  }
+
+  /**
+   * The status of an unfinished write.
+   * @throws NotFoundError if no ingest has that ref.
+   */
+  async status(ref: string, options?: CallOptions): Promise<IngestStatus> {
+    const { status } = await this.services.content.status({ ref }, options)
+    return toIngestStatus(status, ref)
+  }
+
+  /** Lists unfinished writes (`ref~=…` filters). */
+  async listStatuses(options: CallOptions & { filters?: string[] } = {}): Promise<IngestStatus[]> {
+    const { statuses } = await this.services.content.listStatuses({ filters: options.filters ?? [] }, options)
+    return statuses.map((s) => toIngestStatus(s, s.ref))
+  }
+
+  /** Removes an unfinished write. A missing ref is not an error. */
+  async abort(ref: string, options?: CallOptions): Promise<void> {
+    try {
+      await this.services.content.abort({ ref }, options)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'NotFound') throw err
+    }
+  }
+}
+
+function toContentInfo(info: Info | undefined, digest: Digest): ContentInfo {
+  return {
+    digest: (info?.digest || digest) as Digest,
+    size: Number(info?.size ?? 0),
+    createdAt: toDate(info?.createdAt),
+    updatedAt: toDate(info?.updatedAt),
+    labels: { ...(info?.labels ?? {}) },
+  }
+}
+
+function toIngestStatus(
+  s: { ref: string; offset: bigint; total: bigint; expected: string; startedAt?: Parameters<typeof toDate>[0]; updatedAt?: Parameters<typeof toDate>[0] } | undefined,
+  ref: string,
+): IngestStatus {
+  return {
+    ref: s?.ref || ref,
+    offset: Number(s?.offset ?? 0),
+    total: Number(s?.total ?? 0),
+    expected: s?.expected ?? '',
+    startedAt: toDate(s?.startedAt),
+    updatedAt: toDate(s?.updatedAt),
+  }
+}

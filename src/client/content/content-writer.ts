@@ -1,0 +1,207 @@
+import { createHash, type Hash } from 'node:crypto'
+import type { MessageInitShape } from '@bufbuild/protobuf'
+import {
+  WriteAction,
+  type WriteContentRequestSchema,
+  type WriteContentResponse,
+} from '../../gen/containerd/services/content/v1/content_pb.js'
+import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../errors.js'
+import type { Services } from '../services.js'
+import type { CallOptions } from '../transport/call-options.js'
+import { AsyncQueue } from '../util/async-queue.js'
+import { digestAlgorithm, validateDigest, type Digest } from './digest.js'
+
+/** containerd's content service takes writes of up to 1 MiB per message (DESIGN.md). */
+export const WRITE_CHUNK_BYTES = 1024 * 1024
+// WRITE messages sent ahead of the daemon's acknowledgements: enough to keep the socket busy.
+const WRITES_IN_FLIGHT = 8
+
+/** Options for opening a content writer. */
+export interface ContentWriterOptions extends CallOptions {
+  /** Total size, when known: containerd checks it on commit and reports progress against it. */
+  total?: number
+  /** The digest the content must have; checked on commit by us (when we wrote every byte) and by containerd. */
+  expected?: Digest
+}
+
+/** Options for {@link ContentWriter.commit}. */
+export interface CommitOptions {
+  /** Expected size; default the `total` given when opening, else what was written. */
+  size?: number
+  /** Expected digest; default the `expected` given when opening. */
+  expected?: Digest
+  /** Labels to set on the committed blob (e.g. `containerd.io/gc.ref.*`). */
+  labels?: Record<string, string>
+}
+
+type Request = MessageInitShape<typeof WriteContentRequestSchema>
+
+interface Pending {
+  action: WriteAction
+  resolve: (res: WriteContentResponse) => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * A resumable write into containerd's content store, identified by its ingest `ref`.
+ *
+ * Opening asks containerd for the ref's status: if an earlier write under the same ref was interrupted,
+ * `offset` says where it stopped and writing continues from there. `commit()` turns the ingest into a blob
+ * and fails if the digest or size differ from what was expected. `[Symbol.asyncDispose]` aborts an
+ * uncommitted write (removing the partial ingest); call `close()` instead to keep it for a later resume.
+ */
+export class ContentWriter implements AsyncDisposable {
+  /** The ingest reference. */
+  readonly ref: string
+  /** Bytes stored so far (where the next write goes). */
+  get offset(): number {
+    return this.written
+  }
+
+  private written: number
+  private readonly total: number | undefined
+  private readonly expected: Digest | undefined
+  private hash: Hash | undefined
+  private readonly requests = new AsyncQueue<Request>(WRITES_IN_FLIGHT)
+  private readonly pending: Pending[] = []
+  private failure: unknown
+  private finished = false
+
+  private constructor(
+    private readonly services: Services,
+    ref: string,
+    options: ContentWriterOptions,
+    private readonly callOptions: CallOptions,
+  ) {
+    this.ref = ref
+    this.written = 0
+    this.total = options.total
+    this.expected = options.expected
+    this.hash = createHash(options.expected !== undefined ? digestAlgorithm(options.expected) : 'sha256')
+  }
+
+  /** @internal Opens the write stream and reads the ingest's status. */
+  static async open(services: Services, ref: string, options: ContentWriterOptions = {}): Promise<ContentWriter> {
+    if (ref === '') throw new InvalidArgumentError('a content writer needs a non-empty ref')
+    if (options.expected !== undefined) validateDigest(options.expected)
+    if (options.total !== undefined && (!Number.isSafeInteger(options.total) || options.total < 0)) {
+      throw new InvalidArgumentError(`content total must be a non-negative integer, got ${options.total}`)
+    }
+    const callOptions: CallOptions = { signal: options.signal, timeoutMs: options.timeoutMs }
+    const writer = new ContentWriter(services, ref, options, callOptions)
+    writer.startReading()
+    const status = await writer.send({
+      action: WriteAction.STAT,
+      ref,
+      total: BigInt(options.total ?? 0),
+      expected: options.expected ?? '',
+    })
+    writer.written = Number(status.offset)
+    // Bytes stored by an earlier attempt were not hashed here: only containerd can verify those.
+    if (writer.written > 0) writer.hash = undefined
+    return writer
+  }
+
+  /** Appends bytes, split into messages of at most 1 MiB. Resolves when they are handed to the socket. */
+  async write(data: Uint8Array): Promise<void> {
+    this.checkUsable()
+    for (let start = 0; start < data.byteLength; start += WRITE_CHUNK_BYTES) {
+      const chunk = data.subarray(start, Math.min(start + WRITE_CHUNK_BYTES, data.byteLength))
+      await this.requests.space()
+      this.checkUsable()
+      this.hash?.update(chunk)
+      const offset = this.written
+      this.written += chunk.byteLength
+      // Acknowledgements are checked asynchronously; a failure surfaces on the next write or commit.
+      this.send({ action: WriteAction.WRITE, ref: this.ref, offset: BigInt(offset), data: chunk }).catch(() => undefined)
+    }
+  }
+
+  /**
+   * Commits the ingest as a blob and returns its digest.
+   * @throws FailedPreconditionError when the digest or size differ from the expected ones (the ingest is
+   * aborted, nothing is stored).
+   */
+  async commit(options: CommitOptions = {}): Promise<Digest> {
+    this.checkUsable()
+    const expected = options.expected ?? this.expected
+    if (expected !== undefined) validateDigest(expected)
+    const size = options.size ?? this.total ?? this.written
+    if (this.hash !== undefined && expected !== undefined) {
+      const actual = `${digestAlgorithm(expected)}:${this.hash.copy().digest('hex')}`
+      if (actual !== expected) {
+        await this.abort()
+        throw new FailedPreconditionError(`content ${this.ref}: wrote ${actual}, expected ${expected}; the write was aborted`)
+      }
+    }
+    try {
+      const res = await this.send({
+        action: WriteAction.COMMIT,
+        ref: this.ref,
+        total: BigInt(size),
+        offset: BigInt(this.written),
+        expected: expected ?? '',
+        labels: options.labels ?? {},
+      })
+      this.finish()
+      return res.digest as Digest
+    } catch (err) {
+      await this.abort()
+      throw err
+    }
+  }
+
+  /** Ends the stream and removes the partial ingest. Idempotent. */
+  async abort(): Promise<void> {
+    this.finish()
+    try {
+      await this.services.content.abort({ ref: this.ref })
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'NotFound') throw err
+    }
+  }
+
+  /** Ends the stream but keeps the partial ingest, so a writer opened later with the same ref resumes. */
+  close(): void {
+    this.finish()
+  }
+
+  /** Aborts the write unless it was committed or closed. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.finished) await this.abort()
+  }
+
+  private checkUsable(): void {
+    if (this.failure !== undefined) throw this.failure
+    if (this.finished) throw new FailedPreconditionError(`content writer ${this.ref} is already committed, closed or aborted`)
+  }
+
+  private finish(): void {
+    this.finished = true
+    this.requests.close()
+  }
+
+  private send(request: Request): Promise<WriteContentResponse> {
+    return new Promise<WriteContentResponse>((resolve, reject) => {
+      this.pending.push({ action: request.action ?? WriteAction.STAT, resolve, reject })
+      this.requests.push(request)
+    })
+  }
+
+  private startReading(): void {
+    void (async () => {
+      try {
+        for await (const res of this.services.content.write(this.requests, this.callOptions)) {
+          const waiting = this.pending.shift()
+          if (waiting === undefined) throw new InternalError(`content ${this.ref}: unexpected response from the write stream`)
+          waiting.resolve(res)
+        }
+        if (this.pending.length > 0) throw new InternalError(`content ${this.ref}: the write stream ended early`)
+      } catch (err) {
+        this.failure = err
+        this.requests.close()
+        for (const waiting of this.pending.splice(0)) waiting.reject(err)
+      }
+    })()
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Typed errors mirroring containerd's errdefs classes.
+ *
+ * containerd reports failures as gRPC status codes; its Go client turns them back into error classes
+ * (`errdefs/pkg/errgrpc`). We do the same once, in the transport, so every public call throws one of these.
+ */
+
+/** gRPC status codes as numbers (the same values connect and grpc-go use). */
+export const GrpcCode = {
+  OK: 0,
+  Canceled: 1,
+  Unknown: 2,
+  InvalidArgument: 3,
+  DeadlineExceeded: 4,
+  NotFound: 5,
+  AlreadyExists: 6,
+  PermissionDenied: 7,
+  ResourceExhausted: 8,
+  FailedPrecondition: 9,
+  Aborted: 10,
+  OutOfRange: 11,
+  Unimplemented: 12,
+  Internal: 13,
+  Unavailable: 14,
+  DataLoss: 15,
+  Unauthenticated: 16,
+} as const
+
+/** A numeric gRPC status code. */
+export type GrpcCode = (typeof GrpcCode)[keyof typeof GrpcCode]
+
+/**
+ * The errdefs class of an error. `Conflict` and `NotModified` travel as FailedPrecondition on the wire and
+ * are told apart by containerd's message suffix, like the Go client does.
+ */
+export type ErrorCode =
+  | 'Unknown'
+  | 'Canceled'
+  | 'DeadlineExceeded'
+  | 'InvalidArgument'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'PermissionDenied'
+  | 'ResourceExhausted'
+  | 'FailedPrecondition'
+  | 'Conflict'
+  | 'NotModified'
+  | 'Aborted'
+  | 'OutOfRange'
+  | 'NotImplemented'
+  | 'Internal'
+  | 'Unavailable'
+  | 'DataLoss'
+  | 'Unauthenticated'
+
+const brand = Symbol.for('containerd-sdk.ContainerdError')
+
+/** Options accepted by every error constructor. */
+export interface ContainerdErrorOptions {
+  /** The underlying error (a socket error, the caller's abort reason, …). */
+  cause?: unknown
+  /** The gRPC code the daemon sent; defaults to the code matching the class. */
+  grpcCode?: GrpcCode
+  /** The gRPC method that failed, e.g. `/containerd.services.containers.v1.Containers/Get`. */
+  method?: string
+}
+
+/**
+ * Base class of every error the SDK throws for a daemon or transport failure.
+ *
+ * Branch on the subclass (`err instanceof NotFoundError`) or on `err.code`. `instanceof` works across
+ * duplicate copies of the package because it checks a `Symbol.for` brand.
+ */
+export class ContainerdError extends Error {
+  /** The errdefs class. */
+  readonly code: ErrorCode
+  /** The gRPC status code, as sent by the daemon or implied by the class. */
+  readonly grpcCode: GrpcCode
+  /** The gRPC method that failed, when the error came from a call. */
+  readonly method: string | undefined
+
+  constructor(code: ErrorCode, message: string, options: ContainerdErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = `${code}Error`
+    this.code = code
+    this.grpcCode = options.grpcCode ?? grpcCodeOf(code)
+    this.method = options.method
+    Object.defineProperty(this, brand, { value: true })
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null || !(brand in value)) return false
+    // On the base class any branded error matches; on a subclass only errors of its code.
+    const code = (this as unknown as { errorCode?: ErrorCode }).errorCode
+    return code === undefined || (value as unknown as ContainerdError).code === code
+  }
+}
+
+function defineClass(code: ErrorCode): new (message: string, options?: ContainerdErrorOptions) => ContainerdError {
+  return class extends ContainerdError {
+    static readonly errorCode = code
+    constructor(message: string, options?: ContainerdErrorOptions) {
+      super(code, message, options)
+    }
+  }
+}
+
+/** The object does not exist (gRPC NotFound). */
+export class NotFoundError extends defineClass('NotFound') {}
+/** The object already exists (gRPC AlreadyExists). */
+export class AlreadyExistsError extends defineClass('AlreadyExists') {}
+/** The request was malformed: a bad identifier, a missing field, a wrong value (gRPC InvalidArgument). */
+export class InvalidArgumentError extends defineClass('InvalidArgument') {}
+/** The system is not in a state that allows the call (gRPC FailedPrecondition). */
+export class FailedPreconditionError extends defineClass('FailedPrecondition') {}
+/** The object changed concurrently, or a lock is held: retry may succeed (FailedPrecondition "conflict"). */
+export class ConflictError extends defineClass('Conflict') {}
+/** The update changed nothing (FailedPrecondition "not modified"). */
+export class NotModifiedError extends defineClass('NotModified') {}
+/** The daemon cannot be reached or is restarting (gRPC Unavailable). */
+export class UnavailableError extends defineClass('Unavailable') {}
+/** The call was canceled, usually by the caller's AbortSignal; `cause` holds the signal's reason. */
+export class CanceledError extends defineClass('Canceled') {}
+/** The call's deadline (`timeoutMs`) passed. */
+export class DeadlineExceededError extends defineClass('DeadlineExceeded') {}
+/** The caller lacks permission (gRPC PermissionDenied). */
+export class PermissionDeniedError extends defineClass('PermissionDenied') {}
+/** Authentication is missing or wrong (gRPC Unauthenticated). */
+export class UnauthenticatedError extends defineClass('Unauthenticated') {}
+/** A limit was hit: message size, quota (gRPC ResourceExhausted). */
+export class ResourceExhaustedError extends defineClass('ResourceExhausted') {}
+/** The operation was aborted, e.g. a transaction conflict (gRPC Aborted). */
+export class AbortedError extends defineClass('Aborted') {}
+/** A value is outside its valid range, e.g. a read past the end of a blob (gRPC OutOfRange). */
+export class OutOfRangeError extends defineClass('OutOfRange') {}
+/** The daemon does not implement this call, often because it is too old (gRPC Unimplemented). */
+export class NotImplementedError extends defineClass('NotImplemented') {}
+/** The daemon failed internally (gRPC Internal). */
+export class InternalError extends defineClass('Internal') {}
+/** Data was lost or corrupted, e.g. a digest mismatch (gRPC DataLoss). */
+export class DataLossError extends defineClass('DataLoss') {}
+/** A failure the daemon did not classify (gRPC Unknown). */
+export class UnknownError extends defineClass('Unknown') {}
+
+const classes: Record<ErrorCode, new (message: string, options?: ContainerdErrorOptions) => ContainerdError> = {
+  Unknown: UnknownError,
+  Canceled: CanceledError,
+  DeadlineExceeded: DeadlineExceededError,
+  InvalidArgument: InvalidArgumentError,
+  NotFound: NotFoundError,
+  AlreadyExists: AlreadyExistsError,
+  PermissionDenied: PermissionDeniedError,
+  ResourceExhausted: ResourceExhaustedError,
+  FailedPrecondition: FailedPreconditionError,
+  Conflict: ConflictError,
+  NotModified: NotModifiedError,
+  Aborted: AbortedError,
+  OutOfRange: OutOfRangeError,
+  NotImplemented: NotImplementedError,
+  Internal: InternalError,
+  Unavailable: UnavailableError,
+  DataLoss: DataLossError,
+  Unauthenticated: UnauthenticatedError,
+}
+
+/** Creates the error class matching `code`. */
+export function createError(code: ErrorCode, message: string, options?: ContainerdErrorOptions): ContainerdError {
+  return new classes[code](message, options)
+}
+
+function grpcCodeOf(code: ErrorCode): GrpcCode {
+  switch (code) {
+    case 'Conflict':
+    case 'NotModified':
+      return GrpcCode.FailedPrecondition
+    case 'NotImplemented':
+      return GrpcCode.Unimplemented
+    default:
+      return GrpcCode[code]
+  }
+}
+
+/**
+ * Maps a gRPC status to its errdefs class. containerd appends the class name to FailedPrecondition messages
+ * (`…: conflict`, `…: not modified`), which is the only way to tell those two apart on the wire.
+ */
+export function errorFromStatus(grpcCode: number, message: string, method?: string): ContainerdError {
+  let code: ErrorCode
+  switch (grpcCode) {
+    case GrpcCode.Canceled: code = 'Canceled'; break
+    case GrpcCode.InvalidArgument: code = 'InvalidArgument'; break
+    case GrpcCode.DeadlineExceeded: code = 'DeadlineExceeded'; break
+    case GrpcCode.NotFound: code = 'NotFound'; break
+    case GrpcCode.AlreadyExists: code = 'AlreadyExists'; break
+    case GrpcCode.PermissionDenied: code = 'PermissionDenied'; break
+    case GrpcCode.ResourceExhausted: code = 'ResourceExhausted'; break
+    case GrpcCode.FailedPrecondition:
+      code = hasClassSuffix(message, 'conflict') ? 'Conflict'
+        : hasClassSuffix(message, 'not modified') ? 'NotModified'
+        : 'FailedPrecondition'
+      break
+    case GrpcCode.Aborted: code = 'Aborted'; break
+    case GrpcCode.OutOfRange: code = 'OutOfRange'; break
+    case GrpcCode.Unimplemented: code = 'NotImplemented'; break
+    case GrpcCode.Internal: code = 'Internal'; break
+    case GrpcCode.Unavailable: code = 'Unavailable'; break
+    case GrpcCode.DataLoss: code = 'DataLoss'; break
+    case GrpcCode.Unauthenticated: code = 'Unauthenticated'; break
+    default: code = 'Unknown'
+  }
+  const options: ContainerdErrorOptions = { grpcCode: grpcCode as GrpcCode }
+  if (method !== undefined) options.method = method
+  return createError(code, message, options)
+}
+
+function hasClassSuffix(message: string, cls: string): boolean {
+  return message === cls || message.endsWith(`: ${cls}`)
+}
+
+/** True when `err` is any error thrown by this SDK for a daemon or transport failure. */
+export function isContainerdError(err: unknown): err is ContainerdError {
+  return err instanceof ContainerdError
+}

@@ -1,0 +1,89 @@
+import { createRegistry, fromBinary } from '@bufbuild/protobuf'
+import type { Any } from '@bufbuild/protobuf/wkt'
+import type { Services } from '../services.js'
+import type { CallOptions } from '../transport/call-options.js'
+import { toDate } from '../time.js'
+import { EVENT_SCHEMAS, type EventPayloads } from './event-payloads.js'
+
+/** Fields every event has. */
+interface EventBase {
+  /** When the daemon published it. */
+  timestamp: Date | undefined
+  /** The namespace it happened in. */
+  namespace: string
+  /** The topic, e.g. `/tasks/exit`, `/containers/create`, `/images/delete`. */
+  topic: string
+  /** The payload exactly as received. */
+  raw: { typeUrl: string; value: Uint8Array }
+}
+
+/** An event of a known type: narrow on `type` to get a typed `payload`. */
+export type KnownEvent = {
+  [K in keyof EventPayloads]: EventBase & { type: K; payload: EventPayloads[K] }
+}[keyof EventPayloads]
+
+/** An event whose payload type this SDK does not know (a newer daemon, a custom publisher). */
+export interface UnknownEvent extends EventBase {
+  /** The type name from the Any's type URL. */
+  type: string
+  /** Always undefined: decode `raw` yourself. */
+  payload: undefined
+}
+
+/** An event from `client.events()`. */
+export type ContainerdEvent = KnownEvent | UnknownEvent
+
+/** Options for `client.events()`. */
+export interface EventsOptions extends CallOptions {
+  /**
+   * containerd event filters, e.g. `topic=="/tasks/exit"`, `namespace==default`,
+   * `topic~="/containers/.*"`. Separate strings are OR-ed; terms joined by commas are AND-ed.
+   * Default: every event in every namespace.
+   */
+  filters?: string[]
+}
+
+const registry = createRegistry(...EVENT_SCHEMAS)
+
+/** Returns the type name of a type URL (containerd sends bare names, others `type.googleapis.com/…`). */
+function typeName(typeUrl: string): string {
+  const slash = typeUrl.lastIndexOf('/')
+  return slash < 0 ? typeUrl : typeUrl.slice(slash + 1)
+}
+
+/** Decodes one envelope's payload; unknown types come back with `payload: undefined`. */
+export function decodeEvent(envelope: {
+  timestamp?: { seconds: bigint; nanos: number } | undefined
+  namespace: string
+  topic: string
+  event?: Any | undefined
+}): ContainerdEvent {
+  const typeUrl = envelope.event?.typeUrl ?? ''
+  const value = envelope.event?.value ?? new Uint8Array()
+  const type = typeName(typeUrl)
+  const schema = registry.getMessage(type)
+  const base = {
+    timestamp: envelope.timestamp === undefined ? undefined : toDate(envelope.timestamp as Parameters<typeof toDate>[0]),
+    namespace: envelope.namespace,
+    topic: envelope.topic,
+    raw: { typeUrl, value },
+    type,
+  }
+  if (schema === undefined) return { ...base, payload: undefined }
+  return { ...base, payload: fromBinary(schema, value) } as KnownEvent
+}
+
+/**
+ * Subscribes to events. Ends when the signal aborts or the consumer stops iterating; rethrows a lost
+ * connection as `UnavailableError`.
+ */
+export async function* subscribeEvents(services: Services, options: EventsOptions): AsyncGenerator<ContainerdEvent, void, undefined> {
+  const stream = services.events.subscribe({ filters: options.filters ?? [] }, options)
+  try {
+    for await (const envelope of stream) yield decodeEvent(envelope)
+  } catch (err) {
+    // Aborting is how a caller ends a subscription: that is a clean end, not an error.
+    if (options.signal?.aborted === true && (err as { code?: string }).code === 'Canceled') return
+    throw err
+  }
+}

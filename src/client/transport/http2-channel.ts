@@ -1,0 +1,366 @@
+import { connect as netConnect, type Socket } from 'node:net'
+import {
+  connect as http2Connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2'
+import { ContainerdError, DeadlineExceededError, errorFromStatus, InternalError, ResourceExhaustedError, UnavailableError } from '../errors.js'
+import type { CallOptions, Metadata } from './call-options.js'
+import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from './call-status.js'
+import { encodeFrame, FrameDecoder, FrameError, MAX_MESSAGE_BYTES } from './grpc-frame.js'
+
+/** Options for {@link Http2Channel}. */
+export interface Http2ChannelOptions {
+  /** How long to wait for the socket to accept a connection. Default 10 s. */
+  connectTimeoutMs?: number
+  /** Largest message accepted or sent. Default 16 MiB, containerd's own limit. */
+  maxMessageBytes?: number
+}
+
+// A large HTTP/2 flow-control window lets a 1 MiB content chunk arrive without waiting for WINDOW_UPDATEs
+// (the protocol default of 64 KiB makes streaming reads several times slower over the unix socket).
+const WINDOW_BYTES = 32 * 1024 * 1024
+// Messages a server stream may queue before we pause reading it: the consumer's pace sets the rate.
+const STREAM_HIGH_WATER = 16
+
+/**
+ * A gRPC client channel over HTTP/2 on a unix socket, written on `node:http2` directly: one session,
+ * opened lazily and opened again after the daemon restarts, with the gRPC framing done here. This is the
+ * thinnest path from a protobuf message to the socket (see docs/decisions.md for the measurements).
+ */
+export class Http2Channel {
+  private session: ClientHttp2Session | undefined
+  private connecting: Promise<ClientHttp2Session> | undefined
+  private active = 0
+  private closed = false
+  private readonly connectTimeoutMs: number
+  private readonly maxMessageBytes: number
+
+  constructor(
+    /** Filesystem path of the unix socket. */
+    readonly socketPath: string,
+    options: Http2ChannelOptions = {},
+  ) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    this.maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES
+  }
+
+  /** Sends one request message and resolves with the one response message. */
+  async unary(method: string, request: Uint8Array, metadata: Metadata, options: CallOptions = {}): Promise<Buffer> {
+    this.checkSize(request, method)
+    const stream = await this.open(method, metadata, options)
+    return new Promise<Buffer>((resolve, reject) => {
+      let response: Buffer | undefined
+      const call = new CallState(stream, method, options, this.maxMessageBytes, (messages) => {
+        if (response !== undefined || messages.length > 1) {
+          call.fail(new InternalError(`${method}: the server sent more than one response to a unary call`, { method }))
+          return
+        }
+        response = messages[0]
+      })
+      call.done.then(() => {
+        if (response === undefined) reject(new InternalError(`${method}: the server closed the call without a response`, { method }))
+        else resolve(response)
+      }, reject)
+      stream.end(encodeFrame(request))
+    })
+  }
+
+  /**
+   * Opens a streaming call. `requests` is one message (server streaming) or an async iterable of them
+   * (client and bidirectional streaming). The returned iterable yields response messages; leaving the
+   * loop early cancels the call.
+   */
+  stream(
+    method: string,
+    requests: Uint8Array | AsyncIterable<Uint8Array>,
+    metadata: Metadata,
+    options: CallOptions = {},
+  ): AsyncGenerator<Buffer, void, undefined> {
+    return this.streamCall(method, requests, metadata, options)
+  }
+
+  private async *streamCall(
+    method: string,
+    requests: Uint8Array | AsyncIterable<Uint8Array>,
+    metadata: Metadata,
+    options: CallOptions,
+  ): AsyncGenerator<Buffer, void, undefined> {
+    const stream = await this.open(method, metadata, options)
+    const queue: Buffer[] = []
+    let wake: (() => void) | undefined
+    const call = new CallState(stream, method, options, this.maxMessageBytes, (messages) => {
+      queue.push(...messages)
+      if (queue.length >= STREAM_HIGH_WATER) stream.pause()
+      wake?.()
+    })
+    let finished = false
+    call.done.then(() => { finished = true; wake?.() }, () => { finished = true; wake?.() })
+    // A rejected `done` is observed below; this keeps Node from reporting it as unhandled meanwhile.
+    call.done.catch(() => undefined)
+
+    if (requests instanceof Uint8Array) {
+      this.checkSize(requests, method)
+      stream.end(encodeFrame(requests))
+    } else {
+      void this.pump(stream, requests, method, call)
+    }
+
+    try {
+      for (;;) {
+        const next = queue.shift()
+        if (next !== undefined) {
+          if (queue.length < STREAM_HIGH_WATER / 2 && stream.isPaused()) stream.resume()
+          yield next
+          continue
+        }
+        if (finished) break
+        await new Promise<void>((resolve) => { wake = resolve })
+        wake = undefined
+      }
+      await call.done
+    } finally {
+      // The consumer left early (break, throw, return): cancel the call so the server stops sending.
+      if (!finished) call.cancel()
+    }
+  }
+
+  /** Writes the request iterable into the stream, honouring HTTP/2 flow control. */
+  private async pump(stream: ClientHttp2Stream, requests: AsyncIterable<Uint8Array>, method: string, call: CallState): Promise<void> {
+    try {
+      for await (const message of requests) {
+        if (call.isDone) return
+        this.checkSize(message, method)
+        if (!stream.write(encodeFrame(message))) {
+          await new Promise<void>((resolve) => {
+            const settle = (): void => { stream.off('drain', settle); stream.off('close', settle); resolve() }
+            stream.once('drain', settle)
+            stream.once('close', settle)
+          })
+        }
+      }
+      if (!call.isDone) stream.end()
+    } catch (err) {
+      call.fail(err instanceof ContainerdError ? err : new InternalError(`${method}: reading the request stream failed: ${String(err)}`, { method, cause: err }))
+    }
+  }
+
+  private checkSize(message: Uint8Array, method: string): void {
+    if (message.byteLength > this.maxMessageBytes) {
+      throw new ResourceExhaustedError(
+        `${method}: the request is ${message.byteLength} bytes, above the ${this.maxMessageBytes}-byte message limit`,
+        { method },
+      )
+    }
+  }
+
+  private async open(method: string, metadata: Metadata, options: CallOptions): Promise<ClientHttp2Stream> {
+    if (options.signal?.aborted) throw abortError(options.signal, method)
+    const session = await this.getSession(method, options)
+    const headers: OutgoingHttpHeaders = {
+      ...metadata,
+      [constants.HTTP2_HEADER_METHOD]: 'POST',
+      [constants.HTTP2_HEADER_PATH]: method,
+      [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto',
+      te: 'trailers',
+    }
+    if (options.timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(options.timeoutMs))}m`
+    let stream: ClientHttp2Stream
+    try {
+      stream = session.request(headers, { endStream: false })
+    } catch (err) {
+      this.forget(session)
+      throw new UnavailableError(`${method}: cannot open a stream to containerd at ${this.socketPath}: ${String(err)}`, { method, cause: err })
+    }
+    this.active++
+    if (this.active === 1) session.ref()
+    stream.once('close', () => {
+      this.active--
+      if (this.active === 0 && this.session === session && !session.destroyed) session.unref()
+    })
+    return stream
+  }
+
+  private async getSession(method: string, options: CallOptions): Promise<ClientHttp2Session> {
+    if (this.closed) throw new UnavailableError(`${method}: the client is closed`, { method })
+    const current = this.session
+    if (current !== undefined && !current.closed && !current.destroyed) return current
+    this.connecting ??= this.connect().finally(() => { this.connecting = undefined })
+    const pending = this.connecting
+    if (options.signal === undefined) return pending
+    const signal = options.signal
+    return new Promise<ClientHttp2Session>((resolve, reject) => {
+      const onAbort = (): void => reject(abortError(signal, method))
+      signal.addEventListener('abort', onAbort, { once: true })
+      pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  private async connect(): Promise<ClientHttp2Session> {
+    const socket = await this.connectSocket()
+    const session = http2Connect('http://localhost', {
+      createConnection: () => socket,
+      settings: { initialWindowSize: WINDOW_BYTES, enablePush: false },
+      maxSessionMemory: 64,
+    })
+    session.setLocalWindowSize(WINDOW_BYTES)
+    const forget = (): void => this.forget(session)
+    session.on('close', forget)
+    session.on('goaway', forget)
+    // Errors reach each open stream as well; the session itself is simply dropped and reopened on demand.
+    session.on('error', forget)
+    session.unref()
+    this.session = session
+    return session
+  }
+
+  private connectSocket(): Promise<Socket> {
+    return new Promise<Socket>((resolve, reject) => {
+      const socket = netConnect(this.socketPath)
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new UnavailableError(`containerd is not reachable at ${this.socketPath}: no answer within ${this.connectTimeoutMs} ms`))
+      }, this.connectTimeoutMs)
+      socket.once('connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(socket) })
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer)
+        reject(new UnavailableError(`containerd is not reachable at ${this.socketPath}: ${describeSocketError(err)}`, { cause: err }))
+      })
+    })
+  }
+
+  private forget(session: ClientHttp2Session): void {
+    if (this.session === session) this.session = undefined
+    if (!session.destroyed) session.close()
+  }
+
+  /** Closes the connection; calls in flight end with an error, later calls fail with `UnavailableError`. */
+  close(): void {
+    this.closed = true
+    const session = this.session
+    this.session = undefined
+    session?.destroy()
+  }
+
+  /** True once {@link close} was called. */
+  get isClosed(): boolean {
+    return this.closed
+  }
+}
+
+function describeSocketError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT': return 'no socket exists at that path (is containerd running? set CONTAINERD_ADDRESS or pass address)'
+    case 'ECONNREFUSED': return 'nothing is listening on that socket (containerd is not running)'
+    case 'EACCES': return 'permission denied (containerd\'s socket usually needs root)'
+    default: return err.message
+  }
+}
+
+/**
+ * Tracks one call's stream: collects response frames, the status from trailers, abort and deadline, and
+ * settles `done` exactly once with the mapped error or success.
+ */
+class CallState {
+  readonly done: Promise<void>
+  private settle!: (err?: ContainerdError) => void
+  private settled = false
+  private status: { code: number; message: string } | undefined
+  private headerError: ContainerdError | undefined
+  private streamError: unknown
+  private readonly decoder: FrameDecoder
+  private timer: NodeJS.Timeout | undefined
+  private readonly onAbort: (() => void) | undefined
+
+  constructor(
+    private readonly stream: ClientHttp2Stream,
+    private readonly method: string,
+    private readonly options: CallOptions,
+    maxMessageBytes: number,
+    onMessages: (messages: Buffer[]) => void,
+  ) {
+    this.decoder = new FrameDecoder(maxMessageBytes)
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = (err) => {
+        if (this.settled) return
+        this.settled = true
+        if (this.timer !== undefined) clearTimeout(this.timer)
+        if (this.onAbort !== undefined) options.signal?.removeEventListener('abort', this.onAbort)
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+    })
+    stream.on('response', (headers: IncomingHttpHeaders) => {
+      this.headerError = checkResponseHeaders(headers, method)
+      // A trailers-only response carries the status in the headers.
+      this.status = statusFromHeaders(headers)
+    })
+    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
+      this.status = statusFromHeaders(trailers) ?? this.status
+    })
+    stream.on('data', (chunk: Buffer) => {
+      if (this.settled) return
+      try {
+        const messages = this.decoder.push(chunk)
+        if (messages.length > 0) onMessages(messages)
+      } catch (err) {
+        const e = err as FrameError
+        this.fail(e.tooLarge ? new ResourceExhaustedError(`${method}: ${e.message}`, { method }) : new InternalError(`${method}: ${e.message}`, { method }))
+      }
+    })
+    stream.on('error', (err: unknown) => { this.streamError = err })
+    stream.on('close', () => this.finish())
+    if (options.signal !== undefined) {
+      const signal = options.signal
+      this.onAbort = () => this.fail(abortError(signal, method))
+      signal.addEventListener('abort', this.onAbort, { once: true })
+    }
+    if (options.timeoutMs !== undefined) {
+      this.timer = setTimeout(() => {
+        this.fail(new DeadlineExceededError(`${method}: no answer within ${options.timeoutMs} ms`, { method }))
+      }, options.timeoutMs)
+    }
+  }
+
+  get isDone(): boolean {
+    return this.settled
+  }
+
+  /** Ends the call with `err` and resets the stream so the server stops working on it. */
+  fail(err: ContainerdError): void {
+    if (this.settled) return
+    this.settle(err)
+    if (!this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL)
+  }
+
+  /** Cancels the call without reporting an error (the consumer went away). */
+  cancel(): void {
+    if (this.settled) return
+    this.settle()
+    if (!this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL)
+  }
+
+  private finish(): void {
+    if (this.settled) return
+    const method = this.method
+    if (this.headerError !== undefined) return this.settle(this.headerError)
+    if (this.status !== undefined) {
+      if (this.status.code !== 0) return this.settle(errorFromStatus(this.status.code, this.status.message, method))
+      if (this.decoder.pending) return this.settle(new InternalError(`${method}: the response ended inside a message`, { method }))
+      return this.settle()
+    }
+    if (this.options.signal?.aborted) return this.settle(abortError(this.options.signal, method))
+    const session = this.stream.session
+    if (session === undefined || session.destroyed || session.closed) {
+      // The daemon went away mid-call (restart, crash): the next call reconnects.
+      return this.settle(new UnavailableError(`${method}: the connection to containerd was lost`, { method, cause: this.streamError }))
+    }
+    if (this.streamError !== undefined || this.stream.rstCode !== undefined) {
+      return this.settle(errorFromRstCode(this.stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR, method, this.streamError))
+    }
+    this.settle(new UnavailableError(`${method}: the connection closed before the call finished`, { method }))
+  }
+}

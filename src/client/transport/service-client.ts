@@ -1,0 +1,106 @@
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from '@bufbuild/protobuf'
+import { InternalError } from '../errors.js'
+import type { CallOptions, Metadata } from './call-options.js'
+import type { Http2Channel } from './http2-channel.js'
+
+/** A unary RPC: one request, one response. */
+export type UnaryFn<I extends DescMessage, O extends DescMessage> = (
+  request: MessageInitShape<I>,
+  options?: CallOptions,
+) => Promise<MessageShape<O>>
+/** A server-streaming RPC: one request, an async iterable of responses. */
+export type ServerStreamingFn<I extends DescMessage, O extends DescMessage> = (
+  request: MessageInitShape<I>,
+  options?: CallOptions,
+) => AsyncIterable<MessageShape<O>>
+/** A client-streaming RPC: an async iterable of requests, one response. */
+export type ClientStreamingFn<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageInitShape<I>>,
+  options?: CallOptions,
+) => Promise<MessageShape<O>>
+/** A bidirectional RPC: async iterables both ways. */
+export type BiDiStreamingFn<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageInitShape<I>>,
+  options?: CallOptions,
+) => AsyncIterable<MessageShape<O>>
+
+type MethodFn<M> = M extends { methodKind: 'unary'; input: infer I extends DescMessage; output: infer O extends DescMessage }
+  ? UnaryFn<I, O>
+  : M extends { methodKind: 'server_streaming'; input: infer I extends DescMessage; output: infer O extends DescMessage }
+    ? ServerStreamingFn<I, O>
+    : M extends { methodKind: 'client_streaming'; input: infer I extends DescMessage; output: infer O extends DescMessage }
+      ? ClientStreamingFn<I, O>
+      : M extends { methodKind: 'bidi_streaming'; input: infer I extends DescMessage; output: infer O extends DescMessage }
+        ? BiDiStreamingFn<I, O>
+        : never
+
+/**
+ * A typed client for one gRPC service: one function per RPC, named like the generated descriptor's
+ * methods (lower camel case). Requests are plain objects (`MessageInitShape`), responses generated messages.
+ */
+export type ServiceClient<S extends DescService> = {
+  [K in keyof S['method']]: MethodFn<S['method'][K]>
+}
+
+/** Supplies the metadata for each call: the namespace, and a lease when one is active. */
+export type MetadataProvider = () => Metadata
+
+/** Builds a {@link ServiceClient} whose calls go through `channel` with `metadata()` attached. */
+export function createServiceClient<S extends DescService>(
+  service: S,
+  channel: Http2Channel,
+  metadata: MetadataProvider,
+): ServiceClient<S> {
+  const client: Record<string, unknown> = {}
+  for (const method of service.methods) {
+    client[method.localName] = bindMethod(method, channel, metadata)
+  }
+  return client as ServiceClient<S>
+}
+
+function bindMethod(method: DescMethod, channel: Http2Channel, metadata: MetadataProvider): unknown {
+  const path = `/${method.parent.typeName}/${method.name}`
+  const input = method.input
+  const output = method.output
+  const encode = (init: MessageInitShape<DescMessage>): Uint8Array => toBinary(input, create(input, init))
+  const decode = (bytes: Uint8Array): MessageShape<DescMessage> => fromBinary(output, bytes)
+  async function* encodeAll(requests: AsyncIterable<MessageInitShape<DescMessage>>): AsyncIterable<Uint8Array> {
+    for await (const request of requests) yield encode(request)
+  }
+  async function* decodeAll(responses: AsyncIterable<Buffer>): AsyncIterable<MessageShape<DescMessage>> {
+    for await (const response of responses) yield decode(response)
+  }
+  switch (method.methodKind) {
+    case 'unary':
+      return async (request: MessageInitShape<DescMessage>, options?: CallOptions) =>
+        decode(await channel.unary(path, encode(request), metadata(), options))
+    case 'server_streaming':
+      // The metadata is read when the call is made, not when iteration starts, so a lease scope applies
+      // to streams created inside it even if they are consumed later.
+      return (request: MessageInitShape<DescMessage>, options?: CallOptions) => {
+        const md = metadata()
+        return decodeAll(channel.stream(path, encode(request), md, options))
+      }
+    case 'client_streaming':
+      return async (requests: AsyncIterable<MessageInitShape<DescMessage>>, options?: CallOptions) => {
+        let last: MessageShape<DescMessage> | undefined
+        for await (const response of decodeAll(channel.stream(path, encodeAll(requests), metadata(), options))) last = response
+        if (last === undefined) throw new InternalError(`${path}: the server closed the call without a response`, { method: path })
+        return last
+      }
+    case 'bidi_streaming':
+      return (requests: AsyncIterable<MessageInitShape<DescMessage>>, options?: CallOptions) => {
+        const md = metadata()
+        return decodeAll(channel.stream(path, encodeAll(requests), md, options))
+      }
+  }
+}

@@ -1,0 +1,59 @@
+// The public entry point of `containerd-sdk`: named exports only (no barrels), so what is public is
+// exactly what is listed here.
+export { Client, DEFAULT_SNAPSHOTTER, type ServerVersion } from './client/client.js'
+export type { ConnectOptions } from './client/client-options.js'
+export { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from './client/address.js'
+export type { CallOptions } from './client/transport/call-options.js'
+export {
+  ContainerdError,
+  NotFoundError,
+  AlreadyExistsError,
+  InvalidArgumentError,
+  FailedPreconditionError,
+  ConflictError,
+  NotModifiedError,
+  UnavailableError,
+  CanceledError,
+  DeadlineExceededError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+  ResourceExhaustedError,
+  AbortedError,
+  OutOfRangeError,
+  NotImplementedError,
+  InternalError,
+  DataLossError,
+  UnknownError,
+  GrpcCode,
+  isContainerdError,
+  type ErrorCode,
+  type ContainerdErrorOptions,
+} from './client/errors.js'
+export { validateIdentifier } from './client/identifiers.js'
+export type { NamespaceInfo, NamespaceStore, SetLabelsOptions } from './client/namespaces.js'
+export type { Introspection, PluginInfo, PluginsOptions, Platform, ServerInfo } from './client/introspection.js'
+export {
+  LEASE_EXPIRE_LABEL,
+  type Lease,
+  type LeaseInfo,
+  type LeaseManager,
+  type LeaseResource,
+  type CreateLeaseOptions,
+  type DeleteLeaseOptions,
+  type WithLeaseOptions,
+} from './client/leases/lease-manager.js'
+export { currentLease, runWithLease } from './client/lease-context.js'
+export type { ContentStore, ContentInfo, IngestStatus, ReadOptions, WriteBlobOptions, BlobSource } from './client/content/content-store.js'
+export { WRITE_CHUNK_BYTES, type ContentWriter, type ContentWriterOptions, type CommitOptions } from './client/content/content-writer.js'
+export { validateDigest, type Digest } from './client/content/digest.js'
+export type { SnapshotStore, SnapshotInfo, SnapshotKind, SnapshotUsage, SnapshotCreateOptions, Mount } from './client/snapshots/snapshot-store.js'
+export { decodeEvent, type ContainerdEvent, type KnownEvent, type UnknownEvent, type EventsOptions } from './client/events/events.js'
+export type * from './client/events/event-payloads.js'
+export type { Services } from './client/services.js'
+export type {
+  ServiceClient,
+  UnaryFn,
+  ServerStreamingFn,
+  ClientStreamingFn,
+  BiDiStreamingFn,
+} from './client/transport/service-client.js'

@@ -1,0 +1,161 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Client } from '../client/client.js'
+import { findContainerd, type ContainerdBinary, type ContainerdLine } from './containerd-binaries.js'
+import { renderContainerdConfig } from './containerd-config.js'
+import { unmountUnder } from './unmount.js'
+
+/** Options for {@link startContainerd}. */
+export interface StartContainerdOptions {
+  /** Which release line to start. Default `1.6` (the machine's own package). */
+  version?: ContainerdLine
+  /** A binary found earlier with `findContainerd`; overrides `version`. */
+  binary?: ContainerdBinary
+  /** Parent directory for the instance's temp dir. Default the OS temp dir. */
+  baseDir?: string
+  /** How long to wait for the socket to answer. Default 30 s. */
+  readyTimeoutMs?: number
+}
+
+/** A private containerd started by {@link startContainerd}. `await using` stops it and removes its files. */
+export interface ContainerdDaemon extends AsyncDisposable {
+  /** The socket path to pass to `Client.connect({ address })`. */
+  readonly address: string
+  /** The instance's temp dir (root, state, config and log live inside). */
+  readonly dir: string
+  /** The binary that runs. */
+  readonly binary: ContainerdBinary
+  /** The daemon's pid. */
+  readonly pid: number
+  /** The daemon's log file (stdout and stderr). */
+  readonly logFile: string
+  /** Stops the daemon (SIGTERM, then SIGKILL after 10 s) without removing its files, e.g. to restart it. */
+  kill(): Promise<void>
+  /** Starts the daemon again on the same root, state and socket after {@link kill}. */
+  restart(): Promise<void>
+  /** Stops the daemon and its shims, unmounts what it left mounted and removes its temp dir. Idempotent. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a private containerd under a new temp dir with its own root, state, socket and config (CRI
+ * disabled), and resolves when the socket answers `Version`. Meant for tests, demos and benchmarks:
+ * nothing is shared with the machine's own containerd. Needs root.
+ */
+export async function startContainerd(options: StartContainerdOptions = {}): Promise<ContainerdDaemon> {
+  const binary = options.binary ?? (await findContainerd(options.version ?? '1.6'))
+  const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), `csdk-ctd-${binary.line}-`))
+  const paths = { root: join(dir, 'root'), state: join(dir, 'state'), address: join(dir, 'containerd.sock') }
+  const configFile = join(dir, 'config.toml')
+  const logFile = join(dir, 'containerd.log')
+  await mkdir(paths.root, { recursive: true })
+  await writeFile(configFile, renderContainerdConfig(binary.line, paths))
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
+
+  let child: ChildProcess | undefined
+  const launch = async (): Promise<void> => {
+    const log = createWriteStream(logFile, { flags: 'a' })
+    await new Promise<void>((resolve, reject) => { log.once('open', () => resolve()); log.once('error', reject) })
+    child = spawn(binary.path, ['--config', configFile], {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, PATH: `${binary.binDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` },
+    })
+    child.once('exit', () => log.close())
+    await waitReady(paths.address, child, logFile, readyTimeoutMs)
+  }
+  const kill = async (): Promise<void> => {
+    const c = child
+    child = undefined
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()))
+    c.kill('SIGTERM')
+    const timer = setTimeout(() => c.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await kill()
+      await killShims(paths.address)
+      await unmountUnder(dir)
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 })
+    })()
+    return stopping
+  }
+
+  try {
+    await launch()
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return {
+    address: paths.address,
+    dir,
+    binary,
+    get pid() { return child?.pid ?? -1 },
+    logFile,
+    kill,
+    restart: async () => { await kill(); await launch() },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  }
+}
+
+async function waitReady(address: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`containerd exited during start-up (${child.exitCode ?? child.signalCode}); log:\n${await tail(logFile)}`)
+    }
+    try {
+      const client = await Client.connect({ address, timeoutMs: 2_000 })
+      client.close()
+      return
+    } catch (err) {
+      lastError = err
+    }
+    await sleep(50)
+  }
+  child.kill('SIGKILL')
+  throw new Error(`containerd did not answer on ${address} within ${timeoutMs} ms (${String(lastError)}); log:\n${await tail(logFile)}`)
+}
+
+async function tail(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n').slice(-30).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+/**
+ * Kills the runc shims a daemon started: they outlive containerd by design, and they keep the
+ * container's mounts busy. Shims are recognised by the daemon's socket in their command line.
+ */
+async function killShims(address: string): Promise<void> {
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0')
+      if (cmdline[0]?.includes('containerd-shim') && cmdline.includes(address)) pids.push(Number(entry))
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+  if (pids.length > 0) await sleep(100)
+}

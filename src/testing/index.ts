@@ -1,0 +1,10 @@
+// `containerd-sdk/testing`: start private daemons for tests, demos and benchmarks.
+export { startContainerd, type ContainerdDaemon, type StartContainerdOptions } from './containerd-daemon.js'
+export {
+  findContainerd,
+  containerdCacheDir,
+  parseContainerdLines,
+  type ContainerdBinary,
+  type ContainerdLine,
+} from './containerd-binaries.js'
+export { renderContainerdConfig, type ContainerdPaths } from './containerd-config.js'
