@@ -1,7 +1,11 @@
 import { defineConfig } from 'vitest/config'
 
-// Two projects: unit tests are pure and fast; integration tests start real daemons (test/env) and run
-// one file at a time so that private containerd instances do not compete for the machine's two cores.
+// Integration tests run once per containerd release line: each line is its own project whose global
+// setup starts a private daemon of that version (test/env/global-setup.ts). CONTAINERD_VERSIONS picks
+// the lines (default all three); CONTAINERD_ADDRESS runs them once against an existing daemon instead.
+const external = process.env['CONTAINERD_ADDRESS'] !== undefined && process.env['CONTAINERD_ADDRESS'] !== ''
+const lines = external ? ['external'] : (process.env['CONTAINERD_VERSIONS'] ?? '1.6,1.7,2.x').split(',').map((v) => v.trim()).filter(Boolean)
+
 export default defineConfig({
   test: {
     projects: [
@@ -11,16 +15,19 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts'],
         },
       },
-      {
+      ...lines.map((line) => ({
         test: {
-          name: 'integration',
+          name: `containerd-${line}`,
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/env/global-setup.ts'],
+          env: { CSDK_CONTAINERD_LINE: line },
+          // Files in one project share a daemon; running them one by one keeps timings (and the two
+          // cores of a CI machine) predictable.
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
-      },
+      })),
     ],
   },
 })

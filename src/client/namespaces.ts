@@ -1,4 +1,5 @@
 import type { CallOptions } from './transport/call-options.js'
+import { NotFoundError } from './errors.js'
 import { validateIdentifier } from './identifiers.js'
 import type { Services } from './services.js'
 
@@ -43,8 +44,11 @@ export class NamespaceStore {
    */
   async get(name: string, options?: CallOptions): Promise<NamespaceInfo> {
     validateIdentifier('namespace', name)
-    const { namespace } = await this.services.namespaces.get({ name }, options)
-    return toInfo(namespace, name)
+    // containerd's Get answers with empty labels for a namespace that does not exist, so existence is
+    // checked against the list (which carries the labels too).
+    const found = (await this.list(options)).find((ns) => ns.name === name)
+    if (found === undefined) throw new NotFoundError(`namespace ${name}: not found`)
+    return found
   }
 
   /** Lists all namespaces. */
@@ -59,7 +63,9 @@ export class NamespaceStore {
    */
   async setLabels(name: string, labels: Record<string, string>, options: SetLabelsOptions = {}): Promise<NamespaceInfo> {
     validateIdentifier('namespace', name)
-    const paths = options.replace === true ? ['labels'] : Object.keys(labels).map((k) => `labels.${k}`)
+    // containerd's namespace service replaces all labels when the mask is empty and accepts only
+    // `labels.<key>` paths otherwise.
+    const paths = options.replace === true ? [] : Object.keys(labels).map((k) => `labels.${k}`)
     const { namespace } = await this.services.namespaces.update(
       { namespace: { name, labels: dropEmpty(labels) }, updateMask: { paths } },
       options,

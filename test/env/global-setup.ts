@@ -1,0 +1,36 @@
+import type { TestProject } from 'vitest/node'
+import { startContainerd } from '../../src/testing/containerd-daemon.js'
+import { findContainerd, parseContainerdLines, type ContainerdLine } from '../../src/testing/containerd-binaries.js'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Socket of the containerd this project's tests talk to. */
+    containerdAddress: string
+    /** Release line of that containerd (1.6, 1.7, 2.x), or `external` for CONTAINERD_ADDRESS. */
+    containerdLine: ContainerdLine | 'external'
+    /** The version it reports. */
+    containerdVersion: string
+  }
+}
+
+/**
+ * Starts the private containerd of one integration project (one per release line, see
+ * vitest.config.ts) and stops it after the project's files ran. With CONTAINERD_ADDRESS set, the tests
+ * use that daemon instead and start nothing.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const external = process.env['CONTAINERD_ADDRESS']
+  if (external !== undefined && external !== '') {
+    project.provide('containerdAddress', external.replace(/^unix:\/\//, ''))
+    project.provide('containerdLine', 'external')
+    project.provide('containerdVersion', 'external')
+    return async () => undefined
+  }
+  const line = parseContainerdLines(String(project.config.env['CSDK_CONTAINERD_LINE'] ?? '1.6'))[0] ?? '1.6'
+  const binary = await findContainerd(line)
+  const daemon = await startContainerd({ binary })
+  project.provide('containerdAddress', daemon.address)
+  project.provide('containerdLine', line)
+  project.provide('containerdVersion', binary.version)
+  return () => daemon.stop()
+}
