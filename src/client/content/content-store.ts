@@ -84,10 +84,13 @@ export class ContentStore {
     if (!Number.isSafeInteger(size) || size < 0) throw new InvalidArgumentError(`read size must be a non-negative integer, got ${size}`)
     const responses = this.services.content.read({ digest, offset: BigInt(offset), size: BigInt(size) }, options)
     async function* chunks(): AsyncGenerator<Buffer> {
-      let next = offset
+      // containerd numbers the chunks from the start of the requested range, not of the blob; a gap
+      // would mean lost data, so refuse rather than splice.
+      let next = 0
       for await (const res of responses) {
-        // containerd sends consecutive ranges; a gap would mean lost data, so refuse rather than splice.
-        if (Number(res.offset) !== next) throw new DataLossError(`content ${digest}: expected data at offset ${next}, got ${res.offset}`)
+        if (Number(res.offset) !== next && Number(res.offset) !== next + offset) {
+          throw new DataLossError(`content ${digest}: expected data at offset ${next}, got ${res.offset}`)
+        }
         next += res.data.byteLength
         yield Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength)
       }
@@ -147,12 +150,17 @@ export class ContentStore {
         // A resumed ingest already holds the first `offset` bytes.
         await writer.write(data.subarray(writer.offset))
       } else {
-        if (writer.offset > 0) {
-          // Streams cannot be skipped cheaply or safely: start over.
-          await writer.abort()
-          return this.writeBlob(data, options)
+        // A resumed ingest already holds the first `offset` bytes (containerd also reports a blob still
+        // present in its shared store as fully written): skip that much of the stream.
+        let skip = writer.offset
+        for await (const chunk of data as AsyncIterable<Uint8Array>) {
+          if (skip >= chunk.byteLength) {
+            skip -= chunk.byteLength
+            continue
+          }
+          await writer.write(skip > 0 ? chunk.subarray(skip) : chunk)
+          skip = 0
         }
-        for await (const chunk of data as AsyncIterable<Uint8Array>) await writer.write(chunk)
       }
       const commit: { size?: number; labels?: Record<string, string> } = {}
       if (size !== undefined) commit.size = size

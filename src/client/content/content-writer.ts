@@ -66,6 +66,7 @@ export class ContentWriter implements AsyncDisposable {
   private readonly pending: Pending[] = []
   private failure: unknown
   private finished = false
+  private reading: Promise<void> = Promise.resolve()
 
   private constructor(
     private readonly services: Services,
@@ -154,6 +155,9 @@ export class ContentWriter implements AsyncDisposable {
   /** Ends the stream and removes the partial ingest. Idempotent. */
   async abort(): Promise<void> {
     this.finish()
+    // containerd holds the ingest open until the write stream ends; removing it earlier races with
+    // that writer (containerd 1.6 then fails with "unlinkat … directory not empty").
+    await this.reading
     try {
       await this.services.content.abort({ ref: this.ref })
     } catch (err) {
@@ -161,9 +165,13 @@ export class ContentWriter implements AsyncDisposable {
     }
   }
 
-  /** Ends the stream but keeps the partial ingest, so a writer opened later with the same ref resumes. */
-  close(): void {
+  /**
+   * Ends the stream but keeps the partial ingest, so a writer opened later with the same ref resumes.
+   * Resolves once containerd has released the ingest's lock.
+   */
+  async close(): Promise<void> {
     this.finish()
+    await this.reading
   }
 
   /** Aborts the write unless it was committed or closed. */
@@ -189,7 +197,7 @@ export class ContentWriter implements AsyncDisposable {
   }
 
   private startReading(): void {
-    void (async () => {
+    this.reading = (async () => {
       try {
         for await (const res of this.services.content.write(this.requests, this.callOptions)) {
           const waiting = this.pending.shift()
