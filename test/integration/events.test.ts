@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import type { ContainerdEvent } from '../../src/index.js'
+import { connectTestClient } from '../env/test-client.js'
+
+const client = await connectTestClient('events')
+
+/** Collects events until `stop` returns true or the time limit passes; always ends the subscription. */
+async function collectUntil(
+  filters: string[],
+  act: () => Promise<void>,
+  stop: (events: ContainerdEvent[]) => boolean,
+  timeoutMs = 5000,
+): Promise<ContainerdEvent[]> {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new Error('time limit')), timeoutMs)
+  const events: ContainerdEvent[] = []
+  const iterator = client.events({ filters, signal: controller.signal })[Symbol.asyncIterator]()
+  // The subscription is live once the first next() call is on the wire; give it a moment.
+  const first = iterator.next()
+  await new Promise((r) => setTimeout(r, 100))
+  await act()
+  try {
+    let result = await first
+    while (!result.done) {
+      events.push(result.value)
+      if (stop(events)) break
+      result = await iterator.next()
+    }
+  } finally {
+    clearTimeout(timer)
+    await iterator.return?.()
+  }
+  return events
+}
+
+describe('events', () => {
+  it('yields typed, decoded payloads for content and snapshot events', async () => {
+    const events = await collectUntil(
+      [`namespace==${client.namespace}`],
+      async () => {
+        await client.snapshots().prepare('ev-snap', '', { labels: { 'containerd.io/gc.root': 'x' } })
+        await client.snapshots().remove('ev-snap')
+      },
+      (evs) => evs.some((e) => e.topic === '/snapshot/remove'),
+    )
+    const prepare = events.find((e) => e.topic === '/snapshot/prepare')
+    expect(prepare?.type).toBe('containerd.events.SnapshotPrepare')
+    if (prepare?.type === 'containerd.events.SnapshotPrepare') {
+      expect(prepare.payload.key).toBe('ev-snap')
+    }
+    expect(prepare?.namespace).toBe(client.namespace)
+    expect(prepare?.timestamp).toBeInstanceOf(Date)
+    const remove = events.find((e) => e.type === 'containerd.events.SnapshotRemove')
+    expect(remove?.payload).toMatchObject({ key: 'ev-snap' })
+  })
+
+  it('applies topic filters and reports namespace events', async () => {
+    const { uniqueNamespace } = await import('../env/test-client.js')
+    const name = uniqueNamespace('ev-ns')
+    const events = await collectUntil(
+      ['topic=="/namespaces/create"', 'topic=="/namespaces/delete"'],
+      async () => {
+        await client.namespaces.create(name, { labels: { a: 'b' } })
+        await client.namespaces.delete(name)
+      },
+      (evs) => evs.some((e) => e.topic === '/namespaces/delete' && (e.payload as { name?: string } | undefined)?.name === name),
+    )
+    const mine = events.filter((e) => (e.payload as { name?: string } | undefined)?.name === name)
+    expect(mine.map((e) => e.topic)).toEqual(['/namespaces/create', '/namespaces/delete'])
+    const created = mine[0]
+    if (created?.type === 'containerd.events.NamespaceCreate') expect(created.payload.labels).toEqual({ a: 'b' })
+    else expect.fail(`unexpected event type ${created?.type}`)
+    expect(events.every((e) => e.topic.startsWith('/namespaces/'))).toBe(true)
+  })
+
+  it('ends cleanly when the signal aborts', async () => {
+    const controller = new AbortController()
+    const seen: ContainerdEvent[] = []
+    const loop = (async () => {
+      for await (const ev of client.events({ signal: controller.signal, filters: ['topic=="/never"'] })) seen.push(ev)
+      return 'ended'
+    })()
+    await new Promise((r) => setTimeout(r, 100))
+    controller.abort()
+    expect(await loop).toBe('ended')
+    expect(seen).toEqual([])
+  })
+})
