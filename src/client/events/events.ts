@@ -22,10 +22,12 @@ export type KnownEvent = {
   [K in keyof EventPayloads]: EventBase & { type: K; payload: EventPayloads[K] }
 }[keyof EventPayloads]
 
-/** An event whose payload type this SDK does not know (a newer daemon, a custom publisher). */
+/**
+ * An event whose payload type this SDK does not know (a newer daemon, a custom publisher). Its type
+ * name is in `raw.typeUrl`; `type` is the literal `'unknown'` so that checks on known type names narrow.
+ */
 export interface UnknownEvent extends EventBase {
-  /** The type name from the Any's type URL. */
-  type: string
+  type: 'unknown'
   /** Always undefined: decode `raw` yourself. */
   payload: undefined
 }
@@ -67,10 +69,9 @@ export function decodeEvent(envelope: {
     namespace: envelope.namespace,
     topic: envelope.topic,
     raw: { typeUrl, value },
-    type,
   }
-  if (schema === undefined) return { ...base, payload: undefined }
-  return { ...base, payload: fromBinary(schema, value) } as KnownEvent
+  if (schema === undefined) return { ...base, type: 'unknown', payload: undefined }
+  return { ...base, type, payload: fromBinary(schema, value) } as KnownEvent
 }
 
 /**
