@@ -21,6 +21,8 @@ echo "== lint"
 npm run --silent lint
 echo "== typecheck"
 npm run --silent typecheck
+echo "== api docs (every export documented)"
+npm run --silent docs >/dev/null
 echo "== tests"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile=.test-results.json || status=$?

@@ -31,7 +31,7 @@ export {
 } from './client/errors.js'
 export { validateIdentifier } from './client/identifiers.js'
 export type { NamespaceInfo, NamespaceStore, SetLabelsOptions } from './client/namespaces.js'
-export type { Introspection, PluginInfo, PluginsOptions, Platform, ServerInfo } from './client/introspection.js'
+export type { Introspection, PluginInfo, PluginInitError, PluginsOptions, Platform, ServerInfo, DeprecationWarning } from './client/introspection.js'
 export {
   LEASE_EXPIRE_LABEL,
   type Lease,
@@ -47,8 +47,8 @@ export type { ContentStore, ContentInfo, IngestStatus, ReadOptions, WriteBlobOpt
 export { WRITE_CHUNK_BYTES, type ContentWriter, type ContentWriterOptions, type CommitOptions } from './client/content/content-writer.js'
 export { validateDigest, type Digest } from './client/content/digest.js'
 export type { SnapshotStore, SnapshotInfo, SnapshotKind, SnapshotUsage, SnapshotCreateOptions, Mount } from './client/snapshots/snapshot-store.js'
-export { decodeEvent, type ContainerdEvent, type KnownEvent, type UnknownEvent, type EventsOptions } from './client/events/events.js'
-export type * from './client/events/event-payloads.js'
+export type { EventPayloads } from './client/events/event-payloads.js'
+export { decodeEvent, type ContainerdEvent, type KnownEvent, type TypedEvent, type UnknownEvent, type RawEventPayload, type EventsOptions } from './client/events/events.js'
 export type { Services } from './client/services.js'
 export type {
   ServiceClient,

@@ -7,22 +7,39 @@
 
 /** gRPC status codes as numbers (the same values connect and grpc-go use). */
 export const GrpcCode = {
+  /** Success. */
   OK: 0,
+  /** The caller canceled. */
   Canceled: 1,
+  /** Unclassified failure. */
   Unknown: 2,
+  /** Malformed request. */
   InvalidArgument: 3,
+  /** The deadline passed. */
   DeadlineExceeded: 4,
+  /** The object does not exist. */
   NotFound: 5,
+  /** The object already exists. */
   AlreadyExists: 6,
+  /** Not allowed. */
   PermissionDenied: 7,
+  /** A limit was hit. */
   ResourceExhausted: 8,
+  /** Wrong state for the call (also Conflict and NotModified in containerd). */
   FailedPrecondition: 9,
+  /** Aborted, e.g. by a concurrent change. */
   Aborted: 10,
+  /** A value out of range. */
   OutOfRange: 11,
+  /** Not implemented by this server. */
   Unimplemented: 12,
+  /** Internal server failure. */
   Internal: 13,
+  /** The server cannot be reached. */
   Unavailable: 14,
+  /** Data lost or corrupted. */
   DataLoss: 15,
+  /** Missing or wrong credentials. */
   Unauthenticated: 16,
 } as const
 
@@ -88,6 +105,7 @@ export class ContainerdError extends Error {
     Object.defineProperty(this, brand, { value: true })
   }
 
+  /** Brand check, so that `instanceof` also recognises errors from another copy of this package. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null || !(brand in value)) return false
     // On the base class any branded error matches; on a subclass only errors of its code.

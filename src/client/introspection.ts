@@ -5,9 +5,13 @@ import { toDate } from './time.js'
 
 /** An OS/architecture pair, as in the OCI image spec. */
 export interface Platform {
+  /** Operating system, e.g. `linux`. */
   os: string
+  /** CPU architecture in GOARCH terms, e.g. `amd64`, `arm64`. */
   architecture: string
+  /** Architecture variant, e.g. `v7` for arm. */
   variant?: string
+  /** OS version (Windows images only). */
   osVersion?: string
 }
 
@@ -26,7 +30,25 @@ export interface PluginInfo {
   /** Capabilities, e.g. `remap-ids`. */
   capabilities: string[]
   /** Why the plugin failed to initialise, when it did; such a plugin is present but unusable. */
-  initError?: { code: number; message: string }
+  initError?: PluginInitError
+}
+
+/** Why a plugin failed to initialise. */
+export interface PluginInitError {
+  /** The gRPC code of the failure. */
+  code: number
+  /** containerd's message, e.g. `devmapper not configured`. */
+  message: string
+}
+
+/** A deprecated feature the daemon saw in use. */
+export interface DeprecationWarning {
+  /** Stable id of the deprecation, e.g. `io.containerd.deprecation/pull-schema-1-image`. */
+  id: string
+  /** What is deprecated and what to do instead. */
+  message: string
+  /** When it was last used. */
+  lastOccurrence: Date | undefined
 }
 
 /** Facts about the running daemon. */
@@ -38,7 +60,7 @@ export interface ServerInfo {
   /** The daemon's pid namespace inode (containerd ≥ 1.7; 0 before). */
   pidns: number
   /** Deprecated features the daemon saw in use (containerd ≥ 2.0). */
-  deprecations: { id: string; message: string; lastOccurrence: Date | undefined }[]
+  deprecations: DeprecationWarning[]
 }
 
 /** Options for {@link Introspection.plugins}. */

@@ -2,8 +2,11 @@ import type { ContainerdLine } from './containerd-binaries.js'
 
 /** Paths of one private containerd instance. */
 export interface ContainerdPaths {
+  /** Persistent data: content, snapshots, metadata. */
   root: string
+  /** Runtime state: shim sockets, task bundles. */
   state: string
+  /** The gRPC socket path. */
   address: string
 }
 

@@ -10,20 +10,31 @@ import { digestAlgorithm, validateDigest, type Digest } from './digest.js'
 
 /** A blob in the content store. */
 export interface ContentInfo {
+  /** The blob's digest. */
   digest: Digest
+  /** Its size in bytes. */
   size: number
+  /** When it was committed. */
   createdAt: Date | undefined
+  /** When its labels last changed. */
   updatedAt: Date | undefined
+  /** Its labels (GC references, distribution sources, …). */
   labels: Record<string, string>
 }
 
 /** The progress of an unfinished write (an ingest). */
 export interface IngestStatus {
+  /** The ingest ref the writer was opened with. */
   ref: string
+  /** Bytes stored so far. */
   offset: number
+  /** Expected total size, or 0 when unknown. */
   total: number
+  /** Expected digest, or `''`. */
   expected: string
+  /** When the write started. */
   startedAt: Date | undefined
+  /** When data last arrived. */
   updatedAt: Date | undefined
 }
 

@@ -13,33 +13,61 @@ import { TaskCreateSchema, TaskStartSchema, TaskDeleteSchema, TaskIOSchema, Task
 
 /** Every known event type name → its payload type. */
 export interface EventPayloads {
+  /** Payload of `ContainerCreate` events. */
   'containerd.events.ContainerCreate': ContainerCreate
+  /** Payload of `ContainerUpdate` events. */
   'containerd.events.ContainerUpdate': ContainerUpdate
+  /** Payload of `ContainerDelete` events. */
   'containerd.events.ContainerDelete': ContainerDelete
+  /** Payload of `ContentCreate` events. */
   'containerd.events.ContentCreate': ContentCreate
+  /** Payload of `ContentDelete` events. */
   'containerd.events.ContentDelete': ContentDelete
+  /** Payload of `ImageCreate` events. */
   'containerd.services.images.v1.ImageCreate': ImageCreate
+  /** Payload of `ImageUpdate` events. */
   'containerd.services.images.v1.ImageUpdate': ImageUpdate
+  /** Payload of `ImageDelete` events. */
   'containerd.services.images.v1.ImageDelete': ImageDelete
+  /** Payload of `NamespaceCreate` events. */
   'containerd.events.NamespaceCreate': NamespaceCreate
+  /** Payload of `NamespaceUpdate` events. */
   'containerd.events.NamespaceUpdate': NamespaceUpdate
+  /** Payload of `NamespaceDelete` events. */
   'containerd.events.NamespaceDelete': NamespaceDelete
+  /** Payload of `SandboxCreate` events. */
   'containerd.events.SandboxCreate': SandboxCreate
+  /** Payload of `SandboxStart` events. */
   'containerd.events.SandboxStart': SandboxStart
+  /** Payload of `SandboxExit` events. */
   'containerd.events.SandboxExit': SandboxExit
+  /** Payload of `SnapshotPrepare` events. */
   'containerd.events.SnapshotPrepare': SnapshotPrepare
+  /** Payload of `SnapshotCommit` events. */
   'containerd.events.SnapshotCommit': SnapshotCommit
+  /** Payload of `SnapshotRemove` events. */
   'containerd.events.SnapshotRemove': SnapshotRemove
+  /** Payload of `TaskCreate` events. */
   'containerd.events.TaskCreate': TaskCreate
+  /** Payload of `TaskStart` events. */
   'containerd.events.TaskStart': TaskStart
+  /** Payload of `TaskDelete` events. */
   'containerd.events.TaskDelete': TaskDelete
+  /** Payload of `TaskIO` events. */
   'containerd.events.TaskIO': TaskIO
+  /** Payload of `TaskExit` events. */
   'containerd.events.TaskExit': TaskExit
+  /** Payload of `TaskOOM` events. */
   'containerd.events.TaskOOM': TaskOOM
+  /** Payload of `TaskExecAdded` events. */
   'containerd.events.TaskExecAdded': TaskExecAdded
+  /** Payload of `TaskExecStarted` events. */
   'containerd.events.TaskExecStarted': TaskExecStarted
+  /** Payload of `TaskPaused` events. */
   'containerd.events.TaskPaused': TaskPaused
+  /** Payload of `TaskResumed` events. */
   'containerd.events.TaskResumed': TaskResumed
+  /** Payload of `TaskCheckpointed` events. */
   'containerd.events.TaskCheckpointed': TaskCheckpointed
 }
 

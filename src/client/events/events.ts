@@ -5,6 +5,14 @@ import type { CallOptions } from '../transport/call-options.js'
 import { toDate } from '../time.js'
 import { EVENT_SCHEMAS, type EventPayloads } from './event-payloads.js'
 
+/** An event payload as it travels: a protobuf Any. */
+export interface RawEventPayload {
+  /** The payload's type URL; containerd sends the bare message name, e.g. `containerd.events.TaskExit`. */
+  typeUrl: string
+  /** The encoded payload. */
+  value: Uint8Array
+}
+
 /** Fields every event has. */
 interface EventBase {
   /** When the daemon published it. */
@@ -14,19 +22,28 @@ interface EventBase {
   /** The topic, e.g. `/tasks/exit`, `/containers/create`, `/images/delete`. */
   topic: string
   /** The payload exactly as received. */
-  raw: { typeUrl: string; value: Uint8Array }
+  raw: RawEventPayload
 }
 
 /** An event of a known type: narrow on `type` to get a typed `payload`. */
 export type KnownEvent = {
-  [K in keyof EventPayloads]: EventBase & { type: K; payload: EventPayloads[K] }
+  [K in keyof EventPayloads]: TypedEvent<K>
 }[keyof EventPayloads]
+
+/** An event whose payload type is `K`. */
+export interface TypedEvent<K extends keyof EventPayloads> extends EventBase {
+  /** The payload's message name, e.g. `containerd.events.TaskExit`. */
+  type: K
+  /** The decoded payload. */
+  payload: EventPayloads[K]
+}
 
 /**
  * An event whose payload type this SDK does not know (a newer daemon, a custom publisher). Its type
  * name is in `raw.typeUrl`; `type` is the literal `'unknown'` so that checks on known type names narrow.
  */
 export interface UnknownEvent extends EventBase {
+  /** Always `'unknown'`. */
   type: 'unknown'
   /** Always undefined: decode `raw` yourself. */
   payload: undefined

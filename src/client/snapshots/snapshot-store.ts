@@ -7,10 +7,13 @@ import { toDate } from '../time.js'
 
 /** A filesystem mount as containerd describes it (what `mount -t type -o options source target` needs). */
 export interface Mount {
+  /** Filesystem type, e.g. `overlay` or `bind`. */
   type: string
+  /** Mount source (a directory for bind mounts, `overlay` for overlayfs). */
   source: string
   /** Sub-path inside the rootfs (containerd ≥ 1.7 may set it; usually empty). */
   target: string
+  /** Mount options, e.g. `lowerdir=…`, `ro`, `rbind`. */
   options: string[]
 }
 
@@ -23,9 +26,13 @@ export interface SnapshotInfo {
   name: string
   /** The committed snapshot it is based on, or `''`. */
   parent: string
+  /** Active (writable), view (read-only) or committed (a parent). */
   kind: SnapshotKind
+  /** When it was created. */
   createdAt: Date | undefined
+  /** When it last changed. */
   updatedAt: Date | undefined
+  /** Its labels. */
   labels: Record<string, string>
 }
 
