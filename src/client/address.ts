@@ -24,8 +24,13 @@ function nonEmpty(value: string | undefined): string | undefined {
  * path. containerd listens on a unix socket only; TCP addresses are rejected with the fix named.
  */
 export function socketPath(address: string): string {
-  if (address.startsWith('unix://')) return address.slice('unix://'.length)
-  if (address.startsWith('unix:')) return address.slice('unix:'.length)
+  const path = address.startsWith('unix://') ? address.slice('unix://'.length)
+    : address.startsWith('unix:') ? address.slice('unix:'.length)
+    : address
+  if (path !== address) {
+    if (path === '') throw new InvalidArgumentError(`the containerd address "${address}" names no socket path`)
+    return path
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) {
     throw new InvalidArgumentError(
       `unsupported containerd address "${address}": containerd serves its API on a unix socket; pass a path such as ${DEFAULT_ADDRESS} or unix://${DEFAULT_ADDRESS}`,

@@ -7,6 +7,7 @@ import { validateIdentifier } from './identifiers.js'
 import { Introspection } from './introspection.js'
 import { currentLease } from './lease-context.js'
 import { LeaseManager, type WithLeaseOptions } from './leases/lease-manager.js'
+import { NamespaceGuard } from './namespace-guard.js'
 import { NamespaceStore } from './namespaces.js'
 import { createServices, type Services } from './services.js'
 import { SnapshotStore } from './snapshots/snapshot-store.js'
@@ -55,8 +56,9 @@ export class Client implements AsyncDisposable {
 
   private readonly channel: Http2Channel
   private readonly root: boolean
+  private readonly guard: NamespaceGuard
 
-  private constructor(channel: Http2Channel, namespace: string, root: boolean) {
+  private constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard) {
     this.channel = channel
     this.address = channel.socketPath
     this.namespace = namespace
@@ -68,9 +70,13 @@ export class Client implements AsyncDisposable {
         : { 'containerd-namespace': namespace, 'containerd-lease': lease }
     }
     this.services = createServices(channel, metadata)
-    this.namespaces = new NamespaceStore(this.services)
-    this.leases = new LeaseManager(this.services)
-    this.content = new ContentStore(this.services)
+    // One guard per connection, shared by its namespace views.
+    const services = this.services
+    this.guard = guard ?? new NamespaceGuard(() => services)
+    const scope = { namespace, guard: this.guard }
+    this.namespaces = new NamespaceStore(this.services, this.guard)
+    this.leases = new LeaseManager(this.services, scope)
+    this.content = new ContentStore(this.services, scope)
     this.introspection = new Introspection(this.services)
   }
 
@@ -105,7 +111,7 @@ export class Client implements AsyncDisposable {
    */
   withNamespace(namespace: string): Client {
     validateIdentifier('namespace', namespace)
-    return new Client(this.channel, namespace, false)
+    return new Client(this.channel, namespace, false, this.guard)
   }
 
   /** The daemon's version and revision. */
@@ -116,7 +122,7 @@ export class Client implements AsyncDisposable {
 
   /** The snapshot store of a snapshotter (default `overlayfs`). */
   snapshots(snapshotter: string = DEFAULT_SNAPSHOTTER): SnapshotStore {
-    return new SnapshotStore(this.services, snapshotter)
+    return new SnapshotStore(this.services, snapshotter, { namespace: this.namespace, guard: this.guard })
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { CallOptions } from './transport/call-options.js'
 import { NotFoundError } from './errors.js'
 import { validateIdentifier } from './identifiers.js'
+import type { NamespaceGuard } from './namespace-guard.js'
 import type { Services } from './services.js'
 
 /** A containerd namespace. */
@@ -26,7 +27,10 @@ export interface SetLabelsOptions extends CallOptions {
  */
 export class NamespaceStore {
   /** @internal */
-  constructor(private readonly services: Services) {}
+  constructor(
+    private readonly services: Services,
+    private readonly guard: NamespaceGuard,
+  ) {}
 
   /**
    * Creates a namespace.
@@ -81,6 +85,7 @@ export class NamespaceStore {
   async delete(name: string, options?: CallOptions): Promise<void> {
     validateIdentifier('namespace', name)
     await this.services.namespaces.delete({ name }, options)
+    this.guard.forget(name)
   }
 }
 

@@ -124,3 +124,10 @@ describe('resolveNamespace', () => {
     }
   })
 })
+
+describe('socketPath edge cases', () => {
+  it('rejects a unix URL without a path', () => {
+    expect(() => socketPath('unix://')).toThrow(InvalidArgumentError)
+    expect(() => socketPath('unix:')).toThrow(/names no socket path/)
+  })
+})

@@ -205,30 +205,40 @@ describe('AsyncQueue', () => {
       expect(await settled(space)).toBe(true)
     })
 
-    it('a producer honouring space() never exceeds highWater', async () => {
+    it('a producer honouring space() keeps exactly highWater items queued ahead of a slow consumer', async () => {
       const highWater = 3
+      const total = 10
       const q = new AsyncQueue<number>(highWater)
-      let maxQueued = 0
-      let queued = 0
+      let pushed = 0
       const producer = (async () => {
-        for (let i = 0; i < 20; i++) {
+        for (let i = 0; i < total; i++) {
           await q.space()
           q.push(i)
-          queued++
-          maxQueued = Math.max(maxQueued, queued)
+          pushed++
         }
         q.close()
       })()
+      const it = q[Symbol.asyncIterator]()
       const seen: number[] = []
-      for await (const item of q) {
-        queued--
-        seen.push(item)
+      for (;;) {
         await flush()
+        // The producer is blocked with a full queue (or finished).
+        expect(pushed - seen.length).toBe(Math.min(highWater, total - seen.length))
+        const r = await it.next()
+        if (r.done === true) break
+        seen.push(r.value)
       }
       await producer
-      expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i))
-      expect(maxQueued).toBeLessThanOrEqual(highWater)
-      expect(maxQueued).toBe(highWater)
+      expect(seen).toEqual(Array.from({ length: total }, (_, i) => i))
     })
+  })
+})
+
+describe('AsyncQueue.fail with an undefined reason', () => {
+  it('still makes the consumer throw', async () => {
+    const queue = new AsyncQueue<number>()
+    queue.fail(undefined)
+    const iterator = queue[Symbol.asyncIterator]()
+    await expect(iterator.next()).rejects.toBeUndefined()
   })
 })

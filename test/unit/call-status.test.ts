@@ -1,4 +1,5 @@
 import { constants } from 'node:http2'
+import type { IncomingHttpHeaders } from 'node:http2'
 import { describe, it, expect } from 'vitest'
 import {
   CanceledError,
@@ -12,6 +13,11 @@ import {
 import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from '../../src/client/transport/call-status.js'
 
 const METHOD = '/containerd.services.containers.v1.Containers/Get'
+
+/** Response headers as node:http2 delivers them (`:status` is a number at runtime). */
+function headers(h: Record<string, string | number | string[]>): IncomingHttpHeaders {
+  return h as IncomingHttpHeaders
+}
 
 describe('statusFromHeaders', () => {
   it('returns undefined without grpc-status', () => {
@@ -51,24 +57,22 @@ describe('statusFromHeaders', () => {
   })
 
   it('takes the first value of array headers', () => {
-    const headers = { 'grpc-status': ['9', '2'], 'grpc-message': ['first%21', 'second'] } as unknown as Parameters<typeof statusFromHeaders>[0]
-    expect(statusFromHeaders(headers)).toEqual({ code: 9, message: 'first!' })
+    expect(statusFromHeaders(headers({ 'grpc-status': ['9', '2'], 'grpc-message': ['first%21', 'second'] }))).toEqual({ code: 9, message: 'first!' })
   })
 })
 
 describe('checkResponseHeaders', () => {
   it('accepts HTTP 200 with a gRPC content type', () => {
-    expect(checkResponseHeaders({ ':status': 200, 'content-type': 'application/grpc' }, METHOD)).toBeUndefined()
-    expect(checkResponseHeaders({ ':status': 200, 'content-type': 'application/grpc+proto' }, METHOD)).toBeUndefined()
+    expect(checkResponseHeaders(headers({ ':status': 200, 'content-type': 'application/grpc' }), METHOD)).toBeUndefined()
+    expect(checkResponseHeaders(headers({ ':status': 200, 'content-type': 'application/grpc+proto' }), METHOD)).toBeUndefined()
   })
 
   it('accepts the status as a string', () => {
-    const headers = { ':status': '200', 'content-type': 'application/grpc' } as unknown as Parameters<typeof checkResponseHeaders>[0]
-    expect(checkResponseHeaders(headers, METHOD)).toBeUndefined()
+    expect(checkResponseHeaders(headers({ ':status': '200', 'content-type': 'application/grpc' }), METHOD)).toBeUndefined()
   })
 
   it('rejects a non-200 status with UnavailableError', () => {
-    const err = checkResponseHeaders({ ':status': 404, 'content-type': 'text/plain' }, METHOD)
+    const err = checkResponseHeaders(headers({ ':status': 404, 'content-type': 'text/plain' }), METHOD)
     expect(err).toBeInstanceOf(UnavailableError)
     expect(err?.message).toBe(`${METHOD}: the server answered HTTP 404 instead of gRPC`)
     expect(err?.method).toBe(METHOD)
@@ -76,32 +80,32 @@ describe('checkResponseHeaders', () => {
   })
 
   it('checks the status before the content type', () => {
-    const err = checkResponseHeaders({ ':status': 503, 'content-type': 'application/grpc' }, METHOD)
+    const err = checkResponseHeaders(headers({ ':status': 503, 'content-type': 'application/grpc' }), METHOD)
     expect(err).toBeInstanceOf(UnavailableError)
     expect(err?.message).toContain('HTTP 503')
   })
 
   it('reports a missing status as ?', () => {
-    const err = checkResponseHeaders({ 'content-type': 'application/grpc' }, METHOD)
+    const err = checkResponseHeaders(headers({ 'content-type': 'application/grpc' }), METHOD)
     expect(err).toBeInstanceOf(UnavailableError)
     expect(err?.message).toBe(`${METHOD}: the server answered HTTP ? instead of gRPC`)
   })
 
   it('rejects a wrong content type with InternalError', () => {
-    const err = checkResponseHeaders({ ':status': 200, 'content-type': 'text/html' }, METHOD)
+    const err = checkResponseHeaders(headers({ ':status': 200, 'content-type': 'text/html' }), METHOD)
     expect(err).toBeInstanceOf(InternalError)
     expect(err?.message).toBe(`${METHOD}: unexpected content-type text/html in a gRPC response`)
     expect(err?.method).toBe(METHOD)
   })
 
   it('rejects a missing content type', () => {
-    const err = checkResponseHeaders({ ':status': 200 }, METHOD)
+    const err = checkResponseHeaders(headers({ ':status': 200 }), METHOD)
     expect(err).toBeInstanceOf(InternalError)
     expect(err?.message).toBe(`${METHOD}: unexpected content-type (none) in a gRPC response`)
   })
 
   it('rejects a content type that merely contains grpc', () => {
-    expect(checkResponseHeaders({ ':status': 200, 'content-type': 'text/application/grpc' }, METHOD)).toBeInstanceOf(InternalError)
+    expect(checkResponseHeaders(headers({ ':status': 200, 'content-type': 'text/application/grpc' }), METHOD)).toBeInstanceOf(InternalError)
   })
 })
 
@@ -206,5 +210,23 @@ describe('abortError', () => {
 
   it('returns ContainerdError instances', () => {
     expect(abortError(AbortSignal.abort(), METHOD)).toBeInstanceOf(ContainerdError)
+  })
+})
+
+describe('malformed status headers', () => {
+  it('never reads an empty or non-decimal grpc-status as OK', () => {
+    expect(statusFromHeaders({ 'grpc-status': '' } as IncomingHttpHeaders)?.code).toBe(GrpcCode.Unknown)
+    expect(statusFromHeaders({ 'grpc-status': ' ' } as IncomingHttpHeaders)?.code).toBe(GrpcCode.Unknown)
+    expect(statusFromHeaders({ 'grpc-status': '0x5' } as IncomingHttpHeaders)?.code).toBe(GrpcCode.Unknown)
+    expect(statusFromHeaders({ 'grpc-status': '5' } as IncomingHttpHeaders)?.code).toBe(5)
+  })
+
+  it('accepts application/grpc with a codec or parameters only', () => {
+    const ok = (type: string) => checkResponseHeaders({ ':status': 200, 'content-type': type } as unknown as IncomingHttpHeaders, '/m')
+    expect(ok('application/grpc')).toBeUndefined()
+    expect(ok('application/grpc+proto')).toBeUndefined()
+    expect(ok('application/grpc;charset=utf-8')).toBeUndefined()
+    expect(ok('application/grpc-web')).toBeDefined()
+    expect(ok('application/grpcfoo')).toBeDefined()
   })
 })

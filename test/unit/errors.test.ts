@@ -250,7 +250,7 @@ describe('instanceof', () => {
     const plain = Object.assign(new Error('x'), { code: 'NotFound' })
     expect(plain instanceof ContainerdError).toBe(false)
     expect(plain instanceof NotFoundError).toBe(false)
-    for (const v of [null, undefined, 0, 'NotFound', true, Symbol('s')]) {
+    for (const v of [null, undefined, 0, 'NotFound', true, Symbol('s')] as unknown[]) {
       expect(v instanceof ContainerdError).toBe(false)
       expect(v instanceof NotFoundError).toBe(false)
     }

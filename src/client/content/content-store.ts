@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Info } from '../../gen/containerd/services/content/v1/content_pb.js'
 import { AlreadyExistsError, DataLossError, InvalidArgumentError } from '../errors.js'
+import type { NamespaceScope } from '../namespace-scope.js'
 import type { Services } from '../services.js'
 import type { CallOptions } from '../transport/call-options.js'
 import { toDate } from '../time.js'
@@ -64,7 +65,10 @@ export type BlobSource = Uint8Array | AsyncIterable<Uint8Array> | Readable
 /** containerd's content store: immutable blobs addressed by digest. */
 export class ContentStore {
   /** @internal */
-  constructor(private readonly services: Services) {}
+  constructor(
+    private readonly services: Services,
+    private readonly scope: NamespaceScope,
+  ) {}
 
   /**
    * Reads a blob's metadata.
@@ -136,7 +140,7 @@ export class ContentStore {
    * open fails with `UnavailableError`/`ConflictError` from containerd ("ref is locked").
    */
   async writer(ref: string, options: ContentWriterOptions = {}): Promise<ContentWriter> {
-    return ContentWriter.open(this.services, ref, options)
+    return this.scope.guard.run(this.scope.namespace, () => ContentWriter.open(this.services, ref, options))
   }
 
   /**
@@ -144,6 +148,10 @@ export class ContentStore {
    * nothing is written and its digest is returned. Any failure aborts the ingest.
    */
   async writeBlob(data: BlobSource, options: WriteBlobOptions = {}): Promise<Digest> {
+    return this.scope.guard.run(this.scope.namespace, () => this.writeBlobOnce(data, options))
+  }
+
+  private async writeBlobOnce(data: BlobSource, options: WriteBlobOptions): Promise<Digest> {
     const ref = options.ref ?? `csdk-${options.expected ?? `blob-${Date.now()}-${Math.random().toString(36).slice(2)}`}`
     const writerOptions: ContentWriterOptions = { signal: options.signal, timeoutMs: options.timeoutMs }
     if (options.expected !== undefined) writerOptions.expected = options.expected
@@ -151,7 +159,7 @@ export class ContentStore {
     if (size !== undefined) writerOptions.total = size
     let writer: ContentWriter
     try {
-      writer = await this.writer(ref, writerOptions)
+      writer = await ContentWriter.open(this.services, ref, writerOptions)
     } catch (err) {
       if (err instanceof AlreadyExistsError && options.expected !== undefined) return options.expected
       throw err

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { CallOptions } from '../transport/call-options.js'
 import { validateIdentifier } from '../identifiers.js'
 import { runWithLease } from '../lease-context.js'
+import type { NamespaceScope } from '../namespace-scope.js'
 import type { Services } from '../services.js'
 import { toDate } from '../time.js'
 
@@ -73,7 +74,10 @@ export interface Lease extends AsyncDisposable {
  */
 export class LeaseManager {
   /** @internal */
-  constructor(private readonly services: Services) {}
+  constructor(
+    private readonly services: Services,
+    private readonly scope: NamespaceScope,
+  ) {}
 
   /** Creates a lease in the client's namespace. */
   async create(options: CreateLeaseOptions = {}): Promise<Lease> {
@@ -81,7 +85,7 @@ export class LeaseManager {
     validateIdentifier('lease id', id)
     const labels = { ...(options.labels ?? {}) }
     if (options.expiresInMs !== undefined) labels[LEASE_EXPIRE_LABEL] = new Date(Date.now() + options.expiresInMs).toISOString()
-    const { lease } = await this.services.leases.create({ id, labels }, options)
+    const { lease } = await this.scope.guard.run(this.scope.namespace, () => this.services.leases.create({ id, labels }, options))
     let deleted: Promise<void> | undefined
     const remove = (deleteOptions?: DeleteLeaseOptions): Promise<void> => {
       deleted ??= this.delete(id, deleteOptions).catch((err: unknown) => {
@@ -139,17 +143,20 @@ export class LeaseManager {
     if (options.labels !== undefined) createOptions.labels = options.labels
     if (options.signal !== undefined) createOptions.signal = options.signal
     if (options.timeoutMs !== undefined) createOptions.timeoutMs = options.timeoutMs
-    const lease = await this.create(createOptions)
-    let result: T
-    try {
-      result = await runWithLease(lease.id, () => fn(lease.id))
-    } catch (err) {
-      // Release without the caller's signal: an aborted operation must still clean up.
-      await lease.delete({ sync: options.sync ?? false }).catch(() => undefined)
-      throw err
-    }
-    await lease.delete({ sync: options.sync ?? false })
-    return result
+    // The guard spans the whole scope: if `fn` fails in a namespace the lease created, the namespace goes too.
+    return this.scope.guard.run(this.scope.namespace, async () => {
+      const lease = await this.create(createOptions)
+      let result: T
+      try {
+        result = await runWithLease(lease.id, () => fn(lease.id))
+      } catch (err) {
+        // Release without the caller's signal: an aborted operation must still clean up.
+        await lease.delete({ sync: options.sync ?? false }).catch(() => undefined)
+        throw err
+      }
+      await lease.delete({ sync: options.sync ?? false })
+      return result
+    })
   }
 }
 

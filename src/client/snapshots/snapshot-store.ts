@@ -1,6 +1,7 @@
 import { Kind, type Info } from '../../gen/containerd/services/snapshots/v1/snapshots_pb.js'
 import type { Mount as MountMessage } from '../../gen/containerd/types/mount_pb.js'
 import { InvalidArgumentError } from '../errors.js'
+import type { NamespaceScope } from '../namespace-scope.js'
 import type { Services } from '../services.js'
 import type { CallOptions } from '../transport/call-options.js'
 import { toDate } from '../time.js'
@@ -60,6 +61,7 @@ export class SnapshotStore {
     private readonly services: Services,
     /** The snapshotter's name, e.g. `overlayfs` or `native`. */
     readonly snapshotter: string,
+    private readonly scope: NamespaceScope,
   ) {}
 
   /**
@@ -68,14 +70,16 @@ export class SnapshotStore {
    */
   async prepare(key: string, parent = '', options: SnapshotCreateOptions = {}): Promise<Mount[]> {
     checkKey(key)
-    const { mounts } = await this.services.snapshots.prepare({ snapshotter: this.snapshotter, key, parent, labels: options.labels ?? {} }, options)
+    const { mounts } = await this.scope.guard.run(this.scope.namespace, () =>
+      this.services.snapshots.prepare({ snapshotter: this.snapshotter, key, parent, labels: options.labels ?? {} }, options))
     return mounts.map(toMount)
   }
 
   /** Creates a read-only view `key` of `parent` and returns its mounts. */
   async view(key: string, parent = '', options: SnapshotCreateOptions = {}): Promise<Mount[]> {
     checkKey(key)
-    const { mounts } = await this.services.snapshots.view({ snapshotter: this.snapshotter, key, parent, labels: options.labels ?? {} }, options)
+    const { mounts } = await this.scope.guard.run(this.scope.namespace, () =>
+      this.services.snapshots.view({ snapshotter: this.snapshotter, key, parent, labels: options.labels ?? {} }, options))
     return mounts.map(toMount)
   }
 

@@ -13,9 +13,11 @@ import {
 export function statusFromHeaders(headers: IncomingHttpHeaders): { code: number; message: string } | undefined {
   const raw = headers['grpc-status']
   if (raw === undefined) return undefined
-  const code = Number(Array.isArray(raw) ? raw[0] : raw)
+  const text = String(Array.isArray(raw) ? raw[0] : raw)
+  // Only a plain decimal is a status: an empty or malformed header must not read as OK (0).
+  const code = /^\d+$/.test(text) ? Number(text) : GrpcCode.Unknown
   const msg = headers['grpc-message']
-  return { code: Number.isInteger(code) ? code : GrpcCode.Unknown, message: decodeGrpcMessage(Array.isArray(msg) ? msg[0] : msg) }
+  return { code, message: decodeGrpcMessage(Array.isArray(msg) ? msg[0] : msg) }
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2 spec); a malformed escape is kept as sent. */
@@ -35,7 +37,8 @@ export function checkResponseHeaders(headers: IncomingHttpHeaders, method: strin
     return new UnavailableError(`${method}: the server answered HTTP ${status ?? '?'} instead of gRPC`, { method })
   }
   const type = headers['content-type']
-  if (type === undefined || !type.startsWith('application/grpc')) {
+  // gRPC allows `application/grpc` alone or with a `+codec` / `;params` suffix, nothing else.
+  if (type === undefined || !/^application\/grpc(?:$|[+;])/.test(type)) {
     return new InternalError(`${method}: unexpected content-type ${type ?? '(none)'} in a gRPC response`, { method })
   }
   return undefined

@@ -8,6 +8,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   private waiter: (() => void) | undefined
   private spaceWaiters: (() => void)[] = []
   private ended = false
+  private failed = false
   private error: unknown
 
   constructor(private readonly highWater = Infinity) {}
@@ -35,7 +36,10 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   /** Ends the stream with an error for the consumer. */
   fail(err: unknown): void {
-    this.error ??= err
+    if (!this.failed) {
+      this.failed = true
+      this.error = err
+    }
     this.close()
   }
 
@@ -47,7 +51,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         yield item
         continue
       }
-      if (this.error !== undefined) throw this.error
+      if (this.failed) throw this.error
       if (this.ended) return
       await new Promise<void>((resolve) => { this.waiter = resolve })
       this.waiter = undefined

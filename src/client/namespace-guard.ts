@@ -1,0 +1,44 @@
+import type { Services } from './services.js'
+
+/**
+ * Keeps a failed call from leaving a namespace behind.
+ *
+ * containerd creates a namespace implicitly on the first write into it, and keeps it when that write
+ * fails: a rejected blob or a lease that was released still leaves an empty namespace that was not
+ * there before. Operations that may create one run through `run()`: the first time a namespace is used
+ * by this connection we check whether it exists; if the operation then fails and the namespace is new,
+ * it is deleted again. containerd refuses to delete a namespace that holds anything, so a concurrent
+ * writer's objects are never at risk; at worst an empty namespace another client created at the same
+ * instant disappears, and containerd recreates it on its next write.
+ */
+export class NamespaceGuard {
+  private readonly known = new Set<string>()
+
+  /** @internal */
+  constructor(private readonly services: () => Services) {}
+
+  /** Runs `fn`; if it fails and `namespace` did not exist before, removes the namespace again. */
+  async run<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
+    if (this.known.has(namespace)) return fn()
+    const existed = await this.exists(namespace)
+    try {
+      const result = await fn()
+      this.known.add(namespace)
+      return result
+    } catch (err) {
+      if (existed) this.known.add(namespace)
+      else await this.services().namespaces.delete({ name: namespace }).catch(() => undefined)
+      throw err
+    }
+  }
+
+  /** Forgets what is known about a namespace (after it was deleted through this client). */
+  forget(namespace: string): void {
+    this.known.delete(namespace)
+  }
+
+  private async exists(namespace: string): Promise<boolean> {
+    const { namespaces } = await this.services().namespaces.list({})
+    return namespaces.some((ns) => ns.name === namespace)
+  }
+}
