@@ -1,0 +1,56 @@
+/**
+ * What one benchmark run measures and the reference figures it is compared with.
+ * `BENCH_QUICK=1` selects a small run for the CI smoke test (seconds, not minutes); the default is the full run.
+ */
+
+const MiB = 1024 * 1024
+
+export interface BenchConfig {
+  /** `quick` (CI smoke) or `full`. */
+  mode: 'quick' | 'full'
+  /** Namespace every measured call uses; the private daemon holds nothing else there. */
+  namespace: string
+  /** Timed unary `Version` calls per client. */
+  unarySamples: number
+  /** Untimed calls per client first, so JIT, connection set-up and lazy paths are out of the figures. */
+  unaryWarmup: number
+  /** Containers created for the `Containers.List` measurement. */
+  containerCount: number
+  /** Timed `Containers.List` calls per client. */
+  listSamples: number
+  /** Untimed `Containers.List` calls per client first. */
+  listWarmup: number
+  /** Size of the random blob read and written by the streaming measurements. */
+  blobBytes: number
+  /** Runs of each streaming measurement; the median is reported. */
+  streamRuns: number
+}
+
+/**
+ * containerd's Go client, unary `Version` over the unix socket, median of 2 000 calls, measured on this
+ * machine kind (`/work/shared/research/environment.md`). Go is not installed here, so it cannot be re-measured
+ * in the same run: it is a reference constant, and ratios against it carry the machine's noise.
+ */
+export const GO_VERSION_MEDIAN_US = 250
+/** Our target for unary latency: at most this many times the Go client's. */
+export const TARGET_RATIO_VS_GO = 1.5
+
+/** containerd's `ctr` of the 1.6 line (Debian bookworm), the Go tool the streaming figures are compared with. */
+export const CTR_PATH = '/usr/bin/ctr'
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  const quick = env['BENCH_QUICK'] === '1'
+  return {
+    mode: quick ? 'quick' : 'full',
+    namespace: 'csdk-bench',
+    unarySamples: quick ? 200 : 2000,
+    unaryWarmup: quick ? 50 : 300,
+    // 1 000 containers in both modes: the point of this figure is the size of the answer, and creating
+    // them concurrently takes well under a few seconds.
+    containerCount: 1000,
+    listSamples: quick ? 10 : 50,
+    listWarmup: quick ? 3 : 5,
+    blobBytes: quick ? 64 * MiB : 256 * MiB,
+    streamRuns: 3,
+  }
+}

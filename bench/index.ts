@@ -1,0 +1,86 @@
+/**
+ * containerd-sdk benchmarks: our client against @grpc/grpc-js, @connectrpc/connect-node and containerd's own
+ * Go tools, on a private containerd 1.6 started for the run.
+ *
+ *   npm run bench                 full run (minutes)
+ *   BENCH_QUICK=1 npm run bench   small run for the CI smoke test
+ *
+ * Prints one table per measurement and a final `BENCH_RESULT {json}` line. Shared machines are noisy:
+ * compare the ratios of one run, not absolute figures across runs.
+ */
+import { createReadStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startContainerd, type ContainerdDaemon } from '../src/testing/containerd-daemon.js'
+import { openBenchClients, type BenchClients } from './bench-clients.js'
+import { loadConfig } from './bench-config.js'
+import { buildBenchResult } from './bench-result.js'
+import { benchContainersList } from './containers-list.js'
+import { benchContentRead, CTR_READ, OURS_READ } from './content-read.js'
+import { benchContentWrite, CTR_WRITE, OURS_WRITE } from './content-write.js'
+import { createCtr } from './ctr-cli.js'
+import { createRandomBlob } from './random-blob.js'
+import { median, round } from './stats.js'
+import { benchUnaryVersion } from './unary-version.js'
+
+async function main(): Promise<void> {
+  const config = loadConfig()
+  const workDir = await mkdtemp(join(tmpdir(), 'csdk-bench-'))
+  let daemon: ContainerdDaemon | undefined
+  let clients: BenchClients | undefined
+  try {
+    daemon = await startContainerd({ version: '1.6' })
+    clients = await openBenchClients(daemon.address, config.namespace)
+    const { version } = await clients.ours.version()
+    console.log(
+      `containerd-sdk bench (${config.mode}): containerd ${version}, Node ${process.version}, ` +
+        `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
+    )
+
+    const unary = await benchUnaryVersion(clients, config)
+    const list = await benchContainersList(clients, config)
+
+    const blob = await createRandomBlob(workDir, config.blobBytes)
+    const ctr = createCtr(daemon.address, config.namespace)
+    // What every ctr figure includes besides the transfer: process start, connection, one Version call.
+    const startups: number[] = []
+    for (let i = 0; i < 3; i++) startups.push((await ctr.run(['version'])) / 1000)
+    const ctrStartupMs = median(startups)
+    console.log(`\nctr start-up (\`ctr version\`, median of 3): ${round(ctrStartupMs)} ms`)
+
+    // The read runs need the blob in the store; the gc.root label keeps containerd's GC from collecting it
+    // meanwhile (it is in no image and no lease).
+    await clients.ours.content.writeBlob(createReadStream(blob.path), {
+      expected: blob.digest,
+      size: blob.size,
+      labels: { 'containerd.io/gc.root': new Date().toISOString() },
+    })
+    const read = await benchContentRead(clients, config, blob, ctr)
+    const write = await benchContentWrite(clients, config, blob, ctr, join(daemon.dir, 'root'))
+
+    const result = buildBenchResult({
+      config,
+      containerdVersion: version,
+      unary,
+      list,
+      ctrStartupMs,
+      read,
+      readOurs: OURS_READ,
+      readCtr: CTR_READ,
+      write,
+      writeOurs: OURS_WRITE,
+      writeCtr: CTR_WRITE,
+    })
+    console.log(`\nBENCH_RESULT ${JSON.stringify(result)}`)
+  } finally {
+    clients?.close()
+    await daemon?.stop()
+    await rm(workDir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error('bench failed:', err)
+  process.exitCode = 1
+})
