@@ -28,7 +28,7 @@ export interface BenchConfig {
 
 /**
  * containerd's Go client, unary `Version` over the unix socket, median of 2 000 calls, measured on this
- * machine kind (`/work/shared/research/environment.md`). Go is not installed here, so it cannot be re-measured
+ * machine kind (the project's environment notes; see docs/decisions.md). Go is not installed here, so it cannot be re-measured
  * in the same run: it is a reference constant, and ratios against it carry the machine's noise.
  */
 export const GO_VERSION_MEDIAN_US = 250

@@ -6,6 +6,14 @@
 /** containerd's default maximum message size in both directions (`defaults/defaults.go`). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
+/** The 5-byte gRPC frame header for a message of `length` bytes (uncompressed). */
+export function frameHeader(length: number): Buffer {
+  const header = Buffer.allocUnsafe(5)
+  header[0] = 0
+  header.writeUInt32BE(length, 1)
+  return header
+}
+
 /** Wraps one encoded message in a gRPC frame. */
 export function encodeFrame(message: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(5 + message.byteLength)

@@ -10,7 +10,7 @@ import {
 import { ContainerdError, DeadlineExceededError, errorFromStatus, InternalError, ResourceExhaustedError, UnavailableError } from '../errors.js'
 import type { CallOptions, Metadata } from './call-options.js'
 import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from './call-status.js'
-import { encodeFrame, FrameDecoder, FrameError, MAX_MESSAGE_BYTES } from './grpc-frame.js'
+import { encodeFrame, FrameDecoder, FrameError, frameHeader, MAX_MESSAGE_BYTES } from './grpc-frame.js'
 
 /** Options for {@link Http2Channel}. */
 export interface Http2ChannelOptions {
@@ -25,6 +25,9 @@ export interface Http2ChannelOptions {
 const WINDOW_BYTES = 32 * 1024 * 1024
 // Messages a server stream may queue before we pause reading it: the consumer's pace sets the rate.
 const STREAM_HIGH_WATER = 16
+// Above this size a message is written after its frame header instead of being copied into one buffer
+// with it: content writes send 1 MiB messages, and the copy showed up in profiles.
+const COPY_FRAME_BELOW = 64 * 1024
 
 /**
  * A gRPC client channel over HTTP/2 on a unix socket, written on `node:http2` directly: one session,
@@ -134,7 +137,14 @@ export class Http2Channel {
       for await (const message of requests) {
         if (call.isDone) return
         this.checkSize(message, method)
-        if (!stream.write(encodeFrame(message))) {
+        let flushed: boolean
+        if (message.byteLength < COPY_FRAME_BELOW) {
+          flushed = stream.write(encodeFrame(message))
+        } else {
+          stream.write(frameHeader(message.byteLength))
+          flushed = stream.write(message)
+        }
+        if (!flushed) {
           await new Promise<void>((resolve) => {
             const settle = (): void => { stream.off('drain', settle); stream.off('close', settle); resolve() }
             stream.once('drain', settle)
@@ -159,14 +169,20 @@ export class Http2Channel {
 
   private async open(method: string, metadata: Metadata, options: CallOptions): Promise<ClientHttp2Stream> {
     if (options.signal?.aborted) throw abortError(options.signal, method)
-    const session = await this.getSession(method, options)
+    // Skip the await (two promise hops) when the session is already open: the common case.
+    const current = this.session
+    const session = current !== undefined && !current.closed && !current.destroyed && !this.closed
+      ? current
+      : await this.getSession(method, options)
+    // A literal first, metadata copied in after: V8 builds this much faster than an object spread with
+    // computed keys (measured ~3 µs per call).
     const headers: OutgoingHttpHeaders = {
-      ...metadata,
-      [constants.HTTP2_HEADER_METHOD]: 'POST',
-      [constants.HTTP2_HEADER_PATH]: method,
-      [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto',
+      ':method': 'POST',
+      ':path': method,
+      'content-type': 'application/grpc+proto',
       te: 'trailers',
     }
+    for (const key in metadata) headers[key] = metadata[key]
     if (options.timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(options.timeoutMs))}m`
     let stream: ClientHttp2Stream
     try {
