@@ -92,6 +92,24 @@ describe('content store', () => {
     await client.content.delete(digest)
   })
 
+  it('gathers small writes into whole messages and copies what it keeps', async () => {
+    const data = randomBytes(2 * 1024 * 1024 + 5000)
+    const expected = sha256(data)
+    await using writer = await client.content.writer(`small-${Date.now()}`, { total: data.byteLength, expected })
+    // One reused buffer, overwritten after each write: the writer must not keep a view of it.
+    const scratch = Buffer.alloc(10_000)
+    for (let at = 0; at < data.byteLength; at += scratch.byteLength) {
+      const n = Math.min(scratch.byteLength, data.byteLength - at)
+      data.copy(scratch, 0, at, at + n)
+      await writer.write(scratch.subarray(0, n))
+      scratch.fill(0xff)
+    }
+    expect(writer.offset).toBe(data.byteLength)
+    expect(await writer.commit({ labels: ROOT })).toBe(expected)
+    expect(sha256(await client.content.readAll(expected))).toBe(expected)
+    await client.content.delete(expected)
+  })
+
   it('rejects a digest mismatch on commit and leaves nothing behind', async () => {
     const data = Buffer.from('these are not the bytes you expect')
     const wrong = sha256(Buffer.from('other bytes'))

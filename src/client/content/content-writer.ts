@@ -113,6 +113,9 @@ export class ContentWriter implements AsyncDisposable {
    * gathered first, because every WRITE message costs containerd a status update and an answer, and a
    * file stream's 64 KiB chunks would cost it sixteen times as many. Resolves when the bytes are queued;
    * a failure surfaces on a later write or on commit.
+   *
+   * As with Node's writable streams, whole megabytes of a large `data` are sent as views of it, without a
+   * copy: do not modify `data` after passing it. Smaller remainders are copied.
    */
   async write(data: Uint8Array): Promise<void> {
     this.checkUsable()
@@ -121,7 +124,7 @@ export class ContentWriter implements AsyncDisposable {
     let rest = data
     if (this.bufferedBytes > 0) {
       const room = WRITE_CHUNK_BYTES - this.bufferedBytes
-      this.buffered.push(rest.subarray(0, room))
+      this.buffered.push(Buffer.from(rest.subarray(0, room)))
       this.bufferedBytes += Math.min(room, rest.byteLength)
       rest = rest.subarray(Math.min(room, rest.byteLength))
       if (this.bufferedBytes < WRITE_CHUNK_BYTES) return
