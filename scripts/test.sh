@@ -23,6 +23,9 @@ echo "== typecheck"
 npm run --silent typecheck
 echo "== api docs (every export documented)"
 npm run --silent docs >/dev/null
+echo "== build, and import the package the way a user would"
+npm run --silent build
+node -e "Promise.all([import('containerd-sdk'), import('containerd-sdk/testing')]).then(([a, b]) => { if (typeof a.Client !== 'function' || typeof b.startContainerd !== 'function') process.exit(1) })"
 echo "== tests"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile=.test-results.json || status=$?

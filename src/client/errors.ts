@@ -203,32 +203,33 @@ function grpcCodeOf(code: ErrorCode): GrpcCode {
  * (`…: conflict`, `…: not modified`), which is the only way to tell those two apart on the wire.
  */
 export function errorFromStatus(grpcCode: number, message: string, method?: string): ContainerdError {
-  let code: ErrorCode
-  switch (grpcCode) {
-    case GrpcCode.Canceled: code = 'Canceled'; break
-    case GrpcCode.InvalidArgument: code = 'InvalidArgument'; break
-    case GrpcCode.DeadlineExceeded: code = 'DeadlineExceeded'; break
-    case GrpcCode.NotFound: code = 'NotFound'; break
-    case GrpcCode.AlreadyExists: code = 'AlreadyExists'; break
-    case GrpcCode.PermissionDenied: code = 'PermissionDenied'; break
-    case GrpcCode.ResourceExhausted: code = 'ResourceExhausted'; break
-    case GrpcCode.FailedPrecondition:
-      code = hasClassSuffix(message, 'conflict') ? 'Conflict'
-        : hasClassSuffix(message, 'not modified') ? 'NotModified'
-        : 'FailedPrecondition'
-      break
-    case GrpcCode.Aborted: code = 'Aborted'; break
-    case GrpcCode.OutOfRange: code = 'OutOfRange'; break
-    case GrpcCode.Unimplemented: code = 'NotImplemented'; break
-    case GrpcCode.Internal: code = 'Internal'; break
-    case GrpcCode.Unavailable: code = 'Unavailable'; break
-    case GrpcCode.DataLoss: code = 'DataLoss'; break
-    case GrpcCode.Unauthenticated: code = 'Unauthenticated'; break
-    default: code = 'Unknown'
+  let code: ErrorCode = CODE_BY_GRPC[grpcCode] ?? 'Unknown'
+  if (code === 'FailedPrecondition') {
+    if (hasClassSuffix(message, 'conflict')) code = 'Conflict'
+    else if (hasClassSuffix(message, 'not modified')) code = 'NotModified'
   }
   const options: ContainerdErrorOptions = { grpcCode: grpcCode as GrpcCode }
   if (method !== undefined) options.method = method
   return createError(code, message, options)
+}
+
+// gRPC code → errdefs class; OK and unlisted codes are Unknown.
+const CODE_BY_GRPC: Partial<Record<number, ErrorCode>> = {
+  [GrpcCode.Canceled]: 'Canceled',
+  [GrpcCode.InvalidArgument]: 'InvalidArgument',
+  [GrpcCode.DeadlineExceeded]: 'DeadlineExceeded',
+  [GrpcCode.NotFound]: 'NotFound',
+  [GrpcCode.AlreadyExists]: 'AlreadyExists',
+  [GrpcCode.PermissionDenied]: 'PermissionDenied',
+  [GrpcCode.ResourceExhausted]: 'ResourceExhausted',
+  [GrpcCode.FailedPrecondition]: 'FailedPrecondition',
+  [GrpcCode.Aborted]: 'Aborted',
+  [GrpcCode.OutOfRange]: 'OutOfRange',
+  [GrpcCode.Unimplemented]: 'NotImplemented',
+  [GrpcCode.Internal]: 'Internal',
+  [GrpcCode.Unavailable]: 'Unavailable',
+  [GrpcCode.DataLoss]: 'DataLoss',
+  [GrpcCode.Unauthenticated]: 'Unauthenticated',
 }
 
 function hasClassSuffix(message: string, cls: string): boolean {
