@@ -54,6 +54,32 @@ describe('events', () => {
     expect(remove?.payload).toMatchObject({ key: 'ev-snap' })
   })
 
+  it('decodes image and container events (ImageCreate, ContainerCreate, ContainerDelete)', async () => {
+    const name = `docker.io/library/events-test:${Date.now()}`
+    const id = `events-${Date.now()}`
+    const target = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'a'.repeat(64)}`, size: 10n }
+    const spec = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: new TextEncoder().encode('{"ociVersion":"1.0.2"}') }
+    const events = await collectUntil(
+      [`namespace==${client.namespace}`, 'topic~="/images/|/containers/"'],
+      async () => {
+        await client.services.images.create({ image: { name, target, labels: { a: '1' } } })
+        await client.services.containers.create({ container: { id, image: name, runtime: { name: 'io.containerd.runc.v2' }, spec } })
+        await client.services.containers.delete({ id })
+        await client.services.images.delete({ name, sync: false })
+      },
+      (evs) => evs.some((e) => e.topic === '/images/delete'),
+    )
+    const image = events.find((e) => e.type === 'containerd.services.images.v1.ImageCreate')
+    if (image?.type !== 'containerd.services.images.v1.ImageCreate') return expect.fail('no ImageCreate event')
+    expect(image.payload.name).toBe(name)
+    expect(image.payload.labels).toEqual({ a: '1' })
+    const created = events.find((e) => e.type === 'containerd.events.ContainerCreate')
+    if (created?.type !== 'containerd.events.ContainerCreate') return expect.fail('no ContainerCreate event')
+    expect(created.payload).toMatchObject({ id, image: name })
+    expect(created.payload.runtime?.name).toBe('io.containerd.runc.v2')
+    expect(events.map((e) => e.topic)).toEqual(expect.arrayContaining(['/images/create', '/containers/create', '/containers/delete', '/images/delete']))
+  })
+
   it('applies topic filters and reports namespace events', async () => {
     const { uniqueNamespace } = await import('../env/test-client.js')
     const name = uniqueNamespace('ev-ns')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { busyboxImage, multiPlatformIndex } from '../fixtures/index.js'
+import { busyboxImage, dataLayerPath, multiLayerImage, multiPlatformIndex } from '../fixtures/index.js'
 import { importFixture } from '../env/import-fixture.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
 
@@ -31,6 +31,15 @@ describe('fixture images stored through the content and images services', () => 
     const row = listing.split('\n').find((l) => l.startsWith(name)) ?? ''
     expect(row).toContain('linux/amd64')
     expect(row).toContain('linux/arm64')
+  })
+
+  it('imports a multi-layer image whose layers ctr stacks in order', async () => {
+    const image = await multiLayerImage({ layers: 3, layerSize: 256 * 1024 })
+    const name = 'docker.io/library/layers:3'
+    await importFixture(client, image, name)
+    const out = await ctr(client.namespace, 'run', '--rm', name, `layers-run-${Date.now()}`, 'sh', '-c', `ls ${dataLayerPath(1)} ${dataLayerPath(3)} && wc -c < ${dataLayerPath(2)}`)
+    expect(out).toContain(dataLayerPath(3))
+    expect(out.trim().split('\n').pop()?.trim()).toBe(String(256 * 1024))
   })
 
   it('builds the same digests twice', async () => {
