@@ -191,8 +191,9 @@ export class Http2Channel {
       this.forget(session)
       throw new UnavailableError(`${method}: cannot open a stream to containerd at ${this.socketPath}: ${String(err)}`, { method, cause: err })
     }
+    // Keep the process alive while a call is open, and only then: an idle client must not hold Node up.
     this.active++
-    if (this.active === 1) session.ref()
+    session.ref()
     stream.once('close', () => {
       this.active--
       if (this.active === 0 && this.session === session && !session.destroyed) session.unref()
