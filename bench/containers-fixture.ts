@@ -2,7 +2,7 @@
  * Creates and removes the containers the `Containers.List` measurement lists. They are metadata records only
  * (no snapshot, no task): containerd 1.6 requires an id, a runtime name and a spec, nothing else.
  */
-import type { Client } from '../src/client/client.js'
+import type { Client } from '../src/index.js'
 
 const RUNTIME = 'io.containerd.runc.v2'
 const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec'

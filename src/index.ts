@@ -1,6 +1,7 @@
 // The public entry point of `containerd-sdk`: named exports only (no barrels), so what is public is
 // exactly what is listed here.
-export { Client, DEFAULT_SNAPSHOTTER, type ServerVersion } from './client/client.js'
+export { Client } from './sdk/client.js'
+export { ClientCore, DEFAULT_SNAPSHOTTER, type ServerVersion } from './client/client.js'
 export type { ConnectOptions } from './client/client-options.js'
 export { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from './client/address.js'
 export type { CallOptions } from './client/transport/call-options.js'

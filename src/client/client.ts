@@ -26,19 +26,11 @@ export interface ServerVersion {
 export const DEFAULT_SNAPSHOTTER = 'overlayfs'
 
 /**
- * A connection to containerd, bound to one namespace.
- *
- * Create one with {@link Client.connect}; make views on other namespaces with {@link Client.withNamespace}
- * (they share the connection). The client reconnects by itself after the daemon restarts: a call made
- * while the daemon is down fails with `UnavailableError`, the next one after it is back succeeds.
- *
- * @example
- * ```ts
- * await using client = await Client.connect({ namespace: 'example' })
- * console.log(await client.version())
- * ```
+ * The core of a connection to containerd, bound to one namespace: the services, stores and events of
+ * the client layer. Users get the full `Client` (which adds images, containers and more on top) from
+ * `Client.connect`; the higher layers of the SDK take a `ClientCore`, so they depend only on this layer.
  */
-export class Client implements AsyncDisposable {
+export class ClientCore implements AsyncDisposable {
   /** The socket path this client talks to. */
   readonly address: string
   /** The namespace attached to every call made through this client. */
@@ -47,7 +39,7 @@ export class Client implements AsyncDisposable {
   readonly services: Services
   /** Namespaces: create, list, labels, delete. */
   readonly namespaces: NamespaceStore
-  /** Leases: create, list, delete, and {@link Client.withLease}. */
+  /** Leases: create, list, delete, and {@link ClientCore.withLease}. */
   readonly leases: LeaseManager
   /** The content store: blobs by digest, with streaming reads and resumable, verified writes. */
   readonly content: ContentStore
@@ -58,7 +50,8 @@ export class Client implements AsyncDisposable {
   private readonly root: boolean
   private readonly guard: NamespaceGuard
 
-  private constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard) {
+  /** @internal Use `Client.connect`. */
+  protected constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard) {
     this.channel = channel
     this.address = channel.socketPath
     this.namespace = namespace
@@ -85,13 +78,18 @@ export class Client implements AsyncDisposable {
    * @throws UnavailableError naming the socket when nothing answers there.
    * @throws InvalidArgumentError for a malformed address or namespace.
    */
-  static async connect(options: ConnectOptions = {}): Promise<Client> {
+  static async connect(options: ConnectOptions = {}): Promise<ClientCore> {
+    return ClientCore.open(options, (channel, namespace) => new ClientCore(channel, namespace, true))
+  }
+
+  /** @internal Opens and checks a connection, then builds the client with `make`. */
+  protected static async open<C extends ClientCore>(options: ConnectOptions, make: (channel: Http2Channel, namespace: string) => C): Promise<C> {
     const socket = resolveAddress(options.address)
     const namespace = resolveNamespace(options.namespace)
     validateIdentifier('namespace', namespace)
     const timeoutMs = options.timeoutMs ?? 10_000
     const channel = new Http2Channel(socket, { connectTimeoutMs: timeoutMs })
-    const client = new Client(channel, namespace, true)
+    const client = make(channel, namespace)
     try {
       await client.version({ timeoutMs, signal: options.signal })
     } catch (err) {
@@ -109,9 +107,11 @@ export class Client implements AsyncDisposable {
    * nothing; close the client it came from.
    * @throws InvalidArgumentError for an invalid namespace name.
    */
-  withNamespace(namespace: string): Client {
+  withNamespace(namespace: string): this {
     validateIdentifier('namespace', namespace)
-    return new Client(this.channel, namespace, false, this.guard)
+    // Views are of the same class as the client they come from (a `Client` view has images too).
+    const Ctor = this.constructor as unknown as new (channel: Http2Channel, namespace: string, root: boolean, guard: NamespaceGuard) => this
+    return new Ctor(this.channel, namespace, false, this.guard)
   }
 
   /** The daemon's version and revision. */
@@ -148,7 +148,7 @@ export class Client implements AsyncDisposable {
     if (this.root) this.channel.close()
   }
 
-  /** Same as {@link Client.close}, for `await using`. */
+  /** Same as {@link ClientCore.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close()
   }

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Client } from '../client/client.js'
+import { ClientCore } from '../client/client.js'
 import { findContainerd, type ContainerdBinary, type ContainerdLine } from './containerd-binaries.js'
 import { renderContainerdConfig } from './containerd-config.js'
 import { unmountUnder } from './unmount.js'
@@ -115,7 +115,7 @@ async function waitReady(address: string, child: ChildProcess, logFile: string, 
       throw new Error(`containerd exited during start-up (${child.exitCode ?? child.signalCode}); log:\n${await tail(logFile)}`)
     }
     try {
-      const client = await Client.connect({ address, timeoutMs: 2_000 })
+      const client = await ClientCore.connect({ address, timeoutMs: 2_000 })
       client.close()
       return
     } catch (err) {

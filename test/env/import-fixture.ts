@@ -1,4 +1,4 @@
-import type { Client } from '../../src/client/client.js'
+import type { Client } from '../../src/index.js'
 import { AlreadyExistsError } from '../../src/client/errors.js'
 import type { Descriptor, OciArtifact, OciImage } from '../fixtures/index.js'
 

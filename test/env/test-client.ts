@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, inject } from 'vitest'
-import { Client } from '../../src/client/client.js'
+import { Client } from '../../src/index.js'
 import { containerdCacheDir } from '../../src/testing/containerd-binaries.js'
 
 const run = promisify(execFile)

@@ -1,0 +1,93 @@
+import type { ClientCore } from '../client/client.js'
+import { AlreadyExistsError, NotFoundError } from '../client/errors.js'
+import type { Digest } from '../client/content/digest.js'
+import type { OciDescriptor, RegistryClient } from '../registry/registry-client.js'
+import { RegistryError } from '../registry/registry-error.js'
+import type { PullProgressListener } from './progress.js'
+
+/** Options of {@link fetchIntoStore}. */
+export interface FetchIntoStoreOptions {
+  /** Labels to set on the blob when it is committed (or on the existing blob). */
+  labels?: Record<string, string>
+  signal?: AbortSignal | undefined
+  onProgress?: PullProgressListener | undefined
+  /** The reference, for progress events. */
+  ref: string
+}
+
+// Report download progress at most this often per blob: listeners redraw terminals.
+const PROGRESS_EVERY_BYTES = 1024 * 1024
+// How often one blob's download is resumed after the connection dropped.
+const RESUME_ATTEMPTS = 3
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code)
+}
+
+/**
+ * Downloads one blob into the content store, unless it is there already: the ingest ref is derived from
+ * the digest (like containerd's `layer-<digest>`). A connection that drops mid-blob is resumed with a
+ * Range request from what the store holds. containerd verifies the digest and size on commit; a stream
+ * fetched from offset 0 is verified on the way too. On failure the partial ingest is removed.
+ */
+export async function fetchIntoStore(
+  client: ClientCore,
+  registry: RegistryClient,
+  desc: OciDescriptor,
+  kind: 'manifest' | 'index' | 'config' | 'layer',
+  options: FetchIntoStoreOptions,
+): Promise<void> {
+  const event = { ref: options.ref, digest: desc.digest, mediaType: desc.mediaType, total: desc.size }
+  try {
+    await client.content.info(desc.digest, { signal: options.signal })
+    if (options.labels !== undefined && Object.keys(options.labels).length > 0) await client.content.setLabels(desc.digest, options.labels)
+    options.onProgress?.({ ...event, status: 'exists', current: desc.size })
+    return
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err
+  }
+  const expected = desc.digest as Digest
+  let writer
+  try {
+    writer = await client.content.writer(`${kind}-${desc.digest}`, { total: desc.size, expected, signal: options.signal })
+  } catch (err) {
+    // Another pull committed it between our check and the writer opening.
+    if (err instanceof AlreadyExistsError) {
+      if (options.labels !== undefined) await client.content.setLabels(desc.digest, options.labels)
+      options.onProgress?.({ ...event, status: 'exists', current: desc.size })
+      return
+    }
+    throw err
+  }
+  try {
+    let stored = writer.offset
+    let reported = stored
+    // A connection that drops mid-blob is resumed from what we have (Range request), a few times.
+    for (let attempt = 0; stored < desc.size; attempt++) {
+      options.onProgress?.({ ...event, status: 'downloading', current: stored })
+      try {
+        const stream = await registry.fetchBlob(desc, { offset: stored, signal: options.signal })
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          await writer.write(chunk)
+          stored += chunk.byteLength
+          if (stored - reported >= PROGRESS_EVERY_BYTES) {
+            reported = stored
+            options.onProgress?.({ ...event, status: 'downloading', current: stored })
+          }
+        }
+        if (stored < desc.size) throw new RegistryError('Unavailable', `blob ${desc.digest}: the registry closed the stream after ${stored} of ${desc.size} bytes`)
+      } catch (err) {
+        const retriable = (err as { code?: string }).code === 'Unavailable' || isConnectionError(err)
+        if (!retriable || attempt >= RESUME_ATTEMPTS || options.signal?.aborted === true) throw err
+      }
+    }
+    await writer.commit({ size: desc.size, expected, ...(options.labels !== undefined ? { labels: options.labels } : {}) })
+    options.onProgress?.({ ...event, status: 'downloaded', current: desc.size })
+  } catch (err) {
+    if (err instanceof AlreadyExistsError) return
+    // A failed pull leaves nothing behind: the partial ingest goes too.
+    await writer.abort().catch(() => undefined)
+    throw err
+  }
+}

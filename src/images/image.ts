@@ -1,0 +1,131 @@
+import type { ClientCore } from '../client/client.js'
+import { NotFoundError } from '../client/errors.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import type { Image as ImageMessage } from '../gen/containerd/services/images/v1/images_pb.js'
+import { toDate } from '../client/time.js'
+import type { OciDescriptor } from '../registry/registry-client.js'
+import { isIndex, isManifest } from './media-types.js'
+import { parseJson, type ImageConfig, type ImageIndex, type ImageManifest } from './oci-types.js'
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
+import { parseReference } from './reference.js'
+import { chainIds } from './unpack.js'
+
+/** Options that pick one platform of a multi-platform image. Default: this host's. */
+export interface PlatformOptions extends CallOptions {
+  platform?: string | PlatformSpec
+}
+
+/**
+ * An image record in the client's namespace: a name pointing at a manifest or index. A thin handle:
+ * reading its config, manifest or size goes to the content store each time.
+ */
+export class Image {
+  /** The normalized name, e.g. `docker.io/library/busybox:latest`. */
+  readonly name: string
+  /** The index or manifest the name points to. */
+  readonly target: OciDescriptor
+  /** The record's labels. */
+  readonly labels: Readonly<Record<string, string>>
+  /** When the record was created. */
+  readonly createdAt: Date | undefined
+  /** When the record last changed. */
+  readonly updatedAt: Date | undefined
+
+  /** @internal */
+  constructor(
+    private readonly client: ClientCore,
+    record: ImageMessage,
+  ) {
+    this.name = record.name
+    const t = record.target
+    this.target = { mediaType: t?.mediaType ?? '', digest: t?.digest ?? '', size: Number(t?.size ?? 0n) }
+    if (t !== undefined && Object.keys(t.annotations).length > 0) this.target.annotations = { ...t.annotations }
+    this.labels = { ...record.labels }
+    this.createdAt = toDate(record.createdAt)
+    this.updatedAt = toDate(record.updatedAt)
+  }
+
+  /** The digest of the target (the image id Docker and nerdctl show). */
+  get digest(): string {
+    return this.target.digest
+  }
+
+  /**
+   * The manifest for one platform (the target itself when it is a single manifest).
+   * @throws NotFoundError when the image has no manifest for the platform, or it was not pulled.
+   */
+  async manifest(options: PlatformOptions = {}): Promise<{ descriptor: OciDescriptor; manifest: ImageManifest }> {
+    const wanted = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? hostPlatform()
+    let desc = this.target
+    if (isIndex(desc.mediaType)) {
+      const index = parseJson<ImageIndex>(await this.client.content.readAll(desc.digest, options), `index ${desc.digest}`)
+      const match = index.manifests.find((m) => isManifest(m.mediaType) && m.platform !== undefined && platformMatches(wanted, toSpec(m.platform)))
+      if (match === undefined) throw new NotFoundError(`image ${this.name} has no manifest for ${formatPlatform(wanted)}`)
+      desc = match
+    }
+    if (!isManifest(desc.mediaType)) throw new NotFoundError(`image ${this.name} points at ${desc.mediaType}, not a manifest`)
+    try {
+      return { descriptor: desc, manifest: parseJson<ImageManifest>(await this.client.content.readAll(desc.digest, options), `manifest ${desc.digest}`) }
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError(`image ${this.name}: the manifest for ${formatPlatform(wanted)} was not pulled`, { cause: err })
+      throw err
+    }
+  }
+
+  /** The image config (entrypoint, env, user, diff IDs, …) for one platform. */
+  async config(options: PlatformOptions = {}): Promise<ImageConfig> {
+    const { manifest } = await this.manifest(options)
+    return parseJson<ImageConfig>(await this.client.content.readAll(manifest.config.digest, options), `config ${manifest.config.digest}`)
+  }
+
+  /**
+   * Sizes for one platform: `content` is what the blobs take in the content store (manifest, config,
+   * compressed layers), `unpacked` what its snapshots take on disk (0 when not unpacked).
+   */
+  async size(options: PlatformOptions & { snapshotter?: string } = {}): Promise<{ content: number; unpacked: number }> {
+    const { descriptor, manifest } = await this.manifest(options)
+    const content = descriptor.size + manifest.config.size + manifest.layers.reduce((sum, l) => sum + l.size, 0)
+    let unpacked = 0
+    if (await this.isUnpacked(options)) {
+      const config = await this.config(options)
+      const snapshots = this.client.snapshots(options.snapshotter)
+      for (const chain of chainIds(config.rootfs.diff_ids)) unpacked += (await snapshots.usage(chain, options)).size
+    }
+    return { content, unpacked }
+  }
+
+  /** True when every layer of the platform's image is committed as a snapshot in `snapshotter`. */
+  async isUnpacked(options: PlatformOptions & { snapshotter?: string } = {}): Promise<boolean> {
+    const config = await this.config(options)
+    const chain = chainIds(config.rootfs.diff_ids)
+    const top = chain[chain.length - 1]
+    if (top === undefined) return true
+    try {
+      return (await this.client.snapshots(options.snapshotter).stat(top, options)).kind === 'committed'
+    } catch (err) {
+      if (err instanceof NotFoundError) return false
+      throw err
+    }
+  }
+
+  /**
+   * Gives the image another name (like `docker tag`): a new record with the same target. An existing
+   * record of that name is repointed.
+   */
+  async tag(name: string, options?: CallOptions): Promise<Image> {
+    const ref = parseReference(name)
+    const image = { name: ref.string, labels: { ...this.labels }, target: { mediaType: this.target.mediaType, digest: this.target.digest, size: BigInt(this.target.size) } }
+    try {
+      const { image: created } = await this.client.services.images.create({ image }, options)
+      return new Image(this.client, created ?? (image as unknown as ImageMessage))
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'AlreadyExists') throw err
+      const { image: updated } = await this.client.services.images.update({ image, updateMask: { paths: ['target'] } }, options)
+      return new Image(this.client, updated ?? (image as unknown as ImageMessage))
+    }
+  }
+}
+
+function toSpec(p: NonNullable<OciDescriptor['platform']>): PlatformSpec {
+  return p.variant !== undefined ? { os: p.os, architecture: p.architecture, variant: p.variant } : { os: p.os, architecture: p.architecture }
+}

@@ -1,0 +1,211 @@
+import type { ClientCore } from '../client/client.js'
+import { AlreadyExistsError } from '../client/errors.js'
+import type { Digest } from '../client/content/digest.js'
+import { runWithLease } from '../client/lease-context.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { Authorizer } from '../registry/authorizer.js'
+import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
+import { RegistryClient, type OciDescriptor, type RegistryEndpoint } from '../registry/registry-client.js'
+import { fetchIntoStore } from './fetch-into-store.js'
+import { Limiter } from './limiter.js'
+import { isIndex, isLayer, isManifest } from './media-types.js'
+import { parseJson, type ImageConfig, type ImageIndex, type ImageManifest } from './oci-types.js'
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
+import type { PullProgressListener } from './progress.js'
+import { parseReference, type ImageReference } from './reference.js'
+import { chainIds, GC_REF_SNAPSHOT_PREFIX, unpackLayer } from './unpack.js'
+
+/** Options of `client.pull()`. */
+export interface PullOptions extends CallOptions {
+  /** The platform to pull (and unpack) from a multi-platform image, e.g. `linux/arm64`. Default: this host's. */
+  platform?: string | PlatformSpec
+  /** Several platforms to pull; the first one is unpacked. Exclusive with `allPlatforms`. */
+  platforms?: (string | PlatformSpec)[]
+  /** Pull every platform of an index (only this host's is unpacked). */
+  allPlatforms?: boolean
+  /** Snapshotter to unpack into. Default `overlayfs`. */
+  snapshotter?: string
+  /** Unpack the layers into snapshots so containers can use the image. Default true. */
+  unpack?: boolean
+  /** Layers downloaded at once. Default 3, like containerd. */
+  maxConcurrentDownloads?: number
+  /** Progress events per blob. */
+  onProgress?: PullProgressListener
+  /** Credentials, or a function returning them per registry host. Default: anonymous. */
+  auth?: RegistryCredentials | CredentialsProvider
+  /** Labels for the image record. */
+  labels?: Record<string, string>
+  /** How to reach the registry. Default: HTTPS, or plain HTTP for localhost / 127.0.0.1 / ::1. */
+  endpoints?: (domain: string) => RegistryEndpoint[]
+}
+
+/** What a pull stored: the image record's name and target. */
+export interface PulledImage {
+  /** The normalized name, e.g. `docker.io/library/busybox:latest`. */
+  name: string
+  /** The descriptor of the index or manifest the name points to. */
+  target: OciDescriptor
+  /** The platforms whose manifests were stored. */
+  platforms: PlatformSpec[]
+}
+
+const DISTRIBUTION_SOURCE_PREFIX = 'containerd.io/distribution.source.'
+const LEASE_EXPIRY_MS = 24 * 60 * 60 * 1000
+const inFlight = new Map<string, Promise<PulledImage>>()
+
+/**
+ * Pulls an image into the client's namespace and unpacks it: resolves the reference, stores the index,
+ * the chosen manifests, configs and layers (with containerd's gc.ref and distribution.source labels),
+ * unpacks the layers through the diff service while later layers still download, then creates or
+ * updates the image record. Everything happens under one lease; on any failure the lease is removed
+ * synchronously, so nothing of the pull stays behind. Concurrent pulls of the same image share one pull.
+ */
+export function pullImage(client: ClientCore, reference: string, options: PullOptions = {}): Promise<PulledImage> {
+  const ref = parseReference(reference)
+  const wanted = wantedPlatforms(options)
+  const snapshotter = options.snapshotter ?? 'overlayfs'
+  const key = [client.address, client.namespace, ref.string, options.allPlatforms === true ? 'all' : wanted.map(formatPlatform).join(','), snapshotter, options.unpack !== false].join('|')
+  let pending = inFlight.get(key)
+  if (pending === undefined) {
+    pending = doPull(client, ref, wanted, snapshotter, options).finally(() => inFlight.delete(key))
+    inFlight.set(key, pending)
+  }
+  return pending
+}
+
+function wantedPlatforms(options: PullOptions): PlatformSpec[] {
+  const list = options.platforms ?? (options.platform !== undefined ? [options.platform] : [hostPlatform()])
+  return list.map((p) => (typeof p === 'string' ? parsePlatform(p) : p))
+}
+
+/** Default endpoints: like containerd, HTTPS except for loopback hosts, which get plain HTTP. */
+export function defaultEndpoints(domain: string): RegistryEndpoint[] {
+  const host = domain === 'docker.io' ? 'registry-1.docker.io' : domain
+  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]
+  const loopback = hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]'
+  return [{ url: new URL(`${loopback ? 'http' : 'https'}://${host}/v2`), capabilities: new Set(['pull', 'resolve', 'push']) }]
+}
+
+async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformSpec[], snapshotter: string, options: PullOptions): Promise<PulledImage> {
+  const auth = options.auth
+  const credentials: CredentialsProvider | undefined = typeof auth === 'function' ? auth : auth === undefined ? undefined : () => auth
+  const endpoints = (options.endpoints ?? defaultEndpoints)(ref.domain)
+  const registry = new RegistryClient(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls))
+  // One abort for the whole pull: the first failure stops every other download.
+  const controller = new AbortController()
+  const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal])
+  const source = { [`${DISTRIBUTION_SOURCE_PREFIX}${ref.domain}`]: ref.path }
+  const limiter = new Limiter(Math.max(1, options.maxConcurrentDownloads ?? 3))
+  const progress = options.onProgress
+  const unpack = options.unpack !== false
+
+  const storeManifest = async (desc: OciDescriptor, unpackIt: boolean): Promise<void> => {
+    const bytes = await registry.fetchManifest(desc, { signal })
+    const manifest = parseJson<ImageManifest>(bytes, `manifest ${desc.digest}`)
+    if (manifest.config === undefined || !Array.isArray(manifest.layers)) {
+      throw new SyntaxError(`manifest ${desc.digest} has no config or layers`)
+    }
+    for (const layer of manifest.layers) {
+      if (!isLayer(layer.mediaType)) throw new TypeError(`manifest ${desc.digest} lists a layer of unsupported media type ${layer.mediaType}`)
+    }
+    const fetchOptions = { labels: source, signal, onProgress: progress, ref: ref.string }
+    await fetchIntoStore(client, registry, manifest.config, 'config', fetchOptions)
+    const downloads = manifest.layers.map((layer) => limiter.run(() => fetchIntoStore(client, registry, layer, 'layer', fetchOptions)))
+    // Unhandled until awaited below; a failure aborts the others through `signal`.
+    for (const d of downloads) d.catch(() => controller.abort())
+    let topChain: string | undefined
+    if (unpackIt) {
+      const config = parseJson<ImageConfig>(await client.content.readAll(manifest.config.digest, { signal }), `config ${manifest.config.digest}`)
+      const diffIds = config.rootfs?.diff_ids ?? []
+      if (diffIds.length !== manifest.layers.length) {
+        throw new SyntaxError(`config ${manifest.config.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`)
+      }
+      const chain = chainIds(diffIds)
+      // Layers are applied in order as soon as each one is stored, while later ones still download.
+      for (const [i, layer] of manifest.layers.entries()) {
+        await downloads[i]
+        await unpackLayer(client, layer, diffIds[i] as string, chain[i] as string, i === 0 ? '' : (chain[i - 1] as string), { snapshotter, signal, onProgress: progress, ref: ref.string })
+      }
+      topChain = chain[chain.length - 1]
+    }
+    await Promise.all(downloads)
+    const labels: Record<string, string> = { ...source, 'containerd.io/gc.ref.content.config': manifest.config.digest }
+    manifest.layers.forEach((layer, i) => { labels[`containerd.io/gc.ref.content.l.${i}`] = layer.digest })
+    await client.content.writeBlob(bytes, { expected: desc.digest as Digest, size: desc.size, labels, signal })
+    await client.content.setLabels(desc.digest, labels)
+    if (topChain !== undefined) await client.content.setLabels(manifest.config.digest, { [`${GC_REF_SNAPSHOT_PREFIX}${snapshotter}`]: topChain })
+    progress?.({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
+  }
+
+  const lease = await client.leases.create({ expiresInMs: LEASE_EXPIRY_MS, signal: options.signal })
+  try {
+    const result = await runWithLease(lease.id, async (): Promise<PulledImage> => {
+      progress?.({ status: 'resolving', ref: ref.string })
+      const target = await registry.resolve(ref.digest ?? ref.tag ?? 'latest', { signal })
+      progress?.({ status: 'resolved', ref: ref.string, digest: target.digest, mediaType: target.mediaType, total: target.size })
+      let platforms: PlatformSpec[]
+      if (isIndex(target.mediaType)) {
+        platforms = await storeIndex(target)
+      } else if (isManifest(target.mediaType)) {
+        await storeManifest(target, unpack)
+        platforms = [wanted[0] ?? hostPlatform()]
+      } else {
+        throw new TypeError(`${ref.string} resolves to unsupported media type ${target.mediaType}`)
+      }
+      await saveRecord(client, ref.string, target, options.labels ?? {}, signal)
+      return { name: ref.string, target, platforms }
+    })
+    await lease.delete()
+    return result
+  } catch (err) {
+    controller.abort()
+    // Synchronous GC: what the failed pull stored is gone when this rejects.
+    await lease.delete({ sync: true }).catch(() => undefined)
+    throw err
+  }
+
+  async function storeIndex(desc: OciDescriptor): Promise<PlatformSpec[]> {
+    const bytes = await registry.fetchManifest(desc, { signal })
+    const index = parseJson<ImageIndex>(bytes, `index ${desc.digest}`)
+    if (!Array.isArray(index.manifests)) throw new SyntaxError(`index ${desc.digest} has no manifests`)
+    const chosen = new Map<number, OciDescriptor>()
+    const candidates = index.manifests.map((m, i) => ({ m, i })).filter(({ m }) => isManifest(m.mediaType) && m.platform !== undefined)
+    if (options.allPlatforms === true) {
+      for (const { m, i } of candidates) chosen.set(i, m)
+    } else {
+      for (const p of wanted) {
+        const match = candidates.find(({ m }) => platformMatches(p, { os: m.platform?.os ?? '', architecture: m.platform?.architecture ?? '', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }))
+        if (match === undefined) {
+          const offered = candidates.map(({ m }) => formatPlatform({ os: m.platform?.os ?? '?', architecture: m.platform?.architecture ?? '?', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }))
+          throw new TypeError(`${ref.string} has no image for ${formatPlatform(p)} (it offers ${offered.join(', ') || 'none'})`)
+        }
+        chosen.set(match.i, match.m)
+      }
+    }
+    const first = wanted[0] ?? hostPlatform()
+    let unpacked = false
+    for (const m of chosen.values()) {
+      const platform = { os: m.platform?.os ?? '', architecture: m.platform?.architecture ?? '', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }
+      // Only the first wanted platform is unpacked: other platforms are stored for export and push.
+      const unpackIt = unpack && !unpacked && platformMatches(first, platform)
+      if (unpackIt) unpacked = true
+      await storeManifest(m, unpackIt)
+    }
+    const labels: Record<string, string> = { ...source }
+    for (const [i, m] of chosen) labels[`containerd.io/gc.ref.content.m.${i}`] = m.digest
+    await client.content.writeBlob(bytes, { expected: desc.digest as Digest, size: desc.size, labels, signal })
+    await client.content.setLabels(desc.digest, labels)
+    progress?.({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
+    return [...chosen.values()].map((m) => ({ os: m.platform?.os ?? '', architecture: m.platform?.architecture ?? '', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }))
+  }
+}
+
+async function saveRecord(client: ClientCore, name: string, target: OciDescriptor, labels: Record<string, string>, signal: AbortSignal): Promise<void> {
+  const image = { name, labels, target: { mediaType: target.mediaType, digest: target.digest, size: BigInt(target.size) } }
+  try {
+    await client.services.images.create({ image }, { signal })
+  } catch (err) {
+    if (!(err instanceof AlreadyExistsError)) throw err
+    await client.services.images.update({ image, updateMask: { paths: ['target', 'labels'] } }, { signal })
+  }
+}

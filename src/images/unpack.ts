@@ -1,0 +1,96 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { ClientCore } from '../client/client.js'
+import { AlreadyExistsError, DataLossError, NotFoundError } from '../client/errors.js'
+import type { OciDescriptor } from '../registry/registry-client.js'
+import type { PullProgressListener } from './progress.js'
+
+/** Labels containerd's unpacker puts on snapshots and blobs; `ctr` and nerdctl read them. */
+export const SNAPSHOT_REF_LABEL = 'containerd.io/snapshot.ref'
+/** Content label naming a compressed layer's uncompressed digest (its diffID). */
+export const UNCOMPRESSED_LABEL = 'containerd.io/uncompressed'
+/** Prefix of the config label that keeps an image's top snapshot alive: `…snapshot.<snapshotter>`. */
+export const GC_REF_SNAPSHOT_PREFIX = 'containerd.io/gc.ref.snapshot.'
+
+/**
+ * The chain IDs of a layer stack (OCI image spec): the first is the first diffID, each next one is
+ * sha256 of "<parent chainID> <diffID>". They name the committed snapshots, so images sharing a base
+ * share its snapshots.
+ */
+export function chainIds(diffIds: readonly string[]): string[] {
+  const out: string[] = []
+  for (const diffId of diffIds) {
+    const parent = out[out.length - 1]
+    out.push(parent === undefined ? diffId : `sha256:${createHash('sha256').update(`${parent} ${diffId}`).digest('hex')}`)
+  }
+  return out
+}
+
+/** Options of {@link unpackLayer}. */
+export interface UnpackLayerOptions {
+  snapshotter: string
+  signal?: AbortSignal | undefined
+  onProgress?: PullProgressListener | undefined
+  ref: string
+}
+
+/**
+ * Applies one layer on top of its parent snapshot and commits it under its chain ID, the way
+ * containerd's unpacker does: prepare an active snapshot with a unique key, apply the layer through the
+ * diff service (which decompresses and checks the diffID), commit. A chain ID that is already committed
+ * is skipped. Must run inside the pull's lease, so the new snapshot is protected until the image
+ * record (through its config's gc label) holds it.
+ * @throws DataLossError when the applied layer's digest is not the diffID the config promises.
+ */
+export async function unpackLayer(
+  client: ClientCore,
+  layer: OciDescriptor,
+  diffId: string,
+  chainId: string,
+  parentChainId: string,
+  options: UnpackLayerOptions,
+): Promise<void> {
+  const snapshots = client.snapshots(options.snapshotter)
+  const event = { ref: options.ref, digest: layer.digest, mediaType: layer.mediaType, total: layer.size }
+  if (await committed(client, options.snapshotter, chainId)) {
+    options.onProgress?.({ ...event, status: 'unpacked' })
+    return
+  }
+  options.onProgress?.({ ...event, status: 'unpacking' })
+  const key = `extract-${process.hrtime.bigint()}-${randomBytes(4).toString('hex')} ${chainId}`
+  const labels = { [SNAPSHOT_REF_LABEL]: chainId }
+  const mounts = await snapshots.prepare(key, parentChainId, { labels, signal: options.signal })
+  try {
+    const { applied } = await client.services.diff.apply(
+      {
+        diff: { mediaType: layer.mediaType, digest: layer.digest, size: BigInt(layer.size), annotations: layer.annotations ?? {} },
+        mounts,
+      },
+      { signal: options.signal },
+    )
+    if (applied?.digest !== diffId) {
+      throw new DataLossError(`layer ${layer.digest} unpacked to ${applied?.digest ?? 'nothing'}, but the image config says ${diffId}`)
+    }
+    try {
+      await snapshots.commit(chainId, key, { labels, signal: options.signal })
+    } catch (err) {
+      // Another pull committed the same chain meanwhile: theirs is as good as ours.
+      if (!(err instanceof AlreadyExistsError)) throw err
+      await snapshots.remove(key).catch(() => undefined)
+    }
+  } catch (err) {
+    await snapshots.remove(key).catch(() => undefined)
+    throw err
+  }
+  await client.content.setLabels(layer.digest, { [UNCOMPRESSED_LABEL]: diffId })
+  options.onProgress?.({ ...event, status: 'unpacked' })
+}
+
+async function committed(client: ClientCore, snapshotter: string, chainId: string): Promise<boolean> {
+  try {
+    const info = await client.snapshots(snapshotter).stat(chainId)
+    return info.kind === 'committed'
+  } catch (err) {
+    if (err instanceof NotFoundError) return false
+    throw err
+  }
+}

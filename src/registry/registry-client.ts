@@ -1,0 +1,263 @@
+import { createHash } from 'node:crypto'
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Authorizer } from './authorizer.js'
+import { discardBody, readBody, sendRequest, type HttpRequest, type HttpResponse, type TlsSettings } from './http-request.js'
+import { RegistryError } from './registry-error.js'
+
+/** An OCI descriptor as registries and manifests use it. */
+export interface OciDescriptor {
+  mediaType: string
+  digest: string
+  size: number
+  annotations?: Record<string, string>
+  platform?: { architecture: string; os: string; variant?: string; 'os.version'?: string; 'os.features'?: string[] }
+  urls?: string[]
+}
+
+/** One way to reach a registry (its API root ends in `/v2`). */
+export interface RegistryEndpoint {
+  /** Base URL of the API, e.g. `https://registry-1.docker.io/v2`. */
+  url: URL
+  /** What this endpoint may be used for: `pull`, `resolve`, `push`. */
+  capabilities: ReadonlySet<string>
+  /** TLS settings for HTTPS endpoints. */
+  tls?: TlsSettings
+  /** Extra headers for every request. */
+  headers?: Record<string, string>
+}
+
+/** Accept header for manifests: Docker schema 2 and OCI manifests and lists, like containerd sends. */
+export const MANIFEST_ACCEPT = [
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  '*/*',
+].join(', ')
+
+/** Manifests and indexes are small; refuse anything larger (containerd caps them the same way). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+const RETRIES = 3
+
+/** Options of a registry call. */
+export interface RegistryCallOptions {
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * A client for one repository on one registry (distribution API v2): resolve a tag or digest, fetch
+ * manifests and blobs. Endpoints are tried in order; 401s go through the authorizer; 408, 429 and 5xx
+ * are retried with backoff; every byte fetched by digest is verified.
+ */
+export class RegistryClient {
+  constructor(
+    /** The registry host as named in references (`docker.io`, `127.0.0.1:5000`). */
+    readonly host: string,
+    /** The repository path, e.g. `library/busybox`. */
+    readonly repository: string,
+    private readonly endpoints: readonly RegistryEndpoint[],
+    private readonly authorizer: Authorizer,
+  ) {
+    if (endpoints.length === 0) throw new RegistryError('InvalidConfig', `no endpoints are configured for ${host}`)
+  }
+
+  /**
+   * Resolves a tag or digest to the descriptor of its manifest or index: HEAD first (cheap), GET when the
+   * registry does not answer HEAD with a digest.
+   * @throws RegistryError `NotFound` when the reference does not exist.
+   */
+  async resolve(reference: string, options: RegistryCallOptions = {}): Promise<OciDescriptor> {
+    const path = `/${this.repository}/manifests/${reference}`
+    const head = await this.call('resolve', 'HEAD', path, { accept: MANIFEST_ACCEPT }, options)
+    discardBody(head.body)
+    const digest = header(head, 'docker-content-digest')
+    const mediaType = header(head, 'content-type')?.split(';')[0]?.trim()
+    const size = Number(header(head, 'content-length'))
+    if (digest !== undefined && mediaType !== undefined && Number.isSafeInteger(size) && size > 0) {
+      if (reference.includes(':') && reference !== digest) {
+        throw new RegistryError('DigestMismatch', `${this.host}/${this.repository}@${reference}: the registry resolved it to ${digest}`)
+      }
+      return { mediaType, digest, size }
+    }
+    const res = await this.call('resolve', 'GET', path, { accept: MANIFEST_ACCEPT }, options)
+    const body = await this.readManifestBody(res, reference)
+    const computed = `sha256:${createHash('sha256').update(body).digest('hex')}`
+    if (reference.includes(':') && reference !== computed) {
+      throw new RegistryError('DigestMismatch', `${this.host}/${this.repository}@${reference}: the registry returned content with digest ${computed}`)
+    }
+    return { mediaType: header(res, 'content-type')?.split(';')[0]?.trim() ?? sniffMediaType(body), digest: computed, size: body.byteLength }
+  }
+
+  /**
+   * Fetches a manifest or index by descriptor and verifies its digest and size.
+   * @throws RegistryError `TooLarge` above 4 MiB, `DigestMismatch` when the bytes do not match.
+   */
+  async fetchManifest(desc: OciDescriptor, options: RegistryCallOptions = {}): Promise<Buffer> {
+    if (desc.size > MAX_MANIFEST_BYTES) {
+      throw new RegistryError('TooLarge', `manifest ${desc.digest} is ${desc.size} bytes, above the ${MAX_MANIFEST_BYTES}-byte limit`)
+    }
+    const res = await this.call('pull', 'GET', `/${this.repository}/manifests/${desc.digest}`, { accept: desc.mediaType || MANIFEST_ACCEPT }, options)
+    const body = await this.readManifestBody(res, desc.digest)
+    verifyBytes(body, desc)
+    return body
+  }
+
+  /**
+   * Streams a blob from `offset` (a Range request, to resume a partial download). From offset 0 the
+   * stream is verified: it errors with `DigestMismatch` at the end if the bytes do not match.
+   */
+  async fetchBlob(desc: OciDescriptor, options: RegistryCallOptions & { offset?: number } = {}): Promise<Readable> {
+    if (!desc.digest.startsWith('sha256:')) {
+      throw new RegistryError('Protocol', `blob ${desc.digest}: only sha256 digests are supported`)
+    }
+    const offset = options.offset ?? 0
+    const headers: Record<string, string> = {}
+    if (offset > 0) headers['range'] = `bytes=${offset}-`
+    const res = await this.call('pull', 'GET', `/${this.repository}/blobs/${desc.digest}`, headers, options)
+    if (offset > 0 && res.status !== 206) {
+      // The registry ignored the range: the caller must start over rather than splice.
+      discardBody(res.body)
+      throw new RegistryError('Protocol', `${this.host} does not support resuming blob ${desc.digest} (answered ${res.status} to a Range request)`, { status: res.status })
+    }
+    const length = Number(header(res, 'content-length'))
+    if (Number.isSafeInteger(length) && length !== desc.size - offset) {
+      discardBody(res.body)
+      throw new RegistryError('Protocol', `blob ${desc.digest}: the registry announces ${length} bytes, expected ${desc.size - offset}`)
+    }
+    if (offset > 0) return res.body
+    const verified = new DigestVerifier(desc)
+    // pipeline, not pipe: a connection reset mid-blob must fail the returned stream too.
+    pipeline(res.body, verified, (err) => { if (err) verified.destroy(err) })
+    return verified
+  }
+
+  private async readManifestBody(res: HttpResponse, reference: string): Promise<Buffer> {
+    const length = Number(header(res, 'content-length'))
+    if (Number.isSafeInteger(length) && length > MAX_MANIFEST_BYTES) {
+      res.body.destroy()
+      throw new RegistryError('TooLarge', `manifest ${reference} is ${length} bytes, above the ${MAX_MANIFEST_BYTES}-byte limit`)
+    }
+    try {
+      return await readBody(res.body, MAX_MANIFEST_BYTES)
+    } catch (err) {
+      if (err instanceof RangeError) throw new RegistryError('TooLarge', `manifest ${reference} is larger than ${MAX_MANIFEST_BYTES} bytes`)
+      throw new RegistryError('Unavailable', `reading manifest ${reference} from ${this.host} failed: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /**
+   * Sends a request to the first endpoint with the capability that answers, with auth and retries.
+   * Returns only 2xx responses (206 included); maps the rest to RegistryError.
+   */
+  private async call(
+    capability: string,
+    method: HttpRequest['method'],
+    path: string,
+    headers: Record<string, string>,
+    options: RegistryCallOptions,
+  ): Promise<HttpResponse> {
+    const scope = `repository:${this.repository}:pull`
+    let lastError: unknown
+    for (const endpoint of this.endpoints.filter((e) => e.capabilities.has(capability))) {
+      const url = new URL(`${endpoint.url.href.replace(/\/$/, '')}${path}`)
+      for (let attempt = 0; attempt <= RETRIES; attempt++) {
+        const auth = this.authorizer.header(this.host, scope)
+        let res: HttpResponse
+        try {
+          res = await sendRequest({
+            method,
+            url,
+            headers: { ...endpoint.headers, ...headers, ...(auth !== undefined ? { authorization: auth } : {}) },
+            ...(endpoint.tls !== undefined ? { tls: endpoint.tls } : {}),
+            signal: options.signal,
+          })
+        } catch (err) {
+          if (options.signal?.aborted === true) throw err
+          lastError = new RegistryError('Unavailable', `${url.host} is not reachable: ${(err as Error).message}`, { cause: err })
+          break // next endpoint
+        }
+        if (res.status === 401) {
+          discardBody(res.body)
+          if (auth !== undefined) this.authorizer.invalidate(this.host, scope)
+          if (attempt > 0 && auth !== undefined) {
+            throw new RegistryError('Unauthorized', `${this.host} rejected our credentials for ${this.repository}`, { status: 401 })
+          }
+          await this.authorizer.authorize(this.host, scope, res.headers['www-authenticate'], options.signal)
+          continue
+        }
+        if (res.status === 408 || res.status === 429 || res.status >= 500) {
+          discardBody(res.body)
+          lastError = new RegistryError('Unavailable', `${url.host} answered ${res.status} to ${method} ${path}`, { status: res.status })
+          if (attempt < RETRIES) await sleep(retryDelay(res, attempt), undefined, options.signal ? { signal: options.signal } : undefined)
+          continue
+        }
+        if (res.status >= 200 && res.status < 300) return res
+        discardBody(res.body)
+        if (res.status === 404) throw new RegistryError('NotFound', `${this.host}/${this.repository}: ${path.split('/').slice(-2).join(' ')} not found`, { status: 404 })
+        if (res.status === 403) throw new RegistryError('Denied', `${this.host} denied ${method} on ${this.repository}`, { status: 403 })
+        throw new RegistryError('Protocol', `${url.host} answered ${res.status} to ${method} ${path}`, { status: res.status })
+      }
+    }
+    throw lastError ?? new RegistryError('InvalidConfig', `no endpoint of ${this.host} may be used to ${capability}`)
+  }
+}
+
+function header(res: HttpResponse, name: string): string | undefined {
+  const value = res.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+// Retry-After in seconds when the registry gives one (bounded), else exponential backoff from 200 ms.
+function retryDelay(res: HttpResponse, attempt: number): number {
+  const after = Number(header(res, 'retry-after'))
+  if (Number.isFinite(after) && after > 0) return Math.min(after * 1000, 10_000)
+  return 200 * 2 ** attempt
+}
+
+function sniffMediaType(body: Buffer): string {
+  try {
+    const json = JSON.parse(body.toString('utf8')) as { mediaType?: unknown; manifests?: unknown }
+    if (typeof json.mediaType === 'string') return json.mediaType
+    return Array.isArray(json.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json'
+  } catch {
+    return 'application/octet-stream'
+  }
+}
+
+/** Checks that bytes match a descriptor's size and sha256 digest. */
+export function verifyBytes(body: Buffer, desc: OciDescriptor): void {
+  const computed = `sha256:${createHash('sha256').update(body).digest('hex')}`
+  if (body.byteLength !== desc.size || computed !== desc.digest) {
+    throw new RegistryError('DigestMismatch', `content ${desc.digest}: received ${body.byteLength} bytes with digest ${computed} (expected ${desc.size} bytes)`)
+  }
+}
+
+/** Passes bytes through and fails the stream at the end when they do not match the descriptor. */
+class DigestVerifier extends Transform {
+  private readonly hash = createHash('sha256')
+  private bytes = 0
+
+  constructor(private readonly desc: OciDescriptor) {
+    super()
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk)
+    this.bytes += chunk.byteLength
+    if (this.bytes > this.desc.size) {
+      callback(new RegistryError('DigestMismatch', `blob ${this.desc.digest}: the registry sent more than ${this.desc.size} bytes`))
+      return
+    }
+    callback(null, chunk)
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const computed = `sha256:${this.hash.digest('hex')}`
+    if (computed !== this.desc.digest || this.bytes !== this.desc.size) {
+      callback(new RegistryError('DigestMismatch', `blob ${this.desc.digest}: received ${this.bytes} bytes with digest ${computed}`))
+      return
+    }
+    callback()
+  }
+}

@@ -1,0 +1,63 @@
+import { ClientCore } from '../client/client.js'
+import type { ConnectOptions } from '../client/client-options.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { Image } from '../images/image.js'
+import { getImage, listImages, removeImage, type ListImagesOptions, type RemoveImageOptions } from '../images/image-store.js'
+import { pullImage, type PullOptions } from '../images/pull.js'
+
+/**
+ * A connection to containerd, bound to one namespace: everything of the client core (services,
+ * namespaces, leases, content, snapshots, events) plus images.
+ *
+ * Create one with {@link Client.connect}; make views on other namespaces with `withNamespace` (they
+ * share the connection). The client reconnects by itself after the daemon restarts: a call made while
+ * the daemon is down fails with `UnavailableError`, the next one after it is back succeeds.
+ *
+ * @example
+ * ```ts
+ * await using client = await Client.connect({ namespace: 'example' })
+ * const image = await client.pull('docker.io/library/busybox:latest')
+ * console.log(image.name, image.digest, (await image.config()).config?.Cmd)
+ * ```
+ */
+export class Client extends ClientCore {
+  /**
+   * Connects to containerd and checks the connection with a `Version` call.
+   * @throws UnavailableError naming the socket when nothing answers there.
+   * @throws InvalidArgumentError for a malformed address or namespace.
+   */
+  static override async connect(options: ConnectOptions = {}): Promise<Client> {
+    return ClientCore.open(options, (channel, namespace) => new Client(channel, namespace, true))
+  }
+
+  /**
+   * Pulls an image and unpacks it; resolves when the image is stored and unpacked (see `PullOptions`).
+   * A failed pull leaves nothing behind.
+   * @throws RegistryError for registry failures (not found, unauthorized, unavailable, digest mismatch).
+   */
+  async pull(reference: string, options: PullOptions = {}): Promise<Image> {
+    const pulled = await pullImage(this, reference, options)
+    return getImage(this, pulled.name, options)
+  }
+
+  /**
+   * Reads an image record (the reference is normalized: `busybox` finds `docker.io/library/busybox:latest`).
+   * @throws NotFoundError when the image is not in the namespace.
+   */
+  async getImage(reference: string, options?: CallOptions): Promise<Image> {
+    return getImage(this, reference, options)
+  }
+
+  /** Lists the namespace's images, optionally filtered. */
+  async listImages(options?: ListImagesOptions): Promise<Image[]> {
+    return listImages(this, options)
+  }
+
+  /**
+   * Removes an image record (blobs and snapshots go with garbage collection; at once with `sync`).
+   * @throws NotFoundError when there is no such image.
+   */
+  async removeImage(reference: string, options?: RemoveImageOptions): Promise<void> {
+    return removeImage(this, reference, options)
+  }
+}
