@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NotFoundError, type Client } from '../../src/index.js'
+import type { RegistryEndpoint } from '../../src/registry/registry-client.js'
+import { RegistryError } from '../../src/registry/registry-error.js'
+import type { PullProgressEvent } from '../../src/images/progress.js'
+import { busyboxImage, multiLayerImage, multiPlatformIndex } from '../fixtures/index.js'
+import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
+import { connectTestClient, ctr } from '../env/test-client.js'
+
+const client = await connectTestClient('pull')
+let plain: Registry
+let secure: Registry
+let token: Registry
+
+beforeAll(async () => {
+  ;[plain, secure, token] = await Promise.all([
+    startRegistry({ mode: 'plain' }),
+    startRegistry({ mode: 'tls-htpasswd' }),
+    startRegistry({ mode: 'token' }),
+  ])
+  const busybox = await busyboxImage()
+  await Promise.all([
+    pushFixture(plain, busybox, 'library/busybox', 'latest'),
+    pushFixture(plain, await multiPlatformIndex(), 'library/multi', 'v1'),
+    pushFixture(plain, await multiLayerImage({ layers: 4, layerSize: 512 * 1024 }), 'app/layers', 'v1'),
+    pushFixture(secure, busybox, 'private/busybox', 'v1'),
+    pushFixture(token, busybox, 'team/busybox', 'v1'),
+  ])
+})
+afterAll(async () => {
+  await Promise.all([plain?.stop(), secure?.stop(), token?.stop()])
+})
+
+/** Everything a failed pull could leave behind, to compare before and after. */
+async function leftovers(c: Client): Promise<{ images: number; leases: number; content: number; ingests: number; snapshots: number }> {
+  let content = 0
+  for await (const _ of c.content.list()) content++
+  let snapshots = 0
+  for await (const _ of c.snapshots().list()) snapshots++
+  return {
+    images: (await c.listImages()).length,
+    leases: (await c.leases.list()).length,
+    content,
+    ingests: (await c.content.listStatuses()).length,
+    snapshots,
+  }
+}
+
+function tlsEndpoints(registry: Registry): (domain: string) => RegistryEndpoint[] {
+  return () => [{
+    url: new URL(`${registry.url}/v2`),
+    capabilities: new Set(['pull', 'resolve']),
+    tls: { ca: [Buffer.from(registry.caPem ?? '')] },
+  }]
+}
+
+describe('pull', () => {
+  it('pulls and unpacks an image that ctr can run, with containerd labels', async () => {
+    const events: PullProgressEvent[] = []
+    const image = await client.pull(`${plain.host}/library/busybox:latest`, { onProgress: (e) => events.push(e) })
+    expect(image.name).toBe(`${plain.host}/library/busybox:latest`)
+    expect(image.digest).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(await image.isUnpacked()).toBe(true)
+    const config = await image.config()
+    expect(config.config?.Cmd).toEqual(['sh'])
+    const size = await image.size()
+    expect(size.content).toBeGreaterThan(1_000_000)
+    expect(size.unpacked).toBeGreaterThan(0)
+
+    expect(events[0]?.status).toBe('resolving')
+    expect(events.some((e) => e.status === 'downloading')).toBe(true)
+    expect(events.filter((e) => e.status === 'unpacked')).toHaveLength(1)
+    expect(events[events.length - 1]?.status).toBe('done')
+
+    // containerd's labels, so its GC and tools understand what we stored.
+    const { manifest } = await image.manifest()
+    const manifestInfo = await client.content.info(image.digest)
+    expect(manifestInfo.labels['containerd.io/gc.ref.content.config']).toBe(manifest.config.digest)
+    expect(manifestInfo.labels['containerd.io/gc.ref.content.l.0']).toBe(manifest.layers[0]?.digest)
+    expect(manifestInfo.labels[`containerd.io/distribution.source.${plain.host}`]).toBe('library/busybox')
+    const layerInfo = await client.content.info(manifest.layers[0]?.digest ?? '')
+    expect(layerInfo.labels['containerd.io/uncompressed']).toBe(config.rootfs.diff_ids[0])
+    const configInfo = await client.content.info(manifest.config.digest)
+    expect(configInfo.labels['containerd.io/gc.ref.snapshot.overlayfs']).toBe(config.rootfs.diff_ids[0])
+    expect(await client.leases.list()).toEqual([])
+
+    const out = await ctr(client.namespace, 'run', '--rm', image.name, `pulled-${Date.now()}`, 'echo', 'hello from a pulled image')
+    expect(out).toContain('hello from a pulled image')
+    expect((await client.getImage(image.name)).digest).toBe(image.digest)
+  })
+
+  it('picks the host platform from an index, or the ones asked for', async () => {
+    const ref = `${plain.host}/library/multi:v1`
+    const image = await client.pull(ref)
+    expect((await image.manifest()).descriptor.platform?.architecture).toBe('amd64')
+    expect(await image.isUnpacked()).toBe(true)
+    await expect(image.manifest({ platform: 'linux/arm64' })).rejects.toBeInstanceOf(NotFoundError)
+
+    await client.pull(ref, { allPlatforms: true })
+    const arm = await image.manifest({ platform: 'linux/arm64' })
+    expect(arm.descriptor.platform?.architecture).toBe('arm64')
+    expect(await image.isUnpacked({ platform: 'linux/arm64' })).toBe(true) // same layer blob as amd64
+
+    await expect(client.pull(ref, { platform: 'linux/s390x' })).rejects.toThrow(/no image for linux\/s390x.*offers linux\/amd64/)
+  })
+
+  it('pulls a multi-layer image, stacking the snapshots by chain id', async () => {
+    const image = await client.pull(`${plain.host}/app/layers:v1`, { maxConcurrentDownloads: 2 })
+    const config = await image.config()
+    expect(config.rootfs.diff_ids).toHaveLength(5)
+    const committed: string[] = []
+    for await (const s of client.snapshots().list({ filters: ['kind==committed'] })) committed.push(s.name)
+    expect(committed.length).toBeGreaterThanOrEqual(5)
+    const out = await ctr(client.namespace, 'run', '--rm', image.name, `layers-${Date.now()}`, 'sh', '-c', 'ls /data | wc -l')
+    expect(out.trim()).toBe('4')
+  })
+
+  it('shares one pull between concurrent callers', async () => {
+    await client.removeImage(`${plain.host}/library/busybox:latest`, { sync: true })
+    const [a, b] = await Promise.all([
+      client.pull(`${plain.host}/library/busybox:latest`),
+      client.pull(`${plain.host}/library/busybox:latest`),
+    ])
+    expect(a.digest).toBe(b.digest)
+  })
+
+  it('pulls over TLS with Basic auth from a registry with a private CA', async () => {
+    const creds = secure.credentials
+    if (creds === undefined) throw new Error('the tls-htpasswd registry has no user')
+    const image = await client.pull(`${secure.host}/private/busybox:v1`, { auth: creds, endpoints: tlsEndpoints(secure) })
+    expect(await image.isUnpacked()).toBe(true)
+  })
+
+  it('pulls with Bearer tokens from a token server', async () => {
+    const creds = token.credentials
+    if (creds === undefined) throw new Error('the token registry has no user')
+    token.tokenServer?.resetCounts()
+    const image = await client.pull(`${token.host}/team/busybox:v1`, { auth: creds })
+    expect(await image.isUnpacked()).toBe(true)
+    // One token for the whole pull: it is cached for the scope.
+    expect(token.tokenServer?.tokensIssued).toBe(1)
+  })
+
+  it('fails with a typed error and leaves nothing behind', async () => {
+    const probe = client.withNamespace(`${client.namespace}-fail`)
+    const before = await leftovers(probe)
+
+    const missing = await probe.pull(`${plain.host}/library/nope:latest`).catch((e: unknown) => e)
+    expect(missing).toBeInstanceOf(RegistryError)
+    expect((missing as RegistryError).code).toBe('NotFound')
+
+    const password = 'definitely-wrong-password'
+    const denied = await probe.pull(`${secure.host}/private/busybox:v1`, {
+      auth: { username: secure.credentials?.username ?? 'x', password },
+      endpoints: tlsEndpoints(secure),
+    }).catch((e: unknown) => e)
+    expect(denied).toBeInstanceOf(RegistryError)
+    expect((denied as RegistryError).code).toBe('Unauthorized')
+    expect(String((denied as Error).message)).not.toContain(password)
+
+    const unreachable = await probe.pull('127.0.0.1:1/library/busybox:latest').catch((e: unknown) => e)
+    expect(unreachable).toBeInstanceOf(RegistryError)
+    expect((unreachable as RegistryError).code).toBe('Unavailable')
+
+    await expect(probe.pull('Not A Valid Reference')).rejects.toThrow(/invalid image reference/)
+    expect(await leftovers(probe)).toEqual(before)
+    await client.namespaces.delete(probe.namespace).catch(() => undefined)
+  })
+})
