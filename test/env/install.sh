@@ -5,7 +5,7 @@
 set -euo pipefail
 
 CACHE_DIR="${CSDK_CACHE_DIR:-/var/cache/containerd-sdk}"
-PACKAGES=(containerd runc busybox-static skopeo docker-registry containernetworking-plugins iptables iproute2 apache2-utils)
+PACKAGES=(containerd runc busybox-static skopeo docker-registry containernetworking-plugins iptables iproute2 apache2-utils openssl)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install.sh must run as root (it uses apt-get)" >&2
