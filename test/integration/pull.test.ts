@@ -4,7 +4,7 @@ import type { RegistryEndpoint } from '../../src/registry/registry-client.js'
 import { RegistryError } from '../../src/registry/registry-error.js'
 import type { PullProgressEvent } from '../../src/images/progress.js'
 import { busyboxImage, multiLayerImage, multiPlatformIndex } from '../fixtures/index.js'
-import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
+import { pushFixture, startRegistry, startTamperProxy, type Registry } from '../env/registry/index.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
 
 const client = await connectTestClient('pull')
@@ -164,6 +164,48 @@ describe('pull', () => {
 
     await expect(probe.pull('Not A Valid Reference')).rejects.toThrow(/invalid image reference/)
     expect(await leftovers(probe)).toEqual(before)
+    await client.namespaces.delete(probe.namespace).catch(() => undefined)
+  })
+
+  it('rejects a blob whose bytes do not match its digest, and keeps nothing', async () => {
+    await using proxy = await startTamperProxy(plain.url)
+    const probe = client.withNamespace(`${client.namespace}-tamper`)
+    // A data layer no other test has stored: containerd shares blobs between namespaces, and a blob it
+    // already holds is never downloaded again.
+    const image = await multiLayerImage({ layers: 1, layerSize: 600_000, seed: `tamper-${Date.now()}` })
+    await pushFixture(plain, image, 'app/tamper', 'v1')
+    const layer = image.layers[1]?.descriptor.digest ?? ''
+    proxy.rules.corruptBlobs.add(layer)
+    const before = await leftovers(probe)
+    const err = await probe.pull(`${proxy.host}/app/tamper:v1`).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(RegistryError)
+    expect((err as RegistryError).code).toBe('DigestMismatch')
+    expect(await leftovers(probe)).toEqual(before)
+
+    // A manifest over the size cap is refused before it is buffered.
+    proxy.rules.corruptBlobs.clear()
+    proxy.rules.oversizeManifests = 5 * 1024 * 1024
+    const big = await probe.pull(`${proxy.host}/app/tamper:v1`).catch((e: unknown) => e)
+    expect((big as RegistryError).code).toBe('TooLarge')
+    expect(await leftovers(probe)).toEqual(before)
+    await client.namespaces.delete(probe.namespace).catch(() => undefined)
+  })
+
+  it('resumes a blob download after the connection drops', async () => {
+    await using proxy = await startTamperProxy(plain.url)
+    const probe = client.withNamespace(`${client.namespace}-resume`)
+    const image = await multiLayerImage({ layers: 1, layerSize: 600_000, seed: `resume-${Date.now()}` })
+    await pushFixture(plain, image, 'app/resume', 'v1')
+    const layer = image.layers[1]?.descriptor.digest ?? ''
+    proxy.rules.dropBlobsAfter.set(layer, 300_000)
+    const pulled = await probe.pull(`${proxy.host}/app/resume:v1`)
+    expect(await pulled.isUnpacked()).toBe(true)
+    // The second request for the layer asked only for the rest (from wherever the first one broke off).
+    const resumed = proxy.log.filter((l) => l.includes(layer)).map((l) => /bytes=(\d+)-/.exec(l)?.[1]).filter((n) => n !== undefined)
+    expect(resumed.length, proxy.log.join('\n')).toBe(1)
+    expect(Number(resumed[0])).toBeGreaterThan(0)
+    expect(Number(resumed[0])).toBeLessThanOrEqual(300_000)
+    await probe.removeImage(pulled.name, { sync: true })
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
 })
