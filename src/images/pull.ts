@@ -93,6 +93,12 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
   const registry = new RegistryClient(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls))
   // One abort for the whole pull: the first failure stops every other download.
   const controller = new AbortController()
+  // The error that started the failure; what fails after the abort (a canceled unpack) is only a symptom.
+  let firstError: unknown
+  const fail = (err: unknown): void => {
+    firstError ??= err
+    controller.abort()
+  }
   const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal])
   const source = { [`${DISTRIBUTION_SOURCE_PREFIX}${ref.domain}`]: ref.path }
   const limiter = new Limiter(Math.max(1, options.maxConcurrentDownloads ?? 3))
@@ -112,7 +118,7 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     await fetchIntoStore(client, registry, manifest.config, 'config', fetchOptions)
     const downloads = manifest.layers.map((layer) => limiter.run(() => fetchIntoStore(client, registry, layer, 'layer', fetchOptions)))
     // Unhandled until awaited below; a failure aborts the others through `signal`.
-    for (const d of downloads) d.catch(() => controller.abort())
+    for (const d of downloads) d.catch(fail)
     let topChain: string | undefined
     if (unpackIt) {
       const config = parseJson<ImageConfig>(await client.content.readAll(manifest.config.digest, { signal }), `config ${manifest.config.digest}`)
@@ -158,10 +164,10 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     await lease.delete()
     return result
   } catch (err) {
-    controller.abort()
+    fail(err)
     // Synchronous GC: what the failed pull stored is gone when this rejects.
     await lease.delete({ sync: true }).catch(() => undefined)
-    throw err
+    throw firstError
   }
 
   async function storeIndex(desc: OciDescriptor): Promise<PlatformSpec[]> {
