@@ -58,3 +58,26 @@ export type {
   ClientStreamingFn,
   BiDiStreamingFn,
 } from './client/transport/service-client.js'
+export { Image, type PlatformOptions, type PlatformManifest, type ImageSize } from './images/image.js'
+export type { ListImagesOptions, RemoveImageOptions } from './images/image-store.js'
+export type { PullOptions } from './images/pull.js'
+export type { PullProgressEvent, PullProgressListener, PullProgressStatus } from './images/progress.js'
+export { createProgressRenderer, formatBytes, type ProgressRenderer, type ProgressRendererOptions } from './images/progress-renderer.js'
+export {
+  parseReference,
+  familiarName,
+  familiarString,
+  formatReference,
+  withTag,
+  withDigest,
+  type ImageReference,
+  type ParseReferenceOptions,
+  type ReferenceParts,
+} from './images/reference.js'
+export { hostPlatform, parsePlatform, formatPlatform, platformMatches, type PlatformSpec } from './images/platform.js'
+export { MediaTypes } from './images/media-types.js'
+export type { ImageConfig, ImageIndex, ImageManifest, ImageRuntimeConfig, ImageHistoryEntry, ImageRootfs } from './images/oci-types.js'
+export { RegistryError, isRegistryError, type RegistryErrorCode, type RegistryErrorOptions } from './registry/registry-error.js'
+export type { RegistryCredentials, CredentialsProvider, PasswordCredentials, IdentityTokenCredentials } from './registry/credentials.js'
+export type { OciDescriptor, DescriptorPlatform, RegistryEndpoint } from './registry/registry-client.js'
+export type { TlsSettings } from './registry/http-request.js'

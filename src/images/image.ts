@@ -12,7 +12,24 @@ import { chainIds } from './unpack.js'
 
 /** Options that pick one platform of a multi-platform image. Default: this host's. */
 export interface PlatformOptions extends CallOptions {
+  /** `os/arch[/variant]` or a platform object. Default: this host's platform. */
   platform?: string | PlatformSpec
+}
+
+/** A platform's manifest and the descriptor it was found by. */
+export interface PlatformManifest {
+  /** The manifest's descriptor (from the index, with its platform, or the image's target). */
+  descriptor: OciDescriptor
+  /** The parsed manifest. */
+  manifest: ImageManifest
+}
+
+/** What an image takes on disk. */
+export interface ImageSize {
+  /** Bytes of its blobs in the content store: manifest, config and compressed layers. */
+  content: number
+  /** Bytes of its unpacked snapshots (0 when not unpacked). */
+  unpacked: number
 }
 
 /**
@@ -54,7 +71,7 @@ export class Image {
    * The manifest for one platform (the target itself when it is a single manifest).
    * @throws NotFoundError when the image has no manifest for the platform, or it was not pulled.
    */
-  async manifest(options: PlatformOptions = {}): Promise<{ descriptor: OciDescriptor; manifest: ImageManifest }> {
+  async manifest(options: PlatformOptions = {}): Promise<PlatformManifest> {
     const wanted = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? hostPlatform()
     let desc = this.target
     if (isIndex(desc.mediaType)) {
@@ -82,7 +99,7 @@ export class Image {
    * Sizes for one platform: `content` is what the blobs take in the content store (manifest, config,
    * compressed layers), `unpacked` what its snapshots take on disk (0 when not unpacked).
    */
-  async size(options: PlatformOptions & { snapshotter?: string } = {}): Promise<{ content: number; unpacked: number }> {
+  async size(options: PlatformOptions & { snapshotter?: string } = {}): Promise<ImageSize> {
     const { descriptor, manifest } = await this.manifest(options)
     const content = descriptor.size + manifest.config.size + manifest.layers.reduce((sum, l) => sum + l.size, 0)
     let unpacked = 0

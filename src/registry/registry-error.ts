@@ -48,7 +48,8 @@ export class RegistryError extends Error {
   /** What went wrong. */
   readonly code: RegistryErrorCode
   /** The HTTP status, when the error comes from a registry response. */
-  readonly status?: number
+  // `declare`: a plain field would always create the property, as undefined, when there is no status.
+  declare readonly status?: number
 
   constructor(code: RegistryErrorCode, message: string, options: RegistryErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })

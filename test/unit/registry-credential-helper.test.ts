@@ -215,6 +215,16 @@ describe('credential helper protocol', () => {
     expect(err.message).toContain('EACCES')
   })
 
+  it('an environment spawn refuses is an error that does not quote the environment', async () => {
+    const err = await caught(runCredentialHelper('fake', 'get', 'r', { env: { ...env, TOKEN: `${SECRET}\0` } }))
+    expect(err.code).toBe('CredentialHelper')
+    expectNoSecret(err)
+  })
+
+  it('a bad helper name rejects instead of throwing', async () => {
+    await expect(runCredentialHelper('../x', 'get', 'r', { env })).rejects.toMatchObject({ code: 'InvalidConfig' })
+  })
+
   it('rejects helper names that would be paths', () => {
     for (const name of ['', '../evil', 'a/b', 'a\\b', '..']) {
       expect(() => helperProgram(name)).toThrow(RegistryError)

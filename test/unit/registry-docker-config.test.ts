@@ -446,6 +446,15 @@ describe('saveCredentials and removeCredentials with a helper', () => {
     expect(await readConfig()).toEqual({ credsStore: 'desktop', auths: { 'r.example.com': { email: 'e@x' } } })
   })
 
+  it('a repeated helper login does not rewrite the file', async () => {
+    const text = '{ "credsStore": "desktop",   "auths": { "r.example.com": {} } }'
+    await writeConfig(text)
+    const cfg = await load()
+    const { run } = fakeRunner({ 'desktop store': { status: 'ok', stdout: '' } })
+    await saveCredentials('r.example.com', { username: 'alice', password: SECRET }, cfg, { runHelper: run })
+    expect(await readFile(cfg.path, 'utf8')).toBe(text)
+  })
+
   it('stores identity tokens under the <token> user name', async () => {
     const cfg = config({ credHelpers: { 'docker.io': 'hub' } })
     const { run, calls } = fakeRunner({ 'hub store': { status: 'ok', stdout: '' } })
