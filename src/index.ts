@@ -81,3 +81,4 @@ export { RegistryError, isRegistryError, type RegistryErrorCode, type RegistryEr
 export type { RegistryCredentials, CredentialsProvider, PasswordCredentials, IdentityTokenCredentials } from './registry/credentials.js'
 export type { OciDescriptor, DescriptorPlatform, RegistryEndpoint } from './registry/registry-client.js'
 export type { TlsSettings } from './registry/http-request.js'
+export { registryEndpoints, dockerConfigCredentials, type RegistryOptions } from './registry/registry-access.js'

@@ -5,6 +5,7 @@ import { runWithLease } from '../client/lease-context.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { Authorizer } from '../registry/authorizer.js'
 import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
+import { credentialsProvider, registryEndpoints, type RegistryOptions } from '../registry/registry-access.js'
 import { RegistryClient, type OciDescriptor, type RegistryEndpoint } from '../registry/registry-client.js'
 import { fetchIntoStore } from './fetch-into-store.js'
 import { Limiter } from './limiter.js'
@@ -31,11 +32,19 @@ export interface PullOptions extends CallOptions {
   maxConcurrentDownloads?: number
   /** Progress events per blob. */
   onProgress?: PullProgressListener
-  /** Credentials, or a function returning them per registry host. Default: anonymous. */
+  /**
+   * Credentials, or a function returning them per registry host. Default: what docker and nerdctl would
+   * use (`DOCKER_AUTH_CONFIG`, credential helpers, `~/.docker/config.json`), else anonymous.
+   */
   auth?: RegistryCredentials | CredentialsProvider
+  /** hosts.toml / certs.d directories and insecure registries. */
+  registry?: RegistryOptions
   /** Labels for the image record. */
   labels?: Record<string, string>
-  /** How to reach the registry. Default: HTTPS, or plain HTTP for localhost / 127.0.0.1 / ::1. */
+  /**
+   * How to reach the registry, overriding `registry`. Default: containerd's rules: hosts.toml mirrors
+   * and certificates, HTTPS, and plain HTTP fallback for localhost and insecure registries.
+   */
   endpoints?: (domain: string) => RegistryEndpoint[]
 }
 
@@ -78,18 +87,9 @@ function wantedPlatforms(options: PullOptions): PlatformSpec[] {
   return list.map((p) => (typeof p === 'string' ? parsePlatform(p) : p))
 }
 
-/** Default endpoints: like containerd, HTTPS except for loopback hosts, which get plain HTTP. */
-export function defaultEndpoints(domain: string): RegistryEndpoint[] {
-  const host = domain === 'docker.io' ? 'registry-1.docker.io' : domain
-  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]
-  const loopback = hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]'
-  return [{ url: new URL(`${loopback ? 'http' : 'https'}://${host}/v2`), capabilities: new Set(['pull', 'resolve', 'push']) }]
-}
-
 async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformSpec[], snapshotter: string, options: PullOptions): Promise<PulledImage> {
-  const auth = options.auth
-  const credentials: CredentialsProvider | undefined = typeof auth === 'function' ? auth : auth === undefined ? undefined : () => auth
-  const endpoints = (options.endpoints ?? defaultEndpoints)(ref.domain)
+  const credentials = credentialsProvider(options.auth)
+  const endpoints = options.endpoints !== undefined ? options.endpoints(ref.domain) : await registryEndpoints(ref.domain, options.registry)
   const registry = new RegistryClient(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls))
   // One abort for the whole pull: the first failure stops every other download.
   const controller = new AbortController()

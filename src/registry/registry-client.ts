@@ -45,6 +45,8 @@ export interface RegistryEndpoint {
   tls?: TlsSettings
   /** Extra headers for every request. */
   headers?: Record<string, string>
+  /** When the TLS handshake fails because the server speaks plain HTTP, retry over `http:` (insecure registries). */
+  plainHttpFallback?: boolean
 }
 
 /** Accept header for manifests: Docker schema 2 and OCI manifests and lists, like containerd sends. */
@@ -71,6 +73,8 @@ export interface RegistryCallOptions {
  * are retried with backoff; every byte fetched by digest is verified.
  */
 export class RegistryClient {
+  private readonly downgraded = new Map<RegistryEndpoint, URL>()
+
   constructor(
     /** The registry host as named in references (`docker.io`, `127.0.0.1:5000`). */
     readonly host: string,
@@ -180,7 +184,7 @@ export class RegistryClient {
     const scope = `repository:${this.repository}:pull`
     let lastError: unknown
     for (const endpoint of this.endpoints.filter((e) => e.capabilities.has(capability))) {
-      const url = new URL(`${endpoint.url.href.replace(/\/$/, '')}${path}`)
+      const url = new URL(`${(this.downgraded.get(endpoint) ?? endpoint.url).href.replace(/\/$/, '')}${path}`)
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
         const auth = this.authorizer.header(this.host, scope)
         let res: HttpResponse
@@ -194,6 +198,13 @@ export class RegistryClient {
           })
         } catch (err) {
           if (options.signal?.aborted === true) throw err
+          if (endpoint.plainHttpFallback === true && url.protocol === 'https:' && isPlainHttpAnswer(err)) {
+            // An insecure registry that speaks no TLS: use HTTP from now on, like containerd's fallback.
+            url.protocol = 'http:'
+            this.downgraded.set(endpoint, new URL(endpoint.url.href.replace(/^https:/, 'http:')))
+            attempt--
+            continue
+          }
           lastError = new RegistryError('Unavailable', `${url.host} is not reachable: ${(err as Error).message}`, { cause: err })
           break // next endpoint
         }
@@ -221,6 +232,13 @@ export class RegistryClient {
     }
     throw lastError ?? new RegistryError('InvalidConfig', `no endpoint of ${this.host} may be used to ${capability}`)
   }
+}
+
+// A TLS client talking to a plain HTTP server fails the handshake with these.
+function isPlainHttpAnswer(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  const message = String((err as { message?: unknown }).message ?? '')
+  return code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|http request/i.test(message)
 }
 
 function header(res: HttpResponse, name: string): string | undefined {

@@ -131,6 +131,35 @@ describe('pull', () => {
     expect(await image.isUnpacked()).toBe(true)
   })
 
+  it('finds the CA in certs.d and the credentials in docker config.json, like nerdctl', async () => {
+    const { mkdtemp, mkdir, copyFile, writeFile, rm } = await import('node:fs/promises')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const dir = await mkdtemp(join(tmpdir(), 'csdk-pull-config-'))
+    const saved = process.env['DOCKER_CONFIG']
+    try {
+      await mkdir(join(dir, 'certs.d', secure.host), { recursive: true })
+      await copyFile(secure.caFile ?? '', join(dir, 'certs.d', secure.host, 'ca.crt'))
+      const creds = secure.credentials
+      if (creds === undefined) throw new Error('the tls-htpasswd registry has no user')
+      await mkdir(join(dir, 'docker'))
+      const auth = Buffer.from(`${creds.username}:${creds.password}`).toString('base64')
+      await writeFile(join(dir, 'docker', 'config.json'), JSON.stringify({ auths: { [secure.host]: { auth } } }), { mode: 0o600 })
+      process.env['DOCKER_CONFIG'] = join(dir, 'docker')
+      const image = await client.pull(`${secure.host}/private/busybox:v1`, { registry: { configDirs: [join(dir, 'certs.d')] } })
+      expect(await image.isUnpacked()).toBe(true)
+      // Without the config.json entry the registry refuses us.
+      await writeFile(join(dir, 'docker', 'config.json'), '{}')
+      await client.removeImage(image.name, { sync: true })
+      const anonymous = await client.pull(`${secure.host}/private/busybox:v1`, { registry: { configDirs: [join(dir, 'certs.d')] } }).catch((e: unknown) => e)
+      expect((anonymous as RegistryError).code).toBe('Unauthorized')
+    } finally {
+      if (saved === undefined) delete process.env['DOCKER_CONFIG']
+      else process.env['DOCKER_CONFIG'] = saved
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('pulls with Bearer tokens from a token server', async () => {
     const creds = token.credentials
     if (creds === undefined) throw new Error('the token registry has no user')
