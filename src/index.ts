@@ -82,3 +82,4 @@ export type { RegistryCredentials, CredentialsProvider, PasswordCredentials, Ide
 export type { OciDescriptor, DescriptorPlatform, RegistryEndpoint } from './registry/registry-client.js'
 export type { TlsSettings } from './registry/http-request.js'
 export { registryEndpoints, dockerConfigCredentials, type RegistryOptions } from './registry/registry-access.js'
+export { login, logout, type LoginOptions } from './registry/login.js'

@@ -1,0 +1,73 @@
+import { Authorizer } from './authorizer.js'
+import type { PasswordCredentials } from './credentials.js'
+import { loadDockerConfig, removeCredentials, saveCredentials } from './docker-config.js'
+import { discardBody, sendRequest } from './http-request.js'
+import { registryEndpoints, type RegistryOptions } from './registry-access.js'
+import type { RegistryEndpoint } from './registry-client.js'
+import { RegistryError } from './registry-error.js'
+
+/** Options of {@link login}. */
+export interface LoginOptions extends PasswordCredentials {
+  /** Where certificates and insecure registries are configured. */
+  registry?: RegistryOptions
+  /** Endpoints to check against, overriding `registry` (tests, unusual setups). */
+  endpoints?: RegistryEndpoint[]
+  /** Check the credentials only; do not store them. Default false. */
+  skipStore?: boolean
+  /** Cancels the check. */
+  signal?: AbortSignal
+}
+
+/**
+ * Logs in to a registry like `docker login` / `nerdctl login`: checks the credentials against the
+ * registry's `/v2/` (answering its Basic or Bearer challenge), then stores them where docker would — the
+ * configured credential helper, else `auths` in config.json (mode 0600). `docker.io` is stored under
+ * `https://index.docker.io/v1/`.
+ * @throws RegistryError `Unauthorized` when the registry rejects the credentials (nothing is stored).
+ */
+export async function login(host: string, options: LoginOptions): Promise<void> {
+  const creds: PasswordCredentials = { username: options.username, password: options.password }
+  const endpoints = options.endpoints ?? (await registryEndpoints(host, options.registry))
+  const endpoint = endpoints[endpoints.length - 1] // the registry itself, not a mirror
+  if (endpoint === undefined) throw new RegistryError('InvalidConfig', `no endpoint is configured for ${host}`)
+  const authorizer = new Authorizer(() => creds, () => endpoint.tls)
+  const url = new URL(`${endpoint.url.href.replace(/\/$/, '')}/`)
+  const send = async (authorization?: string): Promise<{ status: number; challenge: string | string[] | undefined }> => {
+    const res = await sendRequest({
+      method: 'GET',
+      url,
+      headers: { ...endpoint.headers, ...(authorization !== undefined ? { authorization } : {}) },
+      ...(endpoint.tls !== undefined ? { tls: endpoint.tls } : {}),
+      signal: options.signal,
+    }).catch((err: unknown) => {
+      if (endpoint.plainHttpFallback === true && url.protocol === 'https:') {
+        url.protocol = 'http:'
+        return sendRequest({ method: 'GET', url, headers: { ...(authorization !== undefined ? { authorization } : {}) }, signal: options.signal })
+      }
+      throw new RegistryError('Unavailable', `${host} is not reachable: ${(err as Error).message}`, { cause: err })
+    })
+    discardBody(res.body)
+    return { status: res.status, challenge: res.headers['www-authenticate'] }
+  }
+  const first = await send()
+  if (first.status === 401) {
+    // An empty scope asks the token server for a plain login token, as docker does.
+    const header = await authorizer.authorize(host, '', first.challenge, options.signal)
+    const second = await send(header)
+    if (second.status !== 200) {
+      throw new RegistryError('Unauthorized', `${host} rejected the credentials of ${options.username} (HTTP ${second.status})`, { status: second.status })
+    }
+  } else if (first.status !== 200) {
+    throw new RegistryError('Protocol', `${host} answered ${first.status} to GET /v2/`, { status: first.status })
+  }
+  if (options.skipStore === true) return
+  await saveCredentials(host, creds, await loadDockerConfig())
+}
+
+/**
+ * Removes stored credentials for a registry (from the helper and config.json), like `docker logout`.
+ * Returns false when none were stored.
+ */
+export async function logout(host: string): Promise<boolean> {
+  return removeCredentials(host, await loadDockerConfig())
+}
