@@ -83,3 +83,6 @@ export type { OciDescriptor, DescriptorPlatform, RegistryEndpoint } from './regi
 export type { TlsSettings } from './registry/http-request.js'
 export { registryEndpoints, dockerConfigCredentials, type RegistryOptions } from './registry/registry-access.js'
 export { login, logout, type LoginOptions } from './registry/login.js'
+export type { DockerImageInspect } from './images/image-inspect.js'
+export type { MountImageOptions } from './images/image-mount.js'
+export type { PruneImagesOptions } from './images/image-prune.js'

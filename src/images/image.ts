@@ -9,6 +9,8 @@ import { parseJson, type ImageConfig, type ImageIndex, type ImageManifest } from
 import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
 import { parseReference } from './reference.js'
 import { chainIds } from './unpack.js'
+import { inspectImage, type DockerImageInspect } from './image-inspect.js'
+import { mountImage, unmountImage, type MountImageOptions } from './image-mount.js'
 
 /** Options that pick one platform of a multi-platform image. Default: this host's. */
 export interface PlatformOptions extends CallOptions {
@@ -111,6 +113,46 @@ export class Image {
     return { content, unpacked }
   }
 
+  /**
+   * What the image holds in the content store across every platform present (like the Go client's
+   * `Usage`): the target, the manifests that were pulled, their configs and layers, each blob counted
+   * once. With `snapshots: true`, adds the disk use of the host platform's unpacked snapshots.
+   */
+  async usage(options: CallOptions & { snapshots?: boolean; snapshotter?: string } = {}): Promise<number> {
+    const seen = new Set<string>()
+    let total = 0
+    const add = (d: OciDescriptor): void => {
+      if (!seen.has(d.digest)) {
+        seen.add(d.digest)
+        total += d.size
+      }
+    }
+    const present = async (d: OciDescriptor): Promise<boolean> => {
+      try {
+        await this.client.content.info(d.digest, options)
+        return true
+      } catch (err) {
+        if (err instanceof NotFoundError) return false
+        throw err
+      }
+    }
+    const manifests: OciDescriptor[] = []
+    add(this.target)
+    if (isIndex(this.target.mediaType)) {
+      const index = parseJson<ImageIndex>(await this.client.content.readAll(this.target.digest, options), `index ${this.target.digest}`)
+      for (const m of index.manifests) if (await present(m)) manifests.push(m)
+    } else {
+      manifests.push(this.target)
+    }
+    for (const m of manifests) {
+      add(m)
+      const manifest = parseJson<ImageManifest>(await this.client.content.readAll(m.digest, options), `manifest ${m.digest}`)
+      for (const blob of [manifest.config, ...manifest.layers]) if (await present(blob)) add(blob)
+    }
+    if (options.snapshots === true) total += (await this.size(options)).unpacked
+    return total
+  }
+
   /** True when every layer of the platform's image is committed as a snapshot in `snapshotter`. */
   async isUnpacked(options: PlatformOptions & { snapshotter?: string } = {}): Promise<boolean> {
     const config = await this.config(options)
@@ -123,6 +165,24 @@ export class Image {
       if (err instanceof NotFoundError) return false
       throw err
     }
+  }
+
+  /** Docker-compatible `image inspect` JSON (Id, RepoTags, RepoDigests, Config, RootFS, Size, …). */
+  async inspect(options: CallOptions & { platform?: string } = {}): Promise<DockerImageInspect> {
+    return inspectImage(this, options)
+  }
+
+  /**
+   * Mounts the unpacked image read-only at `dir` (like `ctr images mount`); undo with {@link Image.unmount}.
+   * Needs root.
+   */
+  async mount(dir: string, options: MountImageOptions = {}): Promise<void> {
+    return mountImage(this.client, this, dir, options)
+  }
+
+  /** Unmounts a mount made by {@link Image.mount} and releases its snapshot. */
+  async unmount(dir: string, options: CallOptions & { snapshotter?: string } = {}): Promise<void> {
+    return unmountImage(this.client, dir, options)
   }
 
   /**

@@ -4,6 +4,7 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import { Image } from '../images/image.js'
 import { getImage, listImages, removeImage, type ListImagesOptions, type RemoveImageOptions } from '../images/image-store.js'
 import { pullImage, type PullOptions } from '../images/pull.js'
+import { pruneImages, type PruneImagesOptions } from '../images/image-prune.js'
 
 /**
  * A connection to containerd, bound to one namespace: everything of the client core (services,
@@ -51,6 +52,14 @@ export class Client extends ClientCore {
   /** Lists the namespace's images, optionally filtered. */
   async listImages(options?: ListImagesOptions): Promise<Image[]> {
     return listImages(this, options)
+  }
+
+  /**
+   * Removes images no container uses: only untagged ones by default, all unused with `dangling: false`.
+   * Returns the names removed.
+   */
+  async pruneImages(options?: PruneImagesOptions): Promise<string[]> {
+    return pruneImages(this, options)
   }
 
   /**

@@ -1,0 +1,47 @@
+import type { ClientCore } from '../client/client.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { listImages } from './image-store.js'
+import { parseReference } from './reference.js'
+
+/** Options of {@link pruneImages}. */
+export interface PruneImagesOptions extends CallOptions {
+  /**
+   * `true` (default): remove only dangling images, those without a tag (a name that is a digest
+   * reference). `false`: remove every image no container uses, like `nerdctl image prune --all`.
+   */
+  dangling?: boolean
+}
+
+/**
+ * Removes unused images and returns their names. Images that a container was created from are kept.
+ * Blobs and snapshots are freed by a synchronous garbage collection at the end.
+ */
+export async function pruneImages(client: ClientCore, options: PruneImagesOptions = {}): Promise<string[]> {
+  const dangling = options.dangling ?? true
+  const { containers } = await client.services.containers.list({}, options)
+  const inUse = new Set(containers.map((c) => c.image))
+  const removed: string[] = []
+  const images = await listImages(client, options)
+  for (const image of images) {
+    if (inUse.has(image.name)) continue
+    if (dangling && !isUntagged(image.name)) continue
+    await client.services.images.delete({ name: image.name, sync: false }, options)
+    removed.push(image.name)
+  }
+  if (removed.length > 0) {
+    // Deleting a lease with sync runs a full garbage collection and waits for it.
+    const lease = await client.leases.create(options)
+    await lease.delete({ sync: true })
+  }
+  return removed
+}
+
+function isUntagged(name: string): boolean {
+  try {
+    // A digest-only name (`repo@sha256:…`) gets no default tag.
+    return parseReference(name).tag === undefined
+  } catch {
+    // Names containerd accepts but Docker's grammar does not (e.g. bare digests) have no tag either.
+    return true
+  }
+}
