@@ -42,6 +42,12 @@ export interface PullOptions extends CallOptions {
   /** Labels for the image record. */
   labels?: Record<string, string>
   /**
+   * `client` (default): this process fetches and unpacks, on every containerd version. `transfer`: the
+   * daemon's Transfer service does (containerd ≥ 1.7), asking us for credentials over the Streaming
+   * service; progress arrives as the same events.
+   */
+  strategy?: 'client' | 'transfer'
+  /**
    * How to reach the registry, overriding `registry`. Default: containerd's rules: hosts.toml mirrors
    * and certificates, HTTPS, and plain HTTP fallback for localhost and insecure registries.
    */

@@ -4,6 +4,7 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import { Image } from '../images/image.js'
 import { getImage, listImages, removeImage, type ListImagesOptions, type RemoveImageOptions } from '../images/image-store.js'
 import { pullImage, type PullOptions } from '../images/pull.js'
+import { transferPull } from '../images/transfer-pull.js'
 import { pruneImages, type PruneImagesOptions } from '../images/image-prune.js'
 
 /**
@@ -37,6 +38,9 @@ export class Client extends ClientCore {
    * @throws RegistryError for registry failures (not found, unauthorized, unavailable, digest mismatch).
    */
   async pull(reference: string, options: PullOptions = {}): Promise<Image> {
+    if (options.strategy === 'transfer') {
+      return getImage(this, await transferPull(this, reference, options), options)
+    }
     const pulled = await pullImage(this, reference, options)
     return getImage(this, pulled.name, options)
   }
