@@ -29,9 +29,17 @@ export interface DockerImageInspect {
   /** Unpacked size in bytes (the content size when not unpacked). */
   Size: number
   /** The layers' diff IDs. */
-  RootFS: { Type: string; Layers: string[] }
-  /** When the record was last changed. */
-  Metadata: { LastTagTime: string }
+  RootFS: {
+    /** Always `layers`. */
+    Type: string
+    /** The diff IDs, base first. */
+    Layers: string[]
+  }
+  /** Record metadata. */
+  Metadata: {
+    /** When the record was last changed (RFC 3339). */
+    LastTagTime: string
+  }
 }
 
 /** Builds Docker's inspect JSON for an image (the host platform's, or the one asked for). */

@@ -9,7 +9,7 @@ import { chainIds } from './unpack.js'
 
 const run = promisify(execFile)
 
-/** Options of {@link mountImage}. */
+/** Options of `image.mount()`. */
 export interface MountImageOptions extends CallOptions {
   /** The snapshotter the image is unpacked in. Default `overlayfs`. */
   snapshotter?: string

@@ -3,7 +3,7 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import { listImages } from './image-store.js'
 import { parseReference } from './reference.js'
 
-/** Options of {@link pruneImages}. */
+/** Options of `client.pruneImages()`. */
 export interface PruneImagesOptions extends CallOptions {
   /**
    * `true` (default): remove only dangling images, those without a tag (a name that is a digest
