@@ -79,6 +79,8 @@ export class RegistryUploader {
   /** The auth scope of every request: pushing needs pull too (HEAD, mounts, manifest checks). */
   readonly scope: string
   private readonly pushEndpoints: readonly RegistryEndpoint[]
+  // Endpoints found to speak plain HTTP although configured as https (insecure registries).
+  private readonly downgraded = new Map<RegistryEndpoint, URL>()
 
   constructor(
     /** The registry host as named in references (`docker.io`, `127.0.0.1:5000`): the credentials key. */
@@ -291,7 +293,7 @@ export class RegistryUploader {
    */
   private async exchange(ex: Exchange): Promise<{ res: HttpResponse; url: URL; endpoint: RegistryEndpoint }> {
     const targets = 'path' in ex.target
-      ? this.pushEndpoints.map((endpoint) => ({ endpoint, url: new URL(`${endpoint.url.href.replace(/\/$/, '')}${(ex.target as { path: string }).path}`) }))
+      ? this.pushEndpoints.map((endpoint) => ({ endpoint, url: new URL(`${(this.downgraded.get(endpoint) ?? endpoint.url).href.replace(/\/$/, '')}${(ex.target as { path: string }).path}`) }))
       : [ex.target]
     const oneShot = ex.body !== undefined && !Buffer.isBuffer(ex.body)
     let lastError: unknown
@@ -300,6 +302,7 @@ export class RegistryUploader {
       // a Location may point at.
       const sameHost = url.host === endpoint.url.host
       let freshAuth = false
+      let staleRetried = false
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
         const auth = sameHost ? this.authorizer.header(this.host, this.scope) : undefined
         // A stream body that fails (source error, digest mismatch) aborts the request it feeds.
@@ -319,9 +322,22 @@ export class RegistryUploader {
           })
         } catch (err) {
           if (ex.signal?.aborted === true) throw err
+          if (endpoint.plainHttpFallback === true && url.protocol === 'https:' && isPlainHttpAnswer(err) && !oneShot) {
+            // An insecure registry that speaks no TLS: use HTTP from now on, like containerd's fallback.
+            url.protocol = 'http:'
+            this.downgraded.set(endpoint, new URL(endpoint.url.href.replace(/^https:/, 'http:')))
+            attempt--
+            continue
+          }
           // The body failed first (the source could not be read, or did not match its digest): that is
           // the error, not the connection it tore down.
           if (local.signal.aborted) throw local.signal.reason
+          if (ex.retry && !oneShot && !staleRetried && isStaleConnection(err)) {
+            // A kept-alive connection the registry closed while idle: one immediate retry on a new one.
+            staleRetried = true
+            attempt--
+            continue
+          }
           lastError = markRestartable(new RegistryError('Unavailable', `${url.host} is not reachable for ${ex.method} ${describe(url)}: ${(err as Error).message}`, { cause: err }))
           if (oneShot) throw lastError
           break // next endpoint
@@ -367,6 +383,18 @@ function sessionFrom(res: HttpResponse, url: URL, endpoint: RegistryEndpoint): U
   }
   const min = Number(firstHeader(res, 'oci-chunk-min-length'))
   return Number.isSafeInteger(min) && min > 0 ? { location, endpoint, minChunkLength: min } : { location, endpoint }
+}
+
+function isStaleConnection(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return code === 'ECONNRESET' || code === 'EPIPE'
+}
+
+// A TLS client talking to a plain HTTP server fails the handshake with these.
+function isPlainHttpAnswer(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  const message = String((err as { message?: unknown }).message ?? '')
+  return code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|http request/i.test(message)
 }
 
 function firstHeader(res: HttpResponse, name: string): string | undefined {

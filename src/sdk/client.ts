@@ -5,6 +5,7 @@ import { Image } from '../images/image.js'
 import { getImage, listImages, removeImage, type ListImagesOptions, type RemoveImageOptions } from '../images/image-store.js'
 import { pullImage, type PullOptions } from '../images/pull.js'
 import { transferPull } from '../images/transfer-pull.js'
+import { pushImage, type PushedImage, type PushOptions } from '../images/push.js'
 import { pruneImages, type PruneImagesOptions } from '../images/image-prune.js'
 
 /**
@@ -43,6 +44,17 @@ export class Client extends ClientCore {
     }
     const pulled = await pullImage(this, reference, options)
     return getImage(this, pulled.name, options)
+  }
+
+  /**
+   * Pushes an image of this namespace to the registry its name points at (tag it first to push under
+   * another name); see `PushOptions`. Blobs the repository has are skipped, blobs another repository of
+   * the same registry has are mounted.
+   * @throws NotFoundError when the image, or content it needs, is not in the namespace.
+   * @throws RegistryError for registry failures (unauthorized, denied, unavailable, digest mismatch).
+   */
+  async push(reference: string, options: PushOptions = {}): Promise<PushedImage> {
+    return pushImage(this, reference, options)
   }
 
   /**
