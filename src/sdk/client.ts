@@ -6,6 +6,9 @@ import { getImage, listImages, removeImage, type ListImagesOptions, type RemoveI
 import { pullImage, type PullOptions } from '../images/pull.js'
 import { transferPull } from '../images/transfer-pull.js'
 import { pushImage, type PushedImage, type PushOptions } from '../images/push.js'
+import type { Readable, Writable } from 'node:stream'
+import { importImages, type ImportImagesOptions } from '../images/archive/import-images.js'
+import { exportImages, type ExportImagesOptions, type ExportResult } from '../images/archive/export-images.js'
 import { pruneImages, type PruneImagesOptions } from '../images/image-prune.js'
 
 /**
@@ -55,6 +58,27 @@ export class Client extends ClientCore {
    */
   async push(reference: string, options: PushOptions = {}): Promise<PushedImage> {
     return pushImage(this, reference, options)
+  }
+
+  /**
+   * Imports an image archive (OCI layout tar: `ctr images export`, skopeo `oci-archive:`, Docker 25+
+   * `docker save`; or a classic `docker save` / skopeo `docker-archive:` tar; plain or gzipped) and returns
+   * the images it created or updated, unpacked for this host unless `unpack: false`. A failed import
+   * leaves nothing behind.
+   * @throws ArchiveError for a refused archive (`reason` says why).
+   */
+  async importImages(source: Readable | string, options: ImportImagesOptions = {}): Promise<Image[]> {
+    const imported = await importImages(this, source, options)
+    return Promise.all(imported.map((i) => getImage(this, i.name, { signal: options.signal })))
+  }
+
+  /**
+   * Exports images to one tar (OCI layout plus Docker manifest.json), streamed from the content store;
+   * it loads with `ctr images import`, `docker load` and skopeo.
+   * @throws NotFoundError for an unknown image, missing content or an unoffered platform.
+   */
+  async exportImages(references: string | string[], destination: Writable | string, options: ExportImagesOptions = {}): Promise<ExportResult> {
+    return exportImages(this, typeof references === 'string' ? [references] : references, destination, options)
   }
 
   /**

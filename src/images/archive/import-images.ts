@@ -1,0 +1,185 @@
+import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
+import type { ClientCore } from '../../client/client.js'
+import { AlreadyExistsError, CanceledError, InvalidArgumentError } from '../../client/errors.js'
+import { runWithLease } from '../../client/lease-context.js'
+import type { Image as ImageRecord } from '../../gen/containerd/services/images/v1/images_pb.js'
+import type { OciDescriptor } from '../../registry/registry-client.js'
+import type { PlatformSpec } from '../platform.js'
+import { ArchiveError } from './archive-error.js'
+import { DOCKER_MANIFEST_FILE } from './docker-manifest-json.js'
+import { dockerSaveRoots } from './docker-save-roots.js'
+import type { ImportRoot } from './import-root.js'
+import { gunzipIfNeeded } from './gunzip-if-needed.js'
+import { normalizeNamePrefix } from './image-names.js'
+import { unpackImported } from './import-unpack.js'
+import { walkImport } from './import-walk.js'
+import { INDEX_FILE, OCI_LAYOUT_FILE } from './index-json.js'
+import { ingestArchive } from './ingest-archive.js'
+import { ociLayoutRoots } from './oci-layout-roots.js'
+import { platformSelection, toSpec } from './platform-selection.js'
+
+/** Options of `client.importImages()`. */
+export interface ImportImagesOptions {
+  /** Keep every platform of multi-platform images. Default: only `platform` (this host's). */
+  allPlatforms?: boolean
+  /** The platform to keep from multi-platform images and to unpack. Default: this host's. */
+  platform?: string | PlatformSpec
+  /**
+   * A repository (`example.com/app`) for entries the archive does not fully name: an OCI ref name that
+   * is only a tag becomes `<prefix>:<tag>`, an entry without any name `<prefix>@<digest>`. Without it
+   * such entries are not imported (no image record keeps them).
+   */
+  namePrefix?: string
+  /** Unpack each image's `platform` manifest into snapshots, so containers can use it. Default true. */
+  unpack?: boolean
+  /** The snapshotter to unpack into. Default `overlayfs`. */
+  snapshotter?: string
+  /** Labels for the image records created or updated. */
+  labels?: Record<string, string>
+  /** Aborts the import; nothing it stored remains. */
+  signal?: AbortSignal | undefined
+}
+
+/** An image record an import created or updated. */
+export interface ImportedImage {
+  /** The normalized name, e.g. `docker.io/library/busybox:latest`. */
+  name: string
+  /** The manifest or index the record points at. */
+  target: OciDescriptor
+}
+
+const LEASE_EXPIRY_MS = 24 * 60 * 60 * 1000
+
+/**
+ * Imports an image archive — an OCI layout tar (`ctr images export`, `skopeo copy … oci-archive:`,
+ * Docker 25+ `docker save`) or a classic `docker save` / skopeo `docker-archive:` tar, plain or gzipped —
+ * into the client's namespace, and returns the image records it created or updated.
+ *
+ * The archive is read once, as a stream: every file goes straight into the content store (verified
+ * against the digest its path names) as it arrives, since the metadata may come last; then the images
+ * are resolved, parents get containerd's `containerd.io/gc.ref.content.*` labels, the `platform` manifest
+ * of each image is unpacked (unless `unpack: false`), and finally the records are written. Everything
+ * happens under one lease; if anything fails, the records written are reverted and the lease is deleted
+ * with a synchronous garbage collection, so no content, ingest, snapshot or record of the import remains.
+ *
+ * Archives are untrusted input: entries with absolute paths or `..`, hard links, devices, duplicate
+ * paths, links in place of blobs, truncated data, blobs whose bytes do not match their digest and JSON
+ * documents over 4 MiB are refused with an {@link ArchiveError}.
+ *
+ * @param source the archive: a stream (read to its end; destroyed if the import fails), or a file path.
+ * @throws ArchiveError for a refused archive (`reason` says why); InvalidArgumentError for bad options;
+ * CanceledError when `signal` aborts.
+ */
+export async function importImages(client: ClientCore, source: Readable | string, options: ImportImagesOptions = {}): Promise<ImportedImage[]> {
+  if (options.allPlatforms === true && options.platform !== undefined) {
+    throw new InvalidArgumentError('importImages: give either platform or allPlatforms, not both')
+  }
+  const namePrefix = options.namePrefix === undefined ? undefined : normalizeNamePrefix(options.namePrefix)
+  const selection = platformSelection(options.allPlatforms, options.platform === undefined ? undefined : [options.platform])
+  const unpackPlatform = options.platform === undefined ? (selection.platforms[0] as PlatformSpec) : toSpec(options.platform)
+  const snapshotter = options.snapshotter ?? 'overlayfs'
+  const signal = options.signal
+  if (signal?.aborted === true) throw new CanceledError('the import was aborted before it started', { cause: signal.reason })
+
+  const raw = typeof source === 'string' ? createReadStream(source) : source
+  const input = gunzipIfNeeded(raw)
+  // An abort stops the read at once; the calls in flight see the same signal.
+  const onAbort = (): void => {
+    input.destroy(new CanceledError('the import was aborted', { cause: signal?.reason }))
+  }
+  signal?.addEventListener('abort', onAbort, { once: true })
+  const written: { name: string; previous: ImageRecord | undefined }[] = []
+  let lease: Awaited<ReturnType<ClientCore['leases']['create']>> | undefined
+  try {
+    lease = await client.leases.create({ expiresInMs: LEASE_EXPIRY_MS, signal })
+    const result = await runWithLease(lease.id, async (): Promise<ImportedImage[]> => {
+      const archive = await ingestArchive(client, input, { signal })
+      const roots = await archiveRoots(client, archive, namePrefix, signal)
+      // Images nothing would name are not walked: without a record, the lease's end collects them anyway.
+      const named = roots.filter((r) => r.names.length > 0)
+      const walk = await walkImport(client, archive, named.map((r) => r.descriptor), selection, signal)
+      for (const [digest, labels] of walk.labels) await client.content.setLabels(digest, labels, { signal })
+      if (options.unpack !== false) {
+        const done = new Set<string>()
+        for (const root of named) {
+          await unpackImported(client, walk.manifests.get(root.descriptor.digest) ?? [], done, { platform: unpackPlatform, snapshotter, ref: root.names[0] as string, signal })
+        }
+      }
+      // Records last: until now, failing needs nothing but the lease's removal. A name given twice
+      // keeps its last image, as containerd's import does.
+      const records = new Map<string, OciDescriptor>()
+      for (const root of named) for (const name of root.names) records.set(name, recordTarget(root.descriptor))
+      for (const [name, target] of records) await saveRecord(client, name, target, options.labels, written, signal)
+      return [...records].map(([name, target]) => ({ name, target }))
+    })
+    // Nothing named, nothing kept: collect at once rather than leave the blobs to the next GC.
+    await lease.delete(result.length === 0 ? { sync: true } : {})
+    return result
+  } catch (err) {
+    // Also the source itself: a file stream opened but never read would hold its descriptor.
+    input.destroy()
+    raw.destroy()
+    await revertRecords(client, written)
+    // Synchronous GC: what the failed import stored is gone when this rejects.
+    await lease?.delete({ sync: true }).catch(() => undefined)
+    // Whatever the abort broke first (a stream, a call), the caller sees one CanceledError.
+    throw aborted(signal) && !(err instanceof CanceledError) ? new CanceledError('the import was aborted', { cause: err }) : err
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+// A function, so the check reads the signal's state now rather than what an earlier test narrowed it to.
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
+}
+
+async function archiveRoots(client: ClientCore, archive: Awaited<ReturnType<typeof ingestArchive>>, namePrefix: string | undefined, signal: AbortSignal | undefined): Promise<ImportRoot[]> {
+  const ociLayout = archive.metadata.get(OCI_LAYOUT_FILE)
+  const indexJson = archive.metadata.get(INDEX_FILE)
+  const manifestJson = archive.metadata.get(DOCKER_MANIFEST_FILE)
+  // An OCI layout wins over manifest.json when an archive has both (Docker 25+ writes both), as in containerd.
+  if (ociLayout !== undefined) {
+    if (indexJson === undefined) throw new ArchiveError('Malformed', 'the archive has oci-layout but no index.json', { path: INDEX_FILE })
+    return ociLayoutRoots(ociLayout, indexJson, namePrefix)
+  }
+  if (manifestJson !== undefined) return dockerSaveRoots(client, archive, manifestJson, { namePrefix, signal })
+  throw new ArchiveError('UnrecognizedFormat', 'the archive is neither an OCI image layout (oci-layout and index.json) nor a docker save archive (manifest.json)')
+}
+
+function recordTarget(desc: OciDescriptor): OciDescriptor {
+  // The record keeps the entry's annotations (names included), like containerd's; a platform has no
+  // place in an image record.
+  const target: OciDescriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }
+  if (desc.annotations !== undefined) target.annotations = { ...desc.annotations }
+  return target
+}
+
+async function saveRecord(
+  client: ClientCore,
+  name: string,
+  target: OciDescriptor,
+  labels: Record<string, string> | undefined,
+  written: { name: string; previous: ImageRecord | undefined }[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const image = { name, labels: labels ?? {}, target: { mediaType: target.mediaType, digest: target.digest, size: BigInt(target.size), annotations: target.annotations ?? {} } }
+  try {
+    await client.services.images.create({ image }, { signal })
+    written.push({ name, previous: undefined })
+  } catch (err) {
+    if (!(err instanceof AlreadyExistsError)) throw err
+    const { image: previous } = await client.services.images.get({ name }, { signal })
+    await client.services.images.update({ image, updateMask: { paths: labels === undefined ? ['target'] : ['target', 'labels'] } }, { signal })
+    written.push({ name, previous })
+  }
+}
+
+async function revertRecords(client: ClientCore, written: readonly { name: string; previous: ImageRecord | undefined }[]): Promise<void> {
+  // Best effort, newest first; deliberately without the caller's signal, which may be what aborted.
+  for (const { name, previous } of [...written].reverse()) {
+    if (previous === undefined) await client.services.images.delete({ name, sync: false }).catch(() => undefined)
+    else await client.services.images.update({ image: previous, updateMask: { paths: ['target', 'labels'] } }).catch(() => undefined)
+  }
+}

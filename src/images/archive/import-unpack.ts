@@ -1,0 +1,80 @@
+import type { ClientCore } from '../../client/client.js'
+import { isLayer } from '../media-types.js'
+import type { ImageConfig } from '../oci-types.js'
+import { platformMatches, type PlatformSpec } from '../platform.js'
+import { chainIds, GC_REF_SNAPSHOT_PREFIX, unpackLayer } from '../unpack.js'
+import { ArchiveError } from './archive-error.js'
+import { isObject, MAX_JSON_BYTES, parseArchiveJson } from './archive-json.js'
+import type { WalkedManifest } from './import-walk.js'
+import { bestMatch } from './platform-selection.js'
+
+/** Options of {@link unpackImported}. */
+export interface UnpackImportedOptions {
+  /** The platform to unpack. */
+  platform: PlatformSpec
+  /** The snapshotter to unpack into. */
+  snapshotter: string
+  /** Names the unpack in progress events (the image name). */
+  ref: string
+  /** Cancels the unpack. */
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * Unpacks the manifest of one imported image that fits `platform`, the way a pull does: layers applied
+ * in order under their chain IDs (already committed ones are skipped), then the config labelled with
+ * the top snapshot so the image keeps it. An image with no manifest for the platform (a foreign single
+ * image, an index exported for other platforms) is left packed, as containerd's import leaves it; it
+ * can still be exported or pushed. Must run inside the import's lease. Returns the unpacked manifest's
+ * digest, or undefined.
+ * @throws ArchiveError `Malformed` for a config without matching diff IDs or a non-layer blob;
+ * DataLossError when a layer does not unpack to its diff ID.
+ */
+export async function unpackImported(client: ClientCore, manifests: readonly WalkedManifest[], done: Set<string>, options: UnpackImportedOptions): Promise<string | undefined> {
+  const candidates: { entry: WalkedManifest; platform: PlatformSpec | undefined; config?: ImageConfig }[] = []
+  for (const entry of manifests) {
+    if (entry.platform !== undefined) {
+      candidates.push({ entry, platform: entry.platform })
+      continue
+    }
+    // A top-level manifest says its platform only in its config; one whose config is not an image
+    // config (an artifact) is simply not a candidate.
+    const config = await readConfig(client, entry, options.signal).catch((err: unknown) => {
+      if (err instanceof ArchiveError && err.reason === 'Malformed') return undefined
+      throw err
+    })
+    if (config === undefined) continue
+    candidates.push({ entry, platform: { os: config.os, architecture: config.architecture, ...(config.variant !== undefined ? { variant: config.variant } : {}) }, config })
+  }
+  const chosen = bestMatch(options.platform, candidates)
+  if (chosen === undefined || !platformMatches(options.platform, chosen.platform as PlatformSpec)) return undefined
+  const { descriptor, manifest } = chosen.entry
+  if (done.has(descriptor.digest)) return descriptor.digest
+  const config = chosen.config ?? (await readConfig(client, chosen.entry, options.signal))
+  const diffIds = config.rootfs.diff_ids
+  if (diffIds.length !== manifest.layers.length) {
+    throw new ArchiveError('Malformed', `config ${manifest.config.digest} lists ${diffIds.length} diff_ids for the ${manifest.layers.length} layers of manifest ${descriptor.digest}`)
+  }
+  const chain = chainIds(diffIds)
+  for (const [i, layer] of manifest.layers.entries()) {
+    if (!isLayer(layer.mediaType)) throw new ArchiveError('Malformed', `manifest ${descriptor.digest} lists a layer of media type ${layer.mediaType}, which cannot be unpacked`)
+    await unpackLayer(client, layer, diffIds[i] as string, chain[i] as string, i === 0 ? '' : (chain[i - 1] as string), { snapshotter: options.snapshotter, signal: options.signal, ref: options.ref })
+  }
+  const top = chain[chain.length - 1]
+  if (top !== undefined) await client.content.setLabels(manifest.config.digest, { [`${GC_REF_SNAPSHOT_PREFIX}${options.snapshotter}`]: top }, { signal: options.signal })
+  done.add(descriptor.digest)
+  return descriptor.digest
+}
+
+async function readConfig(client: ClientCore, entry: WalkedManifest, signal: AbortSignal | undefined): Promise<ImageConfig> {
+  const desc = entry.manifest.config
+  if (desc.size > MAX_JSON_BYTES) {
+    throw new ArchiveError('TooLarge', `config ${desc.digest} is ${desc.size} bytes, more than the ${MAX_JSON_BYTES}-byte limit for JSON documents`)
+  }
+  const value = parseArchiveJson(await client.content.readAll(desc.digest, { maxBytes: MAX_JSON_BYTES, signal }), `config ${desc.digest}`)
+  const rootfs = isObject(value) ? value['rootfs'] : undefined
+  if (!isObject(value) || typeof value['os'] !== 'string' || typeof value['architecture'] !== 'string' || !isObject(rootfs) || !Array.isArray(rootfs['diff_ids']) || rootfs['diff_ids'].some((d) => typeof d !== 'string')) {
+    throw new ArchiveError('Malformed', `config ${desc.digest} lacks os, architecture or rootfs.diff_ids`)
+  }
+  return value as unknown as ImageConfig
+}
