@@ -20,6 +20,8 @@ import { benchContainersList } from './containers-list.js'
 import { benchContentRead, CTR_READ, OURS_READ } from './content-read.js'
 import { benchContentWrite, CTR_WRITE, OURS_WRITE } from './content-write.js'
 import { createCtr } from './ctr-cli.js'
+import { benchPullUnpack } from './pull-unpack.js'
+import { pullResultJson } from './pull-result.js'
 import { createRandomBlob } from './random-blob.js'
 import { median, round } from './stats.js'
 import { benchUnaryVersion } from './unary-version.js'
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     })
     const read = await benchContentRead(clients, config, blob, ctr)
     const write = await benchContentWrite(clients, config, blob, ctr, join(daemon.dir, 'root'))
+    const pull = await benchPullUnpack(clients, config, join(daemon.dir, 'root'))
 
     const result = buildBenchResult({
       config,
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
       writeOurs: OURS_WRITE,
       writeCtr: CTR_WRITE,
     })
-    console.log(`\nBENCH_RESULT ${JSON.stringify(result)}`)
+    console.log(`\nBENCH_RESULT ${JSON.stringify({ ...result, pullUnpack: pullResultJson(pull) })}`)
   } finally {
     clients?.close()
     await daemon?.stop()

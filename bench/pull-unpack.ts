@@ -1,0 +1,206 @@
+/**
+ * Pull + unpack (section 4): a many-layer image of incompressible data from a private plain-HTTP registry
+ * into the content store and overlayfs snapshots, ours (`client.pull`) against `ctr images pull`.
+ *
+ * Ours runs in a child process (pull-child.ts), so its peak RSS is the pull's own; its figure is the
+ * connect + pull time measured inside the child, without Node's and tsx's start-up (the process wall time
+ * is printed beside it). ctr's figure includes its process start, as everywhere in this suite; ctr fetches
+ * every blob first, then unpacks, with no limit on concurrent downloads. The runs are interleaved (rotating
+ * who goes first), each in a fresh namespace, and everything a run stored is removed and checked gone
+ * before the next one (pull-reset.ts).
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { Digest } from '../src/index.js'
+import { multiLayerImage } from '../test/fixtures/index.js'
+import { pushFixture, startRegistry, type Registry } from '../test/env/registry/index.js'
+import type { BenchClients } from './bench-clients.js'
+import type { BenchConfig } from './bench-config.js'
+import { createCtr } from './ctr-cli.js'
+import { GO_PULL_OVER_CTR, loadPullConfig, PULL_RSS_TARGET_MIB, PULL_TARGET_RATIO, type PullBenchConfig } from './pull-config.js'
+import { createPullReset } from './pull-reset.js'
+import { median, nowUs, round } from './stats.js'
+import { printTable, ratio } from './table.js'
+
+export const OURS_PULL = 'ours: client.pull (child process)'
+export const CTR_PULL = 'ctr images pull --plain-http'
+
+const CHILD_SCRIPT = fileURLToPath(new URL('./pull-child.ts', import.meta.url))
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
+const CHILD_TIMEOUT_MS = 300_000
+
+export interface PullContenderResult {
+  client: string
+  /** Wall time of each run, ms. */
+  runsMs: number[]
+  medianMs: number
+  /** Ours only: the child's peak RSS (largest of the runs) and its RSS before pulling, MiB. */
+  peakRssMiB?: number
+  baseRssMiB?: number
+  /** Ours only: median wall time of the whole child process (Node and tsx start-up included), ms. */
+  processMedianMs?: number
+}
+
+export interface PullBench {
+  layers: number
+  layerBytes: number
+  imageBytes: number
+  runs: number
+  results: PullContenderResult[]
+  oursOverCtr: number
+  meetsRatioTarget: boolean
+  meetsRssTarget: boolean
+}
+
+interface PushedImage {
+  reference: string
+  digests: Digest[]
+  bytes: number
+}
+
+interface ChildRun {
+  ms: number
+  maxRssMiB: number
+  baseRssMiB: number
+  processMs: number
+}
+
+/** Builds the fixture and pushes it; the image (hundreds of MiB in memory) is garbage once this returns. */
+async function pushImage(registry: Registry, pull: PullBenchConfig): Promise<PushedImage> {
+  const image = await multiLayerImage({ layers: pull.layers, layerSize: pull.layerBytes })
+  const { reference } = await pushFixture(registry, image, pull.repo, pull.tag, { timeoutMs: 300_000 })
+  const blobs = [image.manifest, image.config, ...image.layers.map((layer) => layer.descriptor)]
+  return { reference, digests: blobs.map((d) => d.digest as Digest), bytes: blobs.reduce((sum, d) => sum + d.size, 0) }
+}
+
+/** Runs pull-child.ts; `BENCH_PULL_CPU_PROF=<dir>` makes it write a V8 CPU profile there. */
+function pullInChild(address: string, namespace: string, reference: string): Promise<ChildRun> {
+  const profileDir = process.env['BENCH_PULL_CPU_PROF']
+  const nodeArgs = ['--import', 'tsx', ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir])]
+  return new Promise<ChildRun>((resolve, reject) => {
+    const start = nowUs()
+    const child = spawn(process.execPath, [...nodeArgs, CHILD_SCRIPT, address, namespace, reference], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      if (stderr.length < 8192) stderr += text
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS)
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      const processMs = (nowUs() - start) / 1000
+      if (code !== 0) {
+        reject(new Error(`pull-child failed (${code ?? signal}): ${stderr.trim()}`))
+        return
+      }
+      try {
+        const line = stdout.trim().split('\n').pop() ?? ''
+        const out = JSON.parse(line) as Omit<ChildRun, 'processMs'>
+        resolve({ ms: out.ms, maxRssMiB: out.maxRssMiB, baseRssMiB: out.baseRssMiB, processMs })
+      } catch (err) {
+        reject(new Error(`pull-child printed no result (${String(err)}): ${stdout.trim()} ${stderr.trim()}`))
+      }
+    })
+  })
+}
+
+export async function benchPullUnpack(clients: BenchClients, config: BenchConfig, daemonRoot: string): Promise<PullBench> {
+  const pull = loadPullConfig(config)
+  const registry = await startRegistry({ mode: 'plain' })
+  try {
+    const pushStart = nowUs()
+    const image = await pushImage(registry, pull)
+    console.log(`\npull fixture: ${image.digests.length - 2} layers, ${round(image.bytes / 2 ** 20)} MiB, built and pushed in ${round((nowUs() - pushStart) / 1e6)} s`)
+    const reset = await createPullReset({ client: clients.ours, address: clients.address, daemonRoot, reference: image.reference, digests: image.digests })
+    try {
+      await reset.verifyClean()
+      const oursRuns: ChildRun[] = []
+      const ctrRunsMs: number[] = []
+      const contenders: Record<string, (namespace: string) => Promise<void>> = {
+        [OURS_PULL]: async (namespace) => {
+          oursRuns.push(await pullInChild(clients.address, namespace, image.reference))
+        },
+        [CTR_PULL]: async (namespace) => {
+          const us = await createCtr(clients.address, namespace).run(['images', 'pull', '--plain-http', image.reference], { discardStdout: true })
+          ctrRunsMs.push(us / 1000)
+        },
+      }
+      const names = Object.keys(contenders)
+      for (let run = 0; run < pull.runs; run++) {
+        for (let k = 0; k < names.length; k++) {
+          const name = names[(run + k) % names.length]!
+          const namespace = `${config.namespace}-pull-${run}-${name === OURS_PULL ? 'ours' : 'ctr'}`
+          await contenders[name]!(namespace)
+          // Untimed: the run stored every blob and unpacked the top layer, then everything goes.
+          const ns = clients.ours.withNamespace(namespace)
+          for (const digest of image.digests) await ns.content.info(digest)
+          if (!(await (await ns.getImage(image.reference)).isUnpacked())) throw new Error(`${name}: the image is not unpacked`)
+          await reset.reset(namespace)
+        }
+      }
+      const ours: PullContenderResult = {
+        client: OURS_PULL,
+        runsMs: oursRuns.map((r) => r.ms),
+        medianMs: median(oursRuns.map((r) => r.ms)),
+        peakRssMiB: Math.max(...oursRuns.map((r) => r.maxRssMiB)),
+        baseRssMiB: median(oursRuns.map((r) => r.baseRssMiB)),
+        processMedianMs: median(oursRuns.map((r) => r.processMs)),
+      }
+      const ctr: PullContenderResult = { client: CTR_PULL, runsMs: ctrRunsMs, medianMs: median(ctrRunsMs) }
+      const oursOverCtr = ours.medianMs / ctr.medianMs
+      const result: PullBench = {
+        layers: pull.layers + 1,
+        layerBytes: pull.layerBytes,
+        imageBytes: image.bytes,
+        runs: pull.runs,
+        results: [ours, ctr],
+        oursOverCtr,
+        meetsRatioTarget: oursOverCtr <= PULL_TARGET_RATIO,
+        meetsRssTarget: (ours.peakRssMiB ?? Infinity) < PULL_RSS_TARGET_MIB,
+      }
+      printPullTable(result, pull)
+      return result
+    } finally {
+      await reset.dispose()
+    }
+  } finally {
+    await registry.stop()
+  }
+}
+
+function printPullTable(result: PullBench, pull: PullBenchConfig): void {
+  const [ours, ctr] = result.results as [PullContenderResult, PullContenderResult]
+  printTable(
+    `4. Pull + unpack of a ${result.layers}-layer image (${round(result.imageBytes / 2 ** 20)} MiB: busybox + ${pull.layers} × ` +
+      `${pull.layerBytes / 2 ** 20} MiB incompressible) from a private plain-HTTP registry into overlayfs: median of ${result.runs} ` +
+      `runs, interleaved, fresh namespace each (image, blobs and snapshots removed, GC'd and checked gone between runs). ` +
+      `Targets: ≤ ${PULL_TARGET_RATIO}× ctr (the Go client in one process: ≈ ${GO_PULL_OVER_CTR}×, a constant), peak RSS < ${PULL_RSS_TARGET_MIB} MiB`,
+    ['client', 'median ms', 'runs ms', '× ctr', `≤ ${PULL_TARGET_RATIO}× ctr`, 'peak RSS MiB', `< ${PULL_RSS_TARGET_MIB} MiB`],
+    [
+      [
+        ours.client,
+        round(ours.medianMs, 0),
+        ours.runsMs.map((v) => round(v, 0)).join(' / '),
+        ratio(result.oursOverCtr),
+        result.meetsRatioTarget ? 'yes' : 'no',
+        round(ours.peakRssMiB ?? Number.NaN, 0),
+        result.meetsRssTarget ? 'yes' : 'no',
+      ],
+      [ctr.client, round(ctr.medianMs, 0), ctr.runsMs.map((v) => round(v, 0)).join(' / '), ratio(1), '-', '-', '-'],
+      [`Go client, one process (${GO_PULL_OVER_CTR}× ctr, constant)`, round(GO_PULL_OVER_CTR * ctr.medianMs, 0), '-', ratio(GO_PULL_OVER_CTR), '-', '-', '-'],
+    ],
+  )
+  console.log(
+    `(ours: connect + pull timed inside the child; the child process's whole wall time, Node + tsx start-up included, ` +
+      `median ${round(ours.processMedianMs ?? Number.NaN, 0)} ms; its RSS before pulling ${round(ours.baseRssMiB ?? Number.NaN, 0)} MiB. ` +
+      `ctr's time includes its process start.)`,
+  )
+}
