@@ -48,9 +48,11 @@ export async function fetchIntoStore(
     if (!(err instanceof NotFoundError)) throw err
   }
   const expected = desc.digest as Digest
+  // The registry stream is hashed on its way in and containerd checks the digest on commit: a third
+  // hash in the writer would only cost CPU (verify: false).
   let writer
   try {
-    writer = await client.content.writer(`${kind}-${desc.digest}`, { total: desc.size, expected, signal: options.signal })
+    writer = await client.content.writer(`${kind}-${desc.digest}`, { total: desc.size, expected, signal: options.signal, verify: false })
   } catch (err) {
     // Another pull committed it between our check and the writer opening.
     if (err instanceof AlreadyExistsError) {

@@ -10,6 +10,8 @@ import type { Services } from '../services.js'
 import type { CallOptions } from '../transport/call-options.js'
 import { AsyncQueue } from '../util/async-queue.js'
 import { digestAlgorithm, validateDigest, type Digest } from './digest.js'
+import type { PreEncoded } from '../transport/pre-encoded.js'
+import { encodeWriteMessage } from './write-message.js'
 
 /** containerd's content service takes writes of up to 1 MiB per message (DESIGN.md). */
 export const WRITE_CHUNK_BYTES = 1024 * 1024
@@ -22,6 +24,11 @@ export interface ContentWriterOptions extends CallOptions {
   total?: number
   /** The digest the content must have; checked on commit by us (when we wrote every byte) and by containerd. */
   expected?: Digest
+  /**
+   * Hash the bytes here too, to refuse a mismatch before committing. Default true. Turn it off only when
+   * the bytes were verified on the way in (a registry download is) — containerd checks on commit anyway.
+   */
+  verify?: boolean
 }
 
 /** Options for {@link ContentWriter.commit}. */
@@ -66,11 +73,12 @@ export class ContentWriter implements AsyncDisposable {
   private readonly total: number | undefined
   private readonly expected: Digest | undefined
   private hash: Hash | undefined
-  private readonly requests = new AsyncQueue<Request>(WRITES_IN_FLIGHT)
+  private readonly requests = new AsyncQueue<Request | PreEncoded>(WRITES_IN_FLIGHT)
   private readonly pending: Pending[] = []
   private failure: unknown
   private finished = false
   private reading: Promise<void> = Promise.resolve()
+  private readonly refBytes: Buffer
 
   private constructor(
     private readonly services: Services,
@@ -82,7 +90,8 @@ export class ContentWriter implements AsyncDisposable {
     this.written = 0
     this.total = options.total
     this.expected = options.expected
-    this.hash = createHash(options.expected !== undefined ? digestAlgorithm(options.expected) : 'sha256')
+    this.hash = options.verify === false ? undefined : createHash(options.expected !== undefined ? digestAlgorithm(options.expected) : 'sha256')
+    this.refBytes = Buffer.from(ref)
   }
 
   /** @internal Opens the write stream and reads the ingest's status. */
@@ -159,7 +168,7 @@ export class ContentWriter implements AsyncDisposable {
     const offset = this.sent
     this.sent += chunk.byteLength
     // Acknowledgements are checked asynchronously; a failure surfaces on the next write or commit.
-    this.send({ action: WriteAction.WRITE, ref: this.ref, offset: BigInt(offset), data: chunk }).catch(() => undefined)
+    this.send(encodeWriteMessage(this.refBytes, offset, chunk), WriteAction.WRITE).catch(() => undefined)
   }
 
   /**
@@ -235,9 +244,9 @@ export class ContentWriter implements AsyncDisposable {
     this.requests.close()
   }
 
-  private send(request: Request): Promise<WriteContentResponse> {
+  private send(request: Request | PreEncoded, action: WriteAction = (request as Request).action ?? WriteAction.STAT): Promise<WriteContentResponse> {
     return new Promise<WriteContentResponse>((resolve, reject) => {
-      this.pending.push({ action: request.action ?? WriteAction.STAT, resolve, reject })
+      this.pending.push({ action, resolve, reject })
       this.requests.push(request)
     })
   }

@@ -11,6 +11,7 @@ import { ContainerdError, DeadlineExceededError, errorFromStatus, InternalError,
 import type { CallOptions, Metadata } from './call-options.js'
 import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from './call-status.js'
 import { encodeFrame, FrameDecoder, FrameError, frameHeader, MAX_MESSAGE_BYTES } from './grpc-frame.js'
+import { PreEncoded } from './pre-encoded.js'
 
 /** Options for {@link Http2Channel}. */
 export interface Http2ChannelOptions {
@@ -79,7 +80,7 @@ export class Http2Channel {
    */
   stream(
     method: string,
-    requests: Uint8Array | AsyncIterable<Uint8Array>,
+    requests: Uint8Array | AsyncIterable<Uint8Array | PreEncoded>,
     metadata: Metadata,
     options: CallOptions = {},
   ): AsyncGenerator<Buffer, void, undefined> {
@@ -88,7 +89,7 @@ export class Http2Channel {
 
   private async *streamCall(
     method: string,
-    requests: Uint8Array | AsyncIterable<Uint8Array>,
+    requests: Uint8Array | AsyncIterable<Uint8Array | PreEncoded>,
     metadata: Metadata,
     options: CallOptions,
   ): AsyncGenerator<Buffer, void, undefined> {
@@ -132,13 +133,17 @@ export class Http2Channel {
   }
 
   /** Writes the request iterable into the stream, honouring HTTP/2 flow control. */
-  private async pump(stream: ClientHttp2Stream, requests: AsyncIterable<Uint8Array>, method: string, call: CallState): Promise<void> {
+  private async pump(stream: ClientHttp2Stream, requests: AsyncIterable<Uint8Array | PreEncoded>, method: string, call: CallState): Promise<void> {
     try {
       for await (const message of requests) {
         if (call.isDone) return
         this.checkSize(message, method)
         let flushed: boolean
-        if (message.byteLength < COPY_FRAME_BELOW) {
+        if (message instanceof PreEncoded) {
+          stream.write(frameHeader(message.byteLength))
+          flushed = true
+          for (const part of message.parts) flushed = stream.write(part)
+        } else if (message.byteLength < COPY_FRAME_BELOW) {
           flushed = stream.write(encodeFrame(message))
         } else {
           stream.write(frameHeader(message.byteLength))
@@ -158,7 +163,7 @@ export class Http2Channel {
     }
   }
 
-  private checkSize(message: Uint8Array, method: string): void {
+  private checkSize(message: { byteLength: number }, method: string): void {
     if (message.byteLength > this.maxMessageBytes) {
       throw new ResourceExhaustedError(
         `${method}: the request is ${message.byteLength} bytes, above the ${this.maxMessageBytes}-byte message limit`,

@@ -11,6 +11,7 @@ import {
 import { InternalError } from '../errors.js'
 import type { CallOptions, Metadata } from './call-options.js'
 import type { Http2Channel } from './http2-channel.js'
+import { PreEncoded } from './pre-encoded.js'
 
 /** A unary RPC: one request, one response. */
 export type UnaryFn<I extends DescMessage, O extends DescMessage> = (
@@ -24,12 +25,12 @@ export type ServerStreamingFn<I extends DescMessage, O extends DescMessage> = (
 ) => AsyncIterable<MessageShape<O>>
 /** A client-streaming RPC: an async iterable of requests, one response. */
 export type ClientStreamingFn<I extends DescMessage, O extends DescMessage> = (
-  requests: AsyncIterable<MessageInitShape<I>>,
+  requests: AsyncIterable<MessageInitShape<I> | PreEncoded>,
   options?: CallOptions,
 ) => Promise<MessageShape<O>>
-/** A bidirectional RPC: async iterables both ways. */
+/** A bidirectional RPC: async iterables both ways (requests may be pre-encoded, see `PreEncoded`). */
 export type BiDiStreamingFn<I extends DescMessage, O extends DescMessage> = (
-  requests: AsyncIterable<MessageInitShape<I>>,
+  requests: AsyncIterable<MessageInitShape<I> | PreEncoded>,
   options?: CallOptions,
 ) => AsyncIterable<MessageShape<O>>
 
@@ -73,8 +74,8 @@ function bindMethod(method: DescMethod, channel: Http2Channel, metadata: Metadat
   const output = method.output
   const encode = (init: MessageInitShape<DescMessage>): Uint8Array => toBinary(input, create(input, init))
   const decode = (bytes: Uint8Array): MessageShape<DescMessage> => fromBinary(output, bytes)
-  async function* encodeAll(requests: AsyncIterable<MessageInitShape<DescMessage>>): AsyncIterable<Uint8Array> {
-    for await (const request of requests) yield encode(request)
+  async function* encodeAll(requests: AsyncIterable<MessageInitShape<DescMessage> | PreEncoded>): AsyncIterable<Uint8Array | PreEncoded> {
+    for await (const request of requests) yield request instanceof PreEncoded ? request : encode(request)
   }
   async function* decodeAll(responses: AsyncIterable<Buffer>): AsyncIterable<MessageShape<DescMessage>> {
     for await (const response of responses) yield decode(response)
@@ -91,14 +92,14 @@ function bindMethod(method: DescMethod, channel: Http2Channel, metadata: Metadat
         return decodeAll(channel.stream(path, encode(request), md, options))
       }
     case 'client_streaming':
-      return async (requests: AsyncIterable<MessageInitShape<DescMessage>>, options?: CallOptions) => {
+      return async (requests: AsyncIterable<MessageInitShape<DescMessage> | PreEncoded>, options?: CallOptions) => {
         let last: MessageShape<DescMessage> | undefined
         for await (const response of decodeAll(channel.stream(path, encodeAll(requests), metadata(), options))) last = response
         if (last === undefined) throw new InternalError(`${path}: the server closed the call without a response`, { method: path })
         return last
       }
     case 'bidi_streaming':
-      return (requests: AsyncIterable<MessageInitShape<DescMessage>>, options?: CallOptions) => {
+      return (requests: AsyncIterable<MessageInitShape<DescMessage> | PreEncoded>, options?: CallOptions) => {
         const md = metadata()
         return decodeAll(channel.stream(path, encodeAll(requests), md, options))
       }
