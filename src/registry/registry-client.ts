@@ -3,6 +3,7 @@ import { pipeline, Transform, type Readable, type TransformCallback } from 'node
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Authorizer } from './authorizer.js'
 import { discardBody, readBody, sendRequest, type HttpRequest, type HttpResponse, type TlsSettings } from './http-request.js'
+import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.js'
 import { RegistryError } from './registry-error.js'
 
 /** An OCI descriptor as registries and manifests use it. */
@@ -95,9 +96,9 @@ export class RegistryClient {
     const path = `/${this.repository}/manifests/${reference}`
     const head = await this.call('resolve', 'HEAD', path, { accept: MANIFEST_ACCEPT }, options)
     discardBody(head.body)
-    const digest = header(head, 'docker-content-digest')
-    const mediaType = header(head, 'content-type')?.split(';')[0]?.trim()
-    const size = Number(header(head, 'content-length'))
+    const digest = firstHeader(head, 'docker-content-digest')
+    const mediaType = firstHeader(head, 'content-type')?.split(';')[0]?.trim()
+    const size = Number(firstHeader(head, 'content-length'))
     if (digest !== undefined && mediaType !== undefined && Number.isSafeInteger(size) && size > 0) {
       if (reference.includes(':') && reference !== digest) {
         throw new RegistryError('DigestMismatch', `${this.host}/${this.repository}@${reference}: the registry resolved it to ${digest}`)
@@ -110,7 +111,7 @@ export class RegistryClient {
     if (reference.includes(':') && reference !== computed) {
       throw new RegistryError('DigestMismatch', `${this.host}/${this.repository}@${reference}: the registry returned content with digest ${computed}`)
     }
-    return { mediaType: header(res, 'content-type')?.split(';')[0]?.trim() ?? sniffMediaType(body), digest: computed, size: body.byteLength }
+    return { mediaType: firstHeader(res, 'content-type')?.split(';')[0]?.trim() ?? sniffMediaType(body), digest: computed, size: body.byteLength }
   }
 
   /**
@@ -144,7 +145,7 @@ export class RegistryClient {
       discardBody(res.body)
       throw new RegistryError('Protocol', `${this.host} does not support resuming blob ${desc.digest} (answered ${res.status} to a Range request)`, { status: res.status })
     }
-    const length = Number(header(res, 'content-length'))
+    const length = Number(firstHeader(res, 'content-length'))
     if (Number.isSafeInteger(length) && length !== desc.size - offset) {
       discardBody(res.body)
       throw new RegistryError('Protocol', `blob ${desc.digest}: the registry announces ${length} bytes, expected ${desc.size - offset}`)
@@ -157,7 +158,7 @@ export class RegistryClient {
   }
 
   private async readManifestBody(res: HttpResponse, reference: string): Promise<Buffer> {
-    const length = Number(header(res, 'content-length'))
+    const length = Number(firstHeader(res, 'content-length'))
     if (Number.isSafeInteger(length) && length > MAX_MANIFEST_BYTES) {
       res.body.destroy()
       throw new RegistryError('TooLarge', `manifest ${reference} is ${length} bytes, above the ${MAX_MANIFEST_BYTES}-byte limit`)
@@ -232,25 +233,6 @@ export class RegistryClient {
     }
     throw lastError ?? new RegistryError('InvalidConfig', `no endpoint of ${this.host} may be used to ${capability}`)
   }
-}
-
-// A TLS client talking to a plain HTTP server fails the handshake with these.
-function isPlainHttpAnswer(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code
-  const message = String((err as { message?: unknown }).message ?? '')
-  return code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|http request/i.test(message)
-}
-
-function header(res: HttpResponse, name: string): string | undefined {
-  const value = res.headers[name]
-  return Array.isArray(value) ? value[0] : value
-}
-
-// Retry-After in seconds when the registry gives one (bounded), else exponential backoff from 200 ms.
-function retryDelay(res: HttpResponse, attempt: number): number {
-  const after = Number(header(res, 'retry-after'))
-  if (Number.isFinite(after) && after > 0) return Math.min(after * 1000, 10_000)
-  return 200 * 2 ** attempt
 }
 
 function sniffMediaType(body: Buffer): string {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Authorizer } from './authorizer.js'
 import { discardBody, readBody, sendRequest, type HttpRequest, type HttpResponse } from './http-request.js'
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, type OciDescriptor, type RegistryCallOptions, type RegistryEndpoint } from './registry-client.js'
+import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.js'
 import { RegistryError, type RegistryErrorCode } from './registry-error.js'
 import { contentRange, effectiveChunkSize, rechunk, resolveUploadLocation, uploadedBytes, withDigestParam } from './upload-protocol.js'
 
@@ -390,18 +391,6 @@ function isStaleConnection(err: unknown): boolean {
   return code === 'ECONNRESET' || code === 'EPIPE'
 }
 
-// A TLS client talking to a plain HTTP server fails the handshake with these.
-function isPlainHttpAnswer(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code
-  const message = String((err as { message?: unknown }).message ?? '')
-  return code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|http request/i.test(message)
-}
-
-function firstHeader(res: HttpResponse, name: string): string | undefined {
-  const value = res.headers[name]
-  return Array.isArray(value) ? value[0] : value
-}
-
 /** Registries report the digest they stored; anything else than ours means the bytes were not ours. */
 function checkDigestHeader(res: HttpResponse, expected: string, what: string): void {
   const reported = firstHeader(res, 'docker-content-digest')
@@ -417,13 +406,6 @@ function describe(url: URL): string {
 
 function uploadTimeout(bytes: number): number {
   return 60_000 + Math.ceil((bytes / MIN_UPLOAD_BYTES_PER_SECOND) * 1000)
-}
-
-// Retry-After in seconds when the registry gives one (bounded), else exponential backoff from 200 ms.
-function retryDelay(res: HttpResponse, attempt: number): number {
-  const after = Number(firstHeader(res, 'retry-after'))
-  if (Number.isFinite(after) && after > 0) return Math.min(after * 1000, 10_000)
-  return 200 * 2 ** attempt
 }
 
 function codeFor(status: number, detail: string): RegistryErrorCode {
