@@ -1,4 +1,5 @@
 import type { ClientCore } from '../client/client.js'
+import { InternalError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { Image } from './image.js'
 import { parseReference } from './reference.js'
@@ -9,7 +10,7 @@ import { parseReference } from './reference.js'
  */
 export async function getImage(client: ClientCore, reference: string, options?: CallOptions): Promise<Image> {
   const { image } = await client.services.images.get({ name: parseReference(reference).string }, options)
-  if (image === undefined) throw new TypeError('containerd answered Images.Get without an image')
+  if (image === undefined) throw new InternalError('containerd answered Images.Get without an image')
   return new Image(client, image)
 }
 

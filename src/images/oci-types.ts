@@ -1,3 +1,4 @@
+import { DataLossError } from '../client/errors.js'
 import type { OciDescriptor } from '../registry/registry-client.js'
 
 /** An OCI image manifest (or Docker schema 2 manifest: same shape). */
@@ -86,11 +87,14 @@ export interface ImageConfig {
   history?: ImageHistoryEntry[]
 }
 
-/** Parses JSON bytes as a manifest, index or config, with a clear error naming what failed. */
+/**
+ * Parses JSON bytes as a manifest, index or config.
+ * @throws DataLossError naming what failed to parse.
+ */
 export function parseJson<T>(bytes: Uint8Array, what: string): T {
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as T
   } catch (err) {
-    throw new SyntaxError(`${what} is not valid JSON: ${(err as Error).message}`)
+    throw new DataLossError(`${what} is not valid JSON: ${(err as Error).message}`)
   }
 }

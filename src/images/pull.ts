@@ -1,5 +1,5 @@
 import type { ClientCore } from '../client/client.js'
-import { AlreadyExistsError } from '../client/errors.js'
+import { AlreadyExistsError, DataLossError, NotFoundError, NotImplementedError } from '../client/errors.js'
 import type { Digest } from '../client/content/digest.js'
 import { runWithLease } from '../client/lease-context.js'
 import type { CallOptions } from '../client/transport/call-options.js'
@@ -115,10 +115,10 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     const bytes = await registry.fetchManifest(desc, { signal })
     const manifest = parseJson<ImageManifest>(bytes, `manifest ${desc.digest}`)
     if (manifest.config === undefined || !Array.isArray(manifest.layers)) {
-      throw new SyntaxError(`manifest ${desc.digest} has no config or layers`)
+      throw new DataLossError(`manifest ${desc.digest} has no config or layers`)
     }
     for (const layer of manifest.layers) {
-      if (!isLayer(layer.mediaType)) throw new TypeError(`manifest ${desc.digest} lists a layer of unsupported media type ${layer.mediaType}`)
+      if (!isLayer(layer.mediaType)) throw new NotImplementedError(`manifest ${desc.digest} lists a layer of unsupported media type ${layer.mediaType}`)
     }
     const fetchOptions = { labels: source, signal, onProgress: progress, ref: ref.string }
     await fetchIntoStore(client, registry, manifest.config, 'config', fetchOptions)
@@ -130,7 +130,7 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
       const config = parseJson<ImageConfig>(await client.content.readAll(manifest.config.digest, { signal }), `config ${manifest.config.digest}`)
       const diffIds = config.rootfs?.diff_ids ?? []
       if (diffIds.length !== manifest.layers.length) {
-        throw new SyntaxError(`config ${manifest.config.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`)
+        throw new DataLossError(`config ${manifest.config.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`)
       }
       const chain = chainIds(diffIds)
       // Layers are applied in order as soon as each one is stored, while later ones still download.
@@ -162,7 +162,7 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
         await storeManifest(target, unpack)
         platforms = [wanted[0] ?? hostPlatform()]
       } else {
-        throw new TypeError(`${ref.string} resolves to unsupported media type ${target.mediaType}`)
+        throw new NotImplementedError(`${ref.string} resolves to unsupported media type ${target.mediaType}`)
       }
       await saveRecord(client, ref.string, target, options.labels ?? {}, signal)
       return { name: ref.string, target, platforms }
@@ -179,7 +179,7 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
   async function storeIndex(desc: OciDescriptor): Promise<PlatformSpec[]> {
     const bytes = await registry.fetchManifest(desc, { signal })
     const index = parseJson<ImageIndex>(bytes, `index ${desc.digest}`)
-    if (!Array.isArray(index.manifests)) throw new SyntaxError(`index ${desc.digest} has no manifests`)
+    if (!Array.isArray(index.manifests)) throw new DataLossError(`index ${desc.digest} has no manifests`)
     const chosen = new Map<number, OciDescriptor>()
     const candidates = index.manifests.map((m, i) => ({ m, i })).filter(({ m }) => isManifest(m.mediaType) && m.platform !== undefined)
     if (options.allPlatforms === true) {
@@ -189,7 +189,7 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
         const match = candidates.find(({ m }) => platformMatches(p, { os: m.platform?.os ?? '', architecture: m.platform?.architecture ?? '', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }))
         if (match === undefined) {
           const offered = candidates.map(({ m }) => formatPlatform({ os: m.platform?.os ?? '?', architecture: m.platform?.architecture ?? '?', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }))
-          throw new TypeError(`${ref.string} has no image for ${formatPlatform(p)} (it offers ${offered.join(', ') || 'none'})`)
+          throw new NotFoundError(`${ref.string} has no image for ${formatPlatform(p)} (it offers ${offered.join(', ') || 'none'})`)
         }
         chosen.set(match.i, match.m)
       }

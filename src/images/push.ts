@@ -1,5 +1,5 @@
 import type { ClientCore } from '../client/client.js'
-import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
+import { DataLossError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../client/errors.js'
 import { Authorizer } from '../registry/authorizer.js'
 import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
 import { credentialsProvider, registryEndpoints, type RegistryOptions } from '../registry/registry-access.js'
@@ -272,7 +272,7 @@ export async function planPush(client: ClientCore, name: string, target: OciDesc
 
   const addManifest = (desc: OciDescriptor, bytes: Buffer): ImageManifest => {
     const manifest = parseJson<ImageManifest>(bytes, `manifest ${desc.digest}`)
-    if (manifest.config === undefined || !Array.isArray(manifest.layers)) throw new SyntaxError(`manifest ${desc.digest} has no config or layers`)
+    if (manifest.config === undefined || !Array.isArray(manifest.layers)) throw new DataLossError(`manifest ${desc.digest} has no config or layers`)
     for (const blob of [manifest.config, ...manifest.layers]) {
       if (!isNonDistributable(blob.mediaType)) blobs.set(blob.digest, { mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
     }
@@ -283,12 +283,12 @@ export async function planPush(client: ClientCore, name: string, target: OciDesc
   // Children go into `children` before their parent: the registry refuses an index whose manifests it lacks.
   const walkIndex = async (desc: OciDescriptor, bytes: Buffer): Promise<void> => {
     const index = parseJson<ImageIndex>(bytes, `index ${desc.digest}`)
-    if (!Array.isArray(index.manifests)) throw new SyntaxError(`index ${desc.digest} has no manifests`)
+    if (!Array.isArray(index.manifests)) throw new DataLossError(`index ${desc.digest} has no manifests`)
     const loaded: { child: OciDescriptor; bytes: Buffer }[] = []
     const absent: string[] = []
     for (const child of index.manifests) {
       if (!isManifest(child.mediaType) && !isIndex(child.mediaType)) {
-        throw new TypeError(`cannot push ${name}: index ${desc.digest} lists ${child.digest} of unsupported media type ${child.mediaType}`)
+        throw new NotImplementedError(`cannot push ${name}: index ${desc.digest} lists ${child.digest} of unsupported media type ${child.mediaType}`)
       }
       try {
         loaded.push({ child, bytes: await client.content.readAll(child.digest, { signal }) })
@@ -343,7 +343,7 @@ export async function planPush(client: ClientCore, name: string, target: OciDesc
     }
     return { blobs: [...blobs.values()], children, root: { desc: plain(target), bytes }, platforms }
   }
-  throw new TypeError(`cannot push ${name}: its target has unsupported media type ${target.mediaType}`)
+  throw new NotImplementedError(`cannot push ${name}: its target has unsupported media type ${target.mediaType}`)
 }
 
 // What a registry needs to know of a manifest: the platform and annotations belong to the parent's list.

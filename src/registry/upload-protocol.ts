@@ -1,3 +1,4 @@
+import { RegistryError } from './registry-error.js'
 /**
  * Pure pieces of the distribution spec's blob-upload protocol: where an upload session lives, how the
  * final `?digest=` is attached, and how a blob is cut into `Content-Range` chunks. Kept apart from the
@@ -20,11 +21,11 @@ export interface ChunkRange {
  */
 export function resolveUploadLocation(requestUrl: URL, location: string | string[] | undefined): URL {
   const value = Array.isArray(location) ? location[0] : location
-  if (value === undefined || value.trim() === '') throw new TypeError(`the registry did not say where to upload (no Location header in its answer to ${requestUrl.pathname})`)
+  if (value === undefined || value.trim() === '') throw new RegistryError('Protocol', `the registry did not say where to upload (no Location header in its answer to ${requestUrl.pathname})`)
   try {
     return new URL(value.trim(), requestUrl)
   } catch {
-    throw new TypeError(`the registry answered with an upload Location that is not a URL: ${JSON.stringify(value)}`)
+    throw new RegistryError('Protocol', `the registry answered with an upload Location that is not a URL: ${JSON.stringify(value)}`)
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NotFoundError, type Client } from '../../src/index.js'
+import { NotFoundError, NotImplementedError, type Client } from '../../src/index.js'
 import type { RegistryEndpoint } from '../../src/registry/registry-client.js'
 import { RegistryError } from '../../src/registry/registry-error.js'
 import type { PullProgressEvent } from '../../src/images/progress.js'
@@ -235,6 +235,49 @@ describe('pull', () => {
     expect(Number(resumed[0])).toBeGreaterThan(0)
     expect(Number(resumed[0])).toBeLessThanOrEqual(300_000)
     await probe.removeImage(pulled.name, { sync: true })
+    await client.namespaces.delete(probe.namespace).catch(() => undefined)
+  })
+
+  it('refuses unknown media types, expired tokens and a registry that goes away mid-pull, leaving nothing', async () => {
+    const probe = client.withNamespace(`${client.namespace}-bad`)
+    const before = await leftovers(probe)
+
+    await using proxy = await startTamperProxy(plain.url)
+    proxy.rules.manifestMediaType = 'application/vnd.example.unknown+json'
+    await expect(probe.pull(`${proxy.host}/library/busybox:latest`)).rejects.toBeInstanceOf(NotImplementedError)
+    expect(await leftovers(probe)).toEqual(before)
+
+    // Tokens that are already expired when issued: the registry refuses them, and so do we.
+    const server = token.tokenServer
+    if (server === undefined || token.credentials === undefined) throw new Error('token registry without a token server')
+    const lifetime = server.settings.lifetimeSeconds
+    server.settings.lifetimeSeconds = -120
+    try {
+      const expired = await probe.pull(`${token.host}/team/busybox:v1`, { auth: token.credentials }).catch((e: unknown) => e)
+      expect((expired as RegistryError).code).toBe('Unauthorized')
+    } finally {
+      server.settings.lifetimeSeconds = lifetime
+    }
+    expect(await leftovers(probe)).toEqual(before)
+
+    // The registry disappears while a layer downloads.
+    const image = await multiLayerImage({ layers: 2, layerSize: 2_000_000, seed: `down-${Date.now()}` })
+    await pushFixture(plain, image, 'app/down', 'v1')
+    await using flaky = await startTamperProxy(plain.url)
+    let closed = false
+    const err = await probe.pull(`${flaky.host}/app/down:v1`, {
+      maxConcurrentDownloads: 1,
+      onProgress: (e) => {
+        if (!closed && e.status === 'downloading' && (e.current ?? 0) > 0) {
+          closed = true
+          void flaky.close()
+        }
+      },
+    }).catch((e: unknown) => e)
+    expect(closed).toBe(true)
+    expect(err).toBeInstanceOf(RegistryError)
+    expect((err as RegistryError).code).toBe('Unavailable')
+    expect(await leftovers(probe)).toEqual(before)
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
 })

@@ -9,6 +9,8 @@ export interface TamperRules {
   dropBlobsAfter: Map<string, number>
   /** Answer manifest GETs with this many bytes of padding instead of the manifest (a size-cap test). */
   oversizeManifests: number | undefined
+  /** Report this Content-Type for manifests (an unknown media type test). */
+  manifestMediaType: string | undefined
 }
 
 /** A running tampering proxy. */
@@ -27,7 +29,7 @@ export interface TamperProxy extends AsyncDisposable {
  */
 export async function startTamperProxy(target: string): Promise<TamperProxy> {
   const upstream = new URL(target)
-  const rules: TamperRules = { corruptBlobs: new Set(), dropBlobsAfter: new Map(), oversizeManifests: undefined }
+  const rules: TamperRules = { corruptBlobs: new Set(), dropBlobsAfter: new Map(), oversizeManifests: undefined, manifestMediaType: undefined }
   const log: string[] = []
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/'
@@ -38,9 +40,10 @@ export async function startTamperProxy(target: string): Promise<TamperProxy> {
       return
     }
     const digest = path.includes('/blobs/') ? path.slice(path.lastIndexOf('/') + 1) : undefined
-    const headers = { ...req.headers, host: upstream.host }
-    const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers)
+    const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers: { ...req.headers, host: upstream.host } }, (up) => {
+      const headers = { ...up.headers }
+      if (rules.manifestMediaType !== undefined && path.includes('/manifests/')) headers['content-type'] = rules.manifestMediaType
+      res.writeHead(up.statusCode ?? 502, headers)
       const dropAfter = digest !== undefined && req.headers.range === undefined ? rules.dropBlobsAfter.get(digest) : undefined
       if (dropAfter !== undefined) rules.dropBlobsAfter.delete(digest as string)
       let sent = 0
