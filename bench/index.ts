@@ -13,6 +13,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startContainerd, type ContainerdDaemon } from '../src/testing/containerd-daemon.js'
+import { benchImportExport } from './archive-import-export.js'
+import { archiveResultJson } from './archive-result.js'
 import { openBenchClients, type BenchClients } from './bench-clients.js'
 import { loadConfig } from './bench-config.js'
 import { buildBenchResult } from './bench-result.js'
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     const read = await benchContentRead(clients, config, blob, ctr)
     const write = await benchContentWrite(clients, config, blob, ctr, join(daemon.dir, 'root'))
     const pull = await benchPullUnpack(clients, config, join(daemon.dir, 'root'))
+    const archive = await benchImportExport(clients, config, join(daemon.dir, 'root'), workDir)
 
     const result = buildBenchResult({
       config,
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
       writeOurs: OURS_WRITE,
       writeCtr: CTR_WRITE,
     })
-    console.log(`\nBENCH_RESULT ${JSON.stringify({ ...result, pullUnpack: pullResultJson(pull) })}`)
+    console.log(`\nBENCH_RESULT ${JSON.stringify({ ...result, pullUnpack: pullResultJson(pull), importExport: archiveResultJson(archive) })}`)
   } finally {
     clients?.close()
     await daemon?.stop()
