@@ -7,6 +7,8 @@ import { pullImage, type PullOptions } from '../images/pull.js'
 import { transferPull } from '../images/transfer-pull.js'
 import { pushImage, type PushedImage, type PushOptions } from '../images/push.js'
 import type { Readable, Writable } from 'node:stream'
+import { createContainer, loadContainer, type CreateContainerOptions } from '../containers/create-container.js'
+import { toInfo, type Container, type ContainerInfo } from '../containers/container.js'
 import { importImages, type ImportImagesOptions } from '../images/archive/import-images.js'
 import { exportImages, type ExportImagesOptions, type ExportResult } from '../images/archive/export-images.js'
 import { pruneImages, type PruneImagesOptions } from '../images/image-prune.js'
@@ -79,6 +81,26 @@ export class Client extends ClientCore {
    */
   async exportImages(references: string | string[], destination: Writable | string, options: ExportImagesOptions = {}): Promise<ExportResult> {
     return exportImages(this, typeof references === 'string' ? [references] : references, destination, options)
+  }
+
+  /**
+   * Creates a container from an unpacked image (a new rootfs snapshot, an OCI spec from the image config
+   * and the options, the record), all or nothing. Then `container.newTask()` runs it.
+   * @throws AlreadyExistsError when the id is taken; NotFoundError for a missing or not unpacked image.
+   */
+  async createContainer(id: string, options: CreateContainerOptions): Promise<Container> {
+    return createContainer(this, id, options)
+  }
+
+  /** A handle on an existing container. @throws NotFoundError when there is none with that id. */
+  async loadContainer(id: string, options?: CallOptions): Promise<Container> {
+    return loadContainer(this, id, options)
+  }
+
+  /** The namespace's containers, optionally filtered (`labels."app"==web`, `image==…`). */
+  async listContainers(options: CallOptions & { filters?: string[] } = {}): Promise<ContainerInfo[]> {
+    const { containers } = await this.services.containers.list({ filters: options.filters ?? [] }, options)
+    return containers.map(toInfo)
   }
 
   /**

@@ -1,0 +1,69 @@
+import type { ClientCore } from '../client/client.js'
+import { NotFoundError } from '../client/errors.js'
+import { validateIdentifier } from '../client/identifiers.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { Image } from '../images/image.js'
+import { getImage } from '../images/image-store.js'
+import { chainIds } from '../images/unpack.js'
+import { Container } from './container.js'
+import { buildContainerSpec, type ContainerSpecOptions } from './container-spec.js'
+
+/** The runtime containerd's Go client uses by default. */
+export const DEFAULT_RUNTIME = 'io.containerd.runc.v2'
+
+/** Options of `client.createContainer()`. */
+export interface CreateContainerOptions extends CallOptions, ContainerSpecOptions {
+  /** The image (a handle or a reference to an image in the namespace) whose unpacked layers become the rootfs. */
+  image: Image | string
+  /** Labels for the container record. */
+  labels?: Record<string, string>
+  /** Snapshotter the image is unpacked in. Default `overlayfs`. */
+  snapshotter?: string
+  /** Runtime. Default `io.containerd.runc.v2`. */
+  runtime?: string
+}
+
+/**
+ * Creates a container from an unpacked image: a new writable snapshot on top of the image's layers
+ * (keyed by the container id, like the Go client's `WithNewSnapshot`), an OCI spec built from the
+ * image config and the options, and the container record. All under one lease, so a failure at any step
+ * leaves no snapshot and no record behind.
+ * @throws InvalidArgumentError for a bad id; NotFoundError for a missing or not unpacked image;
+ *   AlreadyExistsError when the id is taken (nothing is changed then).
+ */
+export async function createContainer(client: ClientCore, id: string, options: CreateContainerOptions): Promise<Container> {
+  validateIdentifier('container id', id)
+  const image = typeof options.image === 'string' ? await getImage(client, options.image, options) : options.image
+  const snapshotter = options.snapshotter ?? 'overlayfs'
+  const { manifest } = await image.manifest(options)
+  const config = await image.config(options)
+  const top = chainIds(config.rootfs.diff_ids).at(-1) ?? ''
+  if (!(await image.isUnpacked({ ...options, snapshotter }))) {
+    throw new NotFoundError(`image ${image.name} is not unpacked in ${snapshotter}: pull it (pull unpacks) before creating containers`)
+  }
+  const spec = await buildContainerSpec(client, { namespace: client.namespace, id, manifest, config }, options)
+  await client.withLease(async () => {
+    await client.snapshots(snapshotter).prepare(id, top, { signal: options.signal })
+    await client.services.containers.create(
+      {
+        container: {
+          id,
+          image: image.name,
+          labels: options.labels ?? {},
+          runtime: { name: options.runtime ?? DEFAULT_RUNTIME },
+          spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from(JSON.stringify(spec)) },
+          snapshotter,
+          snapshotKey: id,
+        },
+      },
+      options,
+    )
+  }, { sync: false })
+  return new Container(client, id)
+}
+
+/** A handle on an existing container. @throws NotFoundError when there is none with that id. */
+export async function loadContainer(client: ClientCore, id: string, options?: CallOptions): Promise<Container> {
+  await client.services.containers.get({ id }, options)
+  return new Container(client, id)
+}

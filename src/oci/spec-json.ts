@@ -1,0 +1,39 @@
+/**
+ * JSON encoding of a spec that keeps the spec's one uint64 value beyond JavaScript numbers exact.
+ *
+ * `JSON.stringify` writes {@link RLIMIT_INFINITY} (2^64 as a double) as `18446744073709552000`, which Go's
+ * decoder rejects as out of range for uint64, so runc would refuse the config. This encoder writes the exact
+ * `18446744073709551615` instead; use it wherever a spec becomes bytes (e.g. the `Any` sent to containerd).
+ */
+
+import { randomUUID } from 'node:crypto'
+import { RLIMIT_INFINITY, type Spec } from './runtime-spec.js'
+
+const UINT64_MAX = '18446744073709551615'
+
+/** Serialises a spec to JSON, writing {@link RLIMIT_INFINITY} as the exact uint64 maximum. */
+export function encodeSpec(spec: Spec, space?: number): string {
+  // A per-call random marker cannot collide with text already in the spec (annotations are free-form).
+  const marker = `uint64-max-${randomUUID()}`
+  let used = false
+  const json = JSON.stringify(
+    spec,
+    (_key, value: unknown) => {
+      if (value === RLIMIT_INFINITY) {
+        used = true
+        return marker
+      }
+      return value
+    },
+    space,
+  )
+  return used ? json.replaceAll(`"${marker}"`, UINT64_MAX) : json
+}
+
+/**
+ * Parses spec JSON, e.g. a container's stored spec. The uint64 maximum parses back to
+ * {@link RLIMIT_INFINITY}. No validation is done beyond JSON syntax.
+ */
+export function decodeSpec(json: string): Spec {
+  return JSON.parse(json) as Spec
+}

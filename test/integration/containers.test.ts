@@ -1,0 +1,103 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type Image } from '../../src/index.js'
+import { busyboxImage } from '../fixtures/index.js'
+import { importFixture } from '../env/import-fixture.js'
+import { connectTestClient, ctr } from '../env/test-client.js'
+
+const client = await connectTestClient('containers')
+let image: Image
+let logDir: string
+
+beforeAll(async () => {
+  await importFixture(client, await busyboxImage(), 'docker.io/library/busybox:fixture')
+  image = await client.getImage('docker.io/library/busybox:fixture')
+  // Unpack through the pull machinery's unpacker: import-fixture only stores blobs.
+  const { unpackImage } = await import('../env/unpack-image.js')
+  await unpackImage(client, image)
+  logDir = await mkdtemp(join(tmpdir(), 'csdk-task-logs-'))
+})
+afterAll(async () => rm(logDir, { recursive: true, force: true }))
+
+function uniqueId(label: string): string {
+  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
+}
+
+describe('containers and tasks', () => {
+  it('runs a process and reports its exit code (Start with exit 7)', async () => {
+    const container = await client.createContainer(uniqueId('exit7'), { image, args: ['sh', '-c', 'exit 7'] })
+    const task = await container.newTask()
+    expect(task.pid).toBeGreaterThan(0)
+    const exited = task.wait() // before start, so a fast exit is not missed
+    await task.start()
+    const status = await exited
+    expect(status.exitCode).toBe(7)
+    expect(status.exitedAt).toBeInstanceOf(Date)
+    expect(await task.status()).toBe('stopped')
+    expect((await task.delete()).exitCode).toBe(7)
+    await container.delete()
+    await expect(container.info()).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  it('writes stdout and stderr to a log file, with the image config applied', async () => {
+    const log = join(logDir, 'output.log')
+    const container = await client.createContainer(uniqueId('output'), {
+      image,
+      args: ['sh', '-c', 'echo out-$(id -u) && echo err >&2 && echo $PATH'],
+      labels: { purpose: 'test' },
+    })
+    expect((await container.info()).labels).toEqual({ purpose: 'test' })
+    const task = await container.newTask({ stdio: { logFile: log } })
+    const exited = task.wait()
+    await task.start()
+    expect((await exited).exitCode).toBe(0)
+    const text = await readFile(log, 'utf8')
+    expect(text).toContain('out-0')
+    expect(text).toContain('err')
+    expect(text).toContain('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+    await task.delete()
+    await container.delete()
+  })
+
+  it('kills, refuses to delete a running task, and force-deletes (Kill, DeleteRunningContainer, ForceDelete)', async () => {
+    const container = await client.createContainer(uniqueId('sleeper'), { image, args: ['sleep', '600'] })
+    const task = await container.newTask()
+    const exited = task.wait()
+    await task.start()
+    expect(await task.status()).toBe('running')
+    expect(await task.pids()).toContain(task.pid)
+    expect(await ctr(client.namespace, 'tasks', 'ls')).toContain(container.id)
+
+    await expect(task.delete()).rejects.toBeInstanceOf(FailedPreconditionError)
+    await expect(container.delete()).rejects.toBeInstanceOf(FailedPreconditionError)
+
+    await task.pause()
+    expect(await task.status()).toBe('paused')
+    await task.resume()
+
+    await task.kill('SIGKILL')
+    expect((await exited).exitCode).toBe(137)
+    await task.delete()
+
+    const second = await container.newTask()
+    await second.start()
+    await second.delete({ force: true })
+    await container.delete()
+  })
+
+  it('refuses bad input and leaves nothing behind', async () => {
+    const id = uniqueId('dup')
+    const container = await client.createContainer(id, { image, args: ['true'] })
+    await expect(client.createContainer(id, { image, args: ['true'] })).rejects.toBeInstanceOf(AlreadyExistsError)
+    await container.delete()
+
+    await expect(client.createContainer('bad id!', { image })).rejects.toBeInstanceOf(InvalidArgumentError)
+    const missing = uniqueId('missing')
+    await expect(client.createContainer(missing, { image: 'docker.io/library/nope:latest' })).rejects.toBeInstanceOf(NotFoundError)
+    await expect(client.services.containers.get({ id: missing })).rejects.toBeInstanceOf(NotFoundError)
+    await expect(client.snapshots().stat(missing)).rejects.toBeInstanceOf(NotFoundError)
+    await expect(client.snapshots().stat(id)).rejects.toBeInstanceOf(NotFoundError)
+  })
+})
