@@ -95,5 +95,6 @@ export { Container, type ContainerInfo, type NewTaskOptions, type DeleteContaine
 export { DEFAULT_RUNTIME, type CreateContainerOptions } from './containers/create-container.js'
 export type { ContainerSpecOptions } from './containers/container-spec.js'
 export { Task, type ExitStatus, type TaskStatus, type KillOptions, type DeleteTaskOptions } from './tasks/task.js'
-export type { TaskStdio, LogFileStdio } from './tasks/task-io.js'
+export type { TaskStdio, LogFileStdio, ProcessStreams } from './tasks/task-io.js'
 export { signalNumber, type SignalInput } from './tasks/signals.js'
+export { ExecProcess, type ExecOptions, type ExecOutput } from './tasks/exec-process.js'

@@ -1,12 +1,12 @@
 import type { ClientCore } from '../client/client.js'
-import { InvalidArgumentError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import type { ImageConfig, ImageManifest } from '../images/oci-types.js'
-import { defaultLinuxSpec, DEFAULT_PATH_ENV } from '../oci/default-spec.js'
-import { mergeEnv } from '../oci/environment.js'
+import { withHostname } from '../oci/container-options.js'
+import { defaultLinuxSpec } from '../oci/default-spec.js'
+import { withImageConfig } from '../oci/image-config-option.js'
+import { withEnv, withProcessCwd } from '../oci/process-options.js'
 import type { Spec } from '../oci/runtime-spec.js'
 import { applySpecOptions, type SpecOption } from '../oci/spec-options.js'
-import { resolveUser } from '../oci/user-database.js'
 import { readImageFile } from './image-file.js'
 
 /** What a container's process runs as, on top of the image config. */
@@ -42,30 +42,29 @@ interface SpecTarget {
  * @throws InvalidArgumentError for a user the image does not know, or an empty command.
  */
 export async function buildContainerSpec(client: ClientCore, target: SpecTarget, options: ContainerSpecOptions & CallOptions): Promise<Spec> {
-  const spec = defaultLinuxSpec({ namespace: target.namespace, id: target.id })
   const image = target.config.config ?? {}
-  const process = spec.process ?? (spec.process = { cwd: '/', args: [], user: { uid: 0, gid: 0 } } as NonNullable<Spec['process']>)
-  process.env = mergeEnv(image.Env !== undefined && image.Env.length > 0 ? image.Env : [DEFAULT_PATH_ENV], options.env ?? [])
-  const entrypoint = options.entrypoint ?? image.Entrypoint ?? []
-  const cmd = options.args ?? (options.entrypoint !== undefined ? [] : image.Cmd ?? [])
-  process.args = [...entrypoint, ...cmd]
-  if (process.args.length === 0) {
-    throw new InvalidArgumentError(`container ${target.id}: no command to run (the image has no Entrypoint or Cmd; pass args)`)
-  }
-  process.cwd = options.cwd ?? (image.WorkingDir !== undefined && image.WorkingDir !== '' ? image.WorkingDir : '/')
   const user = options.user ?? image.User ?? ''
-  if (user !== '' && user !== '0' && user !== 'root' && user !== '0:0') {
-    // Only read the layers when a name (or a uid whose groups matter) has to be resolved.
+  // The image's /etc/passwd and /etc/group are read out of its layers only when a user must be resolved.
+  const db: { passwd?: string; group?: string } = {}
+  if (user !== '') {
     const [passwd, group] = await Promise.all([
       readImageFile(client, target.manifest, '/etc/passwd', options),
       readImageFile(client, target.manifest, '/etc/group', options),
     ])
-    const resolved = resolveUser(user, {
-      ...(passwd !== undefined ? { passwd: passwd.toString('utf8') } : {}),
-      ...(group !== undefined ? { group: group.toString('utf8') } : {}),
-    }, options.user !== undefined ? 'user' : 'image USER')
-    process.user = { uid: resolved.uid, gid: resolved.gid, ...(resolved.additionalGids.length > 0 ? { additionalGids: resolved.additionalGids } : {}) }
+    if (passwd !== undefined) db.passwd = passwd.toString('utf8')
+    if (group !== undefined) db.group = group.toString('utf8')
   }
-  if (options.hostname !== undefined) spec.hostname = options.hostname
-  return applySpecOptions(spec, options.specOptions ?? [])
+  const spec = defaultLinuxSpec({ namespace: target.namespace, id: target.id })
+  const steps: SpecOption[] = [
+    withImageConfig(target.config as unknown as Parameters<typeof withImageConfig>[0], {
+      ...db,
+      ...(options.args !== undefined ? { args: options.args } : {}),
+      ...(options.entrypoint !== undefined ? { entrypoint: options.entrypoint } : {}),
+      ...(options.user !== undefined ? { user: options.user } : {}),
+    }),
+  ]
+  if (options.env !== undefined) steps.push(withEnv(options.env))
+  if (options.cwd !== undefined) steps.push(withProcessCwd(options.cwd))
+  if (options.hostname !== undefined) steps.push(withHostname(options.hostname))
+  return applySpecOptions(spec, [...steps, ...(options.specOptions ?? [])])
 }

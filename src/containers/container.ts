@@ -79,15 +79,19 @@ export class Container {
    */
   async newTask(options: NewTaskOptions = {}): Promise<Task> {
     const record = await this.record(options)
-    const io = await taskIo(options.stdio ?? 'null')
+    const io = await taskIo(options.stdio ?? 'null', this.id)
+    let created = false
     try {
       const rootfs = await snapshotMounts(this.client, record.snapshotter, record.snapshotKey, options)
       const { pid } = await this.client.services.tasks.create(
         { containerId: this.id, rootfs, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, terminal: false },
         options,
       )
-      return new Task(this.client, this.id, pid, io.close)
+      created = true
+      return new Task(this.client, this.id, pid, await io.attach(), io.close)
     } catch (err) {
+      // Undo what was made: the task (if creating it succeeded but attaching failed), then the FIFOs.
+      if (created) await this.client.services.tasks.delete({ containerId: this.id }).catch(() => undefined)
       await io.close()
       throw err
     }

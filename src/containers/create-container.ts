@@ -7,6 +7,7 @@ import { getImage } from '../images/image-store.js'
 import { chainIds } from '../images/unpack.js'
 import { Container } from './container.js'
 import { buildContainerSpec, type ContainerSpecOptions } from './container-spec.js'
+import { encodeSpec } from '../oci/spec-json.js'
 
 /** The runtime containerd's Go client uses by default. */
 export const DEFAULT_RUNTIME = 'io.containerd.runc.v2'
@@ -51,7 +52,7 @@ export async function createContainer(client: ClientCore, id: string, options: C
           image: image.name,
           labels: options.labels ?? {},
           runtime: { name: options.runtime ?? DEFAULT_RUNTIME },
-          spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from(JSON.stringify(spec)) },
+          spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from(encodeSpec(spec)) },
           snapshotter,
           snapshotKey: id,
         },

@@ -33,7 +33,8 @@ export function withProcessArgs(args: readonly string[]): SpecOption {
  */
 export function withProcessCwd(cwd: string): SpecOption {
   if (!cwd.startsWith('/')) throw new InvalidArgumentError(`--workdir: "${cwd}" must be an absolute path inside the container`)
-  const clean = posix.normalize(cwd)
+  const normalised = posix.normalize(cwd)
+  const clean = normalised.length > 1 && normalised.endsWith('/') ? normalised.slice(0, -1) : normalised
   return (spec) => {
     ensureProcess(spec).cwd = clean
   }

@@ -3,7 +3,10 @@ import { FailedPreconditionError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { toDate } from '../client/time.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'
+import type { Readable, Writable } from 'node:stream'
 import { signalNumber, type SignalInput } from './signals.js'
+import type { ProcessStreams } from './task-io.js'
+import { createExec, type ExecOptions, type ExecProcess } from './exec-process.js'
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -38,15 +41,40 @@ export class Task implements AsyncDisposable {
   /** The init process's pid on the host. */
   readonly pid: number
 
+  /** The process's stdin, when created with `stdio: 'pipe'`. End it (or call `closeStdin`) to send EOF. */
+  readonly stdin: Writable | undefined
+  /** The process's stdout, when created with `stdio: 'pipe'`. */
+  readonly stdout: Readable | undefined
+  /** The process's stderr, when created with `stdio: 'pipe'`. */
+  readonly stderr: Readable | undefined
+
   /** @internal */
   constructor(
     private readonly client: ClientCore,
     id: string,
     pid: number,
+    streams: ProcessStreams = {},
     private readonly cleanup: () => Promise<void> = async () => undefined,
   ) {
     this.id = id
     this.pid = pid
+    this.stdin = streams.stdin
+    this.stdout = streams.stdout
+    this.stderr = streams.stderr
+  }
+
+  /** Closes the process's stdin (our end and the shim's), so it reads EOF. */
+  async closeStdin(options?: CallOptions): Promise<void> {
+    this.stdin?.end()
+    await this.client.services.tasks.closeIO({ containerId: this.id, stdin: true }, options)
+  }
+
+  /**
+   * Creates another process in the running container (like `docker exec`), inheriting the container's
+   * process spec (env, user, cwd) with the options on top. Start it with `start()`, or use `output()`.
+   */
+  async exec(options: ExecOptions): Promise<ExecProcess> {
+    return createExec(this.client, this.id, options)
   }
 
   /** Starts the process. */

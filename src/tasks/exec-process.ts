@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto'
+import type { Readable, Writable } from 'node:stream'
+import type { ClientCore } from '../client/client.js'
+import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { toDate } from '../client/time.js'
+import { signalNumber, type SignalInput } from './signals.js'
+import type { ExitStatus } from './task.js'
+import { taskIo, type TaskStdio } from './task-io.js'
+import { mergeEnv } from '../oci/environment.js'
+
+/** Options of `task.exec()`. */
+export interface ExecOptions extends CallOptions {
+  /** The command and its arguments. */
+  args: string[]
+  /** `KEY=value` entries replacing or adding to the container's environment. */
+  env?: string[]
+  /** Working directory. Default: the container's. */
+  cwd?: string
+  /** Where stdio goes. Default `'null'`; `output()` pipes it. */
+  stdio?: TaskStdio
+  /** The exec id. Default: a random one. */
+  execId?: string
+}
+
+/** What `output()` collected. */
+export interface ExecOutput {
+  /** The exit code (128 + n when killed by signal n). */
+  exitCode: number
+  /** Everything written to stdout. */
+  stdout: string
+  /** Everything written to stderr. */
+  stderr: string
+}
+
+/** A process exec'd into a running container. */
+export class ExecProcess {
+  /** The process's stdin, with `stdio: 'pipe'`. */
+  readonly stdin: Writable | undefined
+  /** The process's stdout, with `stdio: 'pipe'`. */
+  readonly stdout: Readable | undefined
+  /** The process's stderr, with `stdio: 'pipe'`. */
+  readonly stderr: Readable | undefined
+  private pidValue = 0
+
+  /** @internal */
+  constructor(
+    private readonly client: ClientCore,
+    /** The container's id. */
+    readonly containerId: string,
+    /** The exec id. */
+    readonly execId: string,
+    streams: { stdin?: Writable; stdout?: Readable; stderr?: Readable },
+    private readonly cleanup: () => Promise<void>,
+  ) {
+    this.stdin = streams.stdin
+    this.stdout = streams.stdout
+    this.stderr = streams.stderr
+  }
+
+  /** The process's pid on the host, once started. */
+  get pid(): number {
+    return this.pidValue
+  }
+
+  /** Starts the process. */
+  async start(options?: CallOptions): Promise<void> {
+    const { pid } = await this.client.services.tasks.start({ containerId: this.containerId, execId: this.execId }, options)
+    this.pidValue = pid
+  }
+
+  /** Resolves with the exit code when the process exits; safe before `start()`. */
+  async wait(options?: CallOptions): Promise<ExitStatus> {
+    const res = await this.client.services.tasks.wait({ containerId: this.containerId, execId: this.execId }, options)
+    return { exitCode: res.exitStatus, exitedAt: toDate(res.exitedAt) }
+  }
+
+  /** Sends a signal (default SIGTERM). */
+  async kill(signal: SignalInput = 'SIGTERM', options?: CallOptions): Promise<void> {
+    await this.client.services.tasks.kill({ containerId: this.containerId, execId: this.execId, signal: signalNumber(signal) }, options)
+  }
+
+  /** Closes the process's stdin so it reads EOF. */
+  async closeStdin(options?: CallOptions): Promise<void> {
+    this.stdin?.end()
+    await this.client.services.tasks.closeIO({ containerId: this.containerId, execId: this.execId, stdin: true }, options)
+  }
+
+  /** Removes the exited process from the task and releases its FIFOs. */
+  async delete(options?: CallOptions): Promise<void> {
+    try {
+      await this.client.services.tasks.deleteProcess({ containerId: this.containerId, execId: this.execId }, options)
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err
+    } finally {
+      await this.cleanup()
+    }
+  }
+
+  /**
+   * Starts the process, collects stdout and stderr, waits for it and deletes it: `{ exitCode, stdout,
+   * stderr }` in one call. The exec must have been created with `stdio: 'pipe'`.
+   */
+  async output(options?: CallOptions): Promise<ExecOutput> {
+    if (this.stdout === undefined || this.stderr === undefined) {
+      throw new InvalidArgumentError('output() needs an exec created with stdio: \'pipe\'')
+    }
+    const collect = (s: Readable): Promise<string> => new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
+      s.on('data', (c: Buffer) => chunks.push(c))
+      s.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+      s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
+      s.on('error', reject)
+    })
+    const exited = this.wait(options)
+    const out = collect(this.stdout)
+    const err = collect(this.stderr)
+    try {
+      await this.start(options)
+      // An exec with no stdin to give must see EOF, or a process reading stdin would wait forever.
+      if (this.stdin !== undefined) await this.closeStdin(options)
+      const { exitCode } = await exited
+      return { exitCode, stdout: await out, stderr: await err }
+    } finally {
+      await this.delete()
+    }
+  }
+}
+
+/** Creates an exec process (not started) in a container's running task. */
+export async function createExec(client: ClientCore, containerId: string, options: ExecOptions): Promise<ExecProcess> {
+  if (options.args.length === 0) throw new InvalidArgumentError('exec needs a command: args must not be empty')
+  const execId = options.execId ?? `exec-${randomBytes(6).toString('hex')}`
+  const { container } = await client.services.containers.get({ id: containerId }, options)
+  const spec = JSON.parse(Buffer.from(container?.spec?.value ?? new Uint8Array()).toString('utf8') || '{}') as { process?: Record<string, unknown> }
+  const base = spec.process ?? {}
+  const env = mergeEnv((base['env'] as string[] | undefined) ?? [], options.env ?? [])
+  const processSpec = { ...base, args: options.args, env, cwd: options.cwd ?? base['cwd'] ?? '/', terminal: false }
+  const io = await taskIo(options.stdio ?? 'null', execId)
+  let created = false
+  try {
+    await client.services.tasks.exec({
+      containerId,
+      execId,
+      stdin: io.stdin,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      terminal: false,
+      spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(processSpec)) },
+    }, options)
+    created = true
+    return new ExecProcess(client, containerId, execId, await io.attach(), io.close)
+  } catch (err) {
+    if (created) await client.services.tasks.deleteProcess({ containerId, execId }).catch(() => undefined)
+    await io.close()
+    throw err
+  }
+}

@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { closeSync, constants, openSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { Socket } from 'node:net'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+/** Where containerd's Go client puts its FIFOs; the shim must be able to open them (same host). */
+export const FIFO_ROOT = '/run/containerd/fifo'
+
+/** FIFOs for one process's stdio, and our ends of them. */
+export class FifoSet {
+  private stdinSocket: Socket | undefined
+  private stdoutSocket: Socket | undefined
+  private stderrSocket: Socket | undefined
+  private readFds: { stdout?: number; stderr?: number } = {}
+
+  private constructor(
+    /** The directory holding the FIFOs. */
+    readonly dir: string,
+    /** Paths for CreateTaskRequest / ExecProcessRequest; `''` for a stream not wanted. */
+    readonly paths: { stdin: string; stdout: string; stderr: string },
+  ) {}
+
+  /**
+   * Creates the FIFOs in a private directory and opens the read ends of stdout and stderr without
+   * blocking (a FIFO opened for reading waits for a writer unless O_NONBLOCK is set). Call
+   * {@link FifoSet.attach} once the shim has opened its ends (after the task or exec is created).
+   */
+  static async create(id: string, wanted: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<FifoSet> {
+    const dir = join(FIFO_ROOT, randomBytes(8).toString('hex'))
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const path = (name: string, on: boolean): string => (on ? join(dir, `${id}-${name}`) : '')
+    const set = new FifoSet(dir, { stdin: path('stdin', wanted.stdin), stdout: path('stdout', wanted.stdout), stderr: path('stderr', wanted.stderr) })
+    try {
+      const all = [set.paths.stdin, set.paths.stdout, set.paths.stderr].filter((p) => p !== '')
+      if (all.length > 0) await run('mkfifo', ['-m', '0600', ...all])
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (set.paths[stream] === '') continue
+        // A raw fd, not a FileHandle: it is handed to a Socket, and a FileHandle would close it when collected.
+        // O_NONBLOCK makes the open return at once, without waiting for a writer.
+        set.readFds[stream] = openSync(set.paths[stream], constants.O_RDONLY | constants.O_NONBLOCK)
+      }
+    } catch (err) {
+      await set.close()
+      throw err
+    }
+    return set
+  }
+
+  /** Wraps our ends in sockets once the shim holds its ends: stdin writable, stdout/stderr readable. */
+  async attach(): Promise<{ stdin?: Socket; stdout?: Socket; stderr?: Socket }> {
+    if (this.readFds.stdout !== undefined) this.stdoutSocket = new Socket({ fd: this.readFds.stdout, readable: true, writable: false })
+    if (this.readFds.stderr !== undefined) this.stderrSocket = new Socket({ fd: this.readFds.stderr, readable: true, writable: false })
+    if (this.paths.stdin !== '') {
+      // O_RDWR, not O_WRONLY: an exec's shim opens its end only at start, and a write-only open of a FIFO
+      // without a reader fails (ENXIO). Closing our only writer still gives the process EOF.
+      this.stdinSocket = new Socket({ fd: openSync(this.paths.stdin, constants.O_RDWR | constants.O_NONBLOCK), readable: false, writable: true })
+    }
+    const out: { stdin?: Socket; stdout?: Socket; stderr?: Socket } = {}
+    if (this.stdinSocket !== undefined) out.stdin = this.stdinSocket
+    if (this.stdoutSocket !== undefined) out.stdout = this.stdoutSocket
+    if (this.stderrSocket !== undefined) out.stderr = this.stderrSocket
+    return out
+  }
+
+  /** Closes our ends and removes the FIFOs. Idempotent. */
+  async close(): Promise<void> {
+    this.stdinSocket?.destroy()
+    for (const s of [this.stdoutSocket, this.stderrSocket]) s?.destroy()
+    // Read fds never wrapped in a socket (attach not reached) are closed directly.
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const fd = this.readFds[stream]
+      const socket = stream === 'stdout' ? this.stdoutSocket : this.stderrSocket
+      if (fd !== undefined && socket === undefined) {
+        try { closeSync(fd) } catch { /* already closed */ }
+      }
+    }
+    this.readFds = {}
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}
