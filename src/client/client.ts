@@ -114,6 +114,14 @@ export class ClientCore implements AsyncDisposable {
     return new Ctor(this.channel, namespace, false, this.guard)
   }
 
+  /**
+   * @internal Runs a multi-step operation so that, if it fails, a namespace it implicitly created is
+   * removed again (see NamespaceGuard). Used by the higher layers (pull, import, container create).
+   */
+  async guardNamespace<T>(fn: () => Promise<T>): Promise<T> {
+    return this.guard.run(this.namespace, fn)
+  }
+
   /** The daemon's version and revision. */
   async version(options?: CallOptions): Promise<ServerVersion> {
     const { version, revision } = await this.services.version.version({}, options)

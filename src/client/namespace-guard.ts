@@ -26,8 +26,13 @@ export class NamespaceGuard {
       this.known.add(namespace)
       return result
     } catch (err) {
-      if (existed) this.known.add(namespace)
-      else await this.services().namespaces.delete({ name: namespace }).catch(() => undefined)
+      if (existed) {
+        this.known.add(namespace)
+      } else {
+        // A nested run inside `fn` may have marked the namespace as known; it is gone now.
+        this.known.delete(namespace)
+        await this.services().namespaces.delete({ name: namespace }).catch(() => undefined)
+      }
       throw err
     }
   }

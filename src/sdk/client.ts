@@ -44,11 +44,11 @@ export class Client extends ClientCore {
    * @throws RegistryError for registry failures (not found, unauthorized, unavailable, digest mismatch).
    */
   async pull(reference: string, options: PullOptions = {}): Promise<Image> {
-    if (options.strategy === 'transfer') {
-      return getImage(this, await transferPull(this, reference, options), options)
-    }
-    const pulled = await pullImage(this, reference, options)
-    return getImage(this, pulled.name, options)
+    return this.guardNamespace(async () => {
+      if (options.strategy === 'transfer') return getImage(this, await transferPull(this, reference, options), options)
+      const pulled = await pullImage(this, reference, options)
+      return getImage(this, pulled.name, options)
+    })
   }
 
   /**
@@ -70,8 +70,10 @@ export class Client extends ClientCore {
    * @throws ArchiveError for a refused archive (`reason` says why).
    */
   async importImages(source: Readable | string, options: ImportImagesOptions = {}): Promise<Image[]> {
-    const imported = await importImages(this, source, options)
-    return Promise.all(imported.map((i) => getImage(this, i.name, { signal: options.signal })))
+    return this.guardNamespace(async () => {
+      const imported = await importImages(this, source, options)
+      return Promise.all(imported.map((i) => getImage(this, i.name, { signal: options.signal })))
+    })
   }
 
   /**
@@ -89,7 +91,7 @@ export class Client extends ClientCore {
    * @throws AlreadyExistsError when the id is taken; NotFoundError for a missing or not unpacked image.
    */
   async createContainer(id: string, options: CreateContainerOptions): Promise<Container> {
-    return createContainer(this, id, options)
+    return this.guardNamespace(() => createContainer(this, id, options))
   }
 
   /** A handle on an existing container. @throws NotFoundError when there is none with that id. */

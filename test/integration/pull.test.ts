@@ -193,6 +193,8 @@ describe('pull', () => {
 
     await expect(probe.pull('Not A Valid Reference')).rejects.toThrow(/invalid image reference/)
     expect(await leftovers(probe)).toEqual(before)
+    // Not even the namespace the failed pulls would have created stays.
+    expect((await client.namespaces.list()).map((n) => n.name)).not.toContain(probe.namespace)
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
 
