@@ -29,7 +29,10 @@ export class Authorizer {
     private readonly tls: (host: string) => TlsSettings | undefined = () => undefined,
   ) {}
 
-  /** The Authorization header to send for `host` and `scope`, if one is known and still valid. */
+  /**
+   * The Authorization header to send for `host` and `scope` (one or more space-separated scopes), if one
+   * is known and still valid.
+   */
   header(host: string, scope: string): string | undefined {
     const cached = this.cache.get(`${host}|${scope}`)
     if (cached === undefined) return undefined
@@ -71,7 +74,7 @@ export class Authorizer {
       const realm = bearer.params['realm']
       if (realm === undefined) throw new RegistryError('Protocol', `${host} sent a Bearer challenge without a realm`, { status: 401 })
       // The challenge's own scope wins when it names one: it is what the registry will check.
-      const wanted = [...new Set([scope, ...(bearer.params['scope']?.split(' ') ?? [])].filter((s) => s !== ''))]
+      const wanted = [...new Set([...scope.split(' '), ...(bearer.params['scope']?.split(' ') ?? [])].filter((s) => s !== ''))]
       const token = await this.fetchToken(host, new URL(realm), bearer.params['service'] ?? '', wanted, creds, signal)
       return { header: `Bearer ${token.token}`, expiresAt: token.expiresAt }
     }

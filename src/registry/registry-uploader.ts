@@ -56,6 +56,8 @@ interface Exchange {
   retry: boolean
   signal?: AbortSignal | undefined
   headersTimeoutMs?: number
+  /** Auth scope, when the request needs more than the repository's push scope (a mount's source). */
+  scope?: string
 }
 
 const RETRIES = 3
@@ -136,7 +138,10 @@ export class RegistryUploader {
     const query = `mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`
     let result
     try {
-      result = await this.exchange({ method: 'POST', target: { path: `/${this.repository}/blobs/uploads/?${query}` }, headers: { 'content-length': '0' }, accept: [201, 202], retry: true, signal: options.signal })
+      // The mount needs pull on the source repository too. Asking for it explicitly (its own cache entry)
+      // keeps a concurrent request's token, made without that scope, from being reused for the mount.
+      const scope = `${this.scope} repository:${fromRepository}:pull`
+      result = await this.exchange({ method: 'POST', target: { path: `/${this.repository}/blobs/uploads/?${query}` }, headers: { 'content-length': '0' }, accept: [201, 202], retry: true, signal: options.signal, scope })
     } catch (err) {
       if (err instanceof RegistryError && (err.code === 'Unauthorized' || err.code === 'Denied')) return { mounted: false, session: undefined }
       throw err
@@ -305,7 +310,8 @@ export class RegistryUploader {
       let freshAuth = false
       let staleRetried = false
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
-        const auth = sameHost ? this.authorizer.header(this.host, this.scope) : undefined
+        const scope = ex.scope ?? this.scope
+        const auth = sameHost ? this.authorizer.header(this.host, scope) : undefined
         // A stream body that fails (source error, digest mismatch) aborts the request it feeds.
         const local = new AbortController()
         const onBodyError = (err: unknown): void => { local.abort(err) }
@@ -347,13 +353,13 @@ export class RegistryUploader {
         }
         if (res.status === 401) {
           discardBody(res.body)
-          if (auth !== undefined) this.authorizer.invalidate(this.host, this.scope)
+          if (auth !== undefined) this.authorizer.invalidate(this.host, scope)
           if (freshAuth) {
             throw new RegistryError('Unauthorized', `${this.host} rejected our credentials for pushing to ${this.repository}`, { status: 401 })
           }
           // The challenge may name more scopes than ours (e.g. the source repository of a mount); the
           // authorizer asks for those too.
-          await this.authorizer.authorize(this.host, this.scope, res.headers['www-authenticate'], ex.signal)
+          await this.authorizer.authorize(this.host, scope, res.headers['www-authenticate'], ex.signal)
           freshAuth = true
           if (oneShot) throw markRestartable(new RegistryError('Unauthorized', `${this.host} asked for new credentials during ${ex.method} ${describe(url)}`, { status: 401 }))
           continue
