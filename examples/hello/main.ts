@@ -1,10 +1,16 @@
-// Hello, containerd: connect, then print the server's version, its plugins and namespaces.
+// Hello, containerd: connect, print the server's version, its plugins and namespaces, then run a real
+// container and print what it says.
 //
 // Uses the daemon at $CONTAINERD_ADDRESS (or /run/containerd/containerd.sock). When none answers there,
 // it starts a private containerd under a temp dir for the duration of the demo (root needed) and stops
-// it afterwards, so the demo runs on a machine with nothing set up.
+// it afterwards, so the demo runs on a machine with nothing set up. The image is built locally from
+// Debian's static busybox (no registry needed); with network access, `client.pull('busybox')` does the
+// same job.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Client, UnavailableError } from 'containerd-sdk'
-import { startContainerd, type ContainerdDaemon } from 'containerd-sdk/testing'
+import { startContainerd, writeBusyboxImageArchive, type ContainerdDaemon } from 'containerd-sdk/testing'
 
 let daemon: ContainerdDaemon | undefined
 let client: Client
@@ -35,8 +41,39 @@ try {
   console.log(`${plugins.length} plugins:`)
   for (const [type, ids] of [...byType].sort()) console.log(`  ${type}: ${ids.join(', ')}`)
 
-  // Touch the namespace so it exists, then list all of them.
-  await client.withLease(async () => undefined)
+  // Load the image (stored and unpacked), then run a container from it.
+  const dir = await mkdtemp(join(tmpdir(), 'csdk-hello-'))
+  try {
+    const archive = join(dir, 'busybox.tar')
+    await writeBusyboxImageArchive(archive, { name: 'docker.io/library/busybox:hello' })
+    const [image] = await client.importImages(archive)
+    if (image === undefined) throw new Error('the archive held no image')
+    console.log(`image ${image.name} ${image.digest}`)
+
+    const container = await client.createContainer(`hello-${process.pid}-${Date.now()}`, {
+      image,
+      hostname: 'hello',
+      args: ['sh', '-c', 'echo "Hello from a container: $(hostname), uid $(id -u), $(uname -s)"'],
+    })
+    try {
+      const task = await container.newTask({ stdio: 'pipe' })
+      const output: Buffer[] = []
+      task.stdout?.on('data', (chunk: Buffer) => output.push(chunk))
+      task.stderr?.on('data', (chunk: Buffer) => output.push(chunk))
+      const exited = task.wait() // before start, so a fast exit is not missed
+      await task.start()
+      const { exitCode } = await exited
+      await task.delete()
+      process.stdout.write(Buffer.concat(output).toString())
+      console.log(`container ${container.id} exited with ${exitCode}`)
+    } finally {
+      await container.delete()
+    }
+    await client.removeImage(image.name)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+
   const namespaces = await client.namespaces.list()
   console.log(`namespaces: ${namespaces.map((n) => n.name).join(', ') || '(none)'}`)
 } finally {

@@ -8,3 +8,4 @@ export {
   type ContainerdLine,
 } from './containerd-binaries.js'
 export { renderContainerdConfig, type ContainerdPaths } from './containerd-config.js'
+export { writeBusyboxImageArchive, type BusyboxArchiveOptions } from './busybox-archive.js'

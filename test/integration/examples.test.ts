@@ -7,7 +7,7 @@ const run = promisify(execFile)
 
 // The examples are what users copy from: run them as users would, against the daemon under test.
 describe('examples', () => {
-  it('hello prints the version, plugins and namespaces', async () => {
+  it('hello prints the version, plugins and namespaces, and runs a container', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/hello/main.ts'], {
       env: { ...process.env, CONTAINERD_ADDRESS: daemonAddress() },
       timeout: 60_000,
@@ -17,5 +17,8 @@ describe('examples', () => {
     expect(stdout).toMatch(/\d+ plugins:/)
     expect(stdout).toContain('io.containerd.snapshotter.v1: ')
     expect(stdout).toMatch(/namespaces: .*hello/)
+    expect(stdout).toMatch(/^image docker\.io\/library\/busybox:hello sha256:[0-9a-f]{64}$/m)
+    expect(stdout).toMatch(/^Hello from a container: hello, uid 0, Linux$/m)
+    expect(stdout).toMatch(/^container hello-\d+-\d+ exited with 0$/m)
   })
 })
