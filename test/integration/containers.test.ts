@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type Image } from '../../src/index.js'
 import { busyboxImage } from '../fixtures/index.js'
+import { withMemory, withPidsLimit } from '../../src/oci/resource-options.js'
+import { withCapabilities } from '../../src/oci/security-options.js'
 import { importFixture } from '../env/import-fixture.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
 
@@ -121,5 +123,39 @@ describe('containers and tasks', () => {
     expect(Buffer.concat(chunks).toString()).toBe('hello through cat\n')
     await task.delete()
     await container.delete()
+  })
+
+  it('runs as a user resolved from the image (Username, UserID) and applies spec options', async () => {
+    const asApp = await client.createContainer(uniqueId('user'), { image, user: 'app', args: ['id'] })
+    const task = await asApp.newTask({ stdio: 'pipe' })
+    const out: Buffer[] = []
+    task.stdout?.on('data', (c: Buffer) => out.push(c))
+    const exited = task.wait()
+    await task.start()
+    expect((await exited).exitCode).toBe(0)
+    await task.delete()
+    expect(Buffer.concat(out).toString()).toMatch(/^uid=1000\(app\) gid=1000\(app\) groups=1000\(app\),2000\(extra\)/)
+    await asApp.delete()
+    await expect(client.createContainer(uniqueId('nouser'), { image, user: 'nobody-here', args: ['id'] })).rejects.toBeInstanceOf(InvalidArgumentError)
+
+    // Resource limits land in the container's cgroup (read from the host; cgroup v1 or v2).
+    const limited = await client.createContainer(uniqueId('limits'), {
+      image,
+      args: ['sleep', '60'],
+      specOptions: [withMemory('64m'), withPidsLimit(42), withCapabilities({ drop: ['NET_RAW'] })],
+    })
+    const spec = await limited.spec() as { linux?: { resources?: { memory?: { limit?: number }; pids?: { limit?: number } } }; process?: { capabilities?: { bounding?: string[] } } }
+    expect(spec.linux?.resources?.memory?.limit).toBe(64 * 1024 * 1024)
+    expect(spec.linux?.resources?.pids?.limit).toBe(42)
+    expect(spec.process?.capabilities?.bounding).not.toContain('CAP_NET_RAW')
+    const running = await limited.newTask()
+    await running.start()
+    const { readFile: read } = await import('node:fs/promises')
+    const cgroup = `/${client.namespace}/${limited.id}`
+    const v1 = await read(`/sys/fs/cgroup/memory${cgroup}/memory.limit_in_bytes`, 'utf8').catch(() => undefined)
+    const memory = v1 ?? await read(`/sys/fs/cgroup${cgroup}/memory.max`, 'utf8')
+    expect(Number(memory.trim())).toBe(64 * 1024 * 1024)
+    await running.delete({ force: true })
+    await limited.delete()
   })
 })
