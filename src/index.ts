@@ -98,3 +98,25 @@ export { Task, type ExitStatus, type TaskStatus, type KillOptions, type DeleteTa
 export type { TaskStdio, LogFileStdio, ProcessStreams } from './tasks/task-io.js'
 export { signalNumber, type SignalInput } from './tasks/signals.js'
 export { ExecProcess, type ExecOptions, type ExecOutput } from './tasks/exec-process.js'
+// OCI runtime-spec options for `createContainer({ specOptions })`.
+export type { Spec } from './oci/runtime-spec.js'
+export { applySpecOptions, composeSpecOptions, type SpecOption } from './oci/spec-options.js'
+export { defaultLinuxSpec, defaultMounts, DEFAULT_CAPABILITIES } from './oci/default-spec.js'
+export { withProcessArgs, withProcessCwd, withEnv, withEnvFile, withDefaultPathEnv, withOomScoreAdj, withInit, INIT_PATH } from './oci/process-options.js'
+export { withUser, withGroupAdd } from './oci/user-options.js'
+export {
+  withMemory,
+  withMemorySwap,
+  withMemoryReservation,
+  withCpus,
+  withCpuShares,
+  withCpusetCpus,
+  withCpusetMems,
+  withPidsLimit,
+  withBlkioWeight,
+  withUlimits,
+} from './oci/resource-options.js'
+export { withCapabilities, withPrivileged, withDefaultSeccomp, withSeccompProfile, withSecurityOpt } from './oci/security-options.js'
+export { withMount, withBindMount, withTmpfs, withShmSize, withReadonlyRootfs } from './oci/mount-options.js'
+export { withDevice } from './oci/device-options.js'
+export { withHostname, withDomainname, withAnnotations, withSysctls, withCgroupsPath, withCgroupParent } from './oci/container-options.js'
