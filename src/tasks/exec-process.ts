@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import type { Readable, Writable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type { ClientCore } from '../client/client.js'
 import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
-import { toDate } from '../client/time.js'
-import { signalNumber, type SignalInput } from './signals.js'
-import type { ExitStatus } from './task.js'
-import { taskIo, type TaskStdio } from './task-io.js'
+import { taskIo, type ProcessStreams, type TaskStdio } from './task-io.js'
+import { ProcessHandle } from './process-handle.js'
 import { mergeEnv } from '../oci/environment.js'
 
 /** Options of `task.exec()`. */
@@ -34,28 +32,18 @@ export interface ExecOutput {
 }
 
 /** A process exec'd into a running container. */
-export class ExecProcess {
-  /** The process's stdin, with `stdio: 'pipe'`. */
-  readonly stdin: Writable | undefined
-  /** The process's stdout, with `stdio: 'pipe'`. */
-  readonly stdout: Readable | undefined
-  /** The process's stderr, with `stdio: 'pipe'`. */
-  readonly stderr: Readable | undefined
+export class ExecProcess extends ProcessHandle {
   private pidValue = 0
 
   /** @internal */
   constructor(
-    private readonly client: ClientCore,
-    /** The container's id. */
-    readonly containerId: string,
-    /** The exec id. */
-    readonly execId: string,
-    streams: { stdin?: Writable; stdout?: Readable; stderr?: Readable },
+    client: ClientCore,
+    containerId: string,
+    execId: string,
+    streams: ProcessStreams,
     private readonly cleanup: () => Promise<void>,
   ) {
-    this.stdin = streams.stdin
-    this.stdout = streams.stdout
-    this.stderr = streams.stderr
+    super(client, containerId, execId, streams)
   }
 
   /** The process's pid on the host, once started. */
@@ -67,23 +55,6 @@ export class ExecProcess {
   async start(options?: CallOptions): Promise<void> {
     const { pid } = await this.client.services.tasks.start({ containerId: this.containerId, execId: this.execId }, options)
     this.pidValue = pid
-  }
-
-  /** Resolves with the exit code when the process exits; safe before `start()`. */
-  async wait(options?: CallOptions): Promise<ExitStatus> {
-    const res = await this.client.services.tasks.wait({ containerId: this.containerId, execId: this.execId }, options)
-    return { exitCode: res.exitStatus, exitedAt: toDate(res.exitedAt) }
-  }
-
-  /** Sends a signal (default SIGTERM). */
-  async kill(signal: SignalInput = 'SIGTERM', options?: CallOptions): Promise<void> {
-    await this.client.services.tasks.kill({ containerId: this.containerId, execId: this.execId, signal: signalNumber(signal) }, options)
-  }
-
-  /** Closes the process's stdin so it reads EOF. */
-  async closeStdin(options?: CallOptions): Promise<void> {
-    this.stdin?.end()
-    await this.client.services.tasks.closeIO({ containerId: this.containerId, execId: this.execId, stdin: true }, options)
   }
 
   /** Removes the exited process from the task and releases its FIFOs. */

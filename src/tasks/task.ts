@@ -2,28 +2,13 @@ import type { ClientCore } from '../client/client.js'
 import { FailedPreconditionError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { toDate } from '../client/time.js'
+import { ProcessHandle, type ExitStatus } from './process-handle.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'
-import type { Readable, Writable } from 'node:stream'
-import { signalNumber, type SignalInput } from './signals.js'
 import type { ProcessStreams } from './task-io.js'
 import { createExec, type ExecOptions, type ExecProcess } from './exec-process.js'
 
-/** How a process ended. */
-export interface ExitStatus {
-  /** The exit code; 128 + n when killed by signal n (as containerd reports it). 255 when unknown. */
-  exitCode: number
-  /** When it exited. */
-  exitedAt: Date | undefined
-}
-
 /** A task's state, as containerd reports it. */
 export type TaskStatus = 'unknown' | 'created' | 'running' | 'stopped' | 'paused' | 'pausing'
-
-/** Options of {@link Task.kill}. */
-export interface KillOptions extends CallOptions {
-  /** Signal every process in the container, not only the init process. Default false. */
-  all?: boolean
-}
 
 /** Options of {@link Task.delete}. */
 export interface DeleteTaskOptions extends CallOptions {
@@ -35,38 +20,25 @@ export interface DeleteTaskOptions extends CallOptions {
  * The running (or created) process of a container. Call `wait()` before `start()` so a fast exit is not
  * missed; `delete()` after it stopped releases it.
  */
-export class Task implements AsyncDisposable {
-  /** The container's id. */
-  readonly id: string
+export class Task extends ProcessHandle implements AsyncDisposable {
   /** The init process's pid on the host. */
   readonly pid: number
 
-  /** The process's stdin, when created with `stdio: 'pipe'`. End it (or call `closeStdin`) to send EOF. */
-  readonly stdin: Writable | undefined
-  /** The process's stdout, when created with `stdio: 'pipe'`. */
-  readonly stdout: Readable | undefined
-  /** The process's stderr, when created with `stdio: 'pipe'`. */
-  readonly stderr: Readable | undefined
-
   /** @internal */
   constructor(
-    private readonly client: ClientCore,
+    client: ClientCore,
     id: string,
     pid: number,
     streams: ProcessStreams = {},
     private readonly cleanup: () => Promise<void> = async () => undefined,
   ) {
-    this.id = id
+    super(client, id, '', streams)
     this.pid = pid
-    this.stdin = streams.stdin
-    this.stdout = streams.stdout
-    this.stderr = streams.stderr
   }
 
-  /** Closes the process's stdin (our end and the shim's), so it reads EOF. */
-  async closeStdin(options?: CallOptions): Promise<void> {
-    this.stdin?.end()
-    await this.client.services.tasks.closeIO({ containerId: this.id, stdin: true }, options)
+  /** The container's id (the task has no id of its own). */
+  get id(): string {
+    return this.containerId
   }
 
   /**
@@ -80,19 +52,6 @@ export class Task implements AsyncDisposable {
   /** Starts the process. */
   async start(options?: CallOptions): Promise<void> {
     await this.client.services.tasks.start({ containerId: this.id }, options)
-  }
-
-  /**
-   * Resolves when the process exits. Safe to call before {@link Task.start}; the call stays open until then.
-   */
-  async wait(options?: CallOptions): Promise<ExitStatus> {
-    const res = await this.client.services.tasks.wait({ containerId: this.id }, options)
-    return { exitCode: res.exitStatus, exitedAt: toDate(res.exitedAt) }
-  }
-
-  /** Sends a signal (default SIGTERM) to the process, or to every process in the container with `all`. */
-  async kill(signal: SignalInput = 'SIGTERM', options: KillOptions = {}): Promise<void> {
-    await this.client.services.tasks.kill({ containerId: this.id, signal: signalNumber(signal), all: options.all ?? false }, options)
   }
 
   /** The task's current state. */

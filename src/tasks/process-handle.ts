@@ -1,0 +1,68 @@
+import type { Readable, Writable } from 'node:stream'
+import type { ClientCore } from '../client/client.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { toDate } from '../client/time.js'
+import { signalNumber, type SignalInput } from './signals.js'
+import type { ProcessStreams } from './task-io.js'
+
+/** How a process ended. */
+export interface ExitStatus {
+  /** The exit code; 128 + n when killed by signal n (as containerd reports it). 255 when unknown. */
+  exitCode: number
+  /** When it exited. */
+  exitedAt: Date | undefined
+}
+
+/** Options of `kill()`. */
+export interface KillOptions extends CallOptions {
+  /** Signal every process in the container, not only this one (a task's init process only). Default false. */
+  all?: boolean
+}
+
+/**
+ * What a task's init process and an exec'd process have in common: containerd addresses both by
+ * container id plus exec id (`''` for the init process).
+ */
+export abstract class ProcessHandle {
+  /** The process's stdin, when created with `stdio: 'pipe'`. End it (or call `closeStdin`) to send EOF. */
+  readonly stdin: Writable | undefined
+  /** The process's stdout, when created with `stdio: 'pipe'`. */
+  readonly stdout: Readable | undefined
+  /** The process's stderr, when created with `stdio: 'pipe'`. */
+  readonly stderr: Readable | undefined
+
+  /** @internal */
+  protected constructor(
+    /** @internal The connection the process's calls go through. */
+    protected readonly client: ClientCore,
+    /** The container's id. */
+    readonly containerId: string,
+    /** The exec id; `''` for a task's init process. */
+    readonly execId: string,
+    streams: ProcessStreams,
+  ) {
+    this.stdin = streams.stdin
+    this.stdout = streams.stdout
+    this.stderr = streams.stderr
+  }
+
+  /** Resolves when the process exits. Safe to call before `start()`: the call stays open until then. */
+  async wait(options?: CallOptions): Promise<ExitStatus> {
+    const res = await this.client.services.tasks.wait({ containerId: this.containerId, execId: this.execId }, options)
+    return { exitCode: res.exitStatus, exitedAt: toDate(res.exitedAt) }
+  }
+
+  /** Sends a signal (default SIGTERM); `all` signals every process in the container. */
+  async kill(signal: SignalInput = 'SIGTERM', options: KillOptions = {}): Promise<void> {
+    await this.client.services.tasks.kill(
+      { containerId: this.containerId, execId: this.execId, signal: signalNumber(signal), all: options.all ?? false },
+      options,
+    )
+  }
+
+  /** Closes the process's stdin (our end and the shim's), so it reads EOF. */
+  async closeStdin(options?: CallOptions): Promise<void> {
+    this.stdin?.end()
+    await this.client.services.tasks.closeIO({ containerId: this.containerId, execId: this.execId, stdin: true }, options)
+  }
+}
