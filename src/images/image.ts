@@ -6,7 +6,7 @@ import { toDate } from '../client/time.js'
 import type { OciDescriptor } from '../registry/registry-client.js'
 import { isIndex, isManifest } from './media-types.js'
 import { parseJson, type ImageConfig, type ImageIndex, type ImageManifest } from './oci-types.js'
-import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
+import { descriptorPlatform, formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
 import { parseReference } from './reference.js'
 import { chainIds } from './unpack.js'
 import { inspectImage, type DockerImageInspect } from './image-inspect.js'
@@ -78,7 +78,7 @@ export class Image {
     let desc = this.target
     if (isIndex(desc.mediaType)) {
       const index = parseJson<ImageIndex>(await this.client.content.readAll(desc.digest, options), `index ${desc.digest}`)
-      const match = index.manifests.find((m) => isManifest(m.mediaType) && m.platform !== undefined && platformMatches(wanted, toSpec(m.platform)))
+      const match = index.manifests.find((m) => isManifest(m.mediaType) && m.platform !== undefined && platformMatches(wanted, descriptorPlatform(m) as PlatformSpec))
       if (match === undefined) throw new NotFoundError(`image ${this.name} has no manifest for ${formatPlatform(wanted)}`)
       desc = match
     }
@@ -201,8 +201,4 @@ export class Image {
       return new Image(this.client, updated ?? (image as unknown as ImageMessage))
     }
   }
-}
-
-function toSpec(p: NonNullable<OciDescriptor['platform']>): PlatformSpec {
-  return p.variant !== undefined ? { os: p.os, architecture: p.architecture, variant: p.variant } : { os: p.os, architecture: p.architecture }
 }

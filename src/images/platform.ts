@@ -1,3 +1,4 @@
+import type { OciDescriptor } from '../registry/registry-client.js'
 import { InvalidArgumentError } from '../client/errors.js'
 
 /** An OS/architecture/variant triple, as in image indexes. */
@@ -59,4 +60,11 @@ export function platformMatches(wanted: PlatformSpec, candidate: PlatformSpec): 
 /** `os/arch[/variant]`. */
 export function formatPlatform(p: PlatformSpec): string {
   return [p.os, p.architecture, p.variant].filter((x) => x !== undefined && x !== '').join('/')
+}
+
+/** The platform of an index entry, when it has one (the descriptor's spec field names mapped to ours). */
+export function descriptorPlatform(desc: Pick<OciDescriptor, 'platform'>): PlatformSpec | undefined {
+  const p = desc.platform
+  if (p === undefined) return undefined
+  return p.variant === undefined ? { os: p.os, architecture: p.architecture } : { os: p.os, architecture: p.architecture, variant: p.variant }
 }

@@ -11,7 +11,7 @@ import { fetchIntoStore } from './fetch-into-store.js'
 import { Limiter } from './limiter.js'
 import { isIndex, isLayer, isManifest } from './media-types.js'
 import { parseJson, type ImageConfig, type ImageIndex, type ImageManifest } from './oci-types.js'
-import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
+import { descriptorPlatform, formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
 import type { PullProgressListener } from './progress.js'
 import { parseReference, type ImageReference } from './reference.js'
 import { chainIds, GC_REF_SNAPSHOT_PREFIX, unpackLayer } from './unpack.js'
@@ -186,9 +186,9 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
       for (const { m, i } of candidates) chosen.set(i, m)
     } else {
       for (const p of wanted) {
-        const match = candidates.find(({ m }) => platformMatches(p, { os: m.platform?.os ?? '', architecture: m.platform?.architecture ?? '', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }))
+        const match = candidates.find(({ m }) => platformMatches(p, descriptorPlatform(m) as PlatformSpec))
         if (match === undefined) {
-          const offered = candidates.map(({ m }) => formatPlatform({ os: m.platform?.os ?? '?', architecture: m.platform?.architecture ?? '?', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }))
+          const offered = candidates.map(({ m }) => formatPlatform(descriptorPlatform(m) as PlatformSpec))
           throw new NotFoundError(`${ref.string} has no image for ${formatPlatform(p)} (it offers ${offered.join(', ') || 'none'})`)
         }
         chosen.set(match.i, match.m)
@@ -197,7 +197,7 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     const first = wanted[0] ?? hostPlatform()
     let unpacked = false
     for (const m of chosen.values()) {
-      const platform = { os: m.platform?.os ?? '', architecture: m.platform?.architecture ?? '', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }
+      const platform = descriptorPlatform(m) as PlatformSpec
       // Only the first wanted platform is unpacked: other platforms are stored for export and push.
       const unpackIt = unpack && !unpacked && platformMatches(first, platform)
       if (unpackIt) unpacked = true
@@ -208,7 +208,7 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     await client.content.writeBlob(bytes, { expected: desc.digest as Digest, size: desc.size, labels, signal })
     await client.content.setLabels(desc.digest, labels)
     progress?.({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
-    return [...chosen.values()].map((m) => ({ os: m.platform?.os ?? '', architecture: m.platform?.architecture ?? '', ...(m.platform?.variant !== undefined ? { variant: m.platform.variant } : {}) }))
+    return [...chosen.values()].map((m) => descriptorPlatform(m) as PlatformSpec)
   }
 }
 

@@ -10,7 +10,7 @@ import { getImage } from './image-store.js'
 import { Limiter } from './limiter.js'
 import { isIndex, isManifest } from './media-types.js'
 import { parseJson, type ImageConfig, type ImageIndex, type ImageManifest } from './oci-types.js'
-import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
+import { descriptorPlatform, formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
 import type { PushProgressEvent, PushProgressListener } from './push-progress.js'
 import { parseReference } from './reference.js'
 
@@ -276,7 +276,7 @@ export async function planPush(client: ClientCore, name: string, target: OciDesc
     for (const blob of [manifest.config, ...manifest.layers]) {
       if (!isNonDistributable(blob.mediaType)) blobs.set(blob.digest, { mediaType: blob.mediaType, digest: blob.digest, size: blob.size })
     }
-    if (desc.platform !== undefined) platforms.push(toSpec(desc.platform))
+    if (desc.platform !== undefined) platforms.push(descriptorPlatform(desc) as PlatformSpec)
     return manifest
   }
 
@@ -294,7 +294,7 @@ export async function planPush(client: ClientCore, name: string, target: OciDesc
         loaded.push({ child, bytes: await client.content.readAll(child.digest, { signal }) })
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err
-        absent.push(child.platform !== undefined ? formatPlatform(toSpec(child.platform)) : child.digest)
+        absent.push(child.platform !== undefined ? formatPlatform(descriptorPlatform(child) as PlatformSpec) : child.digest)
       }
     }
     if (absent.length > 0) {
@@ -320,9 +320,9 @@ export async function planPush(client: ClientCore, name: string, target: OciDesc
     }
     const index = parseJson<ImageIndex>(bytes, `index ${target.digest}`)
     const candidates = (index.manifests ?? []).filter((m) => isManifest(m.mediaType) && m.platform !== undefined)
-    const match = candidates.find((m) => platformMatches(platform, toSpec(m.platform as NonNullable<OciDescriptor['platform']>)))
+    const match = candidates.find((m) => platformMatches(platform, descriptorPlatform(m) as PlatformSpec))
     if (match === undefined) {
-      const offered = candidates.map((m) => formatPlatform(toSpec(m.platform as NonNullable<OciDescriptor['platform']>)))
+      const offered = candidates.map((m) => formatPlatform(descriptorPlatform(m) as PlatformSpec))
       throw new NotFoundError(`cannot push ${name}: it has no manifest for ${formatPlatform(platform)} (it offers ${offered.join(', ') || 'none'})`)
     }
     const manifestBytes = await read(match, `the ${formatPlatform(platform)} manifest`)
@@ -349,8 +349,4 @@ export async function planPush(client: ClientCore, name: string, target: OciDesc
 // What a registry needs to know of a manifest: the platform and annotations belong to the parent's list.
 function plain(desc: OciDescriptor): OciDescriptor {
   return { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }
-}
-
-function toSpec(p: NonNullable<OciDescriptor['platform']>): PlatformSpec {
-  return p.variant !== undefined ? { os: p.os, architecture: p.architecture, variant: p.variant } : { os: p.os, architecture: p.architecture }
 }

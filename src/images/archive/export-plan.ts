@@ -9,7 +9,8 @@ import { MAX_JSON_BYTES } from './archive-json.js'
 import type { DockerManifestEntry } from './docker-manifest-json.js'
 import { blobPath } from './entry-path.js'
 import { dockerRepoTag, exportNameAnnotations } from './image-names.js'
-import { bestMatch, descriptorPlatform, describePlatforms, selects, type PlatformSelection } from './platform-selection.js'
+import { descriptorPlatform } from '../platform.js'
+import { bestMatch, describePlatforms, selects, type PlatformSelection } from './platform-selection.js'
 
 /** What an export writes: the blobs, the index.json entries and Docker's manifest.json entries. */
 export interface ExportPlan {

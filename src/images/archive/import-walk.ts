@@ -6,7 +6,8 @@ import type { ImageManifest } from '../oci-types.js'
 import { formatPlatform, type PlatformSpec } from '../platform.js'
 import { ArchiveError } from './archive-error.js'
 import { MAX_JSON_BYTES, parseIndexDocument, parseManifestDocument } from './archive-json.js'
-import { descriptorPlatform, describePlatforms, selects, type PlatformSelection } from './platform-selection.js'
+import { descriptorPlatform } from '../platform.js'
+import { describePlatforms, selects, type PlatformSelection } from './platform-selection.js'
 
 /** A manifest an import keeps, with the platform its index entry gave it (if any). */
 export interface WalkedManifest {

@@ -1,5 +1,5 @@
 import type { OciDescriptor } from '../../registry/registry-client.js'
-import { formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformMatches, type PlatformSpec } from '../platform.js'
+import { descriptorPlatform, formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformMatches, type PlatformSpec } from '../platform.js'
 
 /** Which manifests of a multi-platform index an import or export takes. */
 export interface PlatformSelection {
@@ -18,13 +18,6 @@ export function platformSelection(all: boolean | undefined, platforms: readonly 
 /** A string or spec as a normalized spec. */
 export function toSpec(p: string | PlatformSpec): PlatformSpec {
   return typeof p === 'string' ? parsePlatform(p) : normalizePlatform(p)
-}
-
-/** The platform of an index entry, when it has one. */
-export function descriptorPlatform(desc: OciDescriptor): PlatformSpec | undefined {
-  const p = desc.platform
-  if (p === undefined) return undefined
-  return p.variant === undefined ? { os: p.os, architecture: p.architecture } : { os: p.os, architecture: p.architecture, variant: p.variant }
 }
 
 /**
