@@ -1,6 +1,7 @@
 import type { CallOptions } from './transport/call-options.js'
 import { NotFoundError } from './errors.js'
 import { validateIdentifier } from './identifiers.js'
+import { labelPatch } from './label-patch.js'
 import type { NamespaceGuard } from './namespace-guard.js'
 import type { Services } from './services.js'
 
@@ -69,9 +70,10 @@ export class NamespaceStore {
     validateIdentifier('namespace', name)
     // containerd's namespace service replaces all labels when the mask is empty and accepts only
     // `labels.<key>` paths otherwise.
-    const paths = options.replace === true ? [] : Object.keys(labels).map((k) => `labels.${k}`)
+    const patch = labelPatch(labels)
+    const paths = options.replace === true ? [] : patch.paths
     const { namespace } = await this.services.namespaces.update(
-      { namespace: { name, labels: dropEmpty(labels) }, updateMask: { paths } },
+      { namespace: { name, labels: patch.labels }, updateMask: { paths } },
       options,
     )
     return toInfo(namespace, name)
@@ -91,9 +93,4 @@ export class NamespaceStore {
 
 function toInfo(ns: { name: string; labels: { [key: string]: string } } | undefined, fallbackName: string): NamespaceInfo {
   return { name: ns?.name ?? fallbackName, labels: { ...(ns?.labels ?? {}) } }
-}
-
-// containerd removes a label whose path is in the mask but whose value is absent.
-function dropEmpty(labels: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''))
 }

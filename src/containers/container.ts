@@ -1,6 +1,7 @@
 import type { ClientCore } from '../client/client.js'
 import { FailedPreconditionError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
+import { labelPatch } from '../client/label-patch.js'
 import { toDate } from '../client/time.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import { snapshotMounts } from './snapshot-mounts.js'
@@ -65,9 +66,9 @@ export class Container {
 
   /** Sets labels (merged; a `''` value removes the key) and returns all labels. */
   async setLabels(labels: Record<string, string>, options?: CallOptions): Promise<Record<string, string>> {
-    const kept = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''))
+    const patch = labelPatch(labels)
     const { container } = await this.client.services.containers.update(
-      { container: { id: this.id, labels: kept }, updateMask: { paths: Object.keys(labels).map((k) => `labels.${k}`) } },
+      { container: { id: this.id, labels: patch.labels }, updateMask: { paths: patch.paths } },
       options,
     )
     return { ...(container?.labels ?? {}) }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Info } from '../../gen/containerd/services/content/v1/content_pb.js'
 import { AlreadyExistsError, DataLossError, InvalidArgumentError } from '../errors.js'
+import { labelPatch } from '../label-patch.js'
 import type { NamespaceScope } from '../namespace-scope.js'
 import type { Services } from '../services.js'
 import type { CallOptions } from '../transport/call-options.js'
@@ -207,9 +208,9 @@ export class ContentStore {
    */
   async setLabels(digest: string, labels: Record<string, string>, options: CallOptions & { replace?: boolean } = {}): Promise<ContentInfo> {
     validateDigest(digest)
-    const paths = options.replace === true ? ['labels'] : Object.keys(labels).map((k) => `labels.${k}`)
-    const kept = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''))
-    const { info } = await this.services.content.update({ info: { digest, labels: kept }, updateMask: { paths } }, options)
+    const patch = labelPatch(labels)
+    const paths = options.replace === true ? ['labels'] : patch.paths
+    const { info } = await this.services.content.update({ info: { digest, labels: patch.labels }, updateMask: { paths } }, options)
     return toContentInfo(info, digest)
   }
 

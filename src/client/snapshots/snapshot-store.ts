@@ -1,6 +1,7 @@
 import { Kind, type Info } from '../../gen/containerd/services/snapshots/v1/snapshots_pb.js'
 import type { Mount as MountMessage } from '../../gen/containerd/types/mount_pb.js'
 import { InvalidArgumentError } from '../errors.js'
+import { labelPatch } from '../label-patch.js'
 import type { NamespaceScope } from '../namespace-scope.js'
 import type { Services } from '../services.js'
 import type { CallOptions } from '../transport/call-options.js'
@@ -122,10 +123,10 @@ export class SnapshotStore {
   /** Sets labels (merged; `''` removes a key; `replace: true` replaces all). */
   async setLabels(key: string, labels: Record<string, string>, options: CallOptions & { replace?: boolean } = {}): Promise<SnapshotInfo> {
     checkKey(key)
-    const paths = options.replace === true ? ['labels'] : Object.keys(labels).map((k) => `labels.${k}`)
-    const kept = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''))
+    const patch = labelPatch(labels)
+    const paths = options.replace === true ? ['labels'] : patch.paths
     const { info } = await this.services.snapshots.update(
-      { snapshotter: this.snapshotter, info: { name: key, labels: kept }, updateMask: { paths } },
+      { snapshotter: this.snapshotter, info: { name: key, labels: patch.labels }, updateMask: { paths } },
       options,
     )
     return toInfo(info, key)
