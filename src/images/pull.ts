@@ -144,7 +144,6 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     const labels: Record<string, string> = { ...source, 'containerd.io/gc.ref.content.config': manifest.config.digest }
     manifest.layers.forEach((layer, i) => { labels[`containerd.io/gc.ref.content.l.${i}`] = layer.digest })
     await client.content.writeBlob(bytes, { expected: desc.digest as Digest, size: desc.size, labels, signal })
-    await client.content.setLabels(desc.digest, labels)
     if (topChain !== undefined) await client.content.setLabels(manifest.config.digest, { [`${GC_REF_SNAPSHOT_PREFIX}${snapshotter}`]: topChain })
     progress?.({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
   }
@@ -206,7 +205,6 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     const labels: Record<string, string> = { ...source }
     for (const [i, m] of chosen) labels[`containerd.io/gc.ref.content.m.${i}`] = m.digest
     await client.content.writeBlob(bytes, { expected: desc.digest as Digest, size: desc.size, labels, signal })
-    await client.content.setLabels(desc.digest, labels)
     progress?.({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
     return [...chosen.values()].map((m) => descriptorPlatform(m) as PlatformSpec)
   }

@@ -49,8 +49,10 @@ describe('content store', () => {
   it('is idempotent for a blob that already exists', async () => {
     const data = randomBytes(1000)
     const first = await client.content.writeBlob(data, { expected: sha256(data), labels: ROOT })
-    const second = await client.content.writeBlob(data, { expected: sha256(data), labels: ROOT })
+    const second = await client.content.writeBlob(data, { expected: sha256(data), labels: { ...ROOT, again: 'yes' } })
     expect(second).toBe(first)
+    // The labels asked for are merged into the existing blob's.
+    expect((await client.content.info(first)).labels).toEqual({ ...ROOT, again: 'yes' })
     await client.content.delete(first)
   })
 

@@ -146,7 +146,8 @@ export class ContentStore {
 
   /**
    * Writes a whole blob and commits it. Idempotent when `expected` is given: if the blob already exists,
-   * nothing is written and its digest is returned. Any failure aborts the ingest.
+   * nothing is written, `labels` are merged into its labels, and its digest is returned. Any failure
+   * aborts the ingest.
    */
   async writeBlob(data: BlobSource, options: WriteBlobOptions = {}): Promise<Digest> {
     return this.scope.guard.run(this.scope.namespace, () => this.writeBlobOnce(data, options))
@@ -162,7 +163,7 @@ export class ContentStore {
     try {
       writer = await ContentWriter.open(this.services, ref, writerOptions)
     } catch (err) {
-      if (err instanceof AlreadyExistsError && options.expected !== undefined) return options.expected
+      if (err instanceof AlreadyExistsError && options.expected !== undefined) return this.existing(options.expected, options)
       throw err
     }
     try {
@@ -188,9 +189,15 @@ export class ContentStore {
       return await writer.commit(commit)
     } catch (err) {
       await writer.abort().catch(() => undefined)
-      if (err instanceof AlreadyExistsError && options.expected !== undefined) return options.expected
+      if (err instanceof AlreadyExistsError && options.expected !== undefined) return this.existing(options.expected, options)
       throw err
     }
+  }
+
+  // The blob was there already: the caller still gets the labels it asked for.
+  private async existing(digest: Digest, options: WriteBlobOptions): Promise<Digest> {
+    if (options.labels !== undefined && Object.keys(options.labels).length > 0) await this.setLabels(digest, options.labels, options)
+    return digest
   }
 
   /**
