@@ -14,7 +14,7 @@ import { parseJson, type ImageConfig, type ImageIndex, type ImageManifest } from
 import { descriptorPlatform, formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from './platform.js'
 import type { PullProgressListener } from './progress.js'
 import { parseReference, type ImageReference } from './reference.js'
-import { chainIds, GC_REF_SNAPSHOT_PREFIX, unpackLayer } from './unpack.js'
+import { unpackManifest } from './unpack.js'
 
 /** Options of `client.pull()`. */
 export interface PullOptions extends CallOptions {
@@ -125,26 +125,19 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     const downloads = manifest.layers.map((layer) => limiter.run(() => fetchIntoStore(client, registry, layer, 'layer', fetchOptions)))
     // Unhandled until awaited below; a failure aborts the others through `signal`.
     for (const d of downloads) d.catch(fail)
-    let topChain: string | undefined
     if (unpackIt) {
       const config = parseJson<ImageConfig>(await client.content.readAll(manifest.config.digest, { signal }), `config ${manifest.config.digest}`)
       const diffIds = config.rootfs?.diff_ids ?? []
       if (diffIds.length !== manifest.layers.length) {
         throw new DataLossError(`config ${manifest.config.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`)
       }
-      const chain = chainIds(diffIds)
       // Layers are applied in order as soon as each one is stored, while later ones still download.
-      for (const [i, layer] of manifest.layers.entries()) {
-        await downloads[i]
-        await unpackLayer(client, layer, diffIds[i] as string, chain[i] as string, i === 0 ? '' : (chain[i - 1] as string), { snapshotter, signal, onProgress: progress, ref: ref.string })
-      }
-      topChain = chain[chain.length - 1]
+      await unpackManifest(client, manifest, diffIds, { snapshotter, signal, onProgress: progress, ref: ref.string, beforeLayer: (i) => downloads[i] as Promise<void> })
     }
     await Promise.all(downloads)
     const labels: Record<string, string> = { ...source, 'containerd.io/gc.ref.content.config': manifest.config.digest }
     manifest.layers.forEach((layer, i) => { labels[`containerd.io/gc.ref.content.l.${i}`] = layer.digest })
     await client.content.writeBlob(bytes, { expected: desc.digest as Digest, size: desc.size, labels, signal })
-    if (topChain !== undefined) await client.content.setLabels(manifest.config.digest, { [`${GC_REF_SNAPSHOT_PREFIX}${snapshotter}`]: topChain })
     progress?.({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
   }
 

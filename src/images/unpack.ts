@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { ClientCore } from '../client/client.js'
 import { AlreadyExistsError, DataLossError, NotFoundError } from '../client/errors.js'
 import type { OciDescriptor } from '../registry/registry-client.js'
+import type { ImageManifest } from './oci-types.js'
 import type { PullProgressListener } from './progress.js'
 
 /** Labels containerd's unpacker puts on snapshots and blobs; `ctr` and nerdctl read them. */
@@ -93,4 +94,29 @@ async function committed(client: ClientCore, snapshotter: string, chainId: strin
     if (err instanceof NotFoundError) return false
     throw err
   }
+}
+
+/** Options of {@link unpackManifest}. */
+export interface UnpackManifestOptions extends UnpackLayerOptions {
+  /** Awaited before layer `i` is applied: a pull waits there for the layer's download. */
+  beforeLayer?: (i: number) => Promise<unknown>
+}
+
+/**
+ * Unpacks every layer of a manifest in order, then labels its config with
+ * `containerd.io/gc.ref.snapshot.<snapshotter>` = the top chain ID, so the image keeps its snapshots
+ * from garbage collection. `diffIds` must have one entry per layer (callers check, with their own error).
+ * Returns the top chain ID.
+ */
+export async function unpackManifest(client: ClientCore, manifest: ImageManifest, diffIds: readonly string[], options: UnpackManifestOptions): Promise<string | undefined> {
+  const chain = chainIds(diffIds)
+  for (const [i, layer] of manifest.layers.entries()) {
+    await options.beforeLayer?.(i)
+    await unpackLayer(client, layer, diffIds[i] as string, chain[i] as string, i === 0 ? '' : (chain[i - 1] as string), options)
+  }
+  const top = chain[chain.length - 1]
+  if (top !== undefined) {
+    await client.content.setLabels(manifest.config.digest, { [`${GC_REF_SNAPSHOT_PREFIX}${options.snapshotter}`]: top }, { signal: options.signal })
+  }
+  return top
 }

@@ -2,7 +2,7 @@ import type { ClientCore } from '../../client/client.js'
 import { isLayer } from '../media-types.js'
 import type { ImageConfig } from '../oci-types.js'
 import { platformMatches, type PlatformSpec } from '../platform.js'
-import { chainIds, GC_REF_SNAPSHOT_PREFIX, unpackLayer } from '../unpack.js'
+import { unpackManifest } from '../unpack.js'
 import { ArchiveError } from './archive-error.js'
 import { isObject, MAX_JSON_BYTES, parseArchiveJson } from './archive-json.js'
 import type { WalkedManifest } from './import-walk.js'
@@ -55,13 +55,10 @@ export async function unpackImported(client: ClientCore, manifests: readonly Wal
   if (diffIds.length !== manifest.layers.length) {
     throw new ArchiveError('Malformed', `config ${manifest.config.digest} lists ${diffIds.length} diff_ids for the ${manifest.layers.length} layers of manifest ${descriptor.digest}`)
   }
-  const chain = chainIds(diffIds)
-  for (const [i, layer] of manifest.layers.entries()) {
+  for (const layer of manifest.layers) {
     if (!isLayer(layer.mediaType)) throw new ArchiveError('Malformed', `manifest ${descriptor.digest} lists a layer of media type ${layer.mediaType}, which cannot be unpacked`)
-    await unpackLayer(client, layer, diffIds[i] as string, chain[i] as string, i === 0 ? '' : (chain[i - 1] as string), { snapshotter: options.snapshotter, signal: options.signal, ref: options.ref })
   }
-  const top = chain[chain.length - 1]
-  if (top !== undefined) await client.content.setLabels(manifest.config.digest, { [`${GC_REF_SNAPSHOT_PREFIX}${options.snapshotter}`]: top }, { signal: options.signal })
+  await unpackManifest(client, manifest, diffIds, { snapshotter: options.snapshotter, signal: options.signal, ref: options.ref })
   done.add(descriptor.digest)
   return descriptor.digest
 }
