@@ -10,6 +10,16 @@ export interface LogFileStdio {
 }
 
 /**
+ * stdout and stderr handed to a logging URI the shim understands: `binary:///path/to/logger?k=v` runs a
+ * logging program (fds 3 and 4 are stdout and stderr, fd 5 signals it is ready), `file:///path` appends
+ * to a file. stdin is empty. Nothing in this process needs to keep running.
+ */
+export interface LogUriStdio {
+  /** The URI; `binary://` and `file://` (containerd ≥ 1.6) are the shim's schemes. */
+  logUri: string
+}
+
+/**
  * Where a process's stdio goes.
  * - `'null'`: nowhere; stdin is empty.
  * - `'pipe'`: `stdin` (Writable), `stdout` and `stderr` (Readables) on the task or process, through FIFOs.
@@ -18,9 +28,9 @@ export interface LogFileStdio {
  * - `{ logFile }`: stdout and stderr appended to a file by this process (through FIFOs, like `'pipe'`), so
  *   it must keep running; the file is complete once the task is deleted. (containerd's own `file://`
  *   URIs were not used: with both streams pointing at one file the shim's writes overwrote each other.)
- * Terminals and the json-file logger come with the rest of the containers and tasks issue.
+ * - `{ logUri }`: stdout and stderr to a logging URI run by the shim (see {@link LogUriStdio}).
  */
-export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio
+export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio
 
 /** The process's ends of its stdio, when piped. */
 export interface ProcessStreams {
@@ -47,8 +57,12 @@ export interface TaskIo {
 export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
   const none = async (): Promise<void> => undefined
   if (stdio === 'null') return { stdin: '', stdout: '', stderr: '', attach: async () => ({}), close: none }
+  if (typeof stdio === 'object' && 'logUri' in stdio) {
+    const uri = checkLogUri(stdio.logUri)
+    return { stdin: '', stdout: uri, stderr: uri, attach: async () => ({}), close: none }
+  }
   if (stdio !== 'pipe' && stdio !== 'inherit' && (typeof stdio !== 'object' || typeof stdio.logFile !== 'string' || stdio.logFile === '')) {
-    throw new InvalidArgumentError(`stdio must be 'null', 'pipe', 'inherit' or { logFile: <path> }`)
+    throw new InvalidArgumentError(`stdio must be 'null', 'pipe', 'inherit', { logFile: <path> } or { logUri: <uri> }`)
   }
   const fifos = await FifoSet.create(id, { stdin: stdio === 'pipe', stdout: true, stderr: true })
   let file: WriteStream | undefined
@@ -74,4 +88,19 @@ export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
       if (f !== undefined) await new Promise<void>((resolve) => f.end(() => resolve()))
     },
   }
+}
+
+/** The shim launches `binary://` and appends to `file://` URIs; anything else it would treat as a FIFO path. */
+function checkLogUri(uri: unknown): string {
+  if (typeof uri !== 'string') throw new InvalidArgumentError('logUri must be a string')
+  let parsed: URL
+  try {
+    parsed = new URL(uri)
+  } catch {
+    throw new InvalidArgumentError(`logUri ${JSON.stringify(uri)} is not a URI (want binary:///path or file:///path)`)
+  }
+  if (!['binary:', 'file:'].includes(parsed.protocol) || !parsed.pathname.startsWith('/')) {
+    throw new InvalidArgumentError(`logUri ${JSON.stringify(uri)}: the scheme must be binary:// or file:// with an absolute path`)
+  }
+  return uri
 }
