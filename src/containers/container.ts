@@ -1,12 +1,17 @@
 import type { ClientCore } from '../client/client.js'
-import { FailedPreconditionError, NotFoundError } from '../client/errors.js'
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { labelPatch } from '../client/label-patch.js'
 import { toDate } from '../client/time.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import { snapshotMounts } from './snapshot-mounts.js'
 import { Task } from '../tasks/task.js'
-import { taskIo, type TaskStdio } from '../tasks/task-io.js'
+import { reattachIo, taskIo, type TaskStdio } from '../tasks/task-io.js'
+import { getImage } from '../images/image-store.js'
+import type { UserDatabase } from '../oci/user-database.js'
+import { readImageFile } from './image-file.js'
+import { updateContainer, type UpdateContainerOptions } from './container-update.js'
+import { updateRestartPolicy, type RestartPolicy } from './restart-policy.js'
 
 /** A container record: what containerd stores for a container (no process: see {@link Task}). */
 export interface ContainerInfo {
@@ -32,6 +37,17 @@ export interface ContainerInfo {
 export interface NewTaskOptions extends CallOptions {
   /** Where the process's stdio goes. Default `'null'`. */
   stdio?: TaskStdio
+}
+
+/** Options of {@link Container.task}. */
+export interface LoadTaskOptions extends CallOptions {
+  /**
+   * Reconnect to the task's stdio FIFOs (made by whichever client created the task, even one that has
+   * exited since), so `task.stdout`, `task.stderr` and `task.stdin` carry its I/O from here on. Output
+   * written while nobody read it waits in the pipe (up to its size; the process blocks on a full pipe).
+   * Default false.
+   */
+  attach?: boolean
 }
 
 /** Options of {@link Container.delete}. */
@@ -75,21 +91,47 @@ export class Container {
   }
 
   /**
+   * Updates the given record fields (labels merged or replaced, spec or spec options, image, snapshot
+   * key) and returns the record as stored. A new spec applies to the next task.
+   * @throws InvalidArgumentError when nothing (or a bad value) is given.
+   */
+  async update(options: UpdateContainerOptions): Promise<ContainerInfo> {
+    return toInfo(await updateContainer(this.client, this.id, options))
+  }
+
+  /**
+   * Changes the restart policy (like `docker update --restart`); see {@link updateRestartPolicy}.
+   * @throws InvalidArgumentError for a malformed policy; NotImplementedError when the daemon's restart
+   *   monitor does not support it (containerd 1.6 knows only `always`).
+   */
+  async updateRestartPolicy(policy: RestartPolicy, options?: CallOptions): Promise<void> {
+    await updateRestartPolicy(this.client, this.id, policy, options)
+  }
+
+  /**
    * Creates the container's task (its process, not yet started). Call `task.wait()` before `task.start()`.
    * @throws AlreadyExistsError when the container already has a task.
    */
   async newTask(options: NewTaskOptions = {}): Promise<Task> {
     const record = await this.record(options)
-    const io = await taskIo(options.stdio ?? 'null', this.id)
+    const stdio = options.stdio ?? 'null'
+    const wantsTerminal = typeof stdio === 'object' && 'terminal' in stdio
+    if (wantsTerminal !== specTerminal(record)) {
+      // runc refuses the mismatch with an obscure console-socket error; say what to change instead.
+      throw new InvalidArgumentError(wantsTerminal
+        ? `container ${this.id} was not created with tty: true, so its task cannot have a terminal`
+        : `container ${this.id} was created with tty: true: its task needs stdio { terminal: true }`)
+    }
+    const io = await taskIo(stdio, this.id)
     let created = false
     try {
       const rootfs = await snapshotMounts(this.client, record.snapshotter, record.snapshotKey, options)
       const { pid } = await this.client.services.tasks.create(
-        { containerId: this.id, rootfs, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, terminal: false },
+        { containerId: this.id, rootfs, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, terminal: io.terminal },
         options,
       )
       created = true
-      return new Task(this.client, this.id, pid, await io.attach(), io.close)
+      return new Task(this.client, this.id, pid, await io.attach(), io.close, this.userDatabase(record))
     } catch (err) {
       // Undo what was made: the task (if creating it succeeded but attaching failed), then the FIFOs.
       if (created) await this.client.services.tasks.delete({ containerId: this.id }).catch(() => undefined)
@@ -98,10 +140,17 @@ export class Container {
     }
   }
 
-  /** Attaches to the container's existing task (without its stdio). */
-  async task(options?: CallOptions): Promise<Task> {
+  /**
+   * A handle on the container's existing task, e.g. from a new client after the one that started it
+   * exited; with `attach: true` its stdio streams are reconnected too.
+   * @throws NotFoundError when the container has no task.
+   */
+  async task(options: LoadTaskOptions = {}): Promise<Task> {
+    const record = await this.record(options)
     const { process } = await this.client.services.tasks.get({ containerId: this.id }, options)
-    return new Task(this.client, this.id, process?.pid ?? 0)
+    if (options.attach !== true) return new Task(this.client, this.id, process?.pid ?? 0, {}, undefined, this.userDatabase(record))
+    const io = await reattachIo({ stdin: process?.stdin ?? '', stdout: process?.stdout ?? '', stderr: process?.stderr ?? '' })
+    return new Task(this.client, this.id, process?.pid ?? 0, io.streams, io.close, this.userDatabase(record))
   }
 
   /**
@@ -124,11 +173,28 @@ export class Container {
     }
   }
 
+  /** Reads the container image's /etc/passwd and /etc/group when an exec names a user (not before). */
+  private userDatabase(record: ContainerMessage): () => Promise<UserDatabase> {
+    return async () => {
+      if (record.image === '') return {}
+      const image = await getImage(this.client, record.image)
+      const { manifest } = await image.manifest()
+      const [passwd, group] = await Promise.all([readImageFile(this.client, manifest, '/etc/passwd'), readImageFile(this.client, manifest, '/etc/group')])
+      return { ...(passwd !== undefined ? { passwd: passwd.toString('utf8') } : {}), ...(group !== undefined ? { group: group.toString('utf8') } : {}) }
+    }
+  }
+
   private async record(options?: CallOptions): Promise<ContainerMessage> {
     const { container } = await this.client.services.containers.get({ id: this.id }, options)
     if (container === undefined) throw new NotFoundError(`container ${this.id}: not found`)
     return container
   }
+}
+
+/** Whether the container's stored spec runs its process on a terminal. */
+function specTerminal(record: ContainerMessage): boolean {
+  const spec = JSON.parse(Buffer.from(record.spec?.value ?? new Uint8Array()).toString('utf8') || '{}') as { process?: { terminal?: boolean } }
+  return spec.process?.terminal === true
 }
 
 /** Converts the wire record into a {@link ContainerInfo}. */

@@ -8,9 +8,10 @@ import { chainIds } from '../images/unpack.js'
 import { Container } from './container.js'
 import { buildContainerSpec, type ContainerSpecOptions } from './container-spec.js'
 import { encodeSpec } from '../oci/spec-json.js'
+import { withTerminal } from '../oci/terminal-option.js'
+import { runtimeChoice } from './runtime-choice.js'
 
-/** The runtime containerd's Go client uses by default. */
-export const DEFAULT_RUNTIME = 'io.containerd.runc.v2'
+export { DEFAULT_RUNTIME } from './runtime-choice.js'
 
 /** Options of `client.createContainer()`. */
 export interface CreateContainerOptions extends CallOptions, ContainerSpecOptions {
@@ -20,9 +21,17 @@ export interface CreateContainerOptions extends CallOptions, ContainerSpecOption
   labels?: Record<string, string>
   /** Snapshotter the image is unpacked in. Default `overlayfs`. */
   snapshotter?: string
-  /** Runtime. Default `io.containerd.runc.v2`. */
+  /**
+   * Runtime: a containerd runtime name (default `io.containerd.runc.v2`), or an OCI runtime binary the
+   * runc shim runs instead of runc, such as `crun` (like `nerdctl run --runtime crun`).
+   */
   runtime?: string
+  /** Run the process on a pseudo-terminal (`docker run -t`); its task then needs `stdio: { terminal: true }`. */
+  tty?: boolean
 }
+
+/** The label the Go client's `WithImageStopSignal` sets and `stop()` reads. */
+export const STOP_SIGNAL_LABEL = 'io.containerd.image.config.stop-signal'
 
 /**
  * Creates a container from an unpacked image: a new writable snapshot on top of the image's layers
@@ -42,7 +51,11 @@ export async function createContainer(client: ClientCore, id: string, options: C
   if (!(await image.isUnpacked({ ...options, snapshotter }))) {
     throw new NotFoundError(`image ${image.name} is not unpacked in ${snapshotter}: pull it (pull unpacks) before creating containers`)
   }
-  const spec = await buildContainerSpec(client, { namespace: client.namespace, id, manifest, config }, options)
+  const runtime = runtimeChoice(options.runtime)
+  const specOptions = [...(options.tty === true ? [withTerminal()] : []), ...(options.specOptions ?? [])]
+  const spec = await buildContainerSpec(client, { namespace: client.namespace, id, manifest, config }, { ...options, specOptions })
+  const stopSignal = config.config?.StopSignal
+  const labels = { ...(stopSignal !== undefined && stopSignal !== '' ? { [STOP_SIGNAL_LABEL]: stopSignal } : {}), ...options.labels }
   await client.withLease(async () => {
     await client.snapshots(snapshotter).prepare(id, top, { signal: options.signal })
     await client.services.containers.create(
@@ -50,8 +63,8 @@ export async function createContainer(client: ClientCore, id: string, options: C
         container: {
           id,
           image: image.name,
-          labels: options.labels ?? {},
-          runtime: { name: options.runtime ?? DEFAULT_RUNTIME },
+          labels,
+          runtime,
           spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from(encodeSpec(spec)) },
           snapshotter,
           snapshotKey: id,

@@ -11,8 +11,13 @@
  * exactly by `encodeSpec` (see `spec-json.ts`).
  */
 
-/** The runtime-spec version this layer writes into `ociVersion` (the one containerd 2.x vendors). */
-export const OCI_RUNTIME_SPEC_VERSION = '1.3.0'
+/**
+ * The runtime-spec version this layer writes into `ociVersion`. The types follow the newest spec, but
+ * the version written is 1.1.0 (what containerd 1.7 writes): crun 1.8 (Debian bookworm) refuses any
+ * version it does not know ("unknown version specified"), runc does not check, and the fields we fill
+ * are all understood by 1.1 runtimes.
+ */
+export const OCI_RUNTIME_SPEC_VERSION = '1.1.0'
 
 /** The whole container configuration. */
 export interface Spec {

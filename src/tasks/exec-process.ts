@@ -6,6 +6,8 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import { taskIo, type ProcessStreams, type TaskStdio } from './task-io.js'
 import { ProcessHandle } from './process-handle.js'
 import { mergeEnv } from '../oci/environment.js'
+import type { Process } from '../oci/runtime-spec.js'
+import { resolveUser, type UserDatabase } from '../oci/user-database.js'
 
 /** Options of `task.exec()`. */
 export interface ExecOptions extends CallOptions {
@@ -15,7 +17,17 @@ export interface ExecOptions extends CallOptions {
   env?: string[]
   /** Working directory. Default: the container's. */
   cwd?: string
-  /** Where stdio goes. Default `'null'`; `output()` pipes it. */
+  /**
+   * Run as this user: `name`, `uid`, `name:group` or `uid:gid`, names resolved from the container image's
+   * /etc/passwd and /etc/group (like `docker exec -u`). Default: the container's user.
+   */
+  user?: string
+  /**
+   * Run on a pseudo-terminal (like `docker exec -t`): stdout and stderr arrive joined on `stdout`, `resize()`
+   * sets its size. Implies `stdio: { terminal: true }` unless stdio says otherwise. Default false.
+   */
+  tty?: boolean
+  /** Where stdio goes. Default `'null'` (`{ terminal: true }` with `tty`); `output()` pipes it. */
   stdio?: TaskStdio
   /** The exec id. Default: a random one. */
   execId?: string
@@ -99,15 +111,27 @@ export class ExecProcess extends ProcessHandle {
 }
 
 /** Creates an exec process (not started) in a container's running task. */
-export async function createExec(client: ClientCore, containerId: string, options: ExecOptions): Promise<ExecProcess> {
-  if (options.args.length === 0) throw new InvalidArgumentError('exec needs a command: args must not be empty')
+export async function createExec(
+  client: ClientCore,
+  containerId: string,
+  options: ExecOptions,
+  userDatabase: () => Promise<UserDatabase> = async () => ({}),
+): Promise<ExecProcess> {
+  if (!Array.isArray(options.args) || options.args.length === 0) throw new InvalidArgumentError('exec needs a command: args must not be empty')
+  const stdio = options.stdio ?? (options.tty === true ? { terminal: true as const } : 'null')
+  const terminal = typeof stdio === 'object' && 'terminal' in stdio
+  if (options.tty === true && !terminal) throw new InvalidArgumentError('exec with tty: true needs stdio { terminal: true } (or no stdio)')
   const execId = options.execId ?? `exec-${randomBytes(6).toString('hex')}`
   const { container } = await client.services.containers.get({ id: containerId }, options)
-  const spec = JSON.parse(Buffer.from(container?.spec?.value ?? new Uint8Array()).toString('utf8') || '{}') as { process?: Record<string, unknown> }
-  const base = spec.process ?? {}
-  const env = mergeEnv((base['env'] as string[] | undefined) ?? [], options.env ?? [])
-  const processSpec = { ...base, args: options.args, env, cwd: options.cwd ?? base['cwd'] ?? '/', terminal: false }
-  const io = await taskIo(options.stdio ?? 'null', execId)
+  const spec = JSON.parse(Buffer.from(container?.spec?.value ?? new Uint8Array()).toString('utf8') || '{}') as { process?: Process }
+  const base: Process = spec.process ?? { cwd: '/', user: { uid: 0, gid: 0 } }
+  const env = mergeEnv(base.env ?? [], options.env ?? [])
+  const processSpec: Process = { ...base, args: options.args, env, cwd: options.cwd ?? base.cwd, terminal }
+  if (options.user !== undefined) {
+    const user = resolveUser(options.user, await userDatabase(), 'exec user')
+    processSpec.user = { ...base.user, uid: user.uid, gid: user.gid, additionalGids: [...user.additionalGids] }
+  }
+  const io = await taskIo(stdio, execId)
   let created = false
   try {
     await client.services.tasks.exec({
@@ -116,7 +140,7 @@ export async function createExec(client: ClientCore, containerId: string, option
       stdin: io.stdin,
       stdout: io.stdout,
       stderr: io.stderr,
-      terminal: false,
+      terminal: io.terminal,
       spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(processSpec)) },
     }, options)
     created = true

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, constants, openSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { Socket } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -51,6 +51,28 @@ export class FifoSet {
     return set
   }
 
+  /**
+   * Opens FIFOs a task already has (made by another client, which may have exited): containerd reports
+   * their paths in the task's process info. The shim keeps a reader of its own on each output FIFO, so
+   * the output written while nobody was attached waits in the pipe and is read from here on.
+   * {@link FifoSet.close} removes their directory when it is a FIFO directory of ours (under
+   * {@link FIFO_ROOT}), as the task is gone by then.
+   */
+  static async reopen(paths: { stdin: string; stdout: string; stderr: string }): Promise<FifoSet> {
+    const existing = [paths.stdin, paths.stdout, paths.stderr].find((p) => p !== '') ?? ''
+    const dir = existing !== '' && dirname(existing).startsWith(`${FIFO_ROOT}/`) ? dirname(existing) : ''
+    const set = new FifoSet(dir, { ...paths })
+    try {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (set.paths[stream] !== '') set.readFds[stream] = openSync(set.paths[stream], constants.O_RDONLY | constants.O_NONBLOCK)
+      }
+    } catch (err) {
+      await set.close()
+      throw err
+    }
+    return set
+  }
+
   /** Wraps our ends in sockets once the shim holds its ends: stdin writable, stdout/stderr readable. */
   async attach(): Promise<{ stdin?: Socket; stdout?: Socket; stderr?: Socket }> {
     if (this.readFds.stdout !== undefined) this.stdoutSocket = new Socket({ fd: this.readFds.stdout, readable: true, writable: false })
@@ -80,6 +102,6 @@ export class FifoSet {
       }
     }
     this.readFds = {}
-    await rm(this.dir, { recursive: true, force: true })
+    if (this.dir !== '') await rm(this.dir, { recursive: true, force: true })
   }
 }

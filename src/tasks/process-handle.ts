@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream'
 import type { ClientCore } from '../client/client.js'
+import { InvalidArgumentError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { toDate } from '../client/time.js'
 import { signalNumber, type SignalInput } from './signals.js'
@@ -58,6 +59,20 @@ export abstract class ProcessHandle {
       { containerId: this.containerId, execId: this.execId, signal: signalNumber(signal), all: options.all ?? false },
       options,
     )
+  }
+
+  /**
+   * Sets the size of the process's terminal (created with `stdio: { terminal: true }`), like a terminal
+   * window resize: the process gets SIGWINCH.
+   * @throws InvalidArgumentError for sizes that are not positive integers up to 65535.
+   */
+  async resize(columns: number, rows: number, options?: CallOptions): Promise<void> {
+    for (const [name, value] of [['columns', columns], ['rows', rows]] as const) {
+      if (!Number.isInteger(value) || value < 1 || value > 0xffff) {
+        throw new InvalidArgumentError(`terminal ${name} must be an integer from 1 to 65535, got ${String(value)}`)
+      }
+    }
+    await this.client.services.tasks.resizePty({ containerId: this.containerId, execId: this.execId, width: columns, height: rows }, options)
   }
 
   /** Closes the process's stdin (our end and the shim's), so it reads EOF. */

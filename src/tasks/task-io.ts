@@ -20,6 +20,16 @@ export interface LogUriStdio {
 }
 
 /**
+ * A pseudo-terminal, like `docker run -t`: the shim allocates it and joins stdout and stderr into one
+ * stream (`stdout`); `stdin` feeds its input; `resize()` on the task or process sets its size. The
+ * container (or exec) must run with a terminal too: `tty: true` on createContainer or exec.
+ */
+export interface TerminalStdio {
+  /** Must be `true`. */
+  terminal: true
+}
+
+/**
  * Where a process's stdio goes.
  * - `'null'`: nowhere; stdin is empty.
  * - `'pipe'`: `stdin` (Writable), `stdout` and `stderr` (Readables) on the task or process, through FIFOs.
@@ -29,8 +39,9 @@ export interface LogUriStdio {
  *   it must keep running; the file is complete once the task is deleted. (containerd's own `file://`
  *   URIs were not used: with both streams pointing at one file the shim's writes overwrote each other.)
  * - `{ logUri }`: stdout and stderr to a logging URI run by the shim (see {@link LogUriStdio}).
+ * - `{ terminal: true }`: a pseudo-terminal (see {@link TerminalStdio}).
  */
-export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio
+export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio | TerminalStdio
 
 /** The process's ends of its stdio, when piped. */
 export interface ProcessStreams {
@@ -47,6 +58,8 @@ export interface TaskIo {
   stdin: string
   stdout: string
   stderr: string
+  /** Whether the shim must put the process on a pseudo-terminal. */
+  terminal: boolean
   /** Called after the task/exec is created: connects the streams. */
   attach: () => Promise<ProcessStreams>
   /** Called after the task/exec is deleted (or creating it failed). */
@@ -56,10 +69,16 @@ export interface TaskIo {
 /** Resolves a {@link TaskStdio} into the URIs containerd's shim understands. */
 export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
   const none = async (): Promise<void> => undefined
-  if (stdio === 'null') return { stdin: '', stdout: '', stderr: '', attach: async () => ({}), close: none }
+  if (stdio === 'null') return { stdin: '', stdout: '', stderr: '', terminal: false, attach: async () => ({}), close: none }
   if (typeof stdio === 'object' && 'logUri' in stdio) {
     const uri = checkLogUri(stdio.logUri)
-    return { stdin: '', stdout: uri, stderr: uri, attach: async () => ({}), close: none }
+    return { stdin: '', stdout: uri, stderr: uri, terminal: false, attach: async () => ({}), close: none }
+  }
+  if (typeof stdio === 'object' && 'terminal' in stdio) {
+    if (stdio.terminal !== true) throw new InvalidArgumentError('stdio { terminal } must be { terminal: true }')
+    // With a terminal the shim copies one stream (the pty's output) to stdout; stderr must be empty.
+    const fifos = await FifoSet.create(id, { stdin: true, stdout: true, stderr: false })
+    return { ...fifos.paths, terminal: true, attach: () => fifos.attach(), close: () => fifos.close() }
   }
   if (stdio !== 'pipe' && stdio !== 'inherit' && (typeof stdio !== 'object' || typeof stdio.logFile !== 'string' || stdio.logFile === '')) {
     throw new InvalidArgumentError(`stdio must be 'null', 'pipe', 'inherit', { logFile: <path> } or { logUri: <uri> }`)
@@ -68,6 +87,7 @@ export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
   let file: WriteStream | undefined
   return {
     ...fifos.paths,
+    terminal: false,
     attach: async () => {
       const streams = await fifos.attach()
       if (stdio === 'pipe') return streams
@@ -88,6 +108,21 @@ export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
       if (f !== undefined) await new Promise<void>((resolve) => f.end(() => resolve()))
     },
   }
+}
+
+/**
+ * Reconnects to the FIFOs of a process created by another client (which may have exited): the process's
+ * output from here on arrives on the returned streams, and `stdin` feeds it if it has one.
+ * Returns the streams and a closer that releases our ends and removes the FIFO directory.
+ */
+export async function reattachIo(paths: { stdin: string; stdout: string; stderr: string }): Promise<{ streams: ProcessStreams; close: () => Promise<void> }> {
+  const isFifo = (p: string): boolean => p !== '' && !/^[a-z][a-z0-9+.-]*:\/\//.test(p)
+  const fifos = await FifoSet.reopen({
+    stdin: isFifo(paths.stdin) ? paths.stdin : '',
+    stdout: isFifo(paths.stdout) ? paths.stdout : '',
+    stderr: isFifo(paths.stderr) ? paths.stderr : '',
+  })
+  return { streams: await fifos.attach(), close: () => fifos.close() }
 }
 
 /** The shim launches `binary://` and appends to `file://` URIs; anything else it would treat as a FIFO path. */

@@ -5,7 +5,10 @@ import { toDate } from '../client/time.js'
 import { ProcessHandle, type ExitStatus } from './process-handle.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'
 import type { ProcessStreams } from './task-io.js'
+import type { UserDatabase } from '../oci/user-database.js'
 import { createExec, type ExecOptions, type ExecProcess } from './exec-process.js'
+import { readTaskMetrics, type TaskMetrics } from './task-metrics.js'
+import { updateTask, type UpdateTaskOptions } from './task-update.js'
 
 /** A task's state, as containerd reports it. */
 export type TaskStatus = 'unknown' | 'created' | 'running' | 'stopped' | 'paused' | 'pausing'
@@ -31,6 +34,7 @@ export class Task extends ProcessHandle implements AsyncDisposable {
     pid: number,
     streams: ProcessStreams = {},
     private readonly cleanup: () => Promise<void> = async () => undefined,
+    private readonly userDatabase: () => Promise<UserDatabase> = async () => ({}),
   ) {
     super(client, id, '', streams)
     this.pid = pid
@@ -46,7 +50,7 @@ export class Task extends ProcessHandle implements AsyncDisposable {
    * process spec (env, user, cwd) with the options on top. Start it with `start()`, or use `output()`.
    */
   async exec(options: ExecOptions): Promise<ExecProcess> {
-    return createExec(this.client, this.id, options)
+    return createExec(this.client, this.id, options, this.userDatabase)
   }
 
   /** Starts the process. */
@@ -64,6 +68,23 @@ export class Task extends ProcessHandle implements AsyncDisposable {
   async pids(options?: CallOptions): Promise<number[]> {
     const { processes } = await this.client.services.tasks.listPids({ containerId: this.id }, options)
     return processes.map((p) => p.pid)
+  }
+
+  /**
+   * The task's cgroup statistics (CPU, memory, pids, block I/O), decoded for cgroup v1 and v2.
+   * @throws NotFoundError when the task is gone.
+   */
+  async metrics(options?: CallOptions): Promise<TaskMetrics> {
+    return readTaskMetrics(this.client, this.id, options)
+  }
+
+  /**
+   * Changes the running task's cgroup limits, like `docker update` (`{ resources: { memory: '128m' } }`).
+   * The container's stored spec is not changed: use `container.update({ spec })` for the next task.
+   * @throws InvalidArgumentError for a bad value (before anything is sent).
+   */
+  async update(options: UpdateTaskOptions): Promise<void> {
+    await updateTask(this.client, this.id, options)
   }
 
   /** Pauses every process (cgroup freezer). */

@@ -28,7 +28,7 @@ const containerdCaps = [
 ]
 
 const containerdDefault = {
-  ociVersion: '1.3.0',
+  ociVersion: '1.1.0',
   root: { path: 'rootfs' },
   process: {
     cwd: '/',

@@ -1,0 +1,193 @@
+// Mirrors containerd's client suite for tasks and processes (integration/client container_test.go and
+// container_linux_test.go): terminals, resize, exec variants, pids, kill-all, attach, runtimes.
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { InvalidArgumentError, NotFoundError, type Image } from '../../src/index.js'
+import { busyboxImage } from '../fixtures/index.js'
+import { importFixture } from '../env/import-fixture.js'
+import { StreamText } from '../env/stream-text.js'
+import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
+
+const run = promisify(execFile)
+const client = await connectTestClient('tasks')
+const IMAGE = 'docker.io/library/busybox:tasks'
+let image: Image
+
+beforeAll(async () => {
+  await importFixture(client, await busyboxImage(), IMAGE)
+  image = await client.getImage(IMAGE)
+  const { unpackImage } = await import('../env/unpack-image.js')
+  await unpackImage(client, image)
+})
+
+/** crun runs nowhere on a cgroup v1 + v2 hybrid host whose v2 root has controllers. */
+function crunRefusesHost(): boolean {
+  try {
+    return readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim() !== ''
+  } catch {
+    return false
+  }
+}
+
+function uniqueId(label: string): string {
+  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
+}
+
+describe('terminals', () => {
+  it('runs a task on a pseudo-terminal and resizes it (PTY, TaskResize)', async () => {
+    const container = await client.createContainer(uniqueId('pty'), { image, tty: true, args: ['sh', '-c', 'tty; read go; stty size'] })
+    const task = await container.newTask({ stdio: { terminal: true } })
+    expect(task.stderr).toBeUndefined()
+    const out = new StreamText(task.stdout)
+    const exited = task.wait()
+    await task.start()
+    await out.until(/\/dev\/pts\/\d+/)
+    await task.resize(132, 43)
+    task.stdin?.write('go\n')
+    expect((await exited).exitCode).toBe(0)
+    // A terminal turns \n into \r\n, echoes the input, and stty reports "rows columns".
+    await out.until(/43 132\r\n/)
+    await task.delete()
+    await container.delete()
+  })
+
+  it('refuses a task whose terminal setting does not match its container, before creating anything', async () => {
+    const plain = await client.createContainer(uniqueId('plain'), { image, args: ['true'] })
+    await expect(plain.newTask({ stdio: { terminal: true } })).rejects.toBeInstanceOf(InvalidArgumentError)
+    const tty = await client.createContainer(uniqueId('ttyonly'), { image, tty: true, args: ['true'] })
+    await expect(tty.newTask({ stdio: 'pipe' })).rejects.toThrow(/tty: true/)
+    for (const c of [plain, tty]) {
+      await expect(c.task()).rejects.toBeInstanceOf(NotFoundError)
+      await c.delete()
+    }
+  })
+
+  it('execs on a terminal with large output and resizes the exec (ExecLargeOutputWithTTY, Resize)', async () => {
+    const container = await client.createContainer(uniqueId('exectty'), { image, args: ['sleep', '600'] })
+    const task = await container.newTask()
+    await task.start()
+    const big = await task.exec({ args: ['sh', '-c', 'seq 1 50000'], tty: true })
+    const out = new StreamText(big.stdout)
+    const done = big.wait()
+    await big.start()
+    expect((await done).exitCode).toBe(0)
+    await out.until((t) => t.includes('50000\r\n'))
+    expect(out.value.split('\r\n').filter((l) => l !== '')).toHaveLength(50000)
+    await big.delete()
+
+    const sized = await task.exec({ args: ['sh', '-c', 'read go; stty size'], tty: true })
+    const sizedOut = new StreamText(sized.stdout)
+    const sizedDone = sized.wait()
+    await sized.start()
+    await sized.resize(90, 30)
+    sized.stdin?.write('go\n')
+    expect((await sizedDone).exitCode).toBe(0)
+    await sizedOut.until(/30 90/)
+    await sized.delete()
+    await expect(sized.resize(0, 10)).rejects.toBeInstanceOf(InvalidArgumentError)
+    await task.delete({ force: true })
+    await container.delete()
+  })
+})
+
+describe('processes', () => {
+  it('execs with large arguments, as a user, without stdin, and reports a missing binary (LargeExecArgs, NoSTDIN, ExecNoBinaryExists)', async () => {
+    const container = await client.createContainer(uniqueId('execs'), { image, args: ['sleep', '600'], hostname: 'tasks-host' })
+    const task = await container.newTask()
+    await task.start()
+    const large = 'x'.repeat(100_000)
+    expect((await (await task.exec({ args: ['sh', '-c', 'echo ${#1}', 'sh', large], stdio: 'pipe' })).output()).stdout).toBe('100000\n')
+    expect((await (await task.exec({ args: ['id'], user: 'app', stdio: 'pipe' })).output()).stdout).toMatch(/^uid=1000\(app\) gid=1000\(app\)/)
+    expect((await (await task.exec({ args: ['id', '-u'], user: '1000:2000', stdio: 'pipe' })).output()).stdout).toBe('1000\n')
+    await expect(task.exec({ args: ['id'], user: 'nobody-here' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    expect((await (await task.exec({ args: ['hostname'], stdio: 'pipe' })).output()).stdout).toBe('tasks-host\n')
+
+    // stdio 'null': cat reads an empty stdin and exits at once.
+    const cat = await task.exec({ args: ['cat'] })
+    const catDone = cat.wait()
+    await cat.start()
+    expect((await catDone).exitCode).toBe(0)
+    await cat.delete()
+
+    const missing = await task.exec({ args: ['/no/such/binary'] })
+    await expect(missing.start()).rejects.toThrow(/no such file|not found/i)
+    await missing.delete()
+    await task.delete({ force: true })
+    await container.delete()
+  })
+
+  it('fails to create a task for a missing binary and leaves no task (NoBinaryExists)', async () => {
+    const container = await client.createContainer(uniqueId('nobin'), { image, args: ['/no/such/binary'] })
+    await expect(container.newTask({ stdio: 'pipe' })).rejects.toThrow(/no such file|not found/i)
+    await expect(container.task()).rejects.toBeInstanceOf(NotFoundError)
+    await container.delete()
+  })
+
+  it('lists pids and kills every process (Pids, KillAll), then waits on the stopped task (WaitStoppedTask)', async () => {
+    const container = await client.createContainer(uniqueId('killall'), { image, args: ['sh', '-c', 'sleep 600 & sleep 600 & wait'] })
+    const task = await container.newTask()
+    const exited = task.wait()
+    await task.start()
+    const deadline = Date.now() + 10_000
+    let pids = await task.pids()
+    while (pids.length < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+      pids = await task.pids()
+    }
+    expect(pids).toHaveLength(3)
+    expect(pids).toContain(task.pid)
+    await task.kill('SIGKILL', { all: true })
+    expect((await exited).exitCode).toBe(137)
+    expect((await task.wait()).exitCode).toBe(137)
+    expect((await task.delete()).exitCode).toBe(137)
+    await container.delete()
+  })
+
+  it('reattaches to a running task from a new client after the first one died (Attach)', async () => {
+    const id = uniqueId('attach')
+    const child = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../env/attach-child.ts'), daemonAddress(), client.namespace, id, IMAGE], { timeout: 60_000 })
+    expect(child.stdout.trim()).toBe(id)
+
+    const container = await client.loadContainer(id)
+    const task = await container.task({ attach: true })
+    expect(task.stdout).toBeDefined()
+    const out = new StreamText(task.stdout)
+    // Lines keep coming through the FIFO the dead client made, in order, none lost after we attached.
+    const text = await out.until(/(line-\d+\n[^]*){20}/)
+    const numbers = [...text.matchAll(/line-(\d+)\n/g)].map((m) => Number(m[1]))
+    expect(numbers.length).toBeGreaterThanOrEqual(20)
+    for (let i = 1; i < numbers.length; i++) expect(numbers[i]).toBe((numbers[i - 1] ?? 0) + 1)
+    const fifoDir = (await client.services.tasks.get({ containerId: id })).process?.stdout.replace(/\/[^/]+$/, '') ?? ''
+    expect(existsSync(fifoDir)).toBe(true)
+    await task.delete({ force: true })
+    expect(existsSync(fifoDir)).toBe(false)
+    await container.delete()
+  })
+})
+
+describe('runtimes', () => {
+  it('runs a container with crun through the runc shim', async () => {
+    const container = await client.createContainer(uniqueId('crun'), { image, runtime: 'crun', args: ['sh', '-c', 'exit 5'] })
+    expect((await container.info()).runtime).toBe('io.containerd.runc.v2')
+    // ctr prints the runc shim's options as JSON (2.x) or as the raw Any (1.x): field 6 binary_name = "crun".
+    const info = await ctr(client.namespace, 'containers', 'info', container.id)
+    expect(info).toMatch(/"binary_name": "crun"|"BinaryName": "crun"|"value": "MgRjcnVu"/)
+    if (crunRefusesHost()) {
+      // crun refuses hybrid cgroup hosts whose v2 hierarchy holds a controller (hugetlb here): the
+      // error must still come through whole, and leave no task.
+      await expect(container.newTask()).rejects.toThrow(/cgroups in hybrid mode not supported/)
+      await expect(container.task()).rejects.toBeInstanceOf(NotFoundError)
+    } else {
+      const task = await container.newTask()
+      const exited = task.wait()
+      await task.start()
+      expect((await exited).exitCode).toBe(5)
+      await task.delete()
+    }
+    await container.delete()
+    await expect(client.createContainer(uniqueId('badrt'), { image, runtime: 'not a runtime' })).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+})
