@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real parts the integration tests start privately: containerd 1.6 and runc from bookworm,
-# containerd 1.7 (trixie) and 2.x (sid) unpacked into a cache dir, plus the registry, skopeo, busybox and tini (for --init).
+# containerd 1.7 (trixie) and 2.x (sid) unpacked into a cache dir, plus the registry, skopeo, busybox tini (for --init) and crun (an alternative OCI runtime).
 # Newer suites are added with a low pin priority so that nothing already on the machine is upgraded.
 set -euo pipefail
 
 CACHE_DIR="${CSDK_CACHE_DIR:-/var/cache/containerd-sdk}"
-PACKAGES=(containerd runc busybox-static skopeo docker-registry containernetworking-plugins iptables iproute2 apache2-utils openssl tini)
+PACKAGES=(containerd runc busybox-static skopeo docker-registry containernetworking-plugins iptables iproute2 apache2-utils openssl tini crun)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install.sh must run as root (it uses apt-get)" >&2
