@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real parts the integration tests start privately: containerd 1.6 and runc from bookworm,
-# containerd 1.7 (trixie) and 2.x (sid) unpacked into a cache dir, plus the registry, skopeo, busybox tini (for --init) and crun (an alternative OCI runtime).
+# containerd 1.7 (trixie) and 2.x (sid) unpacked into a cache dir, plus the registry, skopeo, busybox, tini (for --init) and crun (an alternative OCI runtime).
 # Newer suites are added with a low pin priority so that nothing already on the machine is upgraded.
 set -euo pipefail
 
