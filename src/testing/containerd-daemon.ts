@@ -19,6 +19,8 @@ export interface StartContainerdOptions {
   baseDir?: string
   /** How long to wait for the socket to answer. Default 30 s. */
   readyTimeoutMs?: number
+  /** The restart monitor's reconcile interval in milliseconds. Default containerd's (10 s). */
+  restartMonitorIntervalMs?: number
 }
 
 /** A private containerd started by {@link startContainerd}. `await using` stops it and removes its files. */
@@ -53,7 +55,8 @@ export async function startContainerd(options: StartContainerdOptions = {}): Pro
   const configFile = join(dir, 'config.toml')
   const logFile = join(dir, 'containerd.log')
   await mkdir(paths.root, { recursive: true })
-  await writeFile(configFile, renderContainerdConfig(binary.line, paths))
+  const configOptions = options.restartMonitorIntervalMs === undefined ? {} : { restartMonitorIntervalMs: options.restartMonitorIntervalMs }
+  await writeFile(configFile, renderContainerdConfig(binary.line, paths, configOptions))
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
 
   let child: ChildProcess | undefined

@@ -10,8 +10,12 @@ declare module 'vitest' {
     containerdLine: ContainerdLine | 'external'
     /** The version it reports. */
     containerdVersion: string
+    /** Its restart monitor's reconcile interval in ms (containerd's default, 10 s, for an external daemon). */
+    restartMonitorIntervalMs: number
   }
 }
+
+const RESTART_MONITOR_INTERVAL_MS = 1_000
 
 /**
  * Starts the private containerd of one integration project (one per release line, see
@@ -24,13 +28,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('containerdAddress', external.replace(/^unix:\/\//, ''))
     project.provide('containerdLine', 'external')
     project.provide('containerdVersion', 'external')
+    project.provide('restartMonitorIntervalMs', 10_000)
     return async () => undefined
   }
   const line = parseContainerdLines(String(project.config.env['CSDK_CONTAINERD_LINE'] ?? '1.6'))[0] ?? '1.6'
   const binary = await findContainerd(line)
-  const daemon = await startContainerd({ binary })
+  // A short restart-monitor interval lets restart-policy tests see restarts within a second or two; the
+  // monitor only looks at containers with restart labels, so other tests are not affected.
+  const daemon = await startContainerd({ binary, restartMonitorIntervalMs: RESTART_MONITOR_INTERVAL_MS })
   project.provide('containerdAddress', daemon.address)
   project.provide('containerdLine', line)
   project.provide('containerdVersion', binary.version)
+  project.provide('restartMonitorIntervalMs', RESTART_MONITOR_INTERVAL_MS)
   return () => daemon.stop()
 }
