@@ -10,6 +10,8 @@ import { reattachIo, taskIo, type TaskStdio } from '../tasks/task-io.js'
 import { getImage } from '../images/image-store.js'
 import type { UserDatabase } from '../oci/user-database.js'
 import { readImageFile } from './image-file.js'
+import { stopContainer, type StopContainerOptions } from './container-stop.js'
+import type { ExitStatus } from '../tasks/process-handle.js'
 import { updateContainer, type UpdateContainerOptions } from './container-update.js'
 import { updateRestartPolicy, type RestartPolicy } from './restart-policy.js'
 
@@ -151,6 +153,15 @@ export class Container {
     if (options.attach !== true) return new Task(this.client, this.id, process?.pid ?? 0, {}, undefined, this.userDatabase(record))
     const io = await reattachIo({ stdin: process?.stdin ?? '', stdout: process?.stdout ?? '', stderr: process?.stderr ?? '' })
     return new Task(this.client, this.id, process?.pid ?? 0, io.streams, io.close, this.userDatabase(record))
+  }
+
+  /**
+   * Stops the container's task like `docker stop` (stop signal, grace period, SIGKILL), recording the stop
+   * so a restart policy does not bring it back; see {@link stopContainer}. Resolves with how it exited,
+   * or undefined when it has no task.
+   */
+  async stop(options?: StopContainerOptions): Promise<ExitStatus | undefined> {
+    return stopContainer(this.client, this.id, options)
   }
 
   /**

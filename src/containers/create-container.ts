@@ -10,6 +10,7 @@ import { buildContainerSpec, type ContainerSpecOptions } from './container-spec.
 import { encodeSpec } from '../oci/spec-json.js'
 import { withTerminal } from '../oci/terminal-option.js'
 import { runtimeChoice } from './runtime-choice.js'
+import { STOP_SIGNAL_LABEL } from './container-stop.js'
 
 export { DEFAULT_RUNTIME } from './runtime-choice.js'
 
@@ -29,9 +30,6 @@ export interface CreateContainerOptions extends CallOptions, ContainerSpecOption
   /** Run the process on a pseudo-terminal (`docker run -t`); its task then needs `stdio: { terminal: true }`. */
   tty?: boolean
 }
-
-/** The label the Go client's `WithImageStopSignal` sets and `stop()` reads. */
-export const STOP_SIGNAL_LABEL = 'io.containerd.image.config.stop-signal'
 
 /**
  * Creates a container from an unpacked image: a new writable snapshot on top of the image's layers

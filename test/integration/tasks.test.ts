@@ -168,6 +168,52 @@ describe('processes', () => {
   })
 })
 
+describe('stop', () => {
+  const loop = (trap: string): string[] => ['sh', '-c', `${trap}; while true; do sleep 0.2; done`]
+
+  it('stops with the stop signal, then SIGKILL after the grace period, and stays stopped', async () => {
+    const graceful = await client.createContainer(uniqueId('stop-term'), { image, args: loop('trap "exit 3" TERM') })
+    const ignoring = await client.createContainer(uniqueId('stop-kill'), { image, args: loop('trap "" TERM') })
+    const labelled = await client.createContainer(uniqueId('stop-label'), {
+      image,
+      args: loop('trap "exit 5" INT'),
+      labels: { 'io.containerd.image.config.stop-signal': 'SIGINT' },
+    })
+    const tasks = await Promise.all([graceful, ignoring, labelled].map(async (c) => {
+      const task = await c.newTask()
+      await task.start()
+      return task
+    }))
+    // Give each shell time to install its trap before it is signalled.
+    await new Promise((r) => setTimeout(r, 300))
+    expect((await graceful.stop({ timeout: 10 }))?.exitCode).toBe(3)
+    const started = Date.now()
+    expect((await ignoring.stop({ timeout: 1 }))?.exitCode).toBe(137)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+    expect((await labelled.stop())?.exitCode).toBe(5)
+    for (const task of tasks) expect(await task.status()).toBe('stopped')
+    // Stopping again is harmless and reports the same exit.
+    expect((await graceful.stop())?.exitCode).toBe(3)
+    for (const task of tasks) await task.delete()
+    expect(await graceful.stop()).toBeUndefined()
+    await expect(graceful.stop({ timeout: -1 })).rejects.toBeInstanceOf(InvalidArgumentError)
+    for (const c of [graceful, ignoring, labelled]) await c.delete()
+    await expect(graceful.stop()).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  it('stops a paused task', async () => {
+    const container = await client.createContainer(uniqueId('stop-paused'), { image, args: loop('trap "exit 4" TERM') })
+    const task = await container.newTask()
+    await task.start()
+    await new Promise((r) => setTimeout(r, 300))
+    await task.pause()
+    // The signal waits in the frozen cgroup; thawing lets the trap run well before the grace period ends.
+    expect((await container.stop({ timeout: 20 }))?.exitCode).toBe(4)
+    await task.delete()
+    await container.delete()
+  })
+})
+
 describe('runtimes', () => {
   it('runs a container with crun through the runc shim', async () => {
     const container = await client.createContainer(uniqueId('crun'), { image, runtime: 'crun', args: ['sh', '-c', 'exit 5'] })

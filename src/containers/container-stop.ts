@@ -1,0 +1,93 @@
+import type { ClientCore } from '../client/client.js'
+import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import type { ExitStatus } from '../tasks/process-handle.js'
+import { signalNumber, type SignalInput } from '../tasks/signals.js'
+import { Task } from '../tasks/task.js'
+import { markRestartStopped } from './restart-policy.js'
+
+/** The label the Go client's `WithImageStopSignal` sets from the image config's StopSignal. */
+export const STOP_SIGNAL_LABEL = 'io.containerd.image.config.stop-signal'
+
+/** The label nerdctl keeps `--stop-timeout` (seconds) in. */
+export const STOP_TIMEOUT_LABEL = 'nerdctl/stop-timeout'
+
+/** Docker's grace period before SIGKILL. */
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 10
+
+/** Options of `container.stop()`. */
+export interface StopContainerOptions extends CallOptions {
+  /**
+   * Seconds to wait after the stop signal before SIGKILL (`docker stop -t`); 0 kills at once.
+   * Default: the container's `nerdctl/stop-timeout` label, else 10.
+   */
+  timeout?: number
+  /** The first signal. Default: the image's StopSignal (kept in a label at create), else SIGTERM. */
+  stopSignal?: SignalInput
+}
+
+/**
+ * Stops a container's task like `docker stop`: records the stop for the restart monitor first (so an
+ * `always` container stays down), sends the stop signal to the init process, waits the grace period,
+ * then SIGKILLs every process. Returns how the task exited (128 + signal when a signal ended it); the
+ * stopped task is kept, so its exit status can still be read, until it is deleted or the container is
+ * started again. A container with no running task is left as it is (its exit status, if any, returned).
+ * @throws NotFoundError when there is no such container.
+ */
+export async function stopContainer(client: ClientCore, id: string, options: StopContainerOptions = {}): Promise<ExitStatus | undefined> {
+  const { container } = await client.services.containers.get({ id }, options)
+  const labels = container?.labels ?? {}
+  const timeoutSeconds = options.timeout ?? labelSeconds(labels[STOP_TIMEOUT_LABEL]) ?? DEFAULT_STOP_TIMEOUT_SECONDS
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) {
+    throw new InvalidArgumentError(`stop timeout must be a number of seconds ≥ 0, got ${String(timeoutSeconds)}`)
+  }
+  const signal = signalNumber(options.stopSignal ?? labels[STOP_SIGNAL_LABEL] ?? 'SIGTERM')
+  await markRestartStopped(client, id, options)
+
+  let status: string
+  try {
+    status = await new Task(client, id, 0).status(options)
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined
+    throw err
+  }
+  const task = new Task(client, id, 0)
+  if (status === 'stopped' || status === 'created') {
+    // A created task never ran: kill it so it does not start later by surprise; a stopped one has exited.
+    if (status === 'created') await ignoreGone(task.kill('SIGKILL', { ...options, all: true }))
+    return task.wait(options)
+  }
+  const exited = task.wait(options)
+  await ignoreGone(task.kill(signal, options))
+  // A paused task cannot act on the signal until it is thawed.
+  if (status === 'paused' || status === 'pausing') await ignoreGone(task.resume(options))
+  const graceful = await withTimeout(exited, timeoutSeconds * 1000)
+  if (graceful !== undefined) return graceful
+  await ignoreGone(task.kill('SIGKILL', { ...options, all: true }))
+  return exited
+}
+
+function labelSeconds(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const n = Number(value)
+  return Number.isFinite(n) && n >= 0 ? n : undefined
+}
+
+async function ignoreGone(call: Promise<void>): Promise<void> {
+  try {
+    await call
+  } catch (err) {
+    // The process may exit between the status read and the kill.
+    if (!(err instanceof NotFoundError)) throw err
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
