@@ -1,0 +1,139 @@
+/**
+ * The facts about one container that `inspect` and `ps` rows are made of, read in one place: the
+ * container record, its spec, its task's state, and what nerdctl's state dir holds. The formatting
+ * itself (`container-inspect.ts`, `container-rows.ts`) is pure and works on this snapshot.
+ */
+
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ClientCore } from '../client/client.js'
+import { NotFoundError } from '../client/errors.js'
+import { toDate } from '../client/time.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { Status } from '../gen/containerd/types/task/task_pb.js'
+import type { Spec } from '../oci/runtime-spec.js'
+import { toInfo, type ContainerInfo } from './container.js'
+import { NerdctlLabel, readPortsLabel, type PortMapping } from './nerdctl-labels.js'
+import { readLifecycle, readNetworkConfig, StateFile } from './state-dir.js'
+
+/** A task's state as containerd reports it. */
+export interface TaskState {
+  /** containerd's task status. */
+  status: 'unknown' | 'created' | 'running' | 'stopped' | 'paused' | 'pausing'
+  /** The init process's pid (0 once stopped). */
+  pid: number
+  /** The exit status, when stopped. */
+  exitStatus: number
+  /** When it exited, when stopped. */
+  exitedAt: Date | undefined
+}
+
+/** Which of nerdctl's per-container files exist (their paths are reported only when they do). */
+export interface StateDirFiles {
+  /** `<state dir>/hostname`. */
+  hostnamePath?: string
+  /** `<state dir>/resolv.conf`. */
+  resolvConfPath?: string
+  /** `<state dir>/hosts`. */
+  hostsPath?: string
+  /** `<state dir>/<id>-json.log`. */
+  logPath?: string
+}
+
+/** Everything `inspect` and `ps` rows are computed from. */
+export interface ContainerSnapshot {
+  /** The container record. */
+  info: ContainerInfo
+  /** The OCI spec stored with it (`{}` when absent). */
+  spec: Spec | Record<string, never>
+  /** The task, when there is one. */
+  task: TaskState | undefined
+  /** When the task last started (nerdctl's `lifecycle.json`). */
+  startedAt: Date | undefined
+  /** Published ports: `network-config.json`, else the legacy `nerdctl/ports` label. */
+  ports: PortMapping[]
+  /** Files found in the state dir. */
+  files: StateDirFiles
+}
+
+/**
+ * Reads a container's snapshot: record, spec, task state (tasks.get, no shim round trip beyond it), and
+ * the state dir named by its `nerdctl/state-dir` label, if any.
+ * @throws NotFoundError when there is no container with that id.
+ */
+export async function readContainerSnapshot(client: ClientCore, id: string, options?: CallOptions): Promise<ContainerSnapshot> {
+  const { container } = await client.services.containers.get({ id }, options)
+  if (container === undefined) throw new NotFoundError(`container ${id}: not found`)
+  const info = toInfo(container)
+  const specText = Buffer.from(container.spec?.value ?? new Uint8Array()).toString('utf8')
+  const spec = (specText === '' ? {} : JSON.parse(specText)) as ContainerSnapshot['spec']
+  const task = await readTaskState(client, id, options)
+  const stateDir = info.labels[NerdctlLabel.stateDir]
+  if (stateDir === undefined || stateDir === '') {
+    return { info, spec, task, startedAt: undefined, ports: readPortsLabel(info.labels), files: {} }
+  }
+  const [lifecycle, networkPorts, files] = await Promise.all([
+    readLifecycle(stateDir, options),
+    readNetworkConfig(stateDir),
+    findStateFiles(stateDir, id),
+  ])
+  return {
+    info,
+    spec,
+    task,
+    startedAt: lifecycle.startedAt,
+    ports: networkPorts.length > 0 ? networkPorts : readPortsLabel(info.labels),
+    files,
+  }
+}
+
+/** The container's task state, or undefined when it has no task. */
+export async function readTaskState(client: ClientCore, id: string, options?: CallOptions): Promise<TaskState | undefined> {
+  try {
+    const { process } = await client.services.tasks.get({ containerId: id }, options)
+    if (process === undefined) return undefined
+    const status = taskStatusName(process.status)
+    return {
+      status,
+      pid: status === 'stopped' ? 0 : process.pid,
+      exitStatus: process.exitStatus,
+      exitedAt: status === 'stopped' ? toDate(process.exitedAt) : undefined,
+    }
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined
+    throw err
+  }
+}
+
+function taskStatusName(status: Status): TaskState['status'] {
+  switch (status) {
+    case Status.CREATED:
+      return 'created'
+    case Status.RUNNING:
+      return 'running'
+    case Status.STOPPED:
+      return 'stopped'
+    case Status.PAUSED:
+      return 'paused'
+    case Status.PAUSING:
+      return 'pausing'
+    default:
+      return 'unknown'
+  }
+}
+
+async function findStateFiles(stateDir: string, id: string): Promise<StateDirFiles> {
+  const candidates = {
+    hostnamePath: join(stateDir, StateFile.hostname),
+    resolvConfPath: join(stateDir, StateFile.resolvConf),
+    hostsPath: join(stateDir, 'hosts'),
+    logPath: join(stateDir, `${id}-json.log`),
+  }
+  const files: StateDirFiles = {}
+  await Promise.all(
+    (Object.keys(candidates) as (keyof StateDirFiles)[]).map(async (key) => {
+      if (await stat(candidates[key]).then(() => true, () => false)) files[key] = candidates[key]
+    }),
+  )
+  return files
+}
