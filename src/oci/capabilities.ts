@@ -80,3 +80,15 @@ export function isAllCapabilities(name: string): boolean {
   const upper = name.trim().toUpperCase()
   return upper === 'ALL' || upper === 'CAP_ALL'
 }
+
+/**
+ * The names of the capabilities set in a mask as `/proc/<pid>/status` prints it (`CapBnd: 000001ffffffffff`),
+ * in number order. Bits beyond {@link KNOWN_CAPABILITIES} are ignored.
+ *
+ * @throws InvalidArgumentError when the text is not a hexadecimal mask.
+ */
+export function capabilitiesFromMask(hex: string): string[] {
+  if (!/^[0-9a-fA-F]{1,16}$/.test(hex.trim())) throw new InvalidArgumentError(`capability mask "${hex}" is not hexadecimal`)
+  const mask = BigInt(`0x${hex.trim()}`)
+  return KNOWN_CAPABILITIES.filter((_, bit) => ((mask >> BigInt(bit)) & 1n) === 1n)
+}

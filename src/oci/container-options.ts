@@ -23,7 +23,9 @@ export function withHostname(hostname: string): SpecOption {
 }
 
 /**
- * Sets the container's NIS domain name (`--domainname`).
+ * Sets the container's NIS domain name (`--domainname`): the spec's `domainname` and, for runtimes older than
+ * that field (runc before 1.2 ignores it), the `kernel.domainname` sysctl of the container's UTS namespace,
+ * which runc has always accepted. A `kernel.domainname` sysctl set explicitly is kept.
  *
  * @throws InvalidArgumentError for the same reasons as {@link withHostname}.
  */
@@ -31,6 +33,8 @@ export function withDomainname(domainname: string): SpecOption {
   checkName(domainname, '--domainname')
   return (spec) => {
     spec.domainname = domainname
+    const linux = ensureLinux(spec)
+    linux.sysctl = { 'kernel.domainname': domainname, ...linux.sysctl }
   }
 }
 

@@ -1,12 +1,20 @@
 /**
- * Mount options: bind mounts (`-v`), tmpfs mounts (`--tmpfs`), the `/dev/shm` size (`--shm-size`) and a
- * read-only root filesystem (`--read-only`).
+ * Mount options: bind mounts (`-v`), tmpfs mounts (`--tmpfs`), the `/dev/shm` size (`--shm-size`), a
+ * read-only root filesystem (`--read-only`) and the cgroup filesystem.
  */
 
 import { posix } from 'node:path'
 import { InvalidArgumentError } from '../client/errors.js'
 import { parseByteSize } from './byte-size.js'
-import { parseBindMount, parseTmpfsMount, type ParseBindMountOptions } from './mount-spec.js'
+import {
+  parseBindMount,
+  parseTmpfsMount,
+  structuredBindMount,
+  structuredTmpfsMount,
+  type BindMountSpec,
+  type ParseBindMountOptions,
+  type TmpfsMountSpec,
+} from './mount-spec.js'
 import type { Mount, Spec } from './runtime-spec.js'
 import { ensureLinux } from './spec-sections.js'
 import type { SpecOption } from './spec-options.js'
@@ -28,13 +36,14 @@ export function withMount(mount: Mount): SpecOption {
 }
 
 /**
- * Adds a bind mount from `-v` syntax: `/host:/ctr[:ro,rprivate,…]`. `shared` and `slave` propagation also
- * make the root mount propagate accordingly, as nerdctl does.
+ * Adds a bind mount from `-v` syntax (`/host:/ctr[:ro,rprivate,…]`) or in structured form
+ * (`{ type: 'bind', source, target, readOnly }`). `shared` and `slave` propagation also make the root mount
+ * propagate accordingly, as nerdctl does.
  *
- * @throws InvalidArgumentError for a malformed value (see `parseBindMount`).
+ * @throws InvalidArgumentError for a malformed value (see `parseBindMount`, `structuredBindMount`).
  */
-export function withBindMount(spec: string, options: ParseBindMountOptions = {}): SpecOption {
-  const parsed = parseBindMount(spec, options)
+export function withBindMount(spec: string | BindMountSpec, options: ParseBindMountOptions = {}): SpecOption {
+  const parsed = typeof spec === 'string' ? parseBindMount(spec, options) : structuredBindMount(spec, options)
   return (target) => {
     addMount(target, structuredClone(parsed.mount))
     if (parsed.rootfsPropagation === undefined) return
@@ -49,12 +58,13 @@ export function withBindMount(spec: string, options: ParseBindMountOptions = {})
 }
 
 /**
- * Adds a tmpfs mount from `--tmpfs` syntax: `/dst[:size=64m,mode=1777,…]`.
+ * Adds a tmpfs mount from `--tmpfs` syntax (`/dst[:size=64m,mode=1777,…]`) or in structured form
+ * (`{ type: 'tmpfs', target, size, mode }`).
  *
- * @throws InvalidArgumentError for a malformed value (see `parseTmpfsMount`).
+ * @throws InvalidArgumentError for a malformed value (see `parseTmpfsMount`, `structuredTmpfsMount`).
  */
-export function withTmpfs(spec: string): SpecOption {
-  const mount = parseTmpfsMount(spec)
+export function withTmpfs(spec: string | TmpfsMountSpec): SpecOption {
+  const mount = typeof spec === 'string' ? parseTmpfsMount(spec) : structuredTmpfsMount(spec)
   return (target) => {
     addMount(target, structuredClone(mount))
   }
@@ -76,6 +86,15 @@ export function withShmSize(size: string | number): SpecOption {
     }
     shm.options = [...(shm.options ?? []).filter((o) => !o.startsWith('size=')), `size=${kib}k`]
   }
+}
+
+/**
+ * Mounts the cgroup filesystem read-only at `/sys/fs/cgroup`, as nerdctl and Docker do, so a process can read
+ * its own limits (`memory.limit_in_bytes`, `pids.max`, …). containerd's default spec has no such mount.
+ * `withPrivileged` makes it writable when applied after this.
+ */
+export function withCgroupfsMount(): SpecOption {
+  return withMount({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] })
 }
 
 /** Mounts the root filesystem read-only (`--read-only`). */

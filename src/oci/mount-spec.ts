@@ -6,6 +6,7 @@
 
 import { posix } from 'node:path'
 import { InvalidArgumentError } from '../client/errors.js'
+import { parseByteSize } from './byte-size.js'
 import type { Mount } from './runtime-spec.js'
 
 /** A parsed bind mount, plus what it asks of the root mount's propagation. */
@@ -75,19 +76,79 @@ export function parseBindMount(spec: string, options: ParseBindMountOptions = {}
     if (list.length > 1) throw new InvalidArgumentError(`${flag}: duplicated ${what} option in "${spec}": ${list.join(', ')}; keep one`)
   }
 
-  const out: string[] = []
-  const bindMode = bindModes[0]
-  if (bindMode !== undefined) out.push(bindMode)
-  const writeMode = writeModes[0]
-  if (writeMode === 'ro') out.push(options.recursiveReadonly === true ? 'rro' : 'ro')
-  else if (writeMode === 'rro') out.push('rro')
-  const propagation = propagations[0] ?? 'rprivate'
-  out.push(propagation)
-  if (bindMode === undefined) out.push('rbind')
+  return makeBindMount(clean(source), dst, {
+    readOnly: writeModes[0] === 'ro' || writeModes[0] === 'rro',
+    recursiveReadonly: writeModes[0] === 'rro' || options.recursiveReadonly === true,
+    propagation: (propagations[0] ?? 'rprivate') as BindPropagation,
+    nonRecursive: bindModes[0] === 'bind',
+    explicitBind: bindModes[0] !== undefined,
+  })
+}
 
-  const result: ParsedBindMount = { mount: { destination: dst, type: 'bind', source: clean(source), options: out } }
-  if (propagation === 'shared' || propagation === 'rshared') result.rootfsPropagation = 'shared'
-  else if (propagation === 'slave' || propagation === 'rslave') result.rootfsPropagation = 'rslave'
+/** Bind propagation modes (`-v …:rshared`, `--mount bind-propagation=`). */
+export type BindPropagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave'
+
+/** A bind mount in structured form (Docker's `--mount type=bind,…` fields). */
+export interface BindMountSpec {
+  /** Discriminant. */
+  type: 'bind'
+  /** Absolute host path. */
+  source: string
+  /** Absolute path in the container (not `/`). */
+  target: string
+  /** Mount read-only. Default false. */
+  readOnly?: boolean
+  /** Propagation. Default `rprivate`. */
+  propagation?: BindPropagation
+  /** Bind only the directory itself, not the mounts below it (`bind` instead of `rbind`). Default false. */
+  nonRecursive?: boolean
+}
+
+/**
+ * Builds a bind mount from structured fields, with the same defaults and checks as {@link parseBindMount}.
+ *
+ * @throws InvalidArgumentError for a relative source, a relative or root target, or an unknown propagation.
+ */
+export function structuredBindMount(spec: BindMountSpec, options: ParseBindMountOptions = {}): ParsedBindMount {
+  const flag = '--mount'
+  const what = `type=bind,source=${spec.source},target=${spec.target}`
+  if (!spec.source.startsWith('/')) {
+    throw new InvalidArgumentError(`${flag}: source "${spec.source}" is not an absolute host path; named volumes are not resolved here, so pass the volume's host directory`)
+  }
+  const dst = checkDestination(spec.target, flag, what)
+  const propagation = spec.propagation ?? 'rprivate'
+  if (!PROPAGATIONS.has(propagation)) {
+    throw new InvalidArgumentError(`${flag}: unknown propagation "${String(propagation)}" in ${what}; use private, rprivate, shared, rshared, slave or rslave`)
+  }
+  return makeBindMount(clean(spec.source), dst, {
+    readOnly: spec.readOnly === true,
+    recursiveReadonly: options.recursiveReadonly === true,
+    propagation,
+    nonRecursive: spec.nonRecursive === true,
+    explicitBind: spec.nonRecursive === true,
+  })
+}
+
+interface BindFields {
+  readOnly: boolean
+  recursiveReadonly: boolean
+  propagation: BindPropagation
+  nonRecursive: boolean
+  // `bind`/`rbind` written by the user lead the options; the default `rbind` goes last, as nerdctl orders them.
+  explicitBind: boolean
+}
+
+function makeBindMount(source: string, destination: string, fields: BindFields): ParsedBindMount {
+  const out: string[] = []
+  const bindMode = fields.nonRecursive ? 'bind' : 'rbind'
+  if (fields.explicitBind) out.push(bindMode)
+  if (fields.readOnly) out.push(fields.recursiveReadonly ? 'rro' : 'ro')
+  out.push(fields.propagation)
+  if (!fields.explicitBind) out.push('rbind')
+
+  const result: ParsedBindMount = { mount: { destination, type: 'bind', source, options: out } }
+  if (fields.propagation === 'shared' || fields.propagation === 'rshared') result.rootfsPropagation = 'shared'
+  else if (fields.propagation === 'slave' || fields.propagation === 'rslave') result.rootfsPropagation = 'rslave'
   return result
 }
 
@@ -98,12 +159,50 @@ export function parseBindMount(spec: string, options: ParseBindMountOptions = {}
  * @throws InvalidArgumentError for a relative destination or an option tmpfs does not take.
  */
 export function parseTmpfsMount(spec: string): Mount {
-  const flag = '--tmpfs'
   const colon = spec.indexOf(':')
   const destination = colon < 0 ? spec : spec.slice(0, colon)
-  const dst = checkDestination(destination, flag, spec)
-  let options = ['noexec', 'nosuid', 'nodev']
-  if (colon >= 0) options = mergeTmpfsOptions([...options, ...spec.slice(colon + 1).split(',')], flag)
+  return tmpfsMount(destination, colon < 0 ? [] : spec.slice(colon + 1).split(','), '--tmpfs', spec)
+}
+
+/** A tmpfs mount in structured form (Docker's `--mount type=tmpfs,…` fields). */
+export interface TmpfsMountSpec {
+  /** Discriminant. */
+  type: 'tmpfs'
+  /** Absolute path in the container (not `/`). */
+  target: string
+  /** Size limit: bytes or a Docker size such as `64m`. Default: the kernel's (half of RAM). */
+  size?: string | number
+  /** Permission bits of the mount's root, e.g. `0o1777`. */
+  mode?: number
+  /** Mount read-only. Default false. */
+  readOnly?: boolean
+  /** Further mount flags or tmpfs options (`exec`, `uid=1000`, …), merged as `--tmpfs` merges them. */
+  options?: readonly string[]
+}
+
+/**
+ * Builds a tmpfs mount from structured fields, starting from `noexec,nosuid,nodev` like {@link parseTmpfsMount}.
+ *
+ * @throws InvalidArgumentError for a relative or root target, a bad size or mode, or an unknown option.
+ */
+export function structuredTmpfsMount(spec: TmpfsMountSpec): Mount {
+  const what = `type=tmpfs,target=${spec.target}`
+  const extra: string[] = []
+  if (spec.readOnly === true) extra.push('ro')
+  if (spec.size !== undefined) extra.push(`size=${parseByteSize(spec.size, '--mount tmpfs size')}`)
+  if (spec.mode !== undefined) {
+    if (!Number.isInteger(spec.mode) || spec.mode < 0 || spec.mode > 0o7777) {
+      throw new InvalidArgumentError(`--mount: mode ${spec.mode} in ${what} is not a permission mode; write e.g. 0o1777`)
+    }
+    extra.push(`mode=${spec.mode.toString(8)}`)
+  }
+  return tmpfsMount(spec.target, [...extra, ...(spec.options ?? [])], '--mount', what)
+}
+
+function tmpfsMount(destination: string, extra: readonly string[], flag: string, what: string): Mount {
+  const dst = checkDestination(destination, flag, what)
+  const defaults = ['noexec', 'nosuid', 'nodev']
+  const options = extra.length === 0 ? defaults : mergeTmpfsOptions([...defaults, ...extra], flag)
   return { destination: dst, type: 'tmpfs', source: 'tmpfs', options }
 }
 

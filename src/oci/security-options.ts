@@ -91,6 +91,16 @@ export function withPrivileged(options: PrivilegedOptions = {}): SpecOption {
 }
 
 /**
+ * Sets `no_new_privs` for the process. containerd's default spec turns it on; Docker and nerdctl turn it off
+ * unless `--security-opt no-new-privileges` asks for it, so setuid binaries (`su`, `ping`) keep working.
+ */
+export function withNoNewPrivileges(enabled = true): SpecOption {
+  return (spec) => {
+    ensureProcess(spec).noNewPrivileges = enabled
+  }
+}
+
+/**
  * Sets containerd's default seccomp profile (nerdctl's default, Docker-equivalent), computed from the
  * spec's bounding capabilities at the time it is applied: apply it after every capability option.
  */

@@ -21,6 +21,12 @@ describe('hostname and domain name', () => {
     expect(s.domainname).toBe('example.com')
   })
 
+  it('also sets the kernel.domainname sysctl, for runtimes that ignore the field, keeping an explicit one', () => {
+    expect(apply(withDomainname('example.com')).linux?.sysctl).toEqual({ 'kernel.domainname': 'example.com' })
+    expect(apply(withSysctls({ 'kernel.domainname': 'mine' }), withDomainname('example.com')).linux?.sysctl).toEqual({ 'kernel.domainname': 'mine' })
+    expect(apply(withDomainname('example.com'), withSysctls({ 'kernel.domainname': 'later' })).linux?.sysctl).toEqual({ 'kernel.domainname': 'later' })
+  })
+
   it('rejects names the kernel would refuse', () => {
     expect(() => withHostname('')).toThrow(/--hostname: empty name/)
     expect(() => withHostname('a'.repeat(65))).toThrow(/longer than 64 characters/)
