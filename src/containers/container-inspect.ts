@@ -10,22 +10,11 @@ import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import type { Mount, Spec } from '../oci/runtime-spec.js'
 import { readContainerSnapshot, type ContainerSnapshot, type TaskState } from './container-state.js'
+import { RESTART_LABELS } from './restart-policy.js'
 import { NerdctlLabel, readMountLabels, type MountPoint, type NerdctlLogConfig, type PortMapping } from './nerdctl-labels.js'
 
 /** Docker's zero time, shown for a time that never happened (not started, not finished). */
 export const ZERO_TIME = '0001-01-01T00:00:00Z'
-
-/** containerd's restart monitor labels (read here; written by restart policies). */
-export const RestartLabel = {
-  /** Desired state: `running` or `stopped`. */
-  status: 'containerd.io/restart.status',
-  /** `always`, `on-failure[:N]`, `unless-stopped` or `no`. */
-  policy: 'containerd.io/restart.policy',
-  /** How many times the monitor restarted the task. */
-  count: 'containerd.io/restart.count',
-  /** Set when the user stopped the container (for `unless-stopped`). */
-  explicitlyStopped: 'containerd.io/restart.explicitly-stopped',
-} as const
 
 /** Docker's container states (`State.Status`), plus `unknown` when containerd cannot tell. */
 export type DockerContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'unknown'
@@ -286,7 +275,7 @@ export function buildContainerInspect(snapshot: ContainerSnapshot): ContainerIns
     HostsPath: snapshot.files.hostsPath ?? mountSource('/etc/hosts'),
     LogPath: snapshot.files.logPath ?? '',
     Name: labels[NerdctlLabel.name] ?? '',
-    RestartCount: labels[RestartLabel.status] === 'running' ? Number.parseInt(labels[RestartLabel.count] ?? '0', 10) || 0 : 0,
+    RestartCount: labels[RESTART_LABELS.status] === 'running' ? Number.parseInt(labels[RESTART_LABELS.count] ?? '0', 10) || 0 : 0,
     Driver: info.snapshotter,
     Platform: 'linux',
     AppArmorProfile: spec.process?.apparmorProfile ?? '',
@@ -309,24 +298,24 @@ export function portMap(ports: readonly PortMapping[]): Record<string, PortBindi
 
 /** The restart policy from containerd's restart labels: the policy label, `always` when only the status label is set (containerd 1.6), else `no`. */
 export function restartPolicy(labels: Readonly<Record<string, string>>): { Name: string; MaximumRetryCount: number } {
-  const policy = labels[RestartLabel.policy]
-  if (policy === undefined || policy === '') return { Name: labels[RestartLabel.status] !== undefined ? 'always' : 'no', MaximumRetryCount: 0 }
+  const policy = labels[RESTART_LABELS.policy]
+  if (policy === undefined || policy === '') return { Name: labels[RESTART_LABELS.status] !== undefined ? 'always' : 'no', MaximumRetryCount: 0 }
   const [name = 'no', count] = policy.split(':')
   return { Name: name, MaximumRetryCount: count === undefined ? 0 : Number.parseInt(count, 10) || 0 }
 }
 
 /** Whether containerd's restart monitor will start a stopped task again (its `Reconcile` rule). */
 function willRestart(labels: Readonly<Record<string, string>>, task: TaskState): boolean {
-  if (labels[RestartLabel.status] !== 'running') return false
+  if (labels[RESTART_LABELS.status] !== 'running') return false
   const { Name, MaximumRetryCount } = restartPolicy(labels)
   switch (Name) {
     case 'always':
       return true
     case 'unless-stopped':
-      return labels[RestartLabel.explicitlyStopped] !== 'true'
+      return labels[RESTART_LABELS.explicitlyStopped] !== 'true'
     case 'on-failure': {
       if (task.exitStatus === 0) return false
-      const count = Number.parseInt(labels[RestartLabel.count] ?? '0', 10) || 0
+      const count = Number.parseInt(labels[RESTART_LABELS.count] ?? '0', 10) || 0
       return MaximumRetryCount === 0 || count < MaximumRetryCount
     }
     default:

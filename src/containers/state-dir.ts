@@ -9,6 +9,7 @@
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidArgumentError } from '../client/errors.js'
+import type { SpecOption } from '../oci/spec-options.js'
 import { toPortMappings, type PortMapping } from './nerdctl-labels.js'
 import { ensureStoreDir, withDirLock, writeFileAtomic, type DirLockOptions } from './nerdctl-store.js'
 
@@ -56,6 +57,20 @@ export async function createStateDir(stateDir: string, options: CreateStateDirOp
   } catch (err) {
     await rm(stateDir, { recursive: true, force: true })
     throw err
+  }
+}
+
+/**
+ * A spec option bind-mounting the state dir's `hostname` file at /etc/hostname (writable, `rprivate`),
+ * as nerdctl does, so the file matches the container's hostname. Skipped when the spec already mounts
+ * something there. Use it with {@link createStateDir}'s `hostname`.
+ */
+export function withHostnameFile(stateDir: string): SpecOption {
+  const source = join(stateDir, StateFile.hostname)
+  return (spec) => {
+    const mounts = spec.mounts ?? []
+    if (mounts.some((m) => m.destination === '/etc/hostname')) return
+    spec.mounts = [...mounts, { destination: '/etc/hostname', type: 'bind', source, options: ['bind', 'rprivate'] }]
   }
 }
 
