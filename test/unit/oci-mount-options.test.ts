@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidArgumentError } from '../../src/client/errors.js'
 import { defaultLinuxSpec } from '../../src/oci/default-spec.js'
-import { withBindMount, withMount, withReadonlyRootfs, withShmSize, withTmpfs } from '../../src/oci/mount-options.js'
-import { mergeTmpfsOptions, parseBindMount, parseTmpfsMount } from '../../src/oci/mount-spec.js'
+import { withBindMount, withCgroupfsMount, withMount, withReadonlyRootfs, withShmSize, withTmpfs } from '../../src/oci/mount-options.js'
+import { mergeTmpfsOptions, parseBindMount, parseTmpfsMount, structuredBindMount, structuredTmpfsMount } from '../../src/oci/mount-spec.js'
 import type { Spec } from '../../src/oci/runtime-spec.js'
 import { applySpecOptions, type SpecOption } from '../../src/oci/spec-options.js'
 
@@ -108,5 +108,40 @@ describe('withReadonlyRootfs', () => {
   it('sets root.readonly, keeping the path', () => {
     expect(apply(withReadonlyRootfs()).root).toEqual({ path: 'rootfs', readonly: true })
     expect(applySpecOptions({ ociVersion: '1.3.0' }, [withReadonlyRootfs()]).root).toEqual({ path: 'rootfs', readonly: true })
+  })
+})
+
+describe('structured mounts', () => {
+  it('builds the same bind mount as the -v string', () => {
+    expect(structuredBindMount({ type: 'bind', source: '/srv/data/', target: '/data', readOnly: true })).toEqual(parseBindMount('/srv/data:/data:ro'))
+    expect(structuredBindMount({ type: 'bind', source: '/a', target: '/b', propagation: 'rshared' })).toEqual(parseBindMount('/a:/b:rshared'))
+    expect(structuredBindMount({ type: 'bind', source: '/a', target: '/b', nonRecursive: true })).toEqual(parseBindMount('/a:/b:bind'))
+    expect(structuredBindMount({ type: 'bind', source: '/a', target: '/b', readOnly: true }, { recursiveReadonly: true }).mount.options).toEqual(['rro', 'rprivate', 'rbind'])
+    // A structured path may hold ':' (a -v string cannot).
+    expect(structuredBindMount({ type: 'bind', source: '/a:b', target: '/c' }).mount.source).toBe('/a:b')
+    expect(apply(withBindMount({ type: 'bind', source: '/a', target: '/b', propagation: 'slave' })).linux?.rootfsPropagation).toBe('rslave')
+  })
+
+  it('refuses what the -v parser refuses', () => {
+    expect(() => structuredBindMount({ type: 'bind', source: 'vol', target: '/b' })).toThrow(/--mount: source "vol" is not an absolute host path/)
+    expect(() => structuredBindMount({ type: 'bind', source: '/a', target: 'b' })).toThrow(/--mount: destination "b"/)
+    expect(() => structuredBindMount({ type: 'bind', source: '/a', target: '/' })).toThrow(/over the container's root/)
+  })
+
+  it('builds tmpfs mounts with size, mode, read-only and extra options', () => {
+    expect(structuredTmpfsMount({ type: 'tmpfs', target: '/run', size: '64m', mode: 0o1777 })).toEqual(parseTmpfsMount(`/run:size=${64 * 1024 * 1024},mode=1777`))
+    expect(structuredTmpfsMount({ type: 'tmpfs', target: '/x', readOnly: true, options: ['exec', 'uid=1000'] }).options).toEqual(['nosuid', 'nodev', 'ro', 'exec', 'uid=1000'])
+    expect(structuredTmpfsMount({ type: 'tmpfs', target: '/x' }).options).toEqual(['noexec', 'nosuid', 'nodev'])
+    expect(at(apply(withTmpfs({ type: 'tmpfs', target: '/y', size: 1024 })), '/y')?.[0]?.options).toEqual(['noexec', 'nosuid', 'nodev', 'size=1024'])
+    expect(() => structuredTmpfsMount({ type: 'tmpfs', target: '/x', size: 'big' })).toThrow(/--mount tmpfs size: invalid size/)
+    expect(() => structuredTmpfsMount({ type: 'tmpfs', target: '/x', mode: -1 })).toThrow(/not a permission mode/)
+    expect(() => structuredTmpfsMount({ type: 'tmpfs', target: '/x', options: ['bogus'] })).toThrow(/--mount: invalid tmpfs option "bogus"/)
+  })
+})
+
+describe('withCgroupfsMount', () => {
+  it('mounts cgroupfs read-only at /sys/fs/cgroup, once', () => {
+    const s = apply(withCgroupfsMount(), withCgroupfsMount())
+    expect(at(s, '/sys/fs/cgroup')).toEqual([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] }])
   })
 })

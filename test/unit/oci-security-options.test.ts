@@ -6,6 +6,7 @@ import type { LinuxSeccomp, Spec } from '../../src/oci/runtime-spec.js'
 import {
   withCapabilities,
   withDefaultSeccomp,
+  withNoNewPrivileges,
   withPrivileged,
   withSeccompProfile,
   withSecurityOpt,
@@ -149,5 +150,12 @@ describe('withSecurityOpt', () => {
 
   it('rejects unknown options, naming the valid ones', () => {
     expect(() => withSecurityOpt('label=disable')).toThrow(/--security-opt: unknown option "label=disable"; use seccomp=/)
+  })
+})
+
+describe('withNoNewPrivileges', () => {
+  it('sets or clears no_new_privs', () => {
+    expect(apply(withNoNewPrivileges(false)).process?.noNewPrivileges).toBe(false)
+    expect(apply(withNoNewPrivileges(false), withNoNewPrivileges()).process?.noNewPrivileges).toBe(true)
   })
 })
