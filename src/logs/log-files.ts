@@ -1,0 +1,50 @@
+import { readdir, stat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+
+/** One file of a rotated log. */
+export interface LogFileInfo {
+  /** Its path. */
+  path: string
+  /** Its inode: a file keeps it across renames, which is how a reader keeps its place through rotation. */
+  ino: number
+  /** Its size when listed. */
+  size: number
+}
+
+/**
+ * The files of a log in the order they were written: `<log>.N` … `<log>.1` (Docker's rotation names,
+ * `.1` the newest rotated), then `<log>` itself. Missing files are skipped; compressed ones (`.gz`) are
+ * not read.
+ */
+export async function listLogFiles(logPath: string): Promise<LogFileInfo[]> {
+  const dir = dirname(logPath)
+  const base = basename(logPath)
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return []
+  }
+  const ordered = rotationOrder(base, [...names, base]).map((name) => join(dir, name))
+  const files: LogFileInfo[] = []
+  for (const path of ordered) {
+    try {
+      const s = await stat(path)
+      if (s.isFile()) files.push({ path, ino: s.ino, size: s.size })
+    } catch {
+      // Rotated away or removed while listing.
+    }
+  }
+  return files
+}
+
+/** The pure ordering rule of {@link listLogFiles}: which names belong to the log, oldest first. */
+export function rotationOrder(base: string, names: readonly string[]): string[] {
+  // Only `<base>.<digits>`: `<base>.1.gz` (compressed) and other files in the dir are not the log.
+  const rotated = names
+    .map((name) => ({ name, m: name.startsWith(`${base}.`) ? /^(\d+)$/.exec(name.slice(base.length + 1)) : null }))
+    .filter((r): r is { name: string; m: RegExpExecArray } => r.m !== null)
+    .sort((a, b) => Number(b.m[1]) - Number(a.m[1]))
+    .map((r) => r.name)
+  return names.includes(base) ? [...new Set(rotated), base] : [...new Set(rotated)]
+}
