@@ -91,12 +91,34 @@ export type { PushProgressEvent, PushProgressListener, PushProgressStatus } from
 export { ArchiveError, type ArchiveErrorReason } from './images/archive/archive-error.js'
 export type { ImportImagesOptions, ImportedImage } from './images/archive/import-images.js'
 export type { ExportImagesOptions, ExportResult, ExportedImage } from './images/archive/export-images.js'
-export { Container, type ContainerInfo, type NewTaskOptions, type DeleteContainerOptions } from './containers/container.js'
+export { Container, type ContainerInfo, type NewTaskOptions, type DeleteContainerOptions, type LoadTaskOptions } from './containers/container.js'
+export { STOP_SIGNAL_LABEL, STOP_TIMEOUT_LABEL, DEFAULT_STOP_TIMEOUT_SECONDS, type StopContainerOptions } from './containers/container-stop.js'
+export type { UpdateContainerOptions, ImageName } from './containers/container-update.js'
+export { DEFAULT_DATA_ROOT, dataStorePath, containerStateDir, jsonLogPath } from './containers/data-store.js'
+export type { ClientOptions, LogsOptions } from './sdk/client-options.js'
+export type { RunOptions, PullPolicy, NetworkMode } from './run/run-options.js'
+export type { DetachedRun, CompletedRun } from './run/run.js'
 export { DEFAULT_RUNTIME, type CreateContainerOptions } from './containers/create-container.js'
+export { runtimeChoice, type RuntimeChoice } from './containers/runtime-choice.js'
 export type { ContainerSpecOptions } from './containers/container-spec.js'
 export { Task, type TaskStatus, type DeleteTaskOptions } from './tasks/task.js'
 export { ProcessHandle, type ExitStatus, type KillOptions } from './tasks/process-handle.js'
-export type { TaskStdio, LogFileStdio, ProcessStreams } from './tasks/task-io.js'
+export type { TaskStdio, LogFileStdio, LogUriStdio, TerminalStdio, ProcessStreams } from './tasks/task-io.js'
+export {
+  decodeTaskMetric,
+  CGROUP_V1_METRICS_TYPE,
+  CGROUP_V2_METRICS_TYPE,
+  type TaskMetrics,
+  type CpuMetrics,
+  type MemoryMetrics,
+  type PidsMetrics,
+  type BlkioMetrics,
+  type BlkioDeviceMetrics,
+  type RawTaskMetrics,
+  type RawCgroupV1Metrics,
+  type RawCgroupV2Metrics,
+} from './tasks/task-metrics.js'
+export { LINUX_RESOURCES_TYPE_URL, type ResourceLimits, type UpdateTaskOptions } from './tasks/task-update.js'
 export { signalNumber, type SignalInput } from './tasks/signals.js'
 export { ExecProcess, type ExecOptions, type ExecOutput } from './tasks/exec-process.js'
 // OCI runtime-spec options for `createContainer({ specOptions })`.
@@ -118,6 +140,8 @@ export {
   withUlimits,
 } from './oci/resource-options.js'
 export { withCapabilities, withPrivileged, withDefaultSeccomp, withSeccompProfile, withSecurityOpt } from './oci/security-options.js'
-export { withMount, withBindMount, withTmpfs, withShmSize, withReadonlyRootfs } from './oci/mount-options.js'
+export { withMount, withBindMount, withTmpfs, withShmSize, withReadonlyRootfs, withCgroupfsMount } from './oci/mount-options.js'
+export { withTerminal } from './oci/terminal-option.js'
+export { withHostNetwork, withNoNetwork } from './oci/network-mode.js'
 export { withDevice } from './oci/device-options.js'
 export { withHostname, withDomainname, withAnnotations, withSysctls, withCgroupsPath, withCgroupParent } from './oci/container-options.js'

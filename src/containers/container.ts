@@ -10,6 +10,7 @@ import { reattachIo, taskIo, type TaskStdio } from '../tasks/task-io.js'
 import { getImage } from '../images/image-store.js'
 import type { UserDatabase } from '../oci/user-database.js'
 import { readImageFile } from './image-file.js'
+import { releaseNerdctlMetadata } from './nerdctl-cleanup.js'
 import { stopContainer, type StopContainerOptions } from './container-stop.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { updateContainer, type UpdateContainerOptions } from './container-update.js'
@@ -165,7 +166,8 @@ export class Container {
   }
 
   /**
-   * Deletes the container and (by default) its rootfs snapshot.
+   * Deletes the container and (by default) its rootfs snapshot; a container with nerdctl metadata (made by
+   * `run()` or by nerdctl) also loses its name reservation and its state dir (with its json log).
    * @throws FailedPreconditionError while it has a task: delete the task first.
    */
   async delete(options: DeleteContainerOptions = {}): Promise<void> {
@@ -177,6 +179,7 @@ export class Container {
       if (!(err instanceof NotFoundError)) throw err
     }
     await this.client.services.containers.delete({ id: this.id }, options)
+    await releaseNerdctlMetadata(this.id, record.labels)
     if (options.cleanupSnapshot !== false && record.snapshotKey !== '') {
       await this.client.snapshots(record.snapshotter).remove(record.snapshotKey, options).catch((err: unknown) => {
         if (!(err instanceof NotFoundError)) throw err

@@ -12,6 +12,20 @@ import { toInfo, type Container, type ContainerInfo } from '../containers/contai
 import { importImages, type ImportImagesOptions } from '../images/archive/import-images.js'
 import { exportImages, type ExportImagesOptions, type ExportResult } from '../images/archive/export-images.js'
 import { pruneImages, type PruneImagesOptions } from '../images/image-prune.js'
+import { isAbsolute } from 'node:path'
+import { InvalidArgumentError } from '../client/errors.js'
+import { DEFAULT_DATA_ROOT, dataStorePath } from '../containers/data-store.js'
+import { resolveContainerId } from '../containers/container-lookup.js'
+import { stopContainer, type StopContainerOptions } from '../containers/container-stop.js'
+import { removeContainer } from '../containers/remove-container.js'
+import { inspectContainer, type ContainerInspect } from '../containers/container-inspect.js'
+import { listContainerRows, type ContainerRow, type ListContainerRowsOptions } from '../containers/container-rows.js'
+import { containerLogs } from '../logs/container-logs.js'
+import type { LogEntry } from '../logs/log-entry.js'
+import type { ExitStatus } from '../tasks/process-handle.js'
+import { runContainer, type CompletedRun, type DetachedRun } from '../run/run.js'
+import type { RunOptions } from '../run/run-options.js'
+import type { ClientOptions, LogsOptions } from './client-options.js'
 
 /**
  * A connection to containerd, bound to one namespace: everything of the client core (services,
@@ -29,13 +43,36 @@ import { pruneImages, type PruneImagesOptions } from '../images/image-prune.js'
  * ```
  */
 export class Client extends ClientCore {
+  private dataRootValue: string = DEFAULT_DATA_ROOT
+
   /**
    * Connects to containerd and checks the connection with a `Version` call.
    * @throws UnavailableError naming the socket when nothing answers there.
    * @throws InvalidArgumentError for a malformed address or namespace.
    */
-  static override async connect(options: ConnectOptions = {}): Promise<Client> {
-    return ClientCore.open(options, (channel, namespace) => new Client(channel, namespace, true))
+  static override async connect(options: ClientOptions = {}): Promise<Client> {
+    if (options.dataRoot !== undefined && !isAbsolute(options.dataRoot)) {
+      throw new InvalidArgumentError(`dataRoot must be an absolute path, got ${JSON.stringify(options.dataRoot)}`)
+    }
+    const client = await ClientCore.open(options, (channel, namespace) => new Client(channel, namespace, true))
+    client.dataRootValue = options.dataRoot ?? DEFAULT_DATA_ROOT
+    return client
+  }
+
+  /** nerdctl's data root this client keeps names, state dirs and logs under (see {@link ClientOptions.dataRoot}). */
+  get dataRoot(): string {
+    return this.dataRootValue
+  }
+
+  /** The nerdctl data store of this client's containerd: `<dataRoot>/<hash of the socket path>`. */
+  get dataStore(): string {
+    return dataStorePath(this.address, this.dataRootValue)
+  }
+
+  override withNamespace(namespace: string): this {
+    const view = super.withNamespace(namespace)
+    view.dataRootValue = this.dataRootValue
+    return view
   }
 
   /**
@@ -94,9 +131,73 @@ export class Client extends ClientCore {
     return this.guardNamespace(() => createContainer(this, id, options))
   }
 
-  /** A handle on an existing container. @throws NotFoundError when there is none with that id. */
-  async loadContainer(id: string, options?: CallOptions): Promise<Container> {
-    return loadContainer(this, id, options)
+  /**
+   * A handle on an existing container, by id, name (nerdctl's `nerdctl/name` label) or unique id prefix.
+   * @throws NotFoundError when nothing matches.
+   */
+  async loadContainer(reference: string, options?: CallOptions): Promise<Container> {
+    return loadContainer(this, await resolveContainerId(this, reference, options), options)
+  }
+
+  /**
+   * Runs an image like `nerdctl run`: pulls it if missing, creates a container with nerdctl's metadata
+   * (name, labels, state dir), starts it, and with `detach` returns it running (output in the json-file
+   * log, see {@link Client.logs}); otherwise waits for it to exit and returns the exit code (and the
+   * output with `stdio: 'pipe'`), removing it with `rm`. A failed run leaves nothing behind.
+   * @throws InvalidArgumentError for bad or conflicting options; ConflictError when the name is taken.
+   */
+  async run(image: string, options: RunOptions & { detach: true }): Promise<DetachedRun>
+  async run(image: string, options?: RunOptions & { detach?: false }): Promise<CompletedRun>
+  async run(image: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
+    return this.guardNamespace(() => runContainer(this, this.dataRootValue, image, options))
+  }
+
+  /**
+   * Stops a container like `docker stop` (its stop signal, `timeout` seconds, then SIGKILL) and records
+   * the stop so its restart policy does not bring it back. Resolves with how it exited (undefined when
+   * it had no task).
+   * @throws NotFoundError when there is no such container.
+   */
+  async stop(container: string | Container, options?: StopContainerOptions): Promise<ExitStatus | undefined> {
+    const id = typeof container === 'string' ? await resolveContainerId(this, container, options) : container.id
+    return stopContainer(this, id, options)
+  }
+
+  /**
+   * Removes a container like `docker rm`: its task (killed first with `force`), the record, its rootfs
+   * snapshot, and its nerdctl name and state dir.
+   * @throws FailedPreconditionError when it is running and `force` is not set; NotFoundError when there is none.
+   */
+  async removeContainer(container: string | Container, options: CallOptions & { force?: boolean } = {}): Promise<void> {
+    const id = typeof container === 'string' ? await resolveContainerId(this, container, options) : container.id
+    await removeContainer(this, id, options)
+  }
+
+  /**
+   * A container's json-file log (containers from a detached `run()`, or nerdctl's), as an async iterator
+   * of `{ stream, time, line }`; with `follow` it ends once the task exited and its logger drained.
+   * @throws NotFoundError when the container or its log does not exist.
+   */
+  logs(container: string | Container, options: LogsOptions = {}): AsyncIterable<LogEntry> {
+    const resolveId = async (): Promise<string> => (typeof container === 'string' ? resolveContainerId(this, container, options) : container.id)
+    const dataStore = this.dataStore
+    const client = this
+    return {
+      async *[Symbol.asyncIterator]() {
+        yield* containerLogs(client, await resolveId(), { ...options, dataStore })
+      },
+    }
+  }
+
+  /** Docker-compatible `inspect` JSON of a container (by id, name or unique id prefix). */
+  async inspect(container: string | Container, options?: CallOptions): Promise<ContainerInspect> {
+    const id = typeof container === 'string' ? await resolveContainerId(this, container, options) : container.id
+    return inspectContainer(this, id, options)
+  }
+
+  /** `docker ps` rows of the namespace's containers: running ones, or all with `all: true`; newest first. */
+  async ps(options?: ListContainerRowsOptions): Promise<ContainerRow[]> {
+    return listContainerRows(this, options)
   }
 
   /** The namespace's containers, optionally filtered (`labels."app"==web`, `image==…`). */

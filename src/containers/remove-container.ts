@@ -1,0 +1,30 @@
+import type { ClientCore } from '../client/client.js'
+import { FailedPreconditionError, NotFoundError } from '../client/errors.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { Task } from '../tasks/task.js'
+import { Container } from './container.js'
+
+/**
+ * Removes a container like `docker rm`: a stopped (or created) task is deleted, a running one only with
+ * `force` (SIGKILL first); then the record, its rootfs snapshot, and its nerdctl name and state dir.
+ * @throws FailedPreconditionError when the task is running and `force` is not set; NotFoundError when
+ *   there is no such container.
+ */
+export async function removeContainer(client: ClientCore, id: string, options: CallOptions & { force?: boolean } = {}): Promise<void> {
+  const container = new Container(client, id)
+  await container.info(options)
+  const task = new Task(client, id, 0)
+  let status: string | undefined
+  try {
+    status = await task.status(options)
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err
+  }
+  if (status !== undefined) {
+    if (status !== 'stopped' && status !== 'created' && options.force !== true) {
+      throw new FailedPreconditionError(`container ${id} is ${status}: stop it first, or remove it with { force: true }`)
+    }
+    await task.delete({ ...options, force: true })
+  }
+  await container.delete(options)
+}

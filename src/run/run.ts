@@ -1,0 +1,179 @@
+import { rm } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import type { ClientCore } from '../client/client.js'
+import { NotFoundError } from '../client/errors.js'
+import { Container } from '../containers/container.js'
+import { generateContainerId } from '../containers/container-id.js'
+import { createContainer } from '../containers/create-container.js'
+import { containerStateDir, dataStorePath } from '../containers/data-store.js'
+import { NameStore } from '../containers/name-store.js'
+import { defaultContainerName, nerdctlLabels } from '../containers/nerdctl-labels.js'
+import { checkRestartPolicy, markRestartRunning, restartLabels } from '../containers/restart-policy.js'
+import { createStateDir, recordStarted, withHostnameFile } from '../containers/state-dir.js'
+import type { Image } from '../images/image.js'
+import { getImage } from '../images/image-store.js'
+import { pullImage } from '../images/pull.js'
+import { prepareJsonFileLog } from '../logs/log-config.js'
+import { jsonFileLogUri } from '../logs/logger-uri.js'
+import { withHostNetwork, withNoNetwork } from '../oci/network-mode.js'
+import type { Task } from '../tasks/task.js'
+import { checkRunOptions, type RunOptions } from './run-options.js'
+
+/** What a detached `run()` gives back: the container, running. */
+export interface DetachedRun {
+  /** The container's id (64 hex characters). */
+  id: string
+  /** Its name. */
+  name: string
+  /** The container. */
+  container: Container
+  /** Its running task. */
+  task: Task
+}
+
+/** What an attached `run()` gives back once the process exited. */
+export interface CompletedRun {
+  /** The container's id (64 hex characters). */
+  id: string
+  /** Its name. */
+  name: string
+  /** The container (with its stopped task), or undefined after `rm`. */
+  container: Container | undefined
+  /** The process's exit code (128 + n when signal n ended it). */
+  exitCode: number
+  /** Everything it wrote to stdout (`stdio: 'pipe'` only). */
+  stdout?: string
+  /** Everything it wrote to stderr (`stdio: 'pipe'` only). */
+  stderr?: string
+}
+
+/**
+ * Does what `nerdctl run` does: pulls the image if needed, creates a container with nerdctl's metadata
+ * (64-hex id, name reserved in the name store, `nerdctl/*` labels, state dir), starts it, and either
+ * returns at once (`detach`, output to the json-file log) or waits for the exit (output to `stdio`,
+ * removed with `rm`). Everything made is undone if a step fails: no name, state dir, container or
+ * snapshot is left behind.
+ * @throws InvalidArgumentError for conflicting or bad options; ConflictError for a name in use;
+ *   NotFoundError for an image that is not there with `pull: 'never'`; RegistryError from the pull.
+ */
+export async function runContainer(client: ClientCore, dataRoot: string | undefined, reference: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
+  checkRunOptions(options)
+  const callOptions = options.signal !== undefined ? { signal: options.signal } : {}
+  const restart = options.restart ?? 'no'
+  const parsedRestart = restart === 'no' ? undefined : await checkRestartPolicy(client, restart, callOptions)
+  const image = await ensureImage(client, reference, options)
+  const id = generateContainerId()
+  const name = options.name ?? defaultContainerName(image.name, id)
+  const dataStore = dataStorePath(client.address, dataRoot)
+  const stateDir = containerStateDir(dataStore, client.namespace, id)
+  const network = options.network ?? 'none'
+  const hostname = options.hostname ?? (network === 'host' ? undefined : id.slice(0, 12))
+  const names = new NameStore(dataStore, client.namespace)
+  await names.acquire(name, id, callOptions)
+
+  let container: Container | undefined
+  let task: Task | undefined
+  try {
+    await createStateDir(stateDir, hostname !== undefined ? { hostname } : {})
+    let logUri: string | undefined
+    if (options.detach === true) {
+      await prepareJsonFileLog({ ...options.logOptions, dataStore, namespace: client.namespace, id })
+      logUri = jsonFileLogUri({ dataStore })
+    }
+    const labels = {
+      ...nerdctlLabels({
+        namespace: client.namespace,
+        id,
+        name,
+        stateDir,
+        ...(hostname !== undefined ? { hostname } : {}),
+        networks: [network],
+        ...(logUri !== undefined ? { logUri } : {}),
+        ...(options.logOptions !== undefined ? { logConfig: { driver: 'json-file', opts: logConfigOpts(options.logOptions) } } : {}),
+        autoRemove: options.rm === true,
+        ...(options.user !== undefined ? { user: options.user } : {}),
+        ...(options.stopTimeout !== undefined ? { stopTimeout: options.stopTimeout } : {}),
+        ...(options.privileged === true ? { privileged: true } : {}),
+      }),
+      ...(parsedRestart !== undefined ? restartLabels(parsedRestart, logUri !== undefined ? { logUri } : {}) : {}),
+      ...options.labels,
+    }
+    container = await createContainer(client, id, {
+      ...options,
+      image,
+      labels,
+      ...(hostname !== undefined ? { hostname } : {}),
+      specOptions: [
+        network === 'host' ? withHostNetwork() : withNoNetwork(),
+        ...(hostname !== undefined ? [withHostnameFile(stateDir)] : []),
+        ...(options.specOptions ?? []),
+      ],
+    })
+    task = await container.newTask({ ...callOptions, stdio: logUri !== undefined ? { logUri } : (options.stdio ?? 'inherit') })
+    const exited = task.wait(callOptions)
+    exited.catch(() => undefined) // awaited below, or abandoned when start fails
+    const output = options.stdio === 'pipe' ? collectOutput(task) : undefined
+    await task.start(callOptions)
+    await recordStarted(stateDir)
+    if (parsedRestart !== undefined) await markRestartRunning(client, id, callOptions)
+    if (options.detach === true) return { id, name, container, task }
+
+    const { exitCode } = await exited
+    const collected = output !== undefined ? await output : undefined
+    if (options.rm === true) {
+      await task.delete(callOptions)
+      await container.delete(callOptions)
+    }
+    return { id, name, container: options.rm === true ? undefined : container, exitCode, ...collected }
+  } catch (err) {
+    await undo(names, name, id, stateDir, container, task)
+    throw err
+  }
+}
+
+/** Finds the image, pulling it as the policy says. */
+async function ensureImage(client: ClientCore, reference: string, options: RunOptions): Promise<Image> {
+  const policy = options.pull ?? 'missing'
+  const pullOptions = { ...options.pullOptions, ...(options.snapshotter !== undefined ? { snapshotter: options.snapshotter } : {}), ...(options.signal !== undefined ? { signal: options.signal } : {}) }
+  if (policy !== 'always') {
+    try {
+      const image = await getImage(client, reference, options)
+      if (policy === 'never' || (await image.isUnpacked({ ...options, ...(options.snapshotter !== undefined ? { snapshotter: options.snapshotter } : {}) }))) return image
+    } catch (err) {
+      if (!(err instanceof NotFoundError) || policy === 'never') {
+        if (err instanceof NotFoundError) throw new NotFoundError(`image ${reference} is not in namespace ${client.namespace} and pull is 'never'`, { cause: err })
+        throw err
+      }
+    }
+  }
+  const pulled = await pullImage(client, reference, pullOptions)
+  return getImage(client, pulled.name, options)
+}
+
+function logConfigOpts(options: NonNullable<RunOptions['logOptions']>): Record<string, string> {
+  const opts: Record<string, string> = {}
+  if (options.maxSize !== undefined) opts['max-size'] = String(options.maxSize)
+  if (options.maxFile !== undefined) opts['max-file'] = String(options.maxFile)
+  return opts
+}
+
+async function collectOutput(task: Task): Promise<{ stdout: string; stderr: string }> {
+  const read = (stream: Readable | undefined): Promise<string> => new Promise((resolve, reject) => {
+    if (stream === undefined) return resolve('')
+    const chunks: Buffer[] = []
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    stream.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    stream.on('error', reject)
+  })
+  const [stdout, stderr] = await Promise.all([read(task.stdout), read(task.stderr)])
+  return { stdout, stderr }
+}
+
+/** Removes what a failed run made, newest first; each step best effort so the others still happen. */
+async function undo(names: NameStore, name: string, id: string, stateDir: string, container: Container | undefined, task: Task | undefined): Promise<void> {
+  if (task !== undefined) await task.delete({ force: true }).catch(() => undefined)
+  if (container !== undefined) await container.delete().catch(() => undefined)
+  await names.release(name, id).catch(() => undefined)
+  await rm(stateDir, { recursive: true, force: true })
+}

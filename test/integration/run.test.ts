@@ -1,0 +1,145 @@
+// client.run() end to end: nerdctl-style metadata, attached and detached runs, logs, stop, rm, pull
+// policies, networks, and nothing left behind when a run fails.
+import { existsSync } from 'node:fs'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { hostname, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Client, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type LogEntry } from '../../src/index.js'
+import { busyboxImage } from '../fixtures/index.js'
+import { importFixture } from '../env/import-fixture.js'
+import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
+import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
+
+const base = await connectTestClient('run')
+const IMAGE = 'docker.io/library/busybox:run'
+let client: Client
+let dataRoot: string
+let registry: Registry
+
+beforeAll(async () => {
+  dataRoot = await mkdtemp(join(tmpdir(), 'csdk-run-'))
+  client = await Client.connect({ address: daemonAddress(), namespace: base.namespace, dataRoot })
+  await importFixture(client, await busyboxImage(), IMAGE)
+  const { unpackImage } = await import('../env/unpack-image.js')
+  await unpackImage(client, await client.getImage(IMAGE))
+  registry = await startRegistry({ mode: 'plain' })
+  await pushFixture(registry, await busyboxImage(), 'library/busybox', 'remote')
+})
+afterAll(async () => {
+  client?.close()
+  await registry?.stop()
+  await rm(dataRoot, { recursive: true, force: true })
+})
+
+/** What a run could leave behind, to compare before and after a failure. */
+async function footprint(): Promise<{ containers: string[]; snapshots: number; names: string[]; stateDirs: string[] }> {
+  let snapshots = 0
+  for await (const _ of client.snapshots().list()) snapshots++
+  const list = async (dir: string): Promise<string[]> => (existsSync(dir) ? (await readdir(dir)).sort() : [])
+  return {
+    containers: (await client.listContainers()).map((c) => c.id).sort(),
+    snapshots,
+    names: await list(join(client.dataStore, 'names', client.namespace)),
+    stateDirs: await list(join(client.dataStore, 'containers', client.namespace)),
+  }
+}
+
+async function collect(entries: AsyncIterable<LogEntry>): Promise<LogEntry[]> {
+  const out: LogEntry[] = []
+  for await (const entry of entries) out.push(entry)
+  return out
+}
+
+describe('client.run', () => {
+  it('runs attached, returns the output and exit code, and removes everything with rm', async () => {
+    const before = await footprint()
+    const result = await client.run(IMAGE, { args: ['sh', '-c', 'echo out; echo err >&2; hostname; cat /etc/hostname; exit 3'], stdio: 'pipe', rm: true, name: 'attached-rm' })
+    expect(result.exitCode).toBe(3)
+    expect(result.id).toMatch(/^[0-9a-f]{64}$/)
+    expect(result.stdout).toBe(`out\n${result.id.slice(0, 12)}\n${result.id.slice(0, 12)}\n`)
+    expect(result.stderr).toBe('err\n')
+    expect(result.container).toBeUndefined()
+    expect(await footprint()).toEqual(before)
+  })
+
+  it('keeps an exited container with nerdctl metadata, finds it by name, and refuses its name twice', async () => {
+    const result = await client.run(IMAGE, { args: ['true'], stdio: 'null', name: 'kept' })
+    expect(result.exitCode).toBe(0)
+    const info = await (await client.loadContainer('kept')).info()
+    expect(info.id).toBe(result.id)
+    expect(info.labels).toMatchObject({ 'nerdctl/name': 'kept', 'nerdctl/namespace': client.namespace, 'nerdctl/networks': '["none"]' })
+    expect(info.labels['nerdctl/state-dir']).toBe(join(client.dataStore, 'containers', client.namespace, result.id))
+    expect(await ctr(client.namespace, 'containers', 'info', result.id)).toContain('"nerdctl/name": "kept"')
+
+    const inspect = await client.inspect('kept')
+    expect(inspect.Name).toBe('kept')
+    expect(inspect.State.Status).toBe('exited')
+    const rows = await client.ps({ all: true })
+    expect(rows.find((r) => r.Names === 'kept')?.Status).toMatch(/^Exited \(0\)/)
+    expect((await client.ps()).find((r) => r.Names === 'kept')).toBeUndefined()
+
+    const before = await footprint()
+    await expect(client.run(IMAGE, { args: ['true'], name: 'kept' })).rejects.toBeInstanceOf(ConflictError)
+    expect(await footprint()).toEqual(before)
+
+    await client.removeContainer('kept')
+    await expect(client.loadContainer('kept')).rejects.toBeInstanceOf(NotFoundError)
+    expect(existsSync(info.labels['nerdctl/state-dir'] ?? '/nonexistent')).toBe(false)
+    // The name is free again.
+    const again = await client.run(IMAGE, { args: ['true'], stdio: 'null', name: 'kept', rm: true })
+    expect(again.exitCode).toBe(0)
+  })
+
+  it('runs detached into the json-file log, follows the log to the end, stops and removes', async () => {
+    const short = await client.run(IMAGE, { args: ['sh', '-c', 'for i in 1 2 3; do echo line-$i; sleep 0.1; done; echo oops >&2'], detach: true, name: 'logger' })
+    expect(await short.task.status()).toMatch(/running|stopped/)
+    const followed = await collect(client.logs('logger', { follow: true }))
+    expect(followed.map((e) => `${e.stream}:${e.line}`)).toEqual(['stdout:line-1', 'stdout:line-2', 'stdout:line-3', 'stderr:oops'])
+    expect(followed.every((e) => e.time instanceof Date)).toBe(true)
+    expect((await collect(client.logs(short.container, { tail: 1 }))).map((e) => e.line)).toEqual(['oops'])
+    expect((await collect(client.logs('logger', { stderr: false }))).map((e) => e.line)).toEqual(['line-1', 'line-2', 'line-3'])
+
+    const long = await client.run(IMAGE, { args: ['sleep', '600'], detach: true, stopTimeout: 1 })
+    expect(long.name).toMatch(/^busybox-[0-9a-f]{5}$/)
+    expect((await client.ps()).map((r) => r.Names)).toContain(long.name)
+    await expect(client.removeContainer(long.name)).rejects.toBeInstanceOf(FailedPreconditionError)
+    const started = Date.now()
+    // sleep as pid 1 ignores SIGTERM: the label's 1 s grace period, then SIGKILL.
+    expect((await client.stop(long.name))?.exitCode).toBe(137)
+    expect(Date.now() - started).toBeLessThan(8000)
+    await client.removeContainer(long.name)
+    await client.removeContainer('logger', { force: true })
+  })
+
+  it('shares the host network or keeps its own, and refuses bridge for now', async () => {
+    const host = await client.run(IMAGE, { args: ['sh', '-c', 'hostname; cat /proc/net/dev'], stdio: 'pipe', rm: true, network: 'host' })
+    expect(host.stdout?.split('\n')[0]).toBe(hostname())
+    const none = await client.run(IMAGE, { args: ['cat', '/proc/net/dev'], stdio: 'pipe', rm: true })
+    const interfaces = (text: string | undefined): string[] => (text ?? '').split('\n').slice(2).map((l) => l.split(':')[0]?.trim() ?? '').filter((n) => n !== '')
+    expect(interfaces(none.stdout)).toEqual(['lo'])
+    expect(interfaces(host.stdout).length).toBeGreaterThan(1)
+    await expect(client.run(IMAGE, { network: 'bridge' })).rejects.toThrow(/bridge/)
+  })
+
+  it('pulls by policy: missing pulls once, never refuses an absent image', async () => {
+    const ref = `${registry.host}/library/busybox:remote`
+    await expect(client.run(ref, { pull: 'never', args: ['true'] })).rejects.toBeInstanceOf(NotFoundError)
+    const first = await client.run(ref, { args: ['echo', 'pulled'], stdio: 'pipe', rm: true })
+    expect(first.stdout).toBe('pulled\n')
+    expect((await client.getImage(ref)).name).toBe(ref)
+    const second = await client.run(ref, { pull: 'never', args: ['echo', 'local'], stdio: 'pipe', rm: true })
+    expect(second.stdout).toBe('local\n')
+  })
+
+  it('refuses bad options before doing anything, and undoes a run that fails to start', async () => {
+    const before = await footprint()
+    await expect(client.run(IMAGE, { detach: true, rm: true })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.run(IMAGE, { rm: true, restart: 'always' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.run(IMAGE, { name: 'bad name!' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.run(IMAGE, { memory: 'lots', name: 'bad-memory' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.run(IMAGE, { args: ['/no/such/binary'], name: 'no-binary' })).rejects.toThrow(/no such file|not found/i)
+    await expect(client.run(IMAGE, { args: ['/no/such/binary'], name: 'no-binary-detached', detach: true })).rejects.toThrow(/no such file|not found/i)
+    expect(await footprint()).toEqual(before)
+  })
+})
