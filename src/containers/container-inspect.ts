@@ -10,7 +10,7 @@ import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import type { Mount, Spec } from '../oci/runtime-spec.js'
 import { readContainerSnapshot, type ContainerSnapshot, type TaskState } from './container-state.js'
-import { RESTART_LABELS } from './restart-policy.js'
+import { readRestartState, RESTART_LABELS } from './restart-policy.js'
 import { NerdctlLabel, readMountLabels, type MountPoint, type NerdctlLogConfig, type PortMapping } from './nerdctl-labels.js'
 
 /** Docker's zero time, shown for a time that never happened (not started, not finished). */
@@ -296,28 +296,23 @@ export function portMap(ports: readonly PortMapping[]): Record<string, PortBindi
   return map
 }
 
-/** The restart policy from containerd's restart labels: the policy label, `always` when only the status label is set (containerd 1.6), else `no`. */
+/** The restart policy from containerd's restart labels (an empty policy label is `always`, as containerd reads it), else `no`. */
 export function restartPolicy(labels: Readonly<Record<string, string>>): { Name: string; MaximumRetryCount: number } {
-  const policy = labels[RESTART_LABELS.policy]
-  if (policy === undefined || policy === '') return { Name: labels[RESTART_LABELS.status] !== undefined ? 'always' : 'no', MaximumRetryCount: 0 }
-  const [name = 'no', count] = policy.split(':')
-  return { Name: name, MaximumRetryCount: count === undefined ? 0 : Number.parseInt(count, 10) || 0 }
+  const policy = readRestartState({ ...labels })?.policy
+  return { Name: policy?.name ?? 'no', MaximumRetryCount: policy?.maxRetries ?? 0 }
 }
 
 /** Whether containerd's restart monitor will start a stopped task again (its `Reconcile` rule). */
 function willRestart(labels: Readonly<Record<string, string>>, task: TaskState): boolean {
-  if (labels[RESTART_LABELS.status] !== 'running') return false
-  const { Name, MaximumRetryCount } = restartPolicy(labels)
-  switch (Name) {
+  const state = readRestartState({ ...labels })
+  if (state?.status !== 'running') return false
+  switch (state.policy.name) {
     case 'always':
       return true
     case 'unless-stopped':
-      return labels[RESTART_LABELS.explicitlyStopped] !== 'true'
-    case 'on-failure': {
-      if (task.exitStatus === 0) return false
-      const count = Number.parseInt(labels[RESTART_LABELS.count] ?? '0', 10) || 0
-      return MaximumRetryCount === 0 || count < MaximumRetryCount
-    }
+      return !state.explicitlyStopped
+    case 'on-failure':
+      return task.exitStatus !== 0 && (state.policy.maxRetries === 0 || state.count < state.policy.maxRetries)
     default:
       return false
   }
