@@ -12,7 +12,7 @@ import { readImageFile } from './image-file.js'
 
 /**
  * What a container's process runs as, on top of the image config: the command, the user, and the Docker
- * `run` flags ({@link SpecFlags}: env, resources, capabilities, security options, mounts, devices, init, …).
+ * `run` flags (`SpecFlags`: env, resources, capabilities, security options, mounts, devices, init, …).
  */
 export interface ContainerSpecOptions extends SpecFlags {
   /** Replaces the image's Cmd (kept after its Entrypoint). */

@@ -61,7 +61,8 @@ export type SecurityOpt = string | SeccompSecurityOpt
 /**
  * Docker `run` flags, named like Docker's API and nerdctl's flags in camelCase. Each is optional; an absent
  * flag leaves the spec as containerd's default spec and the image config made it, except for the
- * defaults nerdctl applies to every container (see {@link specFlagOptions}).
+ * defaults nerdctl applies to every container: cgroupfs mounted read-only at `/sys/fs/cgroup`,
+ * `no_new_privs` off, and containerd's default seccomp profile (Docker's), unless privileged.
  */
 export interface SpecFlags {
   /** `KEY=value` entries added to (or replacing) the image's environment (`-e`); a bare `KEY` takes this process's value. */
@@ -70,7 +71,7 @@ export interface SpecFlags {
   envFile?: string | readonly string[]
   /** Working directory (`-w`). Default: the image's, else `/`. */
   cwd?: string
-  /** The `--workdir` spelling of {@link cwd}; give one of the two. */
+  /** The `--workdir` spelling of `cwd`; give one of the two. */
   workdir?: string
   /** Host name inside the container (`-h`). */
   hostname?: string
