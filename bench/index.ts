@@ -18,6 +18,7 @@ import { archiveResultJson } from './archive-result.js'
 import { openBenchClients, type BenchClients } from './bench-clients.js'
 import { loadConfig } from './bench-config.js'
 import { buildBenchResult } from './bench-result.js'
+import { benchContainerSections } from './container-sections.js'
 import { benchContainersList } from './containers-list.js'
 import { benchContentRead, CTR_READ, OURS_READ } from './content-read.js'
 import { benchContentWrite, CTR_WRITE, OURS_WRITE } from './content-write.js'
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     const write = await benchContentWrite(clients, config, blob, ctr, join(daemon.dir, 'root'))
     const pull = await benchPullUnpack(clients, config, join(daemon.dir, 'root'))
     const archive = await benchImportExport(clients, config, join(daemon.dir, 'root'), workDir)
+    const containers = await benchContainerSections(clients.ours, config, workDir)
 
     const result = buildBenchResult({
       config,
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
       writeOurs: OURS_WRITE,
       writeCtr: CTR_WRITE,
     })
-    console.log(`\nBENCH_RESULT ${JSON.stringify({ ...result, pullUnpack: pullResultJson(pull), importExport: archiveResultJson(archive) })}`)
+    console.log(`\nBENCH_RESULT ${JSON.stringify({ ...result, pullUnpack: pullResultJson(pull), importExport: archiveResultJson(archive), containers })}`)
   } finally {
     clients?.close()
     await daemon?.stop()

@@ -1,0 +1,39 @@
+/**
+ * Sections 6–8 (containers) alone, on a private containerd 1.6, without the minutes of sections 1–5:
+ *
+ *   node --import tsx bench/containers-only.ts                 full
+ *   BENCH_QUICK=1 node --import tsx bench/containers-only.ts   quick
+ *
+ * Prints the same tables and a `BENCH_RESULT {"containers": …}` line.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Client } from '../src/index.js'
+import { startContainerd, type ContainerdDaemon } from '../src/testing/containerd-daemon.js'
+import { loadConfig } from './bench-config.js'
+import { benchContainerSections } from './container-sections.js'
+
+async function main(): Promise<void> {
+  const config = loadConfig()
+  const workDir = await mkdtemp(join(tmpdir(), 'csdk-bench-'))
+  let daemon: ContainerdDaemon | undefined
+  let client: Client | undefined
+  try {
+    daemon = await startContainerd({ version: '1.6' })
+    client = await Client.connect({ address: daemon.address, namespace: config.namespace })
+    const { version } = await client.version()
+    console.log(`containerd-sdk bench, containers (${config.mode}): containerd ${version}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`)
+    const containers = await benchContainerSections(client, config, workDir)
+    console.log(`\nBENCH_RESULT ${JSON.stringify({ mode: config.mode, node: process.version, containerd: version, containers })}`)
+  } finally {
+    client?.close()
+    await daemon?.stop()
+    await rm(workDir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error('bench failed:', err)
+  process.exitCode = 1
+})
