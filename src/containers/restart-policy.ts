@@ -210,11 +210,32 @@ export async function markRestartRunning(client: ClientCore, id: string, options
 }
 
 /**
- * Records an explicit stop, before the task is signalled: status `stopped` (the monitor then keeps the
- * task down, on every containerd line, and would kill one that is still running) and
- * `explicitly-stopped=true` (which is what keeps `unless-stopped` down on 1.7+, and what nerdctl shows).
- * Without this an `always` container comes back after the stop (nerdctl issues #2991, #5153).
- * Returns false (and changes nothing) for a container without restart labels.
+ * First half of an explicit stop, before the task is signalled: takes the container out of the monitor's
+ * view (removes the status label) and sets `explicitly-stopped=true`. While the process winds down in its
+ * grace period the monitor neither restarts it nor SIGKILLs it early (with status `stopped` it would kill
+ * it at its next tick, cutting a `docker stop -t 30` short). Follow with {@link markRestartStopped} once
+ * the task has exited. A container watched through the status label alone (the Go client's
+ * `restart.WithStatus`) gets the policy label `always`, which is how containerd reads it, so that it
+ * stays recognisable. Returns false (and changes nothing) for a container without restart labels.
+ * @throws NotFoundError when there is no such container.
+ */
+export async function markRestartStopping(client: ClientCore, id: string, options?: CallOptions): Promise<boolean> {
+  const labels = await containerLabels(client, id, options)
+  if (readRestartState(labels) === undefined) return false
+  const patch: Record<string, string> = { [RESTART_LABELS.status]: '', [RESTART_LABELS.explicitlyStopped]: 'true' }
+  if (labels[RESTART_LABELS.policy] === undefined || labels[RESTART_LABELS.policy] === '') patch[RESTART_LABELS.policy] = 'always'
+  await patchLabels(client, id, patch, options)
+  return true
+}
+
+/**
+ * Records an explicit stop: status `stopped` (the monitor then keeps the task down, on every containerd
+ * line, and kills one that is still running) and `explicitly-stopped=true` (which is what keeps
+ * `unless-stopped` down on 1.7+, and what nerdctl shows). Without this an `always` container comes back
+ * after the stop (nerdctl issues #2991, #5153). Call it after the task exited, having called
+ * {@link markRestartStopping} before signalling it; called while the task still runs, the monitor
+ * SIGKILLs (and deletes) the task at its next tick. Returns false (and changes nothing) for a container
+ * without restart labels.
  * @throws NotFoundError when there is no such container.
  */
 export async function markRestartStopped(client: ClientCore, id: string, options?: CallOptions): Promise<boolean> {

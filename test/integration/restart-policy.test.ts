@@ -9,6 +9,7 @@ import {
   markRestartRunning,
   markRestartStarting,
   markRestartStopped,
+  markRestartStopping,
   readRestartState,
   restartLabels,
   restartSupport,
@@ -275,13 +276,48 @@ describe('restart policies through containerd\'s restart monitor', () => {
         return state?.status === Status.RUNNING && state.pid !== pid ? state : undefined
       })
 
-      // The stop path: mark first, then signal, so the monitor does not race us.
+      // The stop path: out of the monitor's view first, signal, then recorded as stopped.
+      expect(await markRestartStopping(client, container.id)).toBe(true)
+      expect(await stopTask(container, 'SIGTERM')).toBe(0)
       expect(await markRestartStopped(client, container.id)).toBe(true)
-      // Our SIGTERM (the trap exits 0), or the monitor's SIGKILL if its tick came first.
-      expect([0, 137, undefined]).toContain(await stopTask(container, 'SIGTERM'))
       expect(await observe(container.id)).toEqual(['none'])
       expect(restarted.pid).toBeGreaterThan(0)
       expect(readRestartState(await labelsOf(container))).toMatchObject({ status: 'stopped', explicitlyStopped: true, policy: { name: 'unless-stopped' } })
+    } finally {
+      await remove(container)
+    }
+  })
+
+  it('markRestartStopping lets a stop signal\'s grace period run longer than the monitor interval', async () => {
+    // The process takes 2.5 intervals to shut down after SIGTERM.
+    const shutdown = ((2.5 * interval) / 1000).toFixed(1)
+    const args = ['sh', '-c', `trap "sleep ${shutdown}; exit 0" TERM; sleep 600 & wait`]
+    const { container } = await startManaged('grace', args, 'always')
+    try {
+      expect(await markRestartStopping(client, container.id)).toBe(true)
+      const labels = await labelsOf(container)
+      expect(labels[RESTART_LABELS.status]).toBeUndefined()
+      expect(labels[RESTART_LABELS.explicitlyStopped]).toBe('true')
+      // Exit 0: the trap finished; the monitor did not SIGKILL it meanwhile (it would under status stopped).
+      expect(await stopTask(container, 'SIGTERM')).toBe(0)
+      await markRestartStopped(client, container.id)
+      expect(await observe(container.id)).toEqual(['none'])
+    } finally {
+      await remove(container)
+    }
+  })
+
+  it('markRestartStopping keeps a status-only container (Go client restart.WithStatus) recognisable', async () => {
+    const container = await client.createContainer(uniqueId('status-only'), { image, args: ['sleep', '600'] })
+    try {
+      const task = await container.newTask()
+      await task.start()
+      await container.setLabels({ [RESTART_LABELS.status]: 'running' })
+      expect(await markRestartStopping(client, container.id)).toBe(true)
+      expect(readRestartState(await labelsOf(container))).toMatchObject({ policy: { name: 'always' }, status: undefined, explicitlyStopped: true })
+      expect(await stopTask(container, 'SIGKILL')).toBe(137)
+      expect(await markRestartStopped(client, container.id)).toBe(true)
+      expect((await labelsOf(container))[RESTART_LABELS.status]).toBe('stopped')
     } finally {
       await remove(container)
     }
