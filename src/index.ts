@@ -95,8 +95,35 @@ export { Container, type ContainerInfo, type NewTaskOptions, type DeleteContaine
 export { STOP_SIGNAL_LABEL, STOP_TIMEOUT_LABEL, DEFAULT_STOP_TIMEOUT_SECONDS, type StopContainerOptions } from './containers/container-stop.js'
 export type { UpdateContainerOptions, ImageName } from './containers/container-update.js'
 export { DEFAULT_DATA_ROOT, dataStorePath, containerStateDir, jsonLogPath } from './containers/data-store.js'
+// nerdctl-compatible metadata: ids, names, labels, state dirs, inspect and ps.
+export { generateContainerId, isContainerId, shortContainerId } from './containers/container-id.js'
+export { NameStore, validateContainerName, type AcquireNameOptions } from './containers/name-store.js'
+export { withDirLock, DEFAULT_LOCK_TIMEOUT_MS, type DirLockOptions } from './containers/nerdctl-store.js'
+export {
+  nerdctlLabels,
+  withNerdctlAnnotations,
+  checkUserLabels,
+  defaultContainerName,
+  mountLabels,
+  NerdctlLabel,
+  type NerdctlLabelInput,
+  type PortMapping,
+  type MountPoint,
+  type NerdctlLogConfig,
+} from './containers/nerdctl-labels.js'
+export { createStateDir, removeStateDir, withHostnameFile, recordStarted, readLifecycle, type CreateStateDirOptions, type Lifecycle } from './containers/state-dir.js'
+export { inspectContainer, buildContainerInspect, type ContainerInspect, type PortBinding, type DockerContainerStatus } from './containers/container-inspect.js'
+export { listContainerRows, buildContainerRow, formatPorts, type ContainerRow, type ContainerRowOptions, type ListContainerRowsOptions } from './containers/container-rows.js'
+export { readContainerSnapshot, type ContainerSnapshot, type TaskState, type StateDirFiles } from './containers/container-state.js'
+export { resolveContainerId } from './containers/container-lookup.js'
 export type { ClientOptions, LogsOptions } from './sdk/client-options.js'
 export type { RunOptions, PullPolicy, NetworkMode } from './run/run-options.js'
+export type { LogEntry, LogStream } from './logs/log-entry.js'
+export type { LogTime } from './logs/log-time.js'
+export { readLogs, type ReadLogsOptions, type LogLocation } from './logs/log-reader.js'
+export { containerLogs, type ContainerLogsOptions } from './logs/container-logs.js'
+export { jsonFileLogUri, JSON_FILE_LOGGER_PATH, type JsonFileLogUriOptions } from './logs/logger-uri.js'
+export { prepareJsonFileLog, LOG_CONFIG_FILE, type JsonFileLogOptions, type JsonFileLogPaths, type PrepareJsonFileLogOptions } from './logs/log-config.js'
 export type { DetachedRun, CompletedRun } from './run/run.js'
 export { DEFAULT_RUNTIME, type CreateContainerOptions } from './containers/create-container.js'
 export { runtimeChoice, type RuntimeChoice } from './containers/runtime-choice.js'
@@ -139,7 +166,10 @@ export {
   withBlkioWeight,
   withUlimits,
 } from './oci/resource-options.js'
-export { withCapabilities, withPrivileged, withDefaultSeccomp, withSeccompProfile, withSecurityOpt } from './oci/security-options.js'
+export { withCapabilities, withPrivileged, withDefaultSeccomp, withSeccompProfile, withSecurityOpt, withNoNewPrivileges, type SeccompSecurityOpt } from './oci/security-options.js'
+export { specFlagOptions, type SpecFlags, type SpecFlagInputs, type Ulimit, type DeviceMapping, type MountSpec, type SecurityOpt } from './oci/spec-flags.js'
+export { readSpecFlagInputs, INIT_BINARY_CANDIDATES } from './oci/spec-flag-inputs.js'
+export type { BindMountSpec, TmpfsMountSpec, BindPropagation } from './oci/mount-spec.js'
 export { withMount, withBindMount, withTmpfs, withShmSize, withReadonlyRootfs, withCgroupfsMount } from './oci/mount-options.js'
 export { withTerminal } from './oci/terminal-option.js'
 export { withHostNetwork, withNoNetwork } from './oci/network-mode.js'

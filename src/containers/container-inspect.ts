@@ -162,7 +162,12 @@ export interface ContainerInspect {
   /** Container configuration. */
   Config: ContainerInspectConfig
   /** Network settings known without entering the container (ports; addresses need networking). */
-  NetworkSettings: { Ports: Record<string, PortBinding[]>; Networks: Record<string, never> }
+  NetworkSettings: {
+    /** Published ports, keyed `port/proto`. */
+    Ports: Record<string, PortBinding[]>
+    /** Networks the container is attached to (none until the SDK has CNI networking). */
+    Networks: Record<string, never>
+  }
 }
 
 /**

@@ -158,7 +158,9 @@ export class Container {
 
   /**
    * Stops the container's task like `docker stop` (stop signal, grace period, SIGKILL), recording the stop
-   * so a restart policy does not bring it back; see {@link stopContainer}. Resolves with how it exited,
+   * so a restart policy does not bring it back (the stop signal comes from the image, or the
+   * `stopSignal` option; the grace period from `timeout`, the container's `nerdctl/stop-timeout` label,
+   * else 10 s). A paused task is thawed so it can act on the signal. Resolves with how it exited,
    * or undefined when it has no task.
    */
   async stop(options?: StopContainerOptions): Promise<ExitStatus | undefined> {

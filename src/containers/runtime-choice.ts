@@ -7,8 +7,15 @@ export const DEFAULT_RUNTIME = 'io.containerd.runc.v2'
 
 /** A container record's runtime: the shim's name and its options as an Any. */
 export interface RuntimeChoice {
+  /** The runtime (shim) name, e.g. `io.containerd.runc.v2`. */
   name: string
-  options?: { typeUrl: string; value: Uint8Array }
+  /** The shim's options, packed as an Any (`containerd.runc.v1.Options` for the runc shim). */
+  options?: {
+    /** The options message's type name. */
+    typeUrl: string
+    /** The encoded options message. */
+    value: Uint8Array
+  }
 }
 
 /**

@@ -154,7 +154,12 @@ export interface SpecFlagInputs {
   /** The container id (names the cgroup under `cgroupParent`). */
   id: string
   /** The text of each `envFile`, in order. Required when `envFile` is set. */
-  envFiles?: ReadonlyArray<{ name: string; text: string }>
+  envFiles?: ReadonlyArray<{
+    /** The file's path, for error messages. */
+    name: string
+    /** Its contents. */
+    text: string
+  }>
   /** `securityOpt` with every seccomp profile path replaced by the profile's JSON text. Default: `flags.securityOpt`. */
   securityOpt?: readonly SecurityOpt[]
   /** The image's `/etc/passwd` and `/etc/group`, for group names in `groupAdd`. */

@@ -7,7 +7,7 @@ import { generateContainerId } from '../containers/container-id.js'
 import { createContainer } from '../containers/create-container.js'
 import { containerStateDir, dataStorePath } from '../containers/data-store.js'
 import { NameStore } from '../containers/name-store.js'
-import { defaultContainerName, nerdctlLabels } from '../containers/nerdctl-labels.js'
+import { checkUserLabels, defaultContainerName, nerdctlLabels, withNerdctlAnnotations } from '../containers/nerdctl-labels.js'
 import { checkRestartPolicy, markRestartRunning, restartLabels } from '../containers/restart-policy.js'
 import { createStateDir, recordStarted, withHostnameFile } from '../containers/state-dir.js'
 import type { Image } from '../images/image.js'
@@ -58,6 +58,7 @@ export interface CompletedRun {
  */
 export async function runContainer(client: ClientCore, dataRoot: string | undefined, reference: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
   checkRunOptions(options)
+  checkUserLabels(options.labels ?? {})
   const callOptions = options.signal !== undefined ? { signal: options.signal } : {}
   const restart = options.restart ?? 'no'
   const parsedRestart = restart === 'no' ? undefined : await checkRestartPolicy(client, restart, callOptions)
@@ -81,6 +82,7 @@ export async function runContainer(client: ClientCore, dataRoot: string | undefi
       logUri = jsonFileLogUri({ dataStore })
     }
     const labels = {
+      ...options.labels,
       ...nerdctlLabels({
         namespace: client.namespace,
         id,
@@ -96,7 +98,6 @@ export async function runContainer(client: ClientCore, dataRoot: string | undefi
         ...(options.privileged === true ? { privileged: true } : {}),
       }),
       ...(parsedRestart !== undefined ? restartLabels(parsedRestart, logUri !== undefined ? { logUri } : {}) : {}),
-      ...options.labels,
     }
     container = await createContainer(client, id, {
       ...options,
@@ -107,6 +108,8 @@ export async function runContainer(client: ClientCore, dataRoot: string | undefi
         network === 'host' ? withHostNetwork() : withNoNetwork(),
         ...(hostname !== undefined ? [withHostnameFile(stateDir)] : []),
         ...(options.specOptions ?? []),
+        // Last: nerdctl's hook reads its labels from the annotations.
+        withNerdctlAnnotations(labels),
       ],
     })
     task = await container.newTask({ ...callOptions, stdio: logUri !== undefined ? { logUri } : (options.stdio ?? 'inherit') })

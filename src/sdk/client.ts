@@ -1,5 +1,4 @@
 import { ClientCore } from '../client/client.js'
-import type { ConnectOptions } from '../client/client-options.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { Image } from '../images/image.js'
 import { getImage, listImages, removeImage, type ListImagesOptions, type RemoveImageOptions } from '../images/image-store.js'
@@ -179,12 +178,12 @@ export class Client extends ClientCore {
    * @throws NotFoundError when the container or its log does not exist.
    */
   logs(container: string | Container, options: LogsOptions = {}): AsyncIterable<LogEntry> {
-    const resolveId = async (): Promise<string> => (typeof container === 'string' ? resolveContainerId(this, container, options) : container.id)
+    const id = (): Promise<string> => (typeof container === 'string' ? resolveContainerId(this, container, options) : Promise.resolve(container.id))
     const dataStore = this.dataStore
-    const client = this
+    const logsOf = (containerId: string): AsyncGenerator<LogEntry> => containerLogs(this, containerId, { ...options, dataStore })
     return {
       async *[Symbol.asyncIterator]() {
-        yield* containerLogs(client, await resolveId(), { ...options, dataStore })
+        yield* logsOf(await id())
       },
     }
   }
