@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** One file of a rotated log. */
 export interface LogFileInfo {
@@ -36,6 +37,23 @@ export async function listLogFiles(logPath: string): Promise<LogFileInfo[]> {
     }
   }
   return files
+}
+
+/**
+ * {@link listLogFiles}, taken until two listings in a row agree. One listing is not atomic: a rotation
+ * while it is taken can make it miss a file (stat-ed between two renames) or show one twice. A rotation
+ * gives every file a new name and adds a new inode, so two equal listings saw none. Bounded: after 10
+ * tries the last listing is returned.
+ */
+export async function listLogFilesStable(logPath: string): Promise<LogFileInfo[]> {
+  let previous = await listLogFiles(logPath)
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const current = await listLogFiles(logPath)
+    if (current.length === previous.length && current.every((f, i) => f.ino === previous[i]?.ino && f.path === previous[i]?.path)) return current
+    previous = current
+    await sleep(2)
+  }
+  return previous
 }
 
 /** The pure ordering rule of {@link listLogFiles}: which names belong to the log, oldest first. */

@@ -4,7 +4,7 @@ import { ChangeWaiter } from './change-waiter.js'
 import { configuredLogPath } from './log-config.js'
 import { nextStep, openCursor, readLines, type LogCursor } from './log-cursor.js'
 import { parseJsonLogLine, toLogEntry, type JsonLogRecord, type LogEntry } from './log-entry.js'
-import { listLogFiles, type LogFileInfo } from './log-files.js'
+import { listLogFilesStable, type LogFileInfo } from './log-files.js'
 import { tailRecords } from './log-tail.js'
 import { parseLogTime, type LogTime } from './log-time.js'
 
@@ -70,7 +70,7 @@ export async function* readLogs(source: string | LogLocation, options: ReadLogsO
   const { signal } = options
   throwIfAborted(signal)
   const logPath = typeof source === 'string' ? source : await configuredLogPath(source.dataStore, source.namespace, source.id)
-  const files = await listLogFiles(logPath)
+  const files = await listLogFilesStable(logPath)
   if (files.length === 0) throw new NotFoundError(`no json-file log at ${logPath}`)
 
   let cursor: LogCursor | undefined
@@ -126,7 +126,7 @@ async function* readForward(logPath: string, start: LogCursor | undefined, opts:
       throwIfAborted(signal)
       const lastPass = stopping
       if (cursor === undefined) {
-        const first = (await listLogFiles(logPath))[0]
+        const first = (await listLogFilesStable(logPath))[0]
         cursor = first === undefined ? undefined : await openCursor(first)
       }
       if (cursor !== undefined) {
