@@ -116,6 +116,26 @@ export { inspectContainer, buildContainerInspect, type ContainerInspect, type Po
 export { listContainerRows, buildContainerRow, formatPorts, type ContainerRow, type ContainerRowOptions, type ListContainerRowsOptions } from './containers/container-rows.js'
 export { readContainerSnapshot, type ContainerSnapshot, type TaskState, type StateDirFiles } from './containers/container-state.js'
 export { resolveContainerId } from './containers/container-lookup.js'
+export {
+  RESTART_LABELS,
+  parseRestartPolicy,
+  formatRestartPolicy,
+  restartSupport,
+  checkRestartPolicy,
+  restartLabels,
+  readRestartState,
+  markRestartStarting,
+  markRestartRunning,
+  markRestartStopping,
+  markRestartStopped,
+  updateRestartPolicy,
+  type RestartPolicy,
+  type RestartPolicyName,
+  type ParsedRestartPolicy,
+  type RestartSupport,
+  type RestartLabelsOptions,
+  type RestartState,
+} from './containers/restart-policy.js'
 export type { ClientOptions, LogsOptions } from './sdk/client-options.js'
 export type { RunOptions, PullPolicy, NetworkMode } from './run/run-options.js'
 export type { LogEntry, LogStream } from './logs/log-entry.js'

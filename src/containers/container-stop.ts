@@ -4,7 +4,7 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { signalNumber, type SignalInput } from '../tasks/signals.js'
 import { Task } from '../tasks/task.js'
-import { markRestartStopped } from './restart-policy.js'
+import { markRestartStopped, markRestartStopping } from './restart-policy.js'
 
 /** The label the Go client's `WithImageStopSignal` sets from the image config's StopSignal. */
 export const STOP_SIGNAL_LABEL = 'io.containerd.image.config.stop-signal'
@@ -42,16 +42,22 @@ export async function stopContainer(client: ClientCore, id: string, options: Sto
     throw new InvalidArgumentError(`stop timeout must be a number of seconds ≥ 0, got ${String(timeoutSeconds)}`)
   }
   const signal = signalNumber(options.stopSignal ?? labels[STOP_SIGNAL_LABEL] ?? 'SIGTERM')
+  // Two steps for the restart monitor: while the task winds down it must neither restart it nor (as it
+  // does to a running task under status `stopped`) SIGKILL it before the grace period is over.
+  await markRestartStopping(client, id, options)
+  const exit = await stopTask(new Task(client, id, 0), signal, timeoutSeconds, options)
   await markRestartStopped(client, id, options)
+  return exit
+}
 
+async function stopTask(task: Task, signal: number, timeoutSeconds: number, options: CallOptions): Promise<ExitStatus | undefined> {
   let status: string
   try {
-    status = await new Task(client, id, 0).status(options)
+    status = await task.status(options)
   } catch (err) {
     if (err instanceof NotFoundError) return undefined
     throw err
   }
-  const task = new Task(client, id, 0)
   if (status === 'stopped' || status === 'created') {
     // A created task never ran: kill it so it does not start later by surprise; a stopped one has exited.
     if (status === 'created') await ignoreGone(task.kill('SIGKILL', { ...options, all: true }))

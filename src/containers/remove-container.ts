@@ -3,6 +3,7 @@ import { FailedPreconditionError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { Task } from '../tasks/task.js'
 import { Container } from './container.js'
+import { markRestartStopping } from './restart-policy.js'
 
 /**
  * Removes a container like `docker rm`: a stopped (or created) task is deleted, a running one only with
@@ -13,6 +14,8 @@ import { Container } from './container.js'
 export async function removeContainer(client: ClientCore, id: string, options: CallOptions & { force?: boolean } = {}): Promise<void> {
   const container = new Container(client, id)
   await container.info(options)
+  // Out of the restart monitor's hands first, or it could start a new task between the two deletes.
+  await markRestartStopping(client, id, options)
   const task = new Task(client, id, 0)
   let status: string | undefined
   try {

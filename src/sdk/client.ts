@@ -17,6 +17,7 @@ import { DEFAULT_DATA_ROOT, dataStorePath } from '../containers/data-store.js'
 import { resolveContainerId } from '../containers/container-lookup.js'
 import { stopContainer, type StopContainerOptions } from '../containers/container-stop.js'
 import { removeContainer } from '../containers/remove-container.js'
+import { restartSupport, updateRestartPolicy, type RestartPolicy, type RestartSupport } from '../containers/restart-policy.js'
 import { inspectContainer, type ContainerInspect } from '../containers/container-inspect.js'
 import { listContainerRows, type ContainerRow, type ListContainerRowsOptions } from '../containers/container-rows.js'
 import { containerLogs } from '../logs/container-logs.js'
@@ -186,6 +187,20 @@ export class Client extends ClientCore {
         yield* logsOf(await id())
       },
     }
+  }
+
+  /** Which restart policies the daemon's restart monitor supports (containerd 1.6: only `always`). */
+  async restartSupport(options?: CallOptions): Promise<RestartSupport> {
+    return restartSupport(this, options)
+  }
+
+  /**
+   * Changes a container's restart policy (like `docker update --restart`).
+   * @throws InvalidArgumentError for a malformed policy; NotImplementedError when the daemon does not support it.
+   */
+  async updateRestartPolicy(container: string | Container, policy: RestartPolicy, options?: CallOptions): Promise<void> {
+    const id = typeof container === 'string' ? await resolveContainerId(this, container, options) : container.id
+    await updateRestartPolicy(this, id, policy, options)
   }
 
   /** Docker-compatible `inspect` JSON of a container (by id, name or unique id prefix). */

@@ -7,5 +7,5 @@ export {
   type ContainerdBinary,
   type ContainerdLine,
 } from './containerd-binaries.js'
-export { renderContainerdConfig, type ContainerdPaths } from './containerd-config.js'
+export { renderContainerdConfig, type ContainerdPaths, type ContainerdConfigOptions } from './containerd-config.js'
 export { writeBusyboxImageArchive, type BusyboxArchiveOptions } from './busybox-archive.js'

@@ -168,11 +168,12 @@ describe('restart policies through containerd\'s restart monitor', () => {
       // 1.7+ count the restarts.
       if (policiesSupported) expect((await labelsOf(container))[RESTART_LABELS.count]).toBe('1')
       // The restarted task got the log URI from the label: both runs wrote to the same file.
+      // (At least two runs: on a loaded machine the monitor may catch a run early and start another.)
       const text = await eventually('the second run\'s output', async () => {
         const t = await readFile(log, 'utf8').catch(() => '')
-        return t === 'started\nstarted\n' ? t : undefined
-      }, 3)
-      expect(text).toBe('started\nstarted\n')
+        return /^(started\n){2,}$/.test(t) ? t : undefined
+      })
+      expect(text).toMatch(/^started\nstarted\n/)
     } finally {
       await remove(container)
     }
