@@ -1,5 +1,6 @@
-// Hello, containerd: connect, print the server's version, its plugins and namespaces, then run a real
-// container and print what it says.
+// Hello, containerd: connect, print the server's version, its plugins and namespaces, then run real
+// containers like `nerdctl run` does: one attached (its output returned), one detached (its output read
+// back from its json-file log).
 //
 // Uses the daemon at $CONTAINERD_ADDRESS (or /run/containerd/containerd.sock). When none answers there,
 // it starts a private containerd under a temp dir for the duration of the demo (root needed) and stops
@@ -21,7 +22,8 @@ try {
   console.log(`No containerd answered (${err.message}).`)
   console.log('Starting a private containerd for this demo…')
   daemon = await startContainerd()
-  client = await Client.connect({ address: daemon.address, namespace: 'hello' })
+  // Names, state dirs and logs of the private daemon's containers live in its temp dir too.
+  client = await Client.connect({ address: daemon.address, namespace: 'hello', dataRoot: join(daemon.dir, 'nerdctl') })
 }
 
 try {
@@ -50,25 +52,25 @@ try {
     if (image === undefined) throw new Error('the archive held no image')
     console.log(`image ${image.name} ${image.digest}`)
 
-    const container = await client.createContainer(`hello-${process.pid}-${Date.now()}`, {
-      image,
+    // Attached, like `nerdctl run --rm`: resolves when the process exited, with what it wrote.
+    const hello = await client.run(image.name, {
       hostname: 'hello',
       args: ['sh', '-c', 'echo "Hello from a container: $(hostname), uid $(id -u), $(uname -s)"'],
+      stdio: 'pipe',
+      rm: true,
     })
-    try {
-      const task = await container.newTask({ stdio: 'pipe' })
-      const output: Buffer[] = []
-      task.stdout?.on('data', (chunk: Buffer) => output.push(chunk))
-      task.stderr?.on('data', (chunk: Buffer) => output.push(chunk))
-      const exited = task.wait() // before start, so a fast exit is not missed
-      await task.start()
-      const { exitCode } = await exited
-      await task.delete()
-      process.stdout.write(Buffer.concat(output).toString())
-      console.log(`container ${container.id} exited with ${exitCode}`)
-    } finally {
-      await container.delete()
+    process.stdout.write(hello.stdout ?? '')
+    console.log(`container ${hello.name} exited with ${hello.exitCode}`)
+
+    // Detached, like `nerdctl run -d`: its output goes to the json-file log; follow it to the end.
+    const ticker = await client.run(image.name, {
+      detach: true,
+      args: ['sh', '-c', 'for i in 1 2 3; do echo "tick $i"; sleep 0.2; done'],
+    })
+    for await (const entry of client.logs(ticker.name, { follow: true })) {
+      console.log(`log ${ticker.name} ${entry.stream}: ${entry.line}`)
     }
+    await client.removeContainer(ticker.name)
     await client.removeImage(image.name)
   } finally {
     await rm(dir, { recursive: true, force: true })
