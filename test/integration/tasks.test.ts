@@ -146,6 +146,17 @@ describe('processes', () => {
     await container.delete()
   })
 
+  it('creates a container from an image handle (image.createContainer)', async () => {
+    const container = await image.createContainer(uniqueId('from-image'), { args: ['sh', '-c', 'exit 9'] })
+    expect((await container.info()).image).toBe(IMAGE)
+    const task = await container.newTask()
+    const exited = task.wait()
+    await task.start()
+    expect((await exited).exitCode).toBe(9)
+    await task.delete()
+    await container.delete()
+  })
+
   it('reattaches to a running task from a new client after the first one died (Attach)', async () => {
     const id = uniqueId('attach')
     const child = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../env/attach-child.ts'), daemonAddress(), client.namespace, id, IMAGE], { timeout: 60_000 })
