@@ -1,7 +1,7 @@
 /** Which output of the container a log line came from. */
 export type LogStream = 'stdout' | 'stderr'
 
-/** One line of a container's log, as {@link readLogs} yields it. */
+/** One line of a container's log, as `readLogs` yields it. */
 export interface LogEntry {
   /** The output it was written to. */
   stream: LogStream

@@ -30,7 +30,7 @@ export interface JsonFileLogUriOptions {
  * The `binary://` log URI that makes containerd's shim run the shipped json-file logger for a task:
  * `binary://<node>?<logger>=<dataStore>` (the shim turns the one query pair into the two arguments
  * `<logger> <dataStore>`), or `binary://<logger>?data-store=<dataStore>` with `node: null`. Pass it as
- * `newTask({ stdio: { logUri } })` after {@link prepareJsonFileLog}.
+ * `newTask({ stdio: { logUri } })` after `prepareJsonFileLog`.
  * @throws InvalidArgumentError for a relative data store, node or logger path, or a missing logger file.
  */
 export function jsonFileLogUri(options: JsonFileLogUriOptions): string {
