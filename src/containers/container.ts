@@ -134,7 +134,10 @@ export class Container {
         options,
       )
       created = true
-      return new Task(this.client, this.id, pid, await io.attach(), io.close, this.userDatabase(record))
+      const closeStdin = async (): Promise<void> => {
+        await this.client.services.tasks.closeIO({ containerId: this.id, stdin: true })
+      }
+      return new Task(this.client, this.id, pid, await io.attach(closeStdin), io.close, this.userDatabase(record))
     } catch (err) {
       // Undo what was made: the task (if creating it succeeded but attaching failed), then the FIFOs.
       if (created) await this.client.services.tasks.delete({ containerId: this.id }).catch(() => undefined)

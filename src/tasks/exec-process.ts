@@ -144,7 +144,10 @@ export async function createExec(
       spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(processSpec)) },
     }, options)
     created = true
-    return new ExecProcess(client, containerId, execId, await io.attach(), io.close)
+    const closeStdin = async (): Promise<void> => {
+      await client.services.tasks.closeIO({ containerId, execId, stdin: true })
+    }
+    return new ExecProcess(client, containerId, execId, await io.attach(closeStdin), io.close)
   } catch (err) {
     if (created) await client.services.tasks.deleteProcess({ containerId, execId }).catch(() => undefined)
     await io.close()

@@ -77,7 +77,9 @@ export abstract class ProcessHandle {
 
   /** Closes the process's stdin (our end and the shim's), so it reads EOF. */
   async closeStdin(options?: CallOptions): Promise<void> {
-    this.stdin?.end()
+    // Flush what was written into the FIFO first: closing the process's stdin drops anything not yet there.
+    const stdin = this.stdin
+    if (stdin !== undefined && !stdin.writableFinished && !stdin.destroyed) await new Promise<void>((resolve) => stdin.end(() => resolve()))
     await this.client.services.tasks.closeIO({ containerId: this.containerId, execId: this.execId, stdin: true }, options)
   }
 }

@@ -30,6 +30,21 @@ export interface TerminalStdio {
 }
 
 /**
+ * Your own Node streams (like the Go client's `cio.WithStreams`): the process's stdout and stderr are
+ * piped into the given Writables (with backpressure; they are not ended, so `process.stdout` works), and
+ * a given Readable is piped into its stdin (the process reads EOF when it ends). A stream left out is
+ * discarded (stdin empty).
+ */
+export interface StreamsStdio {
+  /** Fed to the process's stdin. */
+  stdin?: Readable
+  /** Receives the process's stdout. */
+  stdout?: Writable
+  /** Receives the process's stderr. */
+  stderr?: Writable
+}
+
+/**
  * Where a process's stdio goes.
  * - `'null'`: nowhere; stdin is empty.
  * - `'pipe'`: `stdin` (Writable), `stdout` and `stderr` (Readables) on the task or process, through FIFOs.
@@ -40,8 +55,9 @@ export interface TerminalStdio {
  *   URIs were not used: with both streams pointing at one file the shim's writes overwrote each other.)
  * - `{ logUri }`: stdout and stderr to a logging URI run by the shim (see {@link LogUriStdio}).
  * - `{ terminal: true }`: a pseudo-terminal (see {@link TerminalStdio}).
+ * - `{ stdin?, stdout?, stderr? }`: your own Node streams (see {@link StreamsStdio}).
  */
-export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio | TerminalStdio
+export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio | TerminalStdio | StreamsStdio
 
 /** The process's ends of its stdio, when piped. */
 export interface ProcessStreams {
@@ -60,8 +76,11 @@ export interface TaskIo {
   stderr: string
   /** Whether the shim must put the process on a pseudo-terminal. */
   terminal: boolean
-  /** Called after the task/exec is created: connects the streams. */
-  attach: () => Promise<ProcessStreams>
+  /**
+   * Called after the task/exec is created: connects the streams. `closeStdin` closes the process's stdin
+   * (the CloseIO call), for a stdin Readable of the caller's that ended.
+   */
+  attach: (closeStdin: () => Promise<void>) => Promise<ProcessStreams>
   /** Called after the task/exec is deleted (or creating it failed). */
   close: () => Promise<void>
 }
@@ -80,8 +99,9 @@ export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
     const fifos = await FifoSet.create(id, { stdin: true, stdout: true, stderr: false })
     return { ...fifos.paths, terminal: true, attach: () => fifos.attach(), close: () => fifos.close() }
   }
+  if (typeof stdio === 'object' && !('logFile' in stdio)) return streamsIo(stdio, id)
   if (stdio !== 'pipe' && stdio !== 'inherit' && (typeof stdio !== 'object' || typeof stdio.logFile !== 'string' || stdio.logFile === '')) {
-    throw new InvalidArgumentError(`stdio must be 'null', 'pipe', 'inherit', { logFile: <path> } or { logUri: <uri> }`)
+    throw new InvalidArgumentError(`stdio must be 'null', 'pipe', 'inherit', { logFile }, { logUri }, { terminal: true } or { stdin?, stdout?, stderr? } streams`)
   }
   const fifos = await FifoSet.create(id, { stdin: stdio === 'pipe', stdout: true, stderr: true })
   let file: WriteStream | undefined
@@ -106,6 +126,37 @@ export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
       await fifos.close()
       const f = file
       if (f !== undefined) await new Promise<void>((resolve) => f.end(() => resolve()))
+    },
+  }
+}
+
+async function streamsIo(stdio: StreamsStdio, id: string): Promise<TaskIo> {
+  const isStream = (s: unknown, method: 'pipe' | 'write'): boolean => s !== null && typeof s === 'object' && typeof (s as Record<string, unknown>)[method] === 'function'
+  const { stdin, stdout, stderr } = stdio
+  if ((stdin !== undefined && !isStream(stdin, 'pipe')) || (stdout !== undefined && !isStream(stdout, 'write')) || (stderr !== undefined && !isStream(stderr, 'write'))) {
+    throw new InvalidArgumentError('stdio streams: stdin must be a Readable, stdout and stderr Writables')
+  }
+  const fifos = await FifoSet.create(id, { stdin: stdin !== undefined, stdout: stdout !== undefined, stderr: stderr !== undefined })
+  return {
+    ...fifos.paths,
+    terminal: false,
+    attach: async (closeStdin) => {
+      const ends = await fifos.attach()
+      if (stdout !== undefined) ends.stdout?.pipe(stdout, { end: false })
+      if (stderr !== undefined) ends.stderr?.pipe(stderr, { end: false })
+      const fifo = ends.stdin
+      if (stdin !== undefined && fifo !== undefined) {
+        // When the input ends, flush it into the FIFO, then close the process's stdin so it reads EOF.
+        stdin.pipe(fifo, { end: false })
+        stdin.once('end', () => {
+          fifo.end(() => void closeStdin().catch(() => undefined))
+        })
+      }
+      return {}
+    },
+    close: async () => {
+      stdin?.unpipe()
+      await fifos.close()
     },
   }
 }

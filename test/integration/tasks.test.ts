@@ -1,7 +1,8 @@
 // Mirrors containerd's client suite for tasks and processes (integration/client container_test.go and
 // container_linux_test.go): terminals, resize, exec variants, pids, kill-all, attach, runtimes.
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { PassThrough, Readable } from 'node:stream'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -9,6 +10,7 @@ import { InvalidArgumentError, NotFoundError, type Image } from '../../src/index
 import { busyboxImage } from '../fixtures/index.js'
 import { importFixture } from '../env/import-fixture.js'
 import { StreamText } from '../env/stream-text.js'
+import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
 
 const run = promisify(execFile)
@@ -119,10 +121,37 @@ describe('processes', () => {
     await container.delete()
   })
 
-  it('fails to create a task for a missing binary and leaves no task (NoBinaryExists)', async () => {
+  it('fails to create a task for a missing binary and leaves no task or FIFO (NoBinaryExists)', async () => {
     const container = await client.createContainer(uniqueId('nobin'), { image, args: ['/no/such/binary'] })
     await expect(container.newTask({ stdio: 'pipe' })).rejects.toThrow(/no such file|not found/i)
     await expect(container.task()).rejects.toBeInstanceOf(NotFoundError)
+    // FIFOs are named after the container: none may be left in any FIFO directory.
+    const leftovers = readdirSync(FIFO_ROOT).flatMap((dir) => {
+      try {
+        return readdirSync(join(FIFO_ROOT, dir)).filter((f) => f.startsWith(container.id))
+      } catch {
+        return []
+      }
+    })
+    expect(leftovers).toEqual([])
+    await container.delete()
+  })
+
+  it('connects the process to streams of our own (stdin Readable, stdout/stderr Writables)', async () => {
+    const container = await client.createContainer(uniqueId('streams'), { image, args: ['sh', '-c', 'cat; echo done >&2'] })
+    const stdout = new PassThrough()
+    const stderr = new PassThrough()
+    const out = new StreamText(stdout)
+    const err = new StreamText(stderr)
+    const task = await container.newTask({ stdio: { stdin: Readable.from(['line one\n', 'line two\n']), stdout, stderr } })
+    const exited = task.wait()
+    await task.start()
+    expect((await exited).exitCode).toBe(0)
+    await out.until(/line two\n/)
+    await err.until(/done\n/)
+    expect(out.value).toBe('line one\nline two\n')
+    expect(stdout.writableEnded).toBe(false)
+    await task.delete()
     await container.delete()
   })
 
