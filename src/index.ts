@@ -139,7 +139,8 @@ export {
 export type { ClientOptions, LogsOptions } from './sdk/client-options.js'
 export type { RunOptions, PullPolicy, NetworkMode } from './run/run-options.js'
 export type { LogEntry, LogStream } from './logs/log-entry.js'
-export type { LogTime } from './logs/log-time.js'
+export { parseLogTime, type LogTime } from './logs/log-time.js'
+export { waitForLoggerDrain, type WaitForLoggerDrainOptions } from './logs/logger-drain.js'
 export { readLogs, type ReadLogsOptions, type LogLocation } from './logs/log-reader.js'
 export { containerLogs, type ContainerLogsOptions } from './logs/container-logs.js'
 export { jsonFileLogUri, JSON_FILE_LOGGER_PATH, type JsonFileLogUriOptions } from './logs/logger-uri.js'
@@ -150,7 +151,7 @@ export { runtimeChoice, type RuntimeChoice } from './containers/runtime-choice.j
 export type { ContainerSpecOptions } from './containers/container-spec.js'
 export { Task, type TaskStatus, type DeleteTaskOptions } from './tasks/task.js'
 export { ProcessHandle, type ExitStatus, type KillOptions } from './tasks/process-handle.js'
-export type { TaskStdio, LogFileStdio, LogUriStdio, TerminalStdio, ProcessStreams } from './tasks/task-io.js'
+export type { TaskStdio, LogFileStdio, LogUriStdio, TerminalStdio, StreamsStdio, ProcessStreams } from './tasks/task-io.js'
 export {
   decodeTaskMetric,
   CGROUP_V1_METRICS_TYPE,
