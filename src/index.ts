@@ -94,6 +94,7 @@ export type { ExportImagesOptions, ExportResult, ExportedImage } from './images/
 export { Container, type ContainerInfo, type NewTaskOptions, type DeleteContainerOptions, type LoadTaskOptions } from './containers/container.js'
 export { STOP_SIGNAL_LABEL, STOP_TIMEOUT_LABEL, DEFAULT_STOP_TIMEOUT_SECONDS, type StopContainerOptions } from './containers/container-stop.js'
 export type { UpdateContainerOptions, ImageName } from './containers/container-update.js'
+export type { JsonFileStdio } from './containers/json-file-stdio.js'
 export { DEFAULT_DATA_ROOT, dataStorePath, containerStateDir, jsonLogPath } from './containers/data-store.js'
 // nerdctl-compatible metadata: ids, names, labels, state dirs, inspect and ps.
 export { generateContainerId, isContainerId, shortContainerId } from './containers/container-id.js'

@@ -11,6 +11,7 @@ import { getImage } from '../images/image-store.js'
 import type { UserDatabase } from '../oci/user-database.js'
 import { readImageFile } from './image-file.js'
 import { releaseNerdctlMetadata } from './nerdctl-cleanup.js'
+import { jsonFileStdio, type JsonFileStdio } from './json-file-stdio.js'
 import { stopContainer, type StopContainerOptions } from './container-stop.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { updateContainer, type UpdateContainerOptions } from './container-update.js'
@@ -38,8 +39,8 @@ export interface ContainerInfo {
 
 /** Options of {@link Container.newTask}. */
 export interface NewTaskOptions extends CallOptions {
-  /** Where the process's stdio goes. Default `'null'`. */
-  stdio?: TaskStdio
+  /** Where the process's stdio goes (see {@link TaskStdio}), or the json-file logger ({@link JsonFileStdio}). Default `'null'`. */
+  stdio?: TaskStdio | JsonFileStdio
 }
 
 /** Options of {@link Container.task}. */
@@ -125,7 +126,7 @@ export class Container {
         ? `container ${this.id} was not created with tty: true, so its task cannot have a terminal`
         : `container ${this.id} was created with tty: true: its task needs stdio { terminal: true }`)
     }
-    const io = await taskIo(stdio, this.id)
+    const io = await taskIo(typeof stdio === 'object' && 'jsonFile' in stdio ? await jsonFileStdio(this.client, this.id, stdio, options) : stdio, this.id)
     let created = false
     try {
       const rootfs = await snapshotMounts(this.client, record.snapshotter, record.snapshotKey, options)

@@ -6,7 +6,9 @@ import { PassThrough, Readable } from 'node:stream'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { InvalidArgumentError, NotFoundError, type Image } from '../../src/index.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { InvalidArgumentError, NotFoundError, readLogs, type Image } from '../../src/index.js'
 import { busyboxImage } from '../fixtures/index.js'
 import { importFixture } from '../env/import-fixture.js'
 import { StreamText } from '../env/stream-text.js'
@@ -135,6 +137,24 @@ describe('processes', () => {
     })
     expect(leftovers).toEqual([])
     await container.delete()
+  })
+
+  it('writes its output through the json-file logger (stdio { jsonFile })', async () => {
+    const dataStore = await mkdtemp(join(tmpdir(), 'csdk-jsonfile-'))
+    try {
+      const container = await client.createContainer(uniqueId('jsonfile'), { image, args: ['sh', '-c', 'echo to-out; echo to-err >&2'] })
+      const task = await container.newTask({ stdio: { jsonFile: { dataStore, maxSize: '1m', maxFile: 2 } } })
+      const exited = task.wait()
+      await task.start()
+      expect((await exited).exitCode).toBe(0)
+      await task.delete()
+      const lines: string[] = []
+      for await (const entry of readLogs({ dataStore, namespace: client.namespace, id: container.id })) lines.push(`${entry.stream}:${entry.line}`)
+      expect(lines.sort()).toEqual(['stderr:to-err', 'stdout:to-out'])
+      await container.delete()
+    } finally {
+      await rm(dataStore, { recursive: true, force: true })
+    }
   })
 
   it('connects the process to streams of our own (stdin Readable, stdout/stderr Writables)', async () => {

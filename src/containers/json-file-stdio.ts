@@ -1,0 +1,24 @@
+import type { ClientCore } from '../client/client.js'
+import type { CallOptions } from '../client/transport/call-options.js'
+import { prepareJsonFileLog, type JsonFileLogOptions } from '../logs/log-config.js'
+import { jsonFileLogUri } from '../logs/logger-uri.js'
+import type { LogUriStdio } from '../tasks/task-io.js'
+import { dataStorePath } from './data-store.js'
+
+/**
+ * A task's stdout and stderr written by the json-file logger shipped in this package, in nerdctl's format
+ * and place (`<data store>/containers/<namespace>/<id>/<id>-json.log`), rotated by `maxSize`/`maxFile`;
+ * read it back with `client.logs()` or `readLogs()`. Nothing in this process needs to keep running.
+ */
+export interface JsonFileStdio {
+  /** Rotation, and the data store (default: nerdctl's for this socket under /var/lib/nerdctl; `client.dataStore` for a client with its own `dataRoot`). */
+  jsonFile: JsonFileLogOptions & { dataStore?: string }
+}
+
+/** Prepares the container's log dir and config, and returns the `binary://` stdio for its task. */
+export async function jsonFileStdio(client: ClientCore, id: string, stdio: JsonFileStdio, options: CallOptions = {}): Promise<LogUriStdio> {
+  options.signal?.throwIfAborted()
+  const { dataStore = dataStorePath(client.address), ...rotation } = stdio.jsonFile
+  await prepareJsonFileLog({ ...rotation, dataStore, namespace: client.namespace, id })
+  return { logUri: jsonFileLogUri({ dataStore }) }
+}
