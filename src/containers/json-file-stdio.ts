@@ -11,8 +11,11 @@ import { dataStorePath } from './data-store.js'
  * read it back with `client.logs()` or `readLogs()`. Nothing in this process needs to keep running.
  */
 export interface JsonFileStdio {
-  /** Rotation, and the data store (default: nerdctl's for this socket under /var/lib/nerdctl; `client.dataStore` for a client with its own `dataRoot`). */
-  jsonFile: JsonFileLogOptions & { dataStore?: string }
+  /** Rotation (`maxSize`, `maxFile`) and where the log goes. */
+  jsonFile: JsonFileLogOptions & {
+    /** The data store. Default: nerdctl's for this socket under /var/lib/nerdctl (pass `client.dataStore` for a client with its own `dataRoot`). */
+    dataStore?: string
+  }
 }
 
 /** Prepares the container's log dir and config, and returns the `binary://` stdio for its task. */
