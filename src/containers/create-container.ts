@@ -5,6 +5,7 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import { Image } from '../images/image.js'
 import { getImage } from '../images/image-store.js'
 import { chainIds } from '../images/unpack.js'
+import { parseJson, type ImageConfig } from '../images/oci-types.js'
 import { Container } from './container.js'
 import { buildContainerSpec, type ContainerSpecOptions } from './container-spec.js'
 import { encodeSpec } from '../oci/spec-json.js'
@@ -43,10 +44,11 @@ export async function createContainer(client: ClientCore, id: string, options: C
   validateIdentifier('container id', id)
   const image = typeof options.image === 'string' ? await getImage(client, options.image, options) : options.image
   const snapshotter = options.snapshotter ?? 'overlayfs'
+  // One read each of the manifest and the config (image.config() and isUnpacked() would re-read both).
   const { manifest } = await image.manifest(options)
-  const config = await image.config(options)
+  const config = parseJson<ImageConfig>(await client.content.readAll(manifest.config.digest, options), `config ${manifest.config.digest}`)
   const top = chainIds(config.rootfs.diff_ids).at(-1) ?? ''
-  if (!(await image.isUnpacked({ ...options, snapshotter }))) {
+  if (top !== '' && !(await isCommitted(client, snapshotter, top, options))) {
     throw new NotFoundError(`image ${image.name} is not unpacked in ${snapshotter}: pull it (pull unpacks) before creating containers`)
   }
   const runtime = runtimeChoice(options.runtime)
@@ -72,6 +74,15 @@ export async function createContainer(client: ClientCore, id: string, options: C
     )
   }, { sync: false })
   return new Container(client, id)
+}
+
+async function isCommitted(client: ClientCore, snapshotter: string, key: string, options: CallOptions): Promise<boolean> {
+  try {
+    return (await client.snapshots(snapshotter).stat(key, options)).kind === 'committed'
+  } catch (err) {
+    if (err instanceof NotFoundError) return false
+    throw err
+  }
 }
 
 /** A handle on an existing container. @throws NotFoundError when there is none with that id. */

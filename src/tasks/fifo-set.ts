@@ -1,15 +1,14 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, constants, openSync } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { dirname, join } from 'node:path'
-import { promisify } from 'node:util'
-
-const run = promisify(execFile)
+import { FifoPool } from './fifo-pool.js'
 
 /** Where containerd's Go client puts its FIFOs; the shim must be able to open them (same host). */
 export const FIFO_ROOT = '/run/containerd/fifo'
+
+const pool = new FifoPool(FIFO_ROOT)
 
 /** FIFOs for one process's stdio, and our ends of them. */
 export class FifoSet {
@@ -37,7 +36,8 @@ export class FifoSet {
     const set = new FifoSet(dir, { stdin: path('stdin', wanted.stdin), stdout: path('stdout', wanted.stdout), stderr: path('stderr', wanted.stderr) })
     try {
       const all = [set.paths.stdin, set.paths.stdout, set.paths.stderr].filter((p) => p !== '')
-      if (all.length > 0) await run('mkfifo', ['-m', '0600', ...all])
+      const fresh = await pool.take(all.length)
+      await Promise.all(all.map((path, i) => rename(fresh[i] as string, path)))
       for (const stream of ['stdout', 'stderr'] as const) {
         if (set.paths[stream] === '') continue
         // A raw fd, not a FileHandle: it is handed to a Socket, and a FileHandle would close it when collected.
@@ -60,7 +60,7 @@ export class FifoSet {
    */
   static async reopen(paths: { stdin: string; stdout: string; stderr: string }): Promise<FifoSet> {
     const existing = [paths.stdin, paths.stdout, paths.stderr].find((p) => p !== '') ?? ''
-    const dir = existing !== '' && dirname(existing).startsWith(`${FIFO_ROOT}/`) ? dirname(existing) : ''
+    const dir = existing !== '' && dirname(dirname(existing)) === FIFO_ROOT ? dirname(existing) : ''
     const set = new FifoSet(dir, { ...paths })
     try {
       for (const stream of ['stdout', 'stderr'] as const) {
@@ -104,4 +104,16 @@ export class FifoSet {
     this.readFds = {}
     if (this.dir !== '') await rm(this.dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * Removes the FIFO directory that holds the given stdio paths, when it is one of the FIFO directories
+ * clients make (`<FIFO_ROOT>/<name>/`); URIs, empty paths and anything elsewhere are left alone.
+ */
+export async function removeFifoDir(paths: readonly string[]): Promise<void> {
+  const fifo = paths.find((p) => p.startsWith(`${FIFO_ROOT}/`))
+  if (fifo === undefined) return
+  const dir = dirname(fifo)
+  if (dirname(dir) !== FIFO_ROOT) return
+  await rm(dir, { recursive: true, force: true })
 }

@@ -6,6 +6,7 @@ import { ProcessHandle, type ExitStatus } from './process-handle.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'
 import type { ProcessStreams } from './task-io.js'
 import type { UserDatabase } from '../oci/user-database.js'
+import { removeFifoDir } from './fifo-set.js'
 import { createExec, type ExecOptions, type ExecProcess } from './exec-process.js'
 import { readTaskMetrics, type TaskMetrics } from './task-metrics.js'
 import { updateTask, type UpdateTaskOptions } from './task-update.js'
@@ -33,7 +34,7 @@ export class Task extends ProcessHandle implements AsyncDisposable {
     id: string,
     pid: number,
     streams: ProcessStreams = {},
-    private readonly cleanup: () => Promise<void> = async () => undefined,
+    private readonly cleanup?: () => Promise<void>,
     private readonly userDatabase: () => Promise<UserDatabase> = async () => ({}),
   ) {
     super(client, id, '', streams)
@@ -102,7 +103,8 @@ export class Task extends ProcessHandle implements AsyncDisposable {
    * @throws FailedPreconditionError when it is still running (unless `force`).
    */
   async delete(options: DeleteTaskOptions = {}): Promise<ExitStatus> {
-    const state = await this.status(options)
+    const { process: info } = await this.client.services.tasks.get({ containerId: this.id }, options)
+    const state = statusName(info?.status ?? Status.UNKNOWN)
     if (options.force !== true && state !== 'stopped' && state !== 'created' && state !== 'unknown') {
       // Like the Go client: refuse before asking, since containerd reports this as an unclassified error.
       throw new FailedPreconditionError(`task ${this.id} is ${state}: stop it first, or delete with { force: true }`)
@@ -117,8 +119,18 @@ export class Task extends ProcessHandle implements AsyncDisposable {
       }
     }
     const res = await this.client.services.tasks.delete({ containerId: this.id }, options)
-    await this.cleanup()
+    await this.releaseIo(info)
     return { exitCode: res.exitStatus, exitedAt: toDate(res.exitedAt) }
+  }
+
+  /**
+   * Releases the task's FIFOs: ours when this handle made them, else the FIFO directory containerd
+   * reports for the task (made by another handle or client), so a task deleted through any handle
+   * leaves nothing in the FIFO root.
+   */
+  private async releaseIo(info: { stdin: string; stdout: string; stderr: string } | undefined): Promise<void> {
+    if (this.cleanup !== undefined) return this.cleanup()
+    if (info !== undefined) await removeFifoDir([info.stdin, info.stdout, info.stderr])
   }
 
   /** Force-deletes the task if it still exists: `await using task = await container.newTask()`. */
@@ -127,7 +139,7 @@ export class Task extends ProcessHandle implements AsyncDisposable {
       await this.delete({ force: true })
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err
-      await this.cleanup()
+      await this.cleanup?.()
     }
   }
 }

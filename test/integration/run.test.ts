@@ -1,12 +1,13 @@
 // client.run() end to end: nerdctl-style metadata, attached and detached runs, logs, stop, rm, pull
 // policies, networks, and nothing left behind when a run fails.
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Client, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type LogEntry } from '../../src/index.js'
 import { busyboxImage } from '../fixtures/index.js'
+import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { importFixture } from '../env/import-fixture.js'
 import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
 import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
@@ -45,6 +46,17 @@ async function footprint(): Promise<{ containers: string[]; snapshots: number; n
   }
 }
 
+/** FIFO files left for a container (they are named after it), across every FIFO directory. */
+function fifosOf(id: string): string[] {
+  return readdirSync(FIFO_ROOT).flatMap((dir) => {
+    try {
+      return readdirSync(join(FIFO_ROOT, dir)).filter((f) => f.startsWith(id))
+    } catch {
+      return []
+    }
+  })
+}
+
 async function collect(entries: AsyncIterable<LogEntry>): Promise<LogEntry[]> {
   const out: LogEntry[] = []
   for await (const entry of entries) out.push(entry)
@@ -61,10 +73,11 @@ describe('client.run', () => {
     expect(result.stderr).toBe('err\n')
     expect(result.container).toBeUndefined()
     expect(await footprint()).toEqual(before)
+    expect(fifosOf(result.id)).toEqual([])
   })
 
   it('keeps an exited container with nerdctl metadata, finds it by name, and refuses its name twice', async () => {
-    const result = await client.run(IMAGE, { args: ['true'], stdio: 'null', name: 'kept' })
+    const result = await client.run(IMAGE, { args: ['true'], stdio: 'pipe', name: 'kept' })
     expect(result.exitCode).toBe(0)
     const info = await (await client.loadContainer('kept')).info()
     expect(info.id).toBe(result.id)
@@ -85,6 +98,7 @@ describe('client.run', () => {
 
     await client.removeContainer('kept')
     await expect(client.loadContainer('kept')).rejects.toBeInstanceOf(NotFoundError)
+    expect(fifosOf(result.id)).toEqual([])
     expect(existsSync(info.labels['nerdctl/state-dir'] ?? '/nonexistent')).toBe(false)
     // The name is free again.
     const again = await client.run(IMAGE, { args: ['true'], stdio: 'null', name: 'kept', rm: true })
