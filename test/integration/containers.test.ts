@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, withCapabilities, withMemory, withPidsLimit, type Image } from '../../src/index.js'
-import { busyboxImage } from '../fixtures/index.js'
-import { importFixture } from '../env/import-fixture.js'
+import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
 
 const client = await connectTestClient('containers')
@@ -12,18 +11,10 @@ let image: Image
 let logDir: string
 
 beforeAll(async () => {
-  await importFixture(client, await busyboxImage(), 'docker.io/library/busybox:fixture')
-  image = await client.getImage('docker.io/library/busybox:fixture')
-  // Unpack through the pull machinery's unpacker: import-fixture only stores blobs.
-  const { unpackImage } = await import('../env/unpack-image.js')
-  await unpackImage(client, image)
+  image = await runnableBusybox(client)
   logDir = await mkdtemp(join(tmpdir(), 'csdk-task-logs-'))
 })
 afterAll(async () => rm(logDir, { recursive: true, force: true }))
-
-function uniqueId(label: string): string {
-  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
-}
 
 describe('containers and tasks', () => {
   it('runs a process and reports its exit code (Start with exit 7)', async () => {

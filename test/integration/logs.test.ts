@@ -9,26 +9,19 @@ import { prepareJsonFileLog, type JsonFileLogOptions } from '../../src/logs/log-
 import type { LogEntry } from '../../src/logs/log-entry.js'
 import { readLogs } from '../../src/logs/log-reader.js'
 import { jsonFileLogUri } from '../../src/logs/logger-uri.js'
-import { busyboxImage } from '../fixtures/index.js'
-import { importFixture } from '../env/import-fixture.js'
 import { connectTestClient } from '../env/test-client.js'
+import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 
 const client = await connectTestClient('logs')
 let image: Image
 let dataStore: string
 
 beforeAll(async () => {
-  await importFixture(client, await busyboxImage(), 'docker.io/library/busybox:fixture')
-  image = await client.getImage('docker.io/library/busybox:fixture')
-  const { unpackImage } = await import('../env/unpack-image.js')
-  await unpackImage(client, image)
+  image = await runnableBusybox(client, 'docker.io/library/busybox:fixture')
   dataStore = await mkdtemp(join(tmpdir(), 'csdk-logs-store-'))
 })
 afterAll(async () => rm(dataStore, { recursive: true, force: true }))
 
-function uniqueId(label: string): string {
-  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
-}
 
 /** A container whose task logs through the shipped json-file logger, created but not started. */
 async function loggedTask(label: string, script: string, log: JsonFileLogOptions & { node?: string | null } = {}) {

@@ -11,9 +11,8 @@ import { containerStateDir, dataStorePath } from '../../src/containers/data-stor
 import { NameStore } from '../../src/containers/name-store.js'
 import { checkUserLabels, defaultContainerName, nerdctlLabels, withNerdctlAnnotations } from '../../src/containers/nerdctl-labels.js'
 import { createStateDir, recordStarted, removeStateDir, withHostnameFile } from '../../src/containers/state-dir.js'
-import { busyboxImage } from '../fixtures/index.js'
-import { importFixture } from '../env/import-fixture.js'
 import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
+import { runnableBusybox } from '../env/runnable-image.js'
 
 const client = await connectTestClient('nerdctl-compat')
 const ns = client.namespace
@@ -23,10 +22,7 @@ let dataStore: string
 let names: NameStore
 
 beforeAll(async () => {
-  await importFixture(client, await busyboxImage(), 'docker.io/library/busybox:fixture')
-  image = await client.getImage('docker.io/library/busybox:fixture')
-  const { unpackImage } = await import('../env/unpack-image.js')
-  await unpackImage(client, image)
+  image = await runnableBusybox(client, 'docker.io/library/busybox:fixture')
   dataRoot = await mkdtemp(join(tmpdir(), 'csdk-nerdctl-'))
   dataStore = dataStorePath(daemonAddress(), dataRoot)
   names = new NameStore(dataStore, ns)

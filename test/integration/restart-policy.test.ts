@@ -17,9 +17,8 @@ import {
   type RestartPolicy,
 } from '../../src/containers/restart-policy.js'
 import { Status } from '../../src/gen/containerd/types/task/task_pb.js'
-import { busyboxImage } from '../fixtures/index.js'
-import { importFixture } from '../env/import-fixture.js'
 import { connectTestClient, ctr, daemonLine } from '../env/test-client.js'
+import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 
 const client = await connectTestClient('restart-policy')
 const line = daemonLine()
@@ -30,17 +29,11 @@ let image: Image
 let logDir: string
 
 beforeAll(async () => {
-  await importFixture(client, await busyboxImage(), 'docker.io/library/busybox:fixture')
-  image = await client.getImage('docker.io/library/busybox:fixture')
-  const { unpackImage } = await import('../env/unpack-image.js')
-  await unpackImage(client, image)
+  image = await runnableBusybox(client, 'docker.io/library/busybox:fixture')
   logDir = await mkdtemp(join(tmpdir(), 'csdk-restart-'))
 })
 afterAll(async () => rm(logDir, { recursive: true, force: true }))
 
-function uniqueId(label: string): string {
-  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
-}
 
 /** The container's task as containerd reports it, or undefined when it has none. */
 async function taskState(id: string): Promise<{ pid: number; status: Status; exitStatus: number } | undefined> {

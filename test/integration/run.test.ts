@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Client, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type LogEntry } from '../../src/index.js'
 import { busyboxImage } from '../fixtures/index.js'
 import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
-import { importFixture } from '../env/import-fixture.js'
+import { runnableBusybox } from '../env/runnable-image.js'
 import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
 import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
 
@@ -21,9 +21,7 @@ let registry: Registry
 beforeAll(async () => {
   dataRoot = await mkdtemp(join(tmpdir(), 'csdk-run-'))
   client = await Client.connect({ address: daemonAddress(), namespace: base.namespace, dataRoot })
-  await importFixture(client, await busyboxImage(), IMAGE)
-  const { unpackImage } = await import('../env/unpack-image.js')
-  await unpackImage(client, await client.getImage(IMAGE))
+  await runnableBusybox(client, IMAGE)
   registry = await startRegistry({ mode: 'plain' })
   await pushFixture(registry, await busyboxImage(), 'library/busybox', 'remote')
 })

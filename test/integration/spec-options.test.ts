@@ -3,10 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type CreateContainerOptions, type Image } from '../../src/index.js'
-import { busyboxImage } from '../fixtures/index.js'
-import { importFixture } from '../env/import-fixture.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
-import { unpackImage } from '../env/unpack-image.js'
+import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 
 // Docker `run` flags on createContainer, each observed from inside a running busybox container. Several flags
 // share a container where that keeps the assertions readable, to keep the run short on three daemon lines.
@@ -16,16 +14,11 @@ let image: Image
 let dir: string
 
 beforeAll(async () => {
-  await importFixture(client, await busyboxImage(), 'docker.io/library/busybox:fixture')
-  image = await client.getImage('docker.io/library/busybox:fixture')
-  await unpackImage(client, image)
+  image = await runnableBusybox(client, 'docker.io/library/busybox:fixture')
   dir = await mkdtemp(join(tmpdir(), 'csdk-spec-options-'))
 })
 afterAll(async () => rm(dir, { recursive: true, force: true }))
 
-function uniqueId(label: string): string {
-  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
-}
 
 interface Run {
   id: string

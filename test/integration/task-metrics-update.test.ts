@@ -16,9 +16,8 @@ import {
   type Task,
 } from '../../src/index.js'
 import { withCgroupfsMount } from '../../src/oci/mount-options.js'
-import { busyboxImage } from '../fixtures/index.js'
-import { importFixture } from '../env/import-fixture.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
+import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 
 const client = await connectTestClient('task-metrics-update')
 const IMAGE = 'docker.io/library/busybox:metrics'
@@ -28,15 +27,9 @@ const HOST_CGROUP = existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : 'v1
 let image: Image
 
 beforeAll(async () => {
-  await importFixture(client, await busyboxImage(), IMAGE)
-  image = await client.getImage(IMAGE)
-  const { unpackImage } = await import('../env/unpack-image.js')
-  await unpackImage(client, image)
+  image = await runnableBusybox(client, IMAGE)
 })
 
-function uniqueId(label: string): string {
-  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
-}
 
 /** Starts a long-running container with the cgroup filesystem mounted, so it can read its own limits. */
 async function startLimited(label: string, args: string[], specOptions = [withMemory('32m'), withPidsLimit(42)]): Promise<{ container: Container; task: Task; exited: Promise<unknown> }> {

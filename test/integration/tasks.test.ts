@@ -9,11 +9,10 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { InvalidArgumentError, NotFoundError, readLogs, type Image } from '../../src/index.js'
-import { busyboxImage } from '../fixtures/index.js'
-import { importFixture } from '../env/import-fixture.js'
 import { StreamText } from '../env/stream-text.js'
 import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
+import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 
 const run = promisify(execFile)
 const client = await connectTestClient('tasks')
@@ -21,10 +20,7 @@ const IMAGE = 'docker.io/library/busybox:tasks'
 let image: Image
 
 beforeAll(async () => {
-  await importFixture(client, await busyboxImage(), IMAGE)
-  image = await client.getImage(IMAGE)
-  const { unpackImage } = await import('../env/unpack-image.js')
-  await unpackImage(client, image)
+  image = await runnableBusybox(client, IMAGE)
 })
 
 /** crun runs nowhere on a cgroup v1 + v2 hybrid host whose v2 root has controllers. */
@@ -36,9 +32,6 @@ function crunRefusesHost(): boolean {
   }
 }
 
-function uniqueId(label: string): string {
-  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
-}
 
 describe('terminals', () => {
   it('runs a task on a pseudo-terminal and resizes it (PTY, TaskResize)', async () => {
