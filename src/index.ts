@@ -137,7 +137,7 @@ export {
   type RestartLabelsOptions,
   type RestartState,
 } from './containers/restart-policy.js'
-export type { ClientOptions, LogsOptions } from './sdk/client-options.js'
+export type { LogsOptions } from './sdk/client-options.js'
 export type { RunOptions, PullPolicy, NetworkMode } from './run/run-options.js'
 export type { LogEntry, LogStream } from './logs/log-entry.js'
 export { parseLogTime, type LogTime } from './logs/log-time.js'

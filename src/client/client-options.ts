@@ -18,4 +18,10 @@ export interface ConnectOptions {
   timeoutMs?: number
   /** Cancels connecting. */
   signal?: AbortSignal
+  /**
+   * nerdctl's data root (`nerdctl --data-root`): names, state dirs and json logs of containers made by
+   * `run()` (or given the json-file logger) go in its data store for this socket, where nerdctl finds
+   * them too. Absolute. Default `/var/lib/nerdctl`.
+   */
+  dataRoot?: string
 }

@@ -1,7 +1,7 @@
 import { resolveAddress, resolveNamespace } from './address.js'
 import type { ConnectOptions } from './client-options.js'
 import { ContentStore } from './content/content-store.js'
-import { UnavailableError } from './errors.js'
+import { InvalidArgumentError, UnavailableError } from './errors.js'
 import { subscribeEvents, type EventsOptions, type ContainerdEvent } from './events/events.js'
 import { validateIdentifier } from './identifiers.js'
 import { Introspection } from './introspection.js'
@@ -45,14 +45,20 @@ export class ClientCore implements AsyncDisposable {
   readonly content: ContentStore
   /** Plugins, server UUID and other facts about the daemon. */
   readonly introspection: Introspection
+  /**
+   * nerdctl's data root for the metadata kept outside containerd (names, state dirs, json logs), as given
+   * to `connect`; undefined means nerdctl's default, `/var/lib/nerdctl`.
+   */
+  readonly dataRoot: string | undefined
 
   private readonly channel: Http2Channel
   private readonly root: boolean
   private readonly guard: NamespaceGuard
 
   /** @internal Use `Client.connect`. */
-  protected constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard) {
+  protected constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard, dataRoot?: string) {
     this.channel = channel
+    this.dataRoot = dataRoot
     this.address = channel.socketPath
     this.namespace = namespace
     this.root = root
@@ -79,11 +85,14 @@ export class ClientCore implements AsyncDisposable {
    * @throws InvalidArgumentError for a malformed address or namespace.
    */
   static async connect(options: ConnectOptions = {}): Promise<ClientCore> {
-    return ClientCore.open(options, (channel, namespace) => new ClientCore(channel, namespace, true))
+    return ClientCore.open(options, (channel, namespace) => new ClientCore(channel, namespace, true, undefined, options.dataRoot))
   }
 
   /** @internal Opens and checks a connection, then builds the client with `make`. */
   protected static async open<C extends ClientCore>(options: ConnectOptions, make: (channel: Http2Channel, namespace: string) => C): Promise<C> {
+    if (options.dataRoot !== undefined && !options.dataRoot.startsWith('/')) {
+      throw new InvalidArgumentError(`dataRoot must be an absolute path, got ${JSON.stringify(options.dataRoot)}`)
+    }
     const socket = resolveAddress(options.address)
     const namespace = resolveNamespace(options.namespace)
     validateIdentifier('namespace', namespace)
@@ -110,8 +119,8 @@ export class ClientCore implements AsyncDisposable {
   withNamespace(namespace: string): this {
     validateIdentifier('namespace', namespace)
     // Views are of the same class as the client they come from (a `Client` view has images too).
-    const Ctor = this.constructor as unknown as new (channel: Http2Channel, namespace: string, root: boolean, guard: NamespaceGuard) => this
-    return new Ctor(this.channel, namespace, false, this.guard)
+    const Ctor = this.constructor as unknown as new (channel: Http2Channel, namespace: string, root: boolean, guard: NamespaceGuard, dataRoot?: string) => this
+    return new Ctor(this.channel, namespace, false, this.guard, this.dataRoot)
   }
 
   /**

@@ -13,7 +13,7 @@ import { dataStorePath } from './data-store.js'
 export interface JsonFileStdio {
   /** Rotation (`maxSize`, `maxFile`) and where the log goes. */
   jsonFile: JsonFileLogOptions & {
-    /** The data store. Default: nerdctl's for this socket under /var/lib/nerdctl (pass `client.dataStore` for a client with its own `dataRoot`). */
+    /** The data store. Default: the client's (nerdctl's for this socket under the client's `dataRoot`). */
     dataStore?: string
   }
 }
@@ -21,7 +21,7 @@ export interface JsonFileStdio {
 /** Prepares the container's log dir and config, and returns the `binary://` stdio for its task. */
 export async function jsonFileStdio(client: ClientCore, id: string, stdio: JsonFileStdio, options: CallOptions = {}): Promise<LogUriStdio> {
   options.signal?.throwIfAborted()
-  const { dataStore = dataStorePath(client.address), ...rotation } = stdio.jsonFile
+  const { dataStore = dataStorePath(client.address, client.dataRoot), ...rotation } = stdio.jsonFile
   await prepareJsonFileLog({ ...rotation, dataStore, namespace: client.namespace, id })
   return { logUri: jsonFileLogUri({ dataStore }) }
 }

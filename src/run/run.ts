@@ -56,7 +56,7 @@ export interface CompletedRun {
  * @throws InvalidArgumentError for conflicting or bad options; ConflictError for a name in use;
  *   NotFoundError for an image that is not there with `pull: 'never'`; RegistryError from the pull.
  */
-export async function runContainer(client: ClientCore, dataRoot: string | undefined, reference: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
+export async function runContainer(client: ClientCore, reference: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
   checkRunOptions(options)
   checkUserLabels(options.labels ?? {})
   const callOptions = options.signal !== undefined ? { signal: options.signal } : {}
@@ -65,7 +65,7 @@ export async function runContainer(client: ClientCore, dataRoot: string | undefi
   const image = await ensureImage(client, reference, options)
   const id = generateContainerId()
   const name = options.name ?? defaultContainerName(image.name, id)
-  const dataStore = dataStorePath(client.address, dataRoot)
+  const dataStore = dataStorePath(client.address, client.dataRoot)
   const stateDir = containerStateDir(dataStore, client.namespace, id)
   const network = options.network ?? 'none'
   const hostname = options.hostname ?? (network === 'host' ? undefined : id.slice(0, 12))

@@ -11,8 +11,6 @@ import { toInfo, type Container, type ContainerInfo } from '../containers/contai
 import { importImages, type ImportImagesOptions } from '../images/archive/import-images.js'
 import { exportImages, type ExportImagesOptions, type ExportResult } from '../images/archive/export-images.js'
 import { pruneImages, type PruneImagesOptions } from '../images/image-prune.js'
-import { isAbsolute } from 'node:path'
-import { InvalidArgumentError } from '../client/errors.js'
 import { DEFAULT_DATA_ROOT, dataStorePath } from '../containers/data-store.js'
 import { resolveContainerId } from '../containers/container-lookup.js'
 import { stopContainer, type StopContainerOptions } from '../containers/container-stop.js'
@@ -25,7 +23,8 @@ import type { LogEntry } from '../logs/log-entry.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { runContainer, type CompletedRun, type DetachedRun } from '../run/run.js'
 import type { RunOptions } from '../run/run-options.js'
-import type { ClientOptions, LogsOptions } from './client-options.js'
+import type { ConnectOptions } from '../client/client-options.js'
+import type { LogsOptions } from './client-options.js'
 
 /**
  * A connection to containerd, bound to one namespace: everything of the client core (services,
@@ -43,36 +42,18 @@ import type { ClientOptions, LogsOptions } from './client-options.js'
  * ```
  */
 export class Client extends ClientCore {
-  private dataRootValue: string = DEFAULT_DATA_ROOT
-
   /**
    * Connects to containerd and checks the connection with a `Version` call.
    * @throws UnavailableError naming the socket when nothing answers there.
-   * @throws InvalidArgumentError for a malformed address or namespace.
+   * @throws InvalidArgumentError for a malformed address, namespace or data root.
    */
-  static override async connect(options: ClientOptions = {}): Promise<Client> {
-    if (options.dataRoot !== undefined && !isAbsolute(options.dataRoot)) {
-      throw new InvalidArgumentError(`dataRoot must be an absolute path, got ${JSON.stringify(options.dataRoot)}`)
-    }
-    const client = await ClientCore.open(options, (channel, namespace) => new Client(channel, namespace, true))
-    client.dataRootValue = options.dataRoot ?? DEFAULT_DATA_ROOT
-    return client
+  static override async connect(options: ConnectOptions = {}): Promise<Client> {
+    return ClientCore.open(options, (channel, namespace) => new Client(channel, namespace, true, undefined, options.dataRoot))
   }
 
-  /** nerdctl's data root this client keeps names, state dirs and logs under (see {@link ClientOptions.dataRoot}). */
-  get dataRoot(): string {
-    return this.dataRootValue
-  }
-
-  /** The nerdctl data store of this client's containerd: `<dataRoot>/<hash of the socket path>`. */
+  /** The nerdctl data store of this client's containerd: `<dataRoot>/<8 hex of sha256(socket path)>`. */
   get dataStore(): string {
-    return dataStorePath(this.address, this.dataRootValue)
-  }
-
-  override withNamespace(namespace: string): this {
-    const view = super.withNamespace(namespace)
-    view.dataRootValue = this.dataRootValue
-    return view
+    return dataStorePath(this.address, this.dataRoot ?? DEFAULT_DATA_ROOT)
   }
 
   /**
@@ -149,7 +130,7 @@ export class Client extends ClientCore {
   async run(image: string, options: RunOptions & { detach: true }): Promise<DetachedRun>
   async run(image: string, options?: RunOptions & { detach?: false }): Promise<CompletedRun>
   async run(image: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
-    return this.guardNamespace(() => runContainer(this, this.dataRootValue, image, options))
+    return this.guardNamespace(() => runContainer(this, image, options))
   }
 
   /**
