@@ -4,7 +4,7 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { signalNumber, type SignalInput } from '../tasks/signals.js'
 import { Task } from '../tasks/task.js'
-import { markRestartStopped, markRestartStopping } from './restart-policy.js'
+import { markRestartRunning, markRestartStopped, markRestartStopping } from './restart-policy.js'
 
 /** The label the Go client's `WithImageStopSignal` sets from the image config's StopSignal. */
 export const STOP_SIGNAL_LABEL = 'io.containerd.image.config.stop-signal'
@@ -14,6 +14,9 @@ export const STOP_TIMEOUT_LABEL = 'nerdctl/stop-timeout'
 
 /** Docker's grace period before SIGKILL. */
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 10
+
+/** The longest grace period a timer can wait (2^31 - 1 ms); longer ones would fire at once. */
+const MAX_STOP_TIMEOUT_SECONDS = Math.floor(0x7fffffff / 1000)
 
 /** Options of `container.stop()`. */
 export interface StopContainerOptions extends CallOptions {
@@ -30,22 +33,32 @@ export interface StopContainerOptions extends CallOptions {
  * Stops a container's task like `docker stop`: records the stop for the restart monitor first (so an
  * `always` container stays down), sends the stop signal to the init process, waits the grace period,
  * then SIGKILLs every process. Returns how the task exited (128 + signal when a signal ended it); the
- * stopped task is kept, so its exit status can still be read, until it is deleted or the container is
- * started again. A container with no running task is left as it is (its exit status, if any, returned).
- * @throws NotFoundError when there is no such container.
+ * stopped task is kept, so its exit status can still be read, until it is deleted (for a container
+ * with a restart policy the monitor deletes it at its next check). A container with no running task is
+ * left as it is (its exit status, if any, returned). If the stop fails (aborted, daemon gone) while the
+ * task still runs, a restart-managed container is handed back to the monitor.
+ * @throws NotFoundError when there is no such container; InvalidArgumentError for a bad timeout.
  */
 export async function stopContainer(client: ClientCore, id: string, options: StopContainerOptions = {}): Promise<ExitStatus | undefined> {
   const { container } = await client.services.containers.get({ id }, options)
   const labels = container?.labels ?? {}
   const timeoutSeconds = options.timeout ?? labelSeconds(labels[STOP_TIMEOUT_LABEL]) ?? DEFAULT_STOP_TIMEOUT_SECONDS
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) {
-    throw new InvalidArgumentError(`stop timeout must be a number of seconds ≥ 0, got ${String(timeoutSeconds)}`)
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds > MAX_STOP_TIMEOUT_SECONDS) {
+    throw new InvalidArgumentError(`stop timeout must be a number of seconds from 0 to ${MAX_STOP_TIMEOUT_SECONDS}, got ${String(timeoutSeconds)}`)
   }
   const signal = signalNumber(options.stopSignal ?? labels[STOP_SIGNAL_LABEL] ?? 'SIGTERM')
   // Two steps for the restart monitor: while the task winds down it must neither restart it nor (as it
   // does to a running task under status `stopped`) SIGKILL it before the grace period is over.
-  await markRestartStopping(client, id, options)
-  const exit = await stopTask(new Task(client, id, 0), signal, timeoutSeconds, options)
+  const managed = await markRestartStopping(client, id, options)
+  const task = new Task(client, id, 0)
+  let exit: ExitStatus | undefined
+  try {
+    exit = await stopTask(task, signal, timeoutSeconds, options)
+  } catch (err) {
+    // Not stopped after all: a task still running goes back under the monitor's watch.
+    if (managed && (await task.status().catch(() => 'unknown')) === 'running') await markRestartRunning(client, id).catch(() => undefined)
+    throw err
+  }
   await markRestartStopped(client, id, options)
   return exit
 }
@@ -64,6 +77,7 @@ async function stopTask(task: Task, signal: number, timeoutSeconds: number, opti
     return task.wait(options)
   }
   const exited = task.wait(options)
+  exited.catch(() => undefined) // observed below; a failing kill must not leave it unhandled
   await ignoreGone(task.kill(signal, options))
   // A paused task cannot act on the signal until it is thawed.
   if (status === 'paused' || status === 'pausing') await ignoreGone(task.resume(options))

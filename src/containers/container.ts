@@ -15,7 +15,7 @@ import { jsonFileStdio, type JsonFileStdio } from './json-file-stdio.js'
 import { stopContainer, type StopContainerOptions } from './container-stop.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { updateContainer, type UpdateContainerOptions } from './container-update.js'
-import { updateRestartPolicy, type RestartPolicy } from './restart-policy.js'
+import { markRestartRunning, markRestartStarting, readRestartState, updateRestartPolicy, type RestartPolicy } from './restart-policy.js'
 
 /** A container record: what containerd stores for a container (no process: see {@link Task}). */
 export interface ContainerInfo {
@@ -126,7 +126,11 @@ export class Container {
         ? `container ${this.id} was not created with tty: true, so its task cannot have a terminal`
         : `container ${this.id} was created with tty: true: its task needs stdio { terminal: true }`)
     }
-    const io = await taskIo(typeof stdio === 'object' && 'jsonFile' in stdio ? await jsonFileStdio(this.client, this.id, stdio, options) : stdio, this.id)
+    // A container with a restart policy leaves the monitor's view while its new task is created (the
+    // monitor would kill or replace a `created` task) and comes back under it once the task started.
+    const managed = readRestartState(record.labels) !== undefined && (await markRestartStarting(this.client, this.id, options))
+    const afterStart = managed ? () => markRestartRunning(this.client, this.id) : undefined
+    const io = await taskIo(typeof stdio === 'object' && 'jsonFile' in stdio ? await jsonFileStdio(this.client, this.id, record.labels, stdio, options) : stdio, this.id)
     let created = false
     try {
       const rootfs = await snapshotMounts(this.client, record.snapshotter, record.snapshotKey, options)
@@ -138,7 +142,7 @@ export class Container {
       const closeStdin = async (): Promise<void> => {
         await this.client.services.tasks.closeIO({ containerId: this.id, stdin: true })
       }
-      return new Task(this.client, this.id, pid, await io.attach(closeStdin), io.close, this.userDatabase(record))
+      return new Task(this.client, this.id, pid, await io.attach(closeStdin), io.close, this.userDatabase(record), afterStart)
     } catch (err) {
       // Undo what was made: the task (if creating it succeeded but attaching failed), then the FIFOs.
       if (created) await this.client.services.tasks.delete({ containerId: this.id }).catch(() => undefined)
@@ -185,12 +189,13 @@ export class Container {
       if (!(err instanceof NotFoundError)) throw err
     }
     await this.client.services.containers.delete({ id: this.id }, options)
-    await releaseNerdctlMetadata(this.id, record.labels)
     if (options.cleanupSnapshot !== false && record.snapshotKey !== '') {
       await this.client.snapshots(record.snapshotter).remove(record.snapshotKey, options).catch((err: unknown) => {
         if (!(err instanceof NotFoundError)) throw err
       })
     }
+    // Last: the record and snapshot are gone even when the name store or state dir cannot be reached.
+    await releaseNerdctlMetadata(this.id, record.labels)
   }
 
   /** Reads the container image's /etc/passwd and /etc/group when an exec names a user (not before). */

@@ -3,7 +3,9 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import { prepareJsonFileLog, type JsonFileLogOptions } from '../logs/log-config.js'
 import { jsonFileLogUri } from '../logs/logger-uri.js'
 import type { LogUriStdio } from '../tasks/task-io.js'
+import { labelPatch } from '../client/label-patch.js'
 import { dataStorePath } from './data-store.js'
+import { NerdctlLabel } from './nerdctl-labels.js'
 
 /**
  * A task's stdout and stderr written by the json-file logger shipped in this package, in nerdctl's format
@@ -18,10 +20,18 @@ export interface JsonFileStdio {
   }
 }
 
-/** Prepares the container's log dir and config, and returns the `binary://` stdio for its task. */
-export async function jsonFileStdio(client: ClientCore, id: string, stdio: JsonFileStdio, options: CallOptions = {}): Promise<LogUriStdio> {
-  options.signal?.throwIfAborted()
+/**
+ * Prepares the container's log dir and config, and returns the `binary://` stdio for its task. A
+ * container without nerdctl metadata gets the `nerdctl/namespace` and `nerdctl/state-dir` labels, so
+ * that `delete()` removes the state dir with its log, and nerdctl finds the log.
+ */
+export async function jsonFileStdio(client: ClientCore, id: string, labels: Readonly<Record<string, string>>, stdio: JsonFileStdio, options: CallOptions = {}): Promise<LogUriStdio> {
   const { dataStore = dataStorePath(client.address, client.dataRoot), ...rotation } = stdio.jsonFile
-  await prepareJsonFileLog({ ...rotation, dataStore, namespace: client.namespace, id })
-  return { logUri: jsonFileLogUri({ dataStore }) }
+  const { stateDir } = await prepareJsonFileLog({ ...rotation, dataStore, namespace: client.namespace, id })
+  const logUri = jsonFileLogUri({ dataStore })
+  if (labels[NerdctlLabel.stateDir] === undefined) {
+    const patch = labelPatch({ [NerdctlLabel.namespace]: client.namespace, [NerdctlLabel.stateDir]: stateDir, [NerdctlLabel.logUri]: logUri })
+    await client.services.containers.update({ container: { id, labels: patch.labels }, updateMask: { paths: patch.paths } }, options)
+  }
+  return { logUri }
 }

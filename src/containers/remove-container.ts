@@ -14,8 +14,6 @@ import { markRestartStopping } from './restart-policy.js'
 export async function removeContainer(client: ClientCore, id: string, options: CallOptions & { force?: boolean } = {}): Promise<void> {
   const container = new Container(client, id)
   await container.info(options)
-  // Out of the restart monitor's hands first, or it could start a new task between the two deletes.
-  await markRestartStopping(client, id, options)
   const task = new Task(client, id, 0)
   let status: string | undefined
   try {
@@ -23,11 +21,12 @@ export async function removeContainer(client: ClientCore, id: string, options: C
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err
   }
-  if (status !== undefined) {
-    if (status !== 'stopped' && status !== 'created' && options.force !== true) {
-      throw new FailedPreconditionError(`container ${id} is ${status}: stop it first, or remove it with { force: true }`)
-    }
-    await task.delete({ ...options, force: true })
+  if (status !== undefined && status !== 'stopped' && status !== 'created' && options.force !== true) {
+    throw new FailedPreconditionError(`container ${id} is ${status}: stop it first, or remove it with { force: true }`)
   }
+  // Out of the restart monitor's hands (only now that it will go), or it could start a new task
+  // between the two deletes.
+  await markRestartStopping(client, id, options)
+  if (status !== undefined) await task.delete({ ...options, force: true })
   await container.delete(options)
 }

@@ -8,7 +8,7 @@ import { createContainer } from '../containers/create-container.js'
 import { containerStateDir, dataStorePath } from '../containers/data-store.js'
 import { NameStore } from '../containers/name-store.js'
 import { checkUserLabels, defaultContainerName, nerdctlLabels, withNerdctlAnnotations } from '../containers/nerdctl-labels.js'
-import { checkRestartPolicy, markRestartRunning, restartLabels } from '../containers/restart-policy.js'
+import { checkRestartPolicy, restartLabels } from '../containers/restart-policy.js'
 import { createStateDir, recordStarted, withHostnameFile } from '../containers/state-dir.js'
 import type { Image } from '../images/image.js'
 import { getImage } from '../images/image-store.js'
@@ -113,13 +113,14 @@ export async function runContainer(client: ClientCore, reference: string, option
       ],
     })
     task = await container.newTask({ ...callOptions, stdio: logUri !== undefined ? { logUri } : (options.stdio ?? 'inherit') })
-    const exited = task.wait(callOptions)
-    exited.catch(() => undefined) // awaited below, or abandoned when start fails
+    // Attached runs wait (from before start, so a fast exit is not missed); a detached one leaves no call open.
+    const exited = options.detach === true ? undefined : task.wait(callOptions)
+    exited?.catch(() => undefined) // awaited below, or abandoned when start fails
     const output = options.stdio === 'pipe' ? collectOutput(task) : undefined
     await task.start(callOptions)
     await recordStarted(stateDir)
-    if (parsedRestart !== undefined) await markRestartRunning(client, id, callOptions)
-    if (options.detach === true) return { id, name, container, task }
+    // (A restart policy's status label was set by task.start(): see Container.newTask.)
+    if (exited === undefined) return { id, name, container, task }
 
     const { exitCode } = await exited
     const collected = output !== undefined ? await output : undefined

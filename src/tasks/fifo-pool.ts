@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, rmSync } from 'node:fs'
+import { readdirSync, rmSync, statSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { InternalError } from '../client/errors.js'
 
 const run = promisify(execFile)
 
@@ -12,14 +13,17 @@ const BATCH = 48
 
 const POOL_PREFIX = '.csdk-pool-'
 
+/** A pool left this long by a pid that looks dead is removed (a pid in another pid namespace looks dead too). */
+const ABANDONED_AFTER_MS = 60 * 60 * 1000
+
 /**
  * Ready-made FIFOs, so that creating a process's stdio costs renames instead of a `mkfifo` run each time.
  *
  * Node cannot make a FIFO itself, and spawning `mkfifo` took 6–11 ms per task (4–5 ms of it blocking the
  * event loop) in the lifecycle benchmark; one run now makes a batch, and a FIFO is taken by renaming it
  * into the process's own directory (same file system, one syscall). The pool lives in a directory of its
- * own under the FIFO root, removed when this process exits; pools left by processes that died are removed
- * when a new pool starts.
+ * own under the FIFO root, removed when this process exits; pools left for an hour by processes that
+ * died are removed when a new pool starts (a live pool removed by mistake is recreated on first use).
  */
 export class FifoPool {
   private dir: string | undefined
@@ -36,8 +40,17 @@ export class FifoPool {
       this.refill ??= this.makeBatch().finally(() => { this.refill = undefined })
       await this.refill
     }
-    if (this.stock.length < count) throw new Error(`the FIFO pool could not provide ${count} FIFOs`)
+    if (this.stock.length < count) throw new InternalError(`the FIFO pool could not provide ${count} FIFOs`)
     return this.stock.splice(0, count)
+  }
+
+  /**
+   * Forgets the pool after its FIFOs vanished (its directory was removed by someone else): the next
+   * {@link FifoPool.take} starts a new one.
+   */
+  reset(): void {
+    this.dir = undefined
+    this.stock = []
   }
 
   private async makeBatch(): Promise<void> {
@@ -78,6 +91,11 @@ function removeAbandonedPools(root: string): void {
   for (const entry of entries) {
     const pid = Number(/^\.csdk-pool-(\d+)-/.exec(entry)?.[1])
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue
+    try {
+      if (Date.now() - statSync(join(root, entry)).mtimeMs < ABANDONED_AFTER_MS) continue
+    } catch {
+      continue
+    }
     rmSync(join(root, entry), { recursive: true, force: true })
   }
 }

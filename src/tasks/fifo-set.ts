@@ -10,6 +10,23 @@ export const FIFO_ROOT = '/run/containerd/fifo'
 
 const pool = new FifoPool(FIFO_ROOT)
 
+/** How long {@link FifoSet.close} lets flowing output finish before it closes the streams. */
+const DRAIN_MS = 2_000
+
+/** Resolves when a flowing readable has ended (or after `ms`); at once for one nobody reads. */
+function drained(stream: Socket, ms: number): Promise<void> {
+  if (stream.readableEnded || stream.destroyed || stream.readableFlowing !== true) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      stream.off('end', done).off('close', done).off('error', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    stream.once('end', done).once('close', done).once('error', done)
+  })
+}
+
 /** FIFOs for one process's stdio, and our ends of them. */
 export class FifoSet {
   private stdinSocket: Socket | undefined
@@ -36,8 +53,7 @@ export class FifoSet {
     const set = new FifoSet(dir, { stdin: path('stdin', wanted.stdin), stdout: path('stdout', wanted.stdout), stderr: path('stderr', wanted.stderr) })
     try {
       const all = [set.paths.stdin, set.paths.stdout, set.paths.stderr].filter((p) => p !== '')
-      const fresh = await pool.take(all.length)
-      await Promise.all(all.map((path, i) => rename(fresh[i] as string, path)))
+      await takeFifos(all)
       for (const stream of ['stdout', 'stderr'] as const) {
         if (set.paths[stream] === '') continue
         // A raw fd, not a FileHandle: it is handed to a Socket, and a FileHandle would close it when collected.
@@ -89,9 +105,14 @@ export class FifoSet {
     return out
   }
 
-  /** Closes our ends and removes the FIFOs. Idempotent. */
+  /**
+   * Closes our ends and removes the FIFOs. Idempotent. Output still in the pipes is read first when
+   * somebody reads it (the stream flows): once the process is gone the shim has closed its ends, so
+   * the streams end by themselves; waiting is bounded, and an unread (paused) stream is dropped.
+   */
   async close(): Promise<void> {
     this.stdinSocket?.destroy()
+    await Promise.all([this.stdoutSocket, this.stderrSocket].map((s) => (s !== undefined ? drained(s, DRAIN_MS) : undefined)))
     for (const s of [this.stdoutSocket, this.stderrSocket]) s?.destroy()
     // Read fds never wrapped in a socket (attach not reached) are closed directly.
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -103,6 +124,20 @@ export class FifoSet {
     }
     this.readFds = {}
     if (this.dir !== '') await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Moves fresh FIFOs from the pool to `paths`; a pool whose directory vanished is started anew, once. */
+async function takeFifos(paths: string[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const fresh = await pool.take(paths.length)
+    try {
+      await Promise.all(paths.map((path, i) => rename(fresh[i] as string, path)))
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err
+      pool.reset()
+    }
   }
 }
 

@@ -6,6 +6,9 @@ import { toDate } from '../client/time.js'
 import { signalNumber, type SignalInput } from './signals.js'
 import type { ProcessStreams } from './task-io.js'
 
+/** How long `closeStdin` waits for written input to reach the FIFO before closing it regardless. */
+const STDIN_FLUSH_MS = 5_000
+
 /** How a process ended. */
 export interface ExitStatus {
   /** The exit code; 128 + n when killed by signal n (as containerd reports it). 255 when unknown. */
@@ -25,11 +28,11 @@ export interface KillOptions extends CallOptions {
  * container id plus exec id (`''` for the init process).
  */
 export abstract class ProcessHandle {
-  /** The process's stdin, when created with `stdio: 'pipe'`. End it (or call `closeStdin`) to send EOF. */
+  /** The process's stdin, with `stdio: 'pipe'` or a terminal (or attached). Call `closeStdin` to send EOF. */
   readonly stdin: Writable | undefined
-  /** The process's stdout, when created with `stdio: 'pipe'`. */
+  /** The process's stdout, with `stdio: 'pipe'` or a terminal (where it carries stderr too), or attached. */
   readonly stdout: Readable | undefined
-  /** The process's stderr, when created with `stdio: 'pipe'`. */
+  /** The process's stderr, with `stdio: 'pipe'` (or attached). */
   readonly stderr: Readable | undefined
 
   /** @internal */
@@ -77,9 +80,17 @@ export abstract class ProcessHandle {
 
   /** Closes the process's stdin (our end and the shim's), so it reads EOF. */
   async closeStdin(options?: CallOptions): Promise<void> {
-    // Flush what was written into the FIFO first: closing the process's stdin drops anything not yet there.
+    // Flush what was written into the FIFO first: closing the process's stdin drops anything not yet
+    // there. Bounded: a process that stopped reading would keep the flush waiting forever.
     const stdin = this.stdin
-    if (stdin !== undefined && !stdin.writableFinished && !stdin.destroyed) await new Promise<void>((resolve) => stdin.end(() => resolve()))
+    if (stdin !== undefined && !stdin.writableFinished && !stdin.destroyed) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        new Promise<void>((resolve) => stdin.end(() => resolve())),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, STDIN_FLUSH_MS) }),
+      ])
+      clearTimeout(timer)
+    }
     await this.client.services.tasks.closeIO({ containerId: this.containerId, execId: this.execId, stdin: true }, options)
   }
 }

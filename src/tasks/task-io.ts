@@ -130,13 +130,20 @@ export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
   }
 }
 
+const STREAM_KEYS = new Set(['stdin', 'stdout', 'stderr'])
+
 async function streamsIo(stdio: StreamsStdio, id: string): Promise<TaskIo> {
+  const unknown = Object.keys(stdio).filter((k) => !STREAM_KEYS.has(k))
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(`stdio: unknown key ${JSON.stringify(unknown[0])}; want 'null', 'pipe', 'inherit', { logFile }, { logUri }, { terminal: true } or { stdin?, stdout?, stderr? } streams`)
+  }
   const isStream = (s: unknown, method: 'pipe' | 'write'): boolean => s !== null && typeof s === 'object' && typeof (s as Record<string, unknown>)[method] === 'function'
   const { stdin, stdout, stderr } = stdio
   if ((stdin !== undefined && !isStream(stdin, 'pipe')) || (stdout !== undefined && !isStream(stdout, 'write')) || (stderr !== undefined && !isStream(stderr, 'write'))) {
     throw new InvalidArgumentError('stdio streams: stdin must be a Readable, stdout and stderr Writables')
   }
   const fifos = await FifoSet.create(id, { stdin: stdin !== undefined, stdout: stdout !== undefined, stderr: stderr !== undefined })
+  let detachStdin = (): void => undefined
   return {
     ...fifos.paths,
     terminal: false,
@@ -147,15 +154,21 @@ async function streamsIo(stdio: StreamsStdio, id: string): Promise<TaskIo> {
       const fifo = ends.stdin
       if (stdin !== undefined && fifo !== undefined) {
         // When the input ends, flush it into the FIFO, then close the process's stdin so it reads EOF.
-        stdin.pipe(fifo, { end: false })
-        stdin.once('end', () => {
+        const onEnd = (): void => {
           fifo.end(() => void closeStdin().catch(() => undefined))
-        })
+        }
+        stdin.pipe(fifo, { end: false })
+        stdin.once('end', onEnd)
+        // The caller's stream may outlive the process (process.stdin): leave it as it was found.
+        detachStdin = () => {
+          stdin.off('end', onEnd)
+          stdin.unpipe(fifo)
+        }
       }
       return {}
     },
     close: async () => {
-      stdin?.unpipe()
+      detachStdin()
       await fifos.close()
     },
   }

@@ -36,6 +36,7 @@ export class Task extends ProcessHandle implements AsyncDisposable {
     streams: ProcessStreams = {},
     private readonly cleanup?: () => Promise<void>,
     private readonly userDatabase: () => Promise<UserDatabase> = async () => ({}),
+    private readonly afterStart?: () => Promise<unknown>,
   ) {
     super(client, id, '', streams)
     this.pid = pid
@@ -57,6 +58,7 @@ export class Task extends ProcessHandle implements AsyncDisposable {
   /** Starts the process. */
   async start(options?: CallOptions): Promise<void> {
     await this.client.services.tasks.start({ containerId: this.id }, options)
+    await this.afterStart?.()
   }
 
   /** The task's current state. */
@@ -112,6 +114,7 @@ export class Task extends ProcessHandle implements AsyncDisposable {
     if (options.force === true) {
       if (state !== 'stopped') {
         const exited = this.wait()
+        exited.catch(() => undefined) // awaited below; a failing kill must not leave it unhandled
         await this.kill('SIGKILL', { ...options, all: true }).catch((err: unknown) => {
           if (!(err instanceof NotFoundError)) throw err
         })

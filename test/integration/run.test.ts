@@ -124,6 +124,18 @@ describe('client.run', () => {
     await client.removeContainer('logger', { force: true })
   })
 
+  it('keeps a restart policy through a refused remove, and stops for good', async () => {
+    const web = await client.run(IMAGE, { args: ['sleep', '600'], detach: true, restart: 'always', stopTimeout: 1 })
+    const labels = async (): Promise<Record<string, string>> => (await web.container.info()).labels
+    expect(await labels()).toMatchObject({ 'containerd.io/restart.status': 'running', 'containerd.io/restart.policy': 'always' })
+    await expect(client.removeContainer(web.id)).rejects.toBeInstanceOf(FailedPreconditionError)
+    // Refused means unchanged: the monitor still watches it.
+    expect((await labels())['containerd.io/restart.status']).toBe('running')
+    expect((await client.stop(web.id))?.exitCode).toBe(137)
+    expect((await labels())['containerd.io/restart.status']).toBe('stopped')
+    await client.removeContainer(web.id)
+  })
+
   it('shares the host network or keeps its own, and refuses bridge for now', async () => {
     const host = await client.run(IMAGE, { args: ['sh', '-c', 'hostname; cat /proc/net/dev'], stdio: 'pipe', rm: true, network: 'host' })
     expect(host.stdout?.split('\n')[0]).toBe(hostname())

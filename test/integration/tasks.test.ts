@@ -144,7 +144,11 @@ describe('processes', () => {
       const lines: string[] = []
       for await (const entry of readLogs({ dataStore, namespace: client.namespace, id: container.id })) lines.push(`${entry.stream}:${entry.line}`)
       expect(lines.sort()).toEqual(['stderr:to-err', 'stdout:to-out'])
+      const stateDir = (await container.info()).labels['nerdctl/state-dir'] ?? ''
+      expect(stateDir).toBe(join(dataStore, 'containers', client.namespace, container.id))
       await container.delete()
+      // The log went with the container.
+      expect(existsSync(stateDir)).toBe(false)
     } finally {
       await rm(dataStore, { recursive: true, force: true })
     }
@@ -156,6 +160,8 @@ describe('processes', () => {
     const stderr = new PassThrough()
     const out = new StreamText(stdout)
     const err = new StreamText(stderr)
+    // A misspelt stdio kind is an error, not silently discarded output.
+    await expect(container.newTask({ stdio: { logfile: '/tmp/x' } as never })).rejects.toBeInstanceOf(InvalidArgumentError)
     const task = await container.newTask({ stdio: { stdin: Readable.from(['line one\n', 'line two\n']), stdout, stderr } })
     const exited = task.wait()
     await task.start()

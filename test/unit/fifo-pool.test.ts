@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -26,13 +26,31 @@ describe('FifoPool', () => {
     expect(await readdir(root)).toEqual([])
   })
 
+  it('starts a new pool after reset, when its directory was removed under it', async () => {
+    root = await mkdtemp(join(tmpdir(), 'csdk-fifo-pool-'))
+    const pool = new FifoPool(root)
+    const [first] = await pool.take(1)
+    await rm(root, { recursive: true })
+    pool.reset()
+    const [second] = await pool.take(1)
+    expect(second).not.toBe(first)
+    expect((await stat(second ?? '')).isFIFO()).toBe(true)
+  })
+
   it('removes pools of processes that are gone, and its own when this process exits', async () => {
     root = await mkdtemp(join(tmpdir(), 'csdk-fifo-pool-'))
     // A pid that cannot be running: above the kernel's pid_max.
     const abandoned = join(root, '.csdk-pool-4194305-deadbeef')
     await mkdir(abandoned)
     await writeFile(join(abandoned, 'f0'), '')
+    // A recent one is kept (its pid may live in another pid namespace); an hour-old one goes.
+    const recent = join(root, '.csdk-pool-4194306-cafecafe')
+    await mkdir(recent)
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000)
+    await utimes(abandoned, hoursAgo, hoursAgo)
     await new FifoPool(root).take(1)
+    expect(await readdir(root)).toContain('.csdk-pool-4194306-cafecafe')
+    await rm(recent, { recursive: true })
     const left = await readdir(root)
     expect(left).toHaveLength(1)
     expect(left[0]).toMatch(new RegExp(`^\\.csdk-pool-${process.pid}-`))
