@@ -6,6 +6,7 @@
  */
 
 import type { ClientCore } from '../client/client.js'
+import { Limiter } from '../images/limiter.js'
 import { NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import type { Spec } from '../oci/runtime-spec.js'
@@ -85,9 +86,11 @@ export function buildContainerRow(snapshot: ContainerSnapshot, options: Containe
  */
 export async function listContainerRows(client: ClientCore, options: ListContainerRowsOptions = {}): Promise<ContainerRow[]> {
   const { containers } = await client.services.containers.list({}, options)
+  // Bounded: each snapshot is a task lookup plus a few small file reads.
+  const limiter = new Limiter(16)
   const snapshots = await Promise.all(
     containers.map((c) =>
-      readContainerSnapshot(client, c.id, options).catch((err: unknown) => {
+      limiter.run(() => readContainerSnapshot(client, c.id, options, c)).catch((err: unknown) => {
         if (err instanceof NotFoundError) return undefined
         throw err
       }),

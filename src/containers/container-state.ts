@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ClientCore } from '../client/client.js'
+import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import { NotFoundError } from '../client/errors.js'
 import { toDate } from '../client/time.js'
 import type { CallOptions } from '../client/transport/call-options.js'
@@ -58,22 +59,24 @@ export interface ContainerSnapshot {
 
 /**
  * Reads a container's snapshot: record, spec, task state (tasks.get, no shim round trip beyond it), and
- * the state dir named by its `nerdctl/state-dir` label, if any.
+ * the state dir named by its `nerdctl/state-dir` label, if any. Pass `record` when the container record
+ * was just read (by a list) to skip reading it again.
  * @throws NotFoundError when there is no container with that id.
  */
-export async function readContainerSnapshot(client: ClientCore, id: string, options?: CallOptions): Promise<ContainerSnapshot> {
-  const { container } = await client.services.containers.get({ id }, options)
+export async function readContainerSnapshot(client: ClientCore, id: string, options?: CallOptions, record?: ContainerMessage): Promise<ContainerSnapshot> {
+  // A record already listed is used as it is (one RPC less per container in `ps`).
+  const container = record ?? (await client.services.containers.get({ id }, options)).container
   if (container === undefined) throw new NotFoundError(`container ${id}: not found`)
   const info = toInfo(container)
   const specText = Buffer.from(container.spec?.value ?? new Uint8Array()).toString('utf8')
-  const spec = (specText === '' ? {} : JSON.parse(specText)) as ContainerSnapshot['spec']
+  const spec = parseSpecText(specText)
   const task = await readTaskState(client, id, options)
   const stateDir = info.labels[NerdctlLabel.stateDir]
   if (stateDir === undefined || stateDir === '') {
     return { info, spec, task, startedAt: undefined, ports: readPortsLabel(info.labels), files: {} }
   }
   const [lifecycle, networkPorts, files] = await Promise.all([
-    readLifecycle(stateDir, options),
+    readLifecycle(stateDir),
     readNetworkConfig(stateDir),
     findStateFiles(stateDir, id),
   ])
@@ -84,6 +87,15 @@ export async function readContainerSnapshot(client: ClientCore, id: string, opti
     startedAt: lifecycle.startedAt,
     ports: networkPorts.length > 0 ? networkPorts : readPortsLabel(info.labels),
     files,
+  }
+}
+
+/** A record's spec; an empty or unreadable one (not ours to judge here) reads as `{}`. */
+function parseSpecText(text: string): ContainerSnapshot['spec'] {
+  try {
+    return (text === '' ? {} : JSON.parse(text)) as ContainerSnapshot['spec']
+  } catch {
+    return {}
   }
 }
 

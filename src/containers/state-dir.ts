@@ -6,7 +6,7 @@
  * inspect`/`ps` read what we write.
  */
 
-import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidArgumentError } from '../client/errors.js'
 import type { SpecOption } from '../oci/spec-options.js'
@@ -88,12 +88,12 @@ export interface Lifecycle {
 }
 
 /**
- * Reads `lifecycle.json` under the state dir's lock. A missing file or state dir reads as never started.
+ * Reads `lifecycle.json`. A missing (or half-written) file or state dir reads as never started. No lock:
+ * our writes replace the file by rename, and taking the lock costs a process spawn, which `ps` would pay
+ * once per container.
  */
-export async function readLifecycle(stateDir: string, options: DirLockOptions = {}): Promise<Lifecycle> {
-  // Locking would create the directory (nerdctl's stores do too): look first, so a read never does.
-  if (!(await exists(stateDir))) return { startedAt: undefined, createError: false }
-  return withDirLock(stateDir, () => loadLifecycle(stateDir), options)
+export async function readLifecycle(stateDir: string): Promise<Lifecycle> {
+  return loadLifecycle(stateDir)
 }
 
 /**
@@ -164,16 +164,6 @@ async function readOptional(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw err
   }
 }
