@@ -25,8 +25,10 @@ export async function openCursor(file: LogFileInfo, offset = 0): Promise<LogCurs
   let handle: FileHandle
   try {
     handle = await open(file.path, 'r')
-  } catch {
-    return undefined
+  } catch (err) {
+    // Gone (rotated away or removed) is a race to decide again; anything else (EACCES, EMFILE) is real.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
   }
   const s = await handle.stat()
   if (s.ino !== file.ino) {

@@ -110,6 +110,7 @@ async function* readForward(logPath: string, start: LogCursor | undefined, opts:
     },
   )
   let cursor = start
+  let races = 0
   const entries = async function* (c: LogCursor): AsyncGenerator<LogEntry> {
     for await (const line of readLines(c)) {
       const record = parseJsonLogLine(line)
@@ -142,11 +143,15 @@ async function* readForward(logPath: string, start: LogCursor | undefined, opts:
           // above, then switch. A torn record at its end (a crash mid-write) goes with the old cursor.
           yield* entries(cursor)
           const next = await openCursor(step.file)
-          // Raced with another rotation: keep the old cursor and decide again.
-          if (next === undefined) continue
-          await cursor.handle.close()
-          cursor = next
-          continue
+          if (next !== undefined) {
+            await cursor.handle.close()
+            cursor = next
+            races = 0
+            continue
+          }
+          // Raced with another rotation: keep the old cursor and decide again, at once a few times,
+          // then after waiting for the next change (so a file that keeps vanishing cannot spin the loop).
+          if (++races < 5) continue
         }
       }
       if (lastPass) break
