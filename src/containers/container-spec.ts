@@ -8,7 +8,7 @@ import { readSpecFlagInputs } from '../oci/spec-flag-inputs.js'
 import { specFlagOptions, type SpecFlags } from '../oci/spec-flags.js'
 import { applySpecOptions, type SpecOption } from '../oci/spec-options.js'
 import type { UserDatabase } from '../oci/user-database.js'
-import { readImageFile } from './image-file.js'
+import { readUserDatabase } from './image-file.js'
 
 /**
  * What a container's process runs as, on top of the image config: the command, the user, and the Docker
@@ -49,15 +49,7 @@ export async function buildContainerSpec(client: ClientCore, target: SpecTarget,
   const user = options.user ?? image.User ?? ''
   // The image's /etc/passwd and /etc/group are read out of its layers only when a name must be resolved.
   const namedGroups = (options.groupAdd ?? []).some((g) => typeof g === 'string' && !/^\d+$/.test(g))
-  const db: UserDatabase = {}
-  if (user !== '' || namedGroups) {
-    const [passwd, group] = await Promise.all([
-      readImageFile(client, target.manifest, '/etc/passwd', options),
-      readImageFile(client, target.manifest, '/etc/group', options),
-    ])
-    if (passwd !== undefined) db.passwd = passwd.toString('utf8')
-    if (group !== undefined) db.group = group.toString('utf8')
-  }
+  const db: UserDatabase = user !== '' || namedGroups ? await readUserDatabase(client, target.manifest, options) : {}
   const spec = defaultLinuxSpec({ namespace: target.namespace, id: target.id })
   const steps: SpecOption[] = [
     withImageConfig(target.config as unknown as Parameters<typeof withImageConfig>[0], {

@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ClientCore } from '../client/client.js'
+import { decodeRecordSpec } from '../oci/spec-json.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import { NotFoundError } from '../client/errors.js'
 import { toDate } from '../client/time.js'
@@ -68,8 +69,7 @@ export async function readContainerSnapshot(client: ClientCore, id: string, opti
   const container = record ?? (await client.services.containers.get({ id }, options)).container
   if (container === undefined) throw new NotFoundError(`container ${id}: not found`)
   const info = toInfo(container)
-  const specText = Buffer.from(container.spec?.value ?? new Uint8Array()).toString('utf8')
-  const spec = parseSpecText(specText)
+  const spec = parseSpec(container.spec?.value)
   const task = await readTaskState(client, id, options)
   const stateDir = info.labels[NerdctlLabel.stateDir]
   if (stateDir === undefined || stateDir === '') {
@@ -90,10 +90,10 @@ export async function readContainerSnapshot(client: ClientCore, id: string, opti
   }
 }
 
-/** A record's spec; an empty or unreadable one (not ours to judge here) reads as `{}`. */
-function parseSpecText(text: string): ContainerSnapshot['spec'] {
+/** A record's spec; an unreadable one (not ours to judge here) reads as `{}`. */
+function parseSpec(value: Uint8Array | undefined): ContainerSnapshot['spec'] {
   try {
-    return (text === '' ? {} : JSON.parse(text)) as ContainerSnapshot['spec']
+    return decodeRecordSpec(value) as ContainerSnapshot['spec']
   } catch {
     return {}
   }

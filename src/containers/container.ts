@@ -7,9 +7,11 @@ import type { Container as ContainerMessage } from '../gen/containerd/services/c
 import { snapshotMounts } from './snapshot-mounts.js'
 import { Task } from '../tasks/task.js'
 import { reattachIo, taskIo, type TaskStdio } from '../tasks/task-io.js'
+import { closeProcessStdin } from '../tasks/process-handle.js'
 import { getImage } from '../images/image-store.js'
 import type { UserDatabase } from '../oci/user-database.js'
-import { readImageFile } from './image-file.js'
+import { readUserDatabase } from './image-file.js'
+import { decodeRecordSpec } from '../oci/spec-json.js'
 import { releaseNerdctlMetadata } from './nerdctl-cleanup.js'
 import { jsonFileStdio, type JsonFileStdio } from './json-file-stdio.js'
 import { stopContainer, type StopContainerOptions } from './container-stop.js'
@@ -81,7 +83,7 @@ export class Container {
   /** The container's OCI runtime spec (as stored: JSON). */
   async spec(options?: CallOptions): Promise<Record<string, unknown>> {
     const record = await this.record(options)
-    return JSON.parse(Buffer.from(record.spec?.value ?? new Uint8Array()).toString('utf8') || '{}') as Record<string, unknown>
+    return decodeRecordSpec(record.spec?.value) as Record<string, unknown>
   }
 
   /** Sets labels (merged; a `''` value removes the key) and returns all labels. */
@@ -139,9 +141,7 @@ export class Container {
         options,
       )
       created = true
-      const closeStdin = async (): Promise<void> => {
-        await this.client.services.tasks.closeIO({ containerId: this.id, stdin: true })
-      }
+      const closeStdin = (): Promise<void> => closeProcessStdin(this.client, this.id, '')
       return new Task(this.client, this.id, pid, await io.attach(closeStdin), io.close, this.userDatabase(record), afterStart)
     } catch (err) {
       // Undo what was made: the task (if creating it succeeded but attaching failed), then the FIFOs.
@@ -202,10 +202,8 @@ export class Container {
   private userDatabase(record: ContainerMessage): () => Promise<UserDatabase> {
     return async () => {
       if (record.image === '') return {}
-      const image = await getImage(this.client, record.image)
-      const { manifest } = await image.manifest()
-      const [passwd, group] = await Promise.all([readImageFile(this.client, manifest, '/etc/passwd'), readImageFile(this.client, manifest, '/etc/group')])
-      return { ...(passwd !== undefined ? { passwd: passwd.toString('utf8') } : {}), ...(group !== undefined ? { group: group.toString('utf8') } : {}) }
+      const { manifest } = await (await getImage(this.client, record.image)).manifest()
+      return readUserDatabase(this.client, manifest)
     }
   }
 
@@ -218,8 +216,7 @@ export class Container {
 
 /** Whether the container's stored spec runs its process on a terminal. */
 function specTerminal(record: ContainerMessage): boolean {
-  const spec = JSON.parse(Buffer.from(record.spec?.value ?? new Uint8Array()).toString('utf8') || '{}') as { process?: { terminal?: boolean } }
-  return spec.process?.terminal === true
+  return decodeRecordSpec(record.spec?.value).process?.terminal === true
 }
 
 /** Converts the wire record into a {@link ContainerInfo}. */

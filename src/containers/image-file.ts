@@ -4,6 +4,19 @@ import { extract } from 'tar-stream'
 import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import type { ImageManifest } from '../images/oci-types.js'
+import type { UserDatabase } from '../oci/user-database.js'
+
+/**
+ * The image's `/etc/passwd` and `/etc/group` (each left out when the image has none), to resolve user
+ * and group names the way the container will see them.
+ */
+export async function readUserDatabase(client: ClientCore, manifest: ImageManifest, options: CallOptions = {}): Promise<UserDatabase> {
+  const [passwd, group] = await Promise.all([
+    readImageFile(client, manifest, '/etc/passwd', options),
+    readImageFile(client, manifest, '/etc/group', options),
+  ])
+  return { ...(passwd !== undefined ? { passwd: passwd.toString('utf8') } : {}), ...(group !== undefined ? { group: group.toString('utf8') } : {}) }
+}
 
 // A file bigger than this is not a passwd or group file worth reading.
 const MAX_FILE_BYTES = 1024 * 1024

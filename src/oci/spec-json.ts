@@ -37,3 +37,12 @@ export function encodeSpec(spec: Spec, space?: number): string {
 export function decodeSpec(json: string): Spec {
   return JSON.parse(json) as Spec
 }
+
+/**
+ * The spec stored in a container record (an Any holding JSON); a record without one gives `{}`, so
+ * callers read optional sections without special cases.
+ */
+export function decodeRecordSpec(value: Uint8Array | undefined): Partial<Spec> {
+  if (value === undefined || value.byteLength === 0) return {}
+  return JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')) as Partial<Spec>
+}

@@ -140,7 +140,7 @@ export class Client extends ClientCore {
    * @throws NotFoundError when there is no such container.
    */
   async stop(container: string | Container, options?: StopContainerOptions): Promise<ExitStatus | undefined> {
-    const id = typeof container === 'string' ? await resolveContainerId(this, container, options) : container.id
+    const id = await this.containerId(container, options)
     return stopContainer(this, id, options)
   }
 
@@ -150,7 +150,7 @@ export class Client extends ClientCore {
    * @throws FailedPreconditionError when it is running and `force` is not set; NotFoundError when there is none.
    */
   async removeContainer(container: string | Container, options: CallOptions & { force?: boolean } = {}): Promise<void> {
-    const id = typeof container === 'string' ? await resolveContainerId(this, container, options) : container.id
+    const id = await this.containerId(container, options)
     await removeContainer(this, id, options)
   }
 
@@ -160,7 +160,7 @@ export class Client extends ClientCore {
    * @throws NotFoundError when the container or its log does not exist.
    */
   logs(container: string | Container, options: LogsOptions = {}): AsyncIterable<LogEntry> {
-    const id = (): Promise<string> => (typeof container === 'string' ? resolveContainerId(this, container, options) : Promise.resolve(container.id))
+    const id = (): Promise<string> => this.containerId(container, options)
     const dataStore = this.dataStore
     const logsOf = (containerId: string): AsyncGenerator<LogEntry> => containerLogs(this, containerId, { ...options, dataStore })
     return {
@@ -180,13 +180,13 @@ export class Client extends ClientCore {
    * @throws InvalidArgumentError for a malformed policy; NotImplementedError when the daemon does not support it.
    */
   async updateRestartPolicy(container: string | Container, policy: RestartPolicy, options?: CallOptions): Promise<void> {
-    const id = typeof container === 'string' ? await resolveContainerId(this, container, options) : container.id
+    const id = await this.containerId(container, options)
     await updateRestartPolicy(this, id, policy, options)
   }
 
   /** Docker-compatible `inspect` JSON of a container (by id, name or unique id prefix). */
   async inspect(container: string | Container, options?: CallOptions): Promise<ContainerInspect> {
-    const id = typeof container === 'string' ? await resolveContainerId(this, container, options) : container.id
+    const id = await this.containerId(container, options)
     return inspectContainer(this, id, options)
   }
 
@@ -228,5 +228,10 @@ export class Client extends ClientCore {
    */
   async removeImage(reference: string, options?: RemoveImageOptions): Promise<void> {
     return removeImage(this, reference, options)
+  }
+
+  /** A container argument as an id: a handle's own, or a name / id / id prefix resolved. */
+  private async containerId(container: string | Container, options?: CallOptions): Promise<string> {
+    return typeof container === 'string' ? resolveContainerId(this, container, options) : container.id
   }
 }

@@ -4,7 +4,8 @@ import type { ClientCore } from '../client/client.js'
 import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { taskIo, type ProcessStreams, type TaskStdio } from './task-io.js'
-import { ProcessHandle } from './process-handle.js'
+import { closeProcessStdin, ProcessHandle } from './process-handle.js'
+import { decodeRecordSpec } from '../oci/spec-json.js'
 import { mergeEnv } from '../oci/environment.js'
 import type { Process } from '../oci/runtime-spec.js'
 import { resolveUser, type UserDatabase } from '../oci/user-database.js'
@@ -123,8 +124,7 @@ export async function createExec(
   if (options.tty === true && !terminal) throw new InvalidArgumentError('exec with tty: true needs stdio { terminal: true } (or no stdio)')
   const execId = options.execId ?? `exec-${randomBytes(6).toString('hex')}`
   const { container } = await client.services.containers.get({ id: containerId }, options)
-  const spec = JSON.parse(Buffer.from(container?.spec?.value ?? new Uint8Array()).toString('utf8') || '{}') as { process?: Process }
-  const base: Process = spec.process ?? { cwd: '/', user: { uid: 0, gid: 0 } }
+  const base: Process = decodeRecordSpec(container?.spec?.value).process ?? { cwd: '/', user: { uid: 0, gid: 0 } }
   const env = mergeEnv(base.env ?? [], options.env ?? [])
   const processSpec: Process = { ...base, args: options.args, env, cwd: options.cwd ?? base.cwd, terminal }
   if (options.user !== undefined) {
@@ -144,9 +144,7 @@ export async function createExec(
       spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(processSpec)) },
     }, options)
     created = true
-    const closeStdin = async (): Promise<void> => {
-      await client.services.tasks.closeIO({ containerId, execId, stdin: true })
-    }
+    const closeStdin = (): Promise<void> => closeProcessStdin(client, containerId, execId)
     return new ExecProcess(client, containerId, execId, await io.attach(closeStdin), io.close)
   } catch (err) {
     if (created) await client.services.tasks.deleteProcess({ containerId, execId }).catch(() => undefined)

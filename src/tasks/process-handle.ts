@@ -9,6 +9,11 @@ import type { ProcessStreams } from './task-io.js'
 /** How long `closeStdin` waits for written input to reach the FIFO before closing it regardless. */
 const STDIN_FLUSH_MS = 5_000
 
+/** Closes a process's stdin on the shim's side (CloseIO), so it reads EOF. */
+export async function closeProcessStdin(client: ClientCore, containerId: string, execId: string, options?: CallOptions): Promise<void> {
+  await client.services.tasks.closeIO({ containerId, execId, stdin: true }, options)
+}
+
 /** How a process ended. */
 export interface ExitStatus {
   /** The exit code; 128 + n when killed by signal n (as containerd reports it). 255 when unknown. */
@@ -91,6 +96,6 @@ export abstract class ProcessHandle {
       ])
       clearTimeout(timer)
     }
-    await this.client.services.tasks.closeIO({ containerId: this.containerId, execId: this.execId, stdin: true }, options)
+    await closeProcessStdin(this.client, this.containerId, this.execId, options)
   }
 }
