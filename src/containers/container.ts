@@ -51,6 +51,8 @@ export interface LoadTaskOptions extends CallOptions {
    * Reconnect to the task's stdio FIFOs (made by whichever client created the task, even one that has
    * exited since), so `task.stdout`, `task.stderr` and `task.stdin` carry its I/O from here on. Output
    * written while nobody read it waits in the pipe (up to its size; the process blocks on a full pipe).
+   * Attach when the first client is gone: two readers of one FIFO split the output between them. Our ends
+   * are released (and the FIFO directory removed) when the task is deleted through this handle.
    * Default false.
    */
   attach?: boolean
