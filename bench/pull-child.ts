@@ -5,8 +5,9 @@
  *   node --import tsx bench/pull-child.ts <socket> <namespace> <reference>
  *
  * `BENCH_PULL_CONCURRENCY=<n>` sets `maxConcurrentDownloads` (default: the SDK's). Prints one JSON line:
- * `{ ms, maxRssMiB, baseRssMiB }`: the connect + pull wall time, the process's peak RSS (VmHWM), and its RSS before
- * the pull (Node, tsx and the SDK loaded), so the pull's own share can be read off.
+ * `{ ms, maxRssMiB, baseRssMiB, cpuMs }`: the connect + pull wall time, the process's peak RSS (VmHWM), its RSS before
+ * the pull (Node, tsx and the SDK loaded), so the pull's own share can be read off, and the CPU time (user + system,
+ * all threads) the connect + pull took.
  */
 import { readFile } from 'node:fs/promises'
 import { Client } from '../src/index.js'
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
   }
   const concurrency = process.env['BENCH_PULL_CONCURRENCY']
   const baseRssMiB = process.memoryUsage.rss() / 2 ** 20
+  const cpuStart = process.cpuUsage()
   const start = nowUs()
   const client = await Client.connect({ address, namespace })
   try {
@@ -39,7 +41,8 @@ async function main(): Promise<void> {
     client.close()
   }
   const ms = (nowUs() - start) / 1000
-  console.log(JSON.stringify({ ms, maxRssMiB: await peakRssMiB(), baseRssMiB }))
+  const cpu = process.cpuUsage(cpuStart)
+  console.log(JSON.stringify({ ms, maxRssMiB: await peakRssMiB(), baseRssMiB, cpuMs: (cpu.user + cpu.system) / 1000 }))
 }
 
 main().catch((err: unknown) => {

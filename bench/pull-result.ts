@@ -16,6 +16,8 @@ export function pullResultJson(bench: PullBench): Record<string, unknown> {
       ...(r.peakRssMiB === undefined ? {} : { peakRssMiB: round(r.peakRssMiB) }),
       ...(r.baseRssMiB === undefined ? {} : { baseRssMiB: round(r.baseRssMiB) }),
       ...(r.processMedianMs === undefined ? {} : { processMedianMs: round(r.processMedianMs) }),
+      ...(r.clientCpuMs === undefined ? {} : { clientCpuMs: round(r.clientCpuMs) }),
+      ...(r.daemonCpuMs === undefined ? {} : { daemonCpuMs: round(r.daemonCpuMs) }),
     })),
     oursOverCtr: round(bench.oursOverCtr, 3),
     targetRatio: PULL_TARGET_RATIO,

@@ -18,6 +18,7 @@ import type { BenchClients } from './bench-clients.js'
 import type { BenchConfig } from './bench-config.js'
 import { createCtr } from './ctr-cli.js'
 import { GO_PULL_OVER_CTR, loadPullConfig, PULL_RSS_TARGET_MIB, PULL_TARGET_RATIO, type PullBenchConfig } from './pull-config.js'
+import { childrenCpuMs, processCpuMs } from './pull-cpu.js'
 import { createPullReset } from './pull-reset.js'
 import { median, nowUs, round } from './stats.js'
 import { printTable, ratio } from './table.js'
@@ -39,6 +40,10 @@ export interface PullContenderResult {
   baseRssMiB?: number
   /** Ours only: median wall time of the whole child process (Node and tsx start-up included), ms. */
   processMedianMs?: number
+  /** Median CPU time of the pulling process per run, ms (ours: connect + pull as the child counts it; ctr: the whole process). */
+  clientCpuMs?: number
+  /** Median CPU time containerd spent per run, ms (when the daemon's pid is known). */
+  daemonCpuMs?: number
 }
 
 export interface PullBench {
@@ -62,6 +67,7 @@ interface ChildRun {
   ms: number
   maxRssMiB: number
   baseRssMiB: number
+  cpuMs: number
   processMs: number
 }
 
@@ -104,7 +110,7 @@ function pullInChild(address: string, namespace: string, reference: string): Pro
       try {
         const line = stdout.trim().split('\n').pop() ?? ''
         const out = JSON.parse(line) as Omit<ChildRun, 'processMs'>
-        resolve({ ms: out.ms, maxRssMiB: out.maxRssMiB, baseRssMiB: out.baseRssMiB, processMs })
+        resolve({ ms: out.ms, maxRssMiB: out.maxRssMiB, baseRssMiB: out.baseRssMiB, cpuMs: out.cpuMs, processMs })
       } catch (err) {
         reject(new Error(`pull-child printed no result (${String(err)}): ${stdout.trim()} ${stderr.trim()}`))
       }
@@ -112,7 +118,11 @@ function pullInChild(address: string, namespace: string, reference: string): Pro
   })
 }
 
-export async function benchPullUnpack(clients: BenchClients, config: BenchConfig, daemonRoot: string): Promise<PullBench> {
+/**
+ * Runs section 4. `daemonPid`, when given, adds containerd's CPU time per run (read from /proc around each run;
+ * the daemon does the decompression and filesystem work, so on two vCPUs its CPU and ours share one budget).
+ */
+export async function benchPullUnpack(clients: BenchClients, config: BenchConfig, daemonRoot: string, daemonPid?: number): Promise<PullBench> {
   const pull = loadPullConfig(config)
   const registry = await startRegistry({ mode: 'plain' })
   try {
@@ -124,13 +134,17 @@ export async function benchPullUnpack(clients: BenchClients, config: BenchConfig
       await reset.verifyClean()
       const oursRuns: ChildRun[] = []
       const ctrRunsMs: number[] = []
+      const ctrCpuMs: number[] = []
+      const daemonCpu: Record<string, number[]> = { [OURS_PULL]: [], [CTR_PULL]: [] }
       const contenders: Record<string, (namespace: string) => Promise<void>> = {
         [OURS_PULL]: async (namespace) => {
           oursRuns.push(await pullInChild(clients.address, namespace, image.reference))
         },
         [CTR_PULL]: async (namespace) => {
+          const cpuBefore = await childrenCpuMs()
           const us = await createCtr(clients.address, namespace).run(['images', 'pull', '--plain-http', image.reference], { discardStdout: true })
           ctrRunsMs.push(us / 1000)
+          ctrCpuMs.push((await childrenCpuMs()) - cpuBefore)
         },
       }
       const names = Object.keys(contenders)
@@ -138,7 +152,9 @@ export async function benchPullUnpack(clients: BenchClients, config: BenchConfig
         for (let k = 0; k < names.length; k++) {
           const name = names[(run + k) % names.length]!
           const namespace = `${config.namespace}-pull-${run}-${name === OURS_PULL ? 'ours' : 'ctr'}`
+          const daemonBefore = daemonPid === undefined ? 0 : await processCpuMs(daemonPid)
           await contenders[name]!(namespace)
+          if (daemonPid !== undefined) daemonCpu[name]!.push((await processCpuMs(daemonPid)) - daemonBefore)
           // Untimed: the run stored every blob and unpacked the top layer, then everything goes.
           const ns = clients.ours.withNamespace(namespace)
           for (const digest of image.digests) await ns.content.info(digest)
@@ -153,8 +169,16 @@ export async function benchPullUnpack(clients: BenchClients, config: BenchConfig
         peakRssMiB: Math.max(...oursRuns.map((r) => r.maxRssMiB)),
         baseRssMiB: median(oursRuns.map((r) => r.baseRssMiB)),
         processMedianMs: median(oursRuns.map((r) => r.processMs)),
+        clientCpuMs: median(oursRuns.map((r) => r.cpuMs)),
+        ...(daemonPid === undefined ? {} : { daemonCpuMs: median(daemonCpu[OURS_PULL]!) }),
       }
-      const ctr: PullContenderResult = { client: CTR_PULL, runsMs: ctrRunsMs, medianMs: median(ctrRunsMs) }
+      const ctr: PullContenderResult = {
+        client: CTR_PULL,
+        runsMs: ctrRunsMs,
+        medianMs: median(ctrRunsMs),
+        clientCpuMs: median(ctrCpuMs),
+        ...(daemonPid === undefined ? {} : { daemonCpuMs: median(daemonCpu[CTR_PULL]!) }),
+      }
       const oursOverCtr = ours.medianMs / ctr.medianMs
       const result: PullBench = {
         layers: pull.layers + 1,
@@ -183,7 +207,7 @@ function printPullTable(result: PullBench, pull: PullBenchConfig): void {
       `${pull.layerBytes / 2 ** 20} MiB incompressible) from a private plain-HTTP registry into overlayfs: median of ${result.runs} ` +
       `runs, interleaved, fresh namespace each (image, blobs and snapshots removed, GC'd and checked gone between runs). ` +
       `Targets: ≤ ${PULL_TARGET_RATIO}× ctr (the Go client in one process: ≈ ${GO_PULL_OVER_CTR}×, a constant), peak RSS < ${PULL_RSS_TARGET_MIB} MiB`,
-    ['client', 'median ms', 'runs ms', '× ctr', `≤ ${PULL_TARGET_RATIO}× ctr`, 'peak RSS MiB', `< ${PULL_RSS_TARGET_MIB} MiB`],
+    ['client', 'median ms', 'runs ms', '× ctr', `≤ ${PULL_TARGET_RATIO}× ctr`, 'peak RSS MiB', `< ${PULL_RSS_TARGET_MIB} MiB`, 'client CPU ms', 'containerd CPU ms'],
     [
       [
         ours.client,
@@ -193,14 +217,21 @@ function printPullTable(result: PullBench, pull: PullBenchConfig): void {
         result.meetsRatioTarget ? 'yes' : 'no',
         round(ours.peakRssMiB ?? Number.NaN, 0),
         result.meetsRssTarget ? 'yes' : 'no',
+        cpuCell(ours.clientCpuMs),
+        cpuCell(ours.daemonCpuMs),
       ],
-      [ctr.client, round(ctr.medianMs, 0), ctr.runsMs.map((v) => round(v, 0)).join(' / '), ratio(1), '-', '-', '-'],
-      [`Go client, one process (${GO_PULL_OVER_CTR}× ctr, constant)`, round(GO_PULL_OVER_CTR * ctr.medianMs, 0), '-', ratio(GO_PULL_OVER_CTR), '-', '-', '-'],
+      [ctr.client, round(ctr.medianMs, 0), ctr.runsMs.map((v) => round(v, 0)).join(' / '), ratio(1), '-', '-', '-', cpuCell(ctr.clientCpuMs), cpuCell(ctr.daemonCpuMs)],
+      [`Go client, one process (${GO_PULL_OVER_CTR}× ctr, constant)`, round(GO_PULL_OVER_CTR * ctr.medianMs, 0), '-', ratio(GO_PULL_OVER_CTR), '-', '-', '-', '-', '-'],
     ],
   )
   console.log(
     `(ours: connect + pull timed inside the child; the child process's whole wall time, Node + tsx start-up included, ` +
       `median ${round(ours.processMedianMs ?? Number.NaN, 0)} ms; its RSS before pulling ${round(ours.baseRssMiB ?? Number.NaN, 0)} MiB. ` +
-      `ctr's time includes its process start.)`,
+      `ctr's time includes its process start. CPU: medians per run; ours counts connect + pull inside the child, ctr its ` +
+      `whole process; containerd's is the daemon's own, read from /proc around each run.)`,
   )
+}
+
+function cpuCell(ms: number | undefined): number | string {
+  return ms === undefined ? '-' : round(ms, 0)
 }

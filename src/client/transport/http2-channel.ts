@@ -140,9 +140,13 @@ export class Http2Channel {
         this.checkSize(message, method)
         let flushed: boolean
         if (message instanceof PreEncoded) {
+          // Corked, the header and every part reach the socket in one writev instead of one write each
+          // (a content write's payload can be a dozen socket chunks).
+          stream.cork()
           stream.write(frameHeader(message.byteLength))
           flushed = true
           for (const part of message.parts) flushed = stream.write(part)
+          stream.uncork()
         } else if (message.byteLength < COPY_FRAME_BELOW) {
           flushed = stream.write(encodeFrame(message))
         } else {
