@@ -55,7 +55,13 @@ export async function createContainer(client: ClientCore, id: string, options: C
   const specOptions = [...(options.tty === true ? [withTerminal()] : []), ...(options.specOptions ?? [])]
   const spec = await buildContainerSpec(client, { namespace: client.namespace, id, manifest, config }, { ...options, specOptions })
   const stopSignal = config.config?.StopSignal
-  const labels = { ...(stopSignal !== undefined && stopSignal !== '' ? { [STOP_SIGNAL_LABEL]: stopSignal } : {}), ...options.labels }
+  // Like the Go client's WithImageConfigLabels + WithImageStopSignal (and nerdctl): the image's labels,
+  // then its stop signal, then the caller's labels over both.
+  const labels = {
+    ...config.config?.Labels,
+    ...(stopSignal !== undefined && stopSignal !== '' ? { [STOP_SIGNAL_LABEL]: stopSignal } : {}),
+    ...options.labels,
+  }
   await client.withLease(async () => {
     await client.snapshots(snapshotter).prepare(id, top, { signal: options.signal })
     await client.services.containers.create(

@@ -13,6 +13,9 @@ import { StreamText } from '../env/stream-text.js'
 import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
 import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
+import { importFixture } from '../env/import-fixture.js'
+import { unpackImage } from '../env/unpack-image.js'
+import { busyboxImage } from '../fixtures/index.js'
 
 const run = promisify(execFile)
 const client = await connectTestClient('tasks')
@@ -191,6 +194,20 @@ describe('processes', () => {
     expect((await exited).exitCode).toBe(137)
     expect((await task.wait()).exitCode).toBe(137)
     expect((await task.delete()).exitCode).toBe(137)
+    await container.delete()
+  })
+
+  it('takes labels and the stop signal from the image config (WithImageConfigLabels, WithImageStopSignal)', async () => {
+    await importFixture(client, await busyboxImage({ config: { Labels: { 'org.example.team': 'core', app: 'image' }, StopSignal: 'SIGINT' } }), 'docker.io/library/busybox:labelled')
+    const labelled = await client.getImage('docker.io/library/busybox:labelled')
+    await unpackImage(client, labelled)
+    const container = await labelled.createContainer(uniqueId('labelled'), { args: ['sh', '-c', 'trap "exit 6" INT; while true; do sleep 0.2; done'], labels: { app: 'mine' } })
+    expect((await container.info()).labels).toMatchObject({ 'org.example.team': 'core', app: 'mine', 'io.containerd.image.config.stop-signal': 'SIGINT' })
+    const task = await container.newTask()
+    await task.start()
+    await new Promise((r) => setTimeout(r, 300))
+    expect((await container.stop({ timeout: 10 }))?.exitCode).toBe(6)
+    await task.delete()
     await container.delete()
   })
 
