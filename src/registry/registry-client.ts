@@ -130,9 +130,12 @@ export class RegistryClient {
 
   /**
    * Streams a blob from `offset` (a Range request, to resume a partial download). From offset 0 the
-   * stream is verified: it errors with `DigestMismatch` at the end if the bytes do not match.
+   * stream is verified unless `verify` is false: it errors with `DigestMismatch` at the end if the bytes
+   * do not match. Pass `verify: false` only when the bytes go where they are verified anyway (containerd's
+   * content store checks the digest on commit), and count them yourself: the registry's stream is
+   * returned as it is, and may be longer than the descriptor says when it announced no length.
    */
-  async fetchBlob(desc: OciDescriptor, options: RegistryCallOptions & { offset?: number } = {}): Promise<Readable> {
+  async fetchBlob(desc: OciDescriptor, options: RegistryCallOptions & { offset?: number; verify?: boolean } = {}): Promise<Readable> {
     if (!desc.digest.startsWith('sha256:')) {
       throw new RegistryError('Protocol', `blob ${desc.digest}: only sha256 digests are supported`)
     }
@@ -150,7 +153,7 @@ export class RegistryClient {
       discardBody(res.body)
       throw new RegistryError('Protocol', `blob ${desc.digest}: the registry announces ${length} bytes, expected ${desc.size - offset}`)
     }
-    if (offset > 0) return res.body
+    if (offset > 0 || options.verify === false) return res.body
     const verified = new DigestVerifier(desc)
     // pipeline, not pipe: a connection reset mid-blob must fail the returned stream too.
     pipeline(res.body, verified, (err) => { if (err) verified.destroy(err) })
