@@ -18,6 +18,31 @@ export const WRITE_CHUNK_BYTES = 1024 * 1024
 // WRITE messages sent ahead of the daemon's acknowledgements: enough to keep the socket busy.
 const WRITES_IN_FLIGHT = 8
 
+// Free 1 MiB slots shared by every writer of the process. A pull opens one writer per blob: slots that
+// outlive their writer spare the next one the allocations, and the GC the garbage (each freed megabyte of
+// external memory brings V8's next full collection closer). At most MAX_FREE_SLOTS are kept, and none once
+// no write happened for SLOT_IDLE_MS: an idle client holds no buffers.
+const MAX_FREE_SLOTS = 32
+const SLOT_IDLE_MS = 5000
+const freeSlots: Buffer[] = []
+let slotIdleTimer: NodeJS.Timeout | undefined
+
+function takeSlot(): Buffer {
+  return freeSlots.pop() ?? Buffer.allocUnsafeSlow(WRITE_CHUNK_BYTES)
+}
+
+function returnSlot(slot: Buffer): void {
+  if (freeSlots.length < MAX_FREE_SLOTS) freeSlots.push(slot)
+  if (slotIdleTimer !== undefined) {
+    slotIdleTimer.refresh()
+  } else {
+    slotIdleTimer = setTimeout(() => {
+      freeSlots.length = 0
+      slotIdleTimer = undefined
+    }, SLOT_IDLE_MS).unref()
+  }
+}
+
 /** Options for opening a content writer. */
 export interface ContentWriterOptions extends CallOptions {
   /** Total size, when known: containerd checks it on commit and reports progress against it. */
@@ -71,8 +96,6 @@ export class ContentWriter implements AsyncDisposable {
   // The next message's bytes: the first `gatheredBytes` of `slot`.
   private gatheredBytes = 0
   private slot: Buffer | undefined
-  // 1 MiB slots whose message containerd has answered, reused instead of allocating (at most WRITES_IN_FLIGHT).
-  private readonly freeSlots: Buffer[] = []
   // Wake the `sendChunk`s waiting for an answer.
   private answered: (() => void)[] = []
   private readonly total: number | undefined
@@ -154,7 +177,7 @@ export class ContentWriter implements AsyncDisposable {
 
   // Copies a piece into the slot of the next message.
   private gather(piece: Uint8Array): void {
-    this.slot ??= this.freeSlots.pop() ?? Buffer.allocUnsafeSlow(WRITE_CHUNK_BYTES)
+    this.slot ??= takeSlot()
     this.slot.set(piece, this.gatheredBytes)
     this.gatheredBytes += piece.byteLength
   }
@@ -172,7 +195,7 @@ export class ContentWriter implements AsyncDisposable {
   /**
    * Sends one WRITE message once fewer than WRITES_IN_FLIGHT are unanswered: that bounds the memory a
    * writer holds (its slots, or views of the caller's large buffers) whatever the daemon's pace. `slot` goes back to the
-   * free list when containerd has answered: it has then received every byte, so nothing reads it anymore.
+   * shared free list when containerd has answered: it has then received every byte, so nothing reads it anymore.
    */
   private async sendChunk(parts: readonly Uint8Array[], slot: Buffer | undefined): Promise<void> {
     while (this.pending.length >= WRITES_IN_FLIGHT && this.failure === undefined && !this.finished) {
@@ -184,7 +207,7 @@ export class ContentWriter implements AsyncDisposable {
     for (const part of parts) this.sent += part.byteLength
     // Acknowledgements are checked asynchronously; a failure surfaces on the next write or commit.
     this.send(encodeWriteMessage(this.refBytes, offset, parts), WriteAction.WRITE).then(
-      () => { if (slot !== undefined && this.freeSlots.length < WRITES_IN_FLIGHT) this.freeSlots.push(slot) },
+      () => { if (slot !== undefined) returnSlot(slot) },
       () => undefined,
     )
   }
