@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { ClientCore } from '../client/client.js'
 import { AlreadyExistsError, DataLossError, NotFoundError, NotImplementedError } from '../client/errors.js'
 import type { Digest } from '../client/content/digest.js'
@@ -106,8 +107,12 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     controller.abort()
   }
   const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal])
+  const concurrency = Math.max(1, options.maxConcurrentDownloads ?? 3)
+  // Every download holds a few abort listeners at once (its HTTP request, its write stream, its RPCs):
+  // above Node's default of 10 per signal, which a handful of concurrent downloads pass, Node warns of a leak.
+  setMaxListeners(16 + 8 * concurrency, signal)
   const source = { [`${DISTRIBUTION_SOURCE_PREFIX}${ref.domain}`]: ref.path }
-  const limiter = new Limiter(Math.max(1, options.maxConcurrentDownloads ?? 3))
+  const limiter = new Limiter(concurrency)
   const progress = options.onProgress
   const unpack = options.unpack !== false
 

@@ -15,8 +15,9 @@ import { encodeWriteMessage } from './write-message.js'
 
 /** containerd's content service takes writes of up to 1 MiB per message (DESIGN.md). */
 export const WRITE_CHUNK_BYTES = 1024 * 1024
-// WRITE messages sent ahead of the daemon's acknowledgements: enough to keep the socket busy.
-const WRITES_IN_FLIGHT = 8
+// WRITE messages sent ahead of the daemon's answers: enough to keep the unix socket busy. 8 was no faster
+// on a pull (measured) and cost 4 MiB more per concurrent download.
+const WRITES_IN_FLIGHT = 4
 
 // Free 1 MiB slots shared by every writer of the process. A pull opens one writer per blob: slots that
 // outlive their writer spare the next one the allocations, and the GC the garbage (each freed megabyte of
