@@ -31,6 +31,7 @@ export function containerResultJson(lifecycle: LifecycleBench, exec: ExecBench, 
         concurrentMedianMs: round(c.concurrentMedianMs),
       })),
       pairs: lifecycle.pairs.map((p) => ({ ...p, sequentialRatio: round(p.sequentialRatio, 3), concurrentRatio: round(p.concurrentRatio, 3) })),
+      ...(lifecycle.go !== undefined ? { goClient: { ...lifecycle.go, sequentialRatio: round(lifecycle.go.sequentialRatio, 3), concurrentRatio: round(lifecycle.go.concurrentRatio, 3) } } : {}),
       targetRatio: LIFECYCLE_TARGET_RATIO,
     },
     exec: {

@@ -12,7 +12,8 @@
  */
 import type { Readable } from 'node:stream'
 import type { Client, TaskStdio } from '../src/index.js'
-import { LIFECYCLE_TARGET_RATIO, type ContainerBenchConfig } from './container-config.js'
+import { GO_TARGET_RATIO, LIFECYCLE_TARGET_RATIO, type ContainerBenchConfig } from './container-config.js'
+import { goLifecycle, type GoLifecycle } from './go-client.js'
 import { CONTAINER_BENCH_LABEL, checkNothingLeft } from './container-fixture.js'
 import { createCtr } from './ctr-cli.js'
 import { median, nowUs, percentile, round } from './stats.js'
@@ -54,6 +55,8 @@ export interface LifecycleBench {
   concurrentRounds: number
   contenders: LifecycleContender[]
   pairs: LifecyclePair[]
+  /** containerd's Go client in one process, when it could be built, and ours (stdio 'null') over it. */
+  go?: GoLifecycle & { sequentialRatio: number; concurrentRatio: number; meetsTarget: boolean }
 }
 
 /** One lifecycle of `true` in a container named `id`; rejects unless it ran and exited 0. */
@@ -110,7 +113,7 @@ function idFor(name: string, phase: string, n: number): string {
   return `bench-life-${phase}-${who}-${io}-${n}`
 }
 
-export async function benchLifecycle(client: Client, containers: ContainerBenchConfig): Promise<LifecycleBench> {
+export async function benchLifecycle(client: Client, containers: ContainerBenchConfig, goBinary?: string): Promise<LifecycleBench> {
   const runs = contenders(client, containers)
   const names = Object.keys(runs)
   const sequential: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))
@@ -163,6 +166,17 @@ export async function benchLifecycle(client: Client, containers: ContainerBenchC
     return { ours, ctr, sequentialRatio, concurrentRatio, meetsTarget: sequentialRatio <= LIFECYCLE_TARGET_RATIO && concurrentRatio <= LIFECYCLE_TARGET_RATIO }
   })
   const bench: LifecycleBench = { sequential: containers.sequential, concurrent: containers.concurrent, concurrentRounds: containers.concurrentRounds, contenders: results, pairs }
+  if (goBinary !== undefined) {
+    const go = await goLifecycle(goBinary, { address: client.address, namespace: containers.namespace, image: containers.image }, {
+      sequential: containers.sequential,
+      concurrent: containers.concurrent,
+      rounds: containers.concurrentRounds,
+    })
+    await checkNothingLeft(client, "the Go client's lifecycles")
+    const sequentialRatio = pick(OURS_NULL).sequentialMedianMs / go.sequentialMedianMs
+    const concurrentRatio = pick(OURS_NULL).concurrentMedianMs / go.concurrentMedianMs
+    bench.go = { ...go, sequentialRatio, concurrentRatio, meetsTarget: sequentialRatio <= GO_TARGET_RATIO && concurrentRatio <= GO_TARGET_RATIO }
+  }
   printLifecycleTable(bench)
   return bench
 }
@@ -186,4 +200,17 @@ function printLifecycleTable(bench: LifecycleBench): void {
     rows,
   )
   console.log("(ours runs in this process on the bench's connection; ctr's time includes its process start.)")
+  const go = bench.go
+  if (go === undefined) return
+  const ours = bench.contenders.find((c) => c.client === OURS_NULL)!
+  const bar = `≤ ${GO_TARGET_RATIO}× Go`
+  const yes = (v: number): string => (v <= GO_TARGET_RATIO ? 'yes' : 'no')
+  printTable(
+    `6b. The same lifecycle beside containerd's Go client (1.6's, built from Debian's sources) doing it in one process, no stdio. Target: ${bar}`,
+    ['client', 'seq median ms', '× Go', bar, `${bench.concurrent} at once ms/container`, '× Go', bar],
+    [
+      [OURS_NULL, round(ours.sequentialMedianMs), ratio(go.sequentialRatio), yes(go.sequentialRatio), round(ours.concurrentMedianMs), ratio(go.concurrentRatio), yes(go.concurrentRatio)],
+      ['Go client, cio.NullIO', round(go.sequentialMedianMs), ratio(1), '-', round(go.concurrentMedianMs), ratio(1), '-'],
+    ],
+  )
 }
