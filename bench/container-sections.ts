@@ -10,7 +10,7 @@ import { checkNothingLeft, importBenchImage } from './container-fixture.js'
 import { containerResultJson } from './container-result.js'
 import { benchExec } from './exec-bench.js'
 import { benchLifecycle } from './lifecycle.js'
-import { buildGoLifecycle } from './go-client.js'
+import { buildGoProgram } from './go-client.js'
 import { benchStdout } from './stdout-throughput.js'
 
 /** Runs the three sections; resolves with their figures for the `BENCH_RESULT` line (key `containers`). */
@@ -19,7 +19,7 @@ export async function benchContainerSections(client: Client, config: BenchConfig
   const ns = client.withNamespace(containers.namespace)
   await importBenchImage(ns, containers, workDir)
   try {
-    const lifecycle = await benchLifecycle(ns, containers, await buildGoLifecycle(workDir))
+    const lifecycle = await benchLifecycle(ns, containers, await buildGoProgram('go-lifecycle', workDir))
     const exec = await benchExec(ns, containers)
     const stdout = await benchStdout(ns, containers)
     return containerResultJson(lifecycle, exec, stdout)

@@ -1,6 +1,6 @@
 /**
- * containerd's own Go client doing section 6's lifecycle in one process (bench/go-lifecycle/main.go), the
- * reference the issue sets (ours ≤ 1.1× the Go client). Built here from Debian's packaged sources:
+ * containerd's own Go client doing section 4's pull (bench/go-pull/main.go) and section 6's lifecycle
+ * (bench/go-lifecycle/main.go) in one process: the references the issues set. Built here from Debian's packaged sources:
  * `apt-get install golang-go golang-github-containerd-containerd-dev` (Go 1.19 and containerd 1.6's client,
  * GOPATH mode, no network). When they are not installed the comparison is skipped, saying why.
  */
@@ -16,7 +16,6 @@ const run = promisify(execFile)
 /** Where Debian's golang-*-dev packages put their sources. */
 const GOPATH = '/usr/share/gocode'
 const CONTAINERD_SOURCE = join(GOPATH, 'src/github.com/containerd/containerd/client.go')
-const SOURCE = new URL('./go-lifecycle/main.go', import.meta.url).pathname
 
 /** What the Go client measured. */
 export interface GoLifecycle {
@@ -26,17 +25,20 @@ export interface GoLifecycle {
   concurrentMedianMs: number
 }
 
-/** Builds the Go program once into `workDir`; undefined (with the reason printed) when it cannot be built. */
-export async function buildGoLifecycle(workDir: string): Promise<string | undefined> {
+/**
+ * Builds one of the Go programs (`bench/<name>/main.go`) into `workDir`; undefined (with the reason printed)
+ * when it cannot be built.
+ */
+export async function buildGoProgram(name: 'go-lifecycle' | 'go-pull', workDir: string): Promise<string | undefined> {
   if (!existsSync(CONTAINERD_SOURCE)) {
-    console.log('(Go client row skipped: install golang-go and golang-github-containerd-containerd-dev to build it.)')
+    console.log(`(Go client row skipped: install golang-go and golang-github-containerd-containerd-dev to build ${name}.)`)
     return undefined
   }
-  const dir = join(workDir, 'go-lifecycle')
+  const dir = join(workDir, name)
   await mkdir(dir, { recursive: true })
-  const binary = join(dir, 'go-lifecycle')
+  const binary = join(dir, name)
   try {
-    await run('go', ['build', '-o', binary, SOURCE], {
+    await run('go', ['build', '-o', binary, new URL(`./${name}/main.go`, import.meta.url).pathname], {
       env: { ...process.env, GO111MODULE: 'off', GOPATH, GOCACHE: join(dir, 'cache'), GOFLAGS: '' },
       timeout: 300_000,
     })
@@ -50,6 +52,12 @@ export async function buildGoLifecycle(workDir: string): Promise<string | undefi
 async function runGo(binary: string, args: string[]): Promise<number[]> {
   const { stdout } = await run(binary, args, { timeout: 600_000 })
   return (JSON.parse(stdout) as { ms: number[] }).ms
+}
+
+/** Section 4 by the Go client: connect + pull + unpack of `reference` from a plain-HTTP registry, ms. */
+export async function goPull(binary: string, address: string, namespace: string, reference: string): Promise<number> {
+  const { stdout } = await run(binary, [address, namespace, reference], { timeout: 600_000 })
+  return (JSON.parse(stdout) as { ms: number }).ms
 }
 
 /** Runs the Go client's lifecycles: `sequential` in a row (+1 warm-up), then `rounds` × `concurrent` at once. */

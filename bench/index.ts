@@ -28,6 +28,7 @@ import { pullResultJson } from './pull-result.js'
 import { createRandomBlob } from './random-blob.js'
 import { median, round } from './stats.js'
 import { benchUnaryVersion } from './unary-version.js'
+import { buildGoProgram } from './go-client.js'
 
 async function main(): Promise<void> {
   const config = loadConfig()
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     })
     const read = await benchContentRead(clients, config, blob, ctr)
     const write = await benchContentWrite(clients, config, blob, ctr, join(daemon.dir, 'root'))
-    const pull = await benchPullUnpack(clients, config, join(daemon.dir, 'root'))
+    const pull = await benchPullUnpack(clients, config, join(daemon.dir, 'root'), undefined, await buildGoProgram('go-pull', daemon.dir))
     const archive = await benchImportExport(clients, config, join(daemon.dir, 'root'), workDir)
     const containers = await benchContainerSections(clients.ours, config, workDir)
 

@@ -14,6 +14,7 @@ import { openBenchClients, type BenchClients } from './bench-clients.js'
 import { loadConfig } from './bench-config.js'
 import { benchPullUnpack } from './pull-unpack.js'
 import { pullResultJson } from './pull-result.js'
+import { buildGoProgram } from './go-client.js'
 
 async function main(): Promise<void> {
   const base = loadConfig()
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     clients = await openBenchClients(daemon.address, config.namespace)
     const { version } = await clients.ours.version()
     console.log(`containerd-sdk bench, pull (${config.mode}, ${runs} runs): containerd ${version}, Node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
-    const pull = await benchPullUnpack(clients, config, join(daemon.dir, 'root'), daemon.pid)
+    const pull = await benchPullUnpack(clients, config, join(daemon.dir, 'root'), daemon.pid, await buildGoProgram('go-pull', daemon.dir))
     console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
     console.log(`\nBENCH_RESULT ${JSON.stringify({ mode: config.mode, containerd: version, pullUnpack: pullResultJson(pull) })}`)
   } finally {

@@ -21,10 +21,12 @@ import { GO_PULL_OVER_CTR, loadPullConfig, PULL_RSS_TARGET_MIB, PULL_TARGET_RATI
 import { childrenCpuMs, processCpuMs } from './pull-cpu.js'
 import { createPullReset } from './pull-reset.js'
 import { median, nowUs, round } from './stats.js'
+import { goPull } from './go-client.js'
 import { printTable, ratio } from './table.js'
 
 export const OURS_PULL = 'ours: client.pull (child process)'
 export const CTR_PULL = 'ctr images pull --plain-http'
+export const GO_PULL = 'Go client: Pull with unpack, one process'
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./pull-child.ts', import.meta.url))
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -55,6 +57,8 @@ export interface PullBench {
   oursOverCtr: number
   meetsRatioTarget: boolean
   meetsRssTarget: boolean
+  /** Ours over containerd's Go client measured here (when it could be built): the issue's own bar is ≤ 1. */
+  oursOverGo?: number
 }
 
 interface PushedImage {
@@ -122,7 +126,7 @@ function pullInChild(address: string, namespace: string, reference: string): Pro
  * Runs section 4. `daemonPid`, when given, adds containerd's CPU time per run (read from /proc around each run;
  * the daemon does the decompression and filesystem work, so on two vCPUs its CPU and ours share one budget).
  */
-export async function benchPullUnpack(clients: BenchClients, config: BenchConfig, daemonRoot: string, daemonPid?: number): Promise<PullBench> {
+export async function benchPullUnpack(clients: BenchClients, config: BenchConfig, daemonRoot: string, daemonPid?: number, goBinary?: string): Promise<PullBench> {
   const pull = loadPullConfig(config)
   const registry = await startRegistry({ mode: 'plain' })
   try {
@@ -135,7 +139,8 @@ export async function benchPullUnpack(clients: BenchClients, config: BenchConfig
       const oursRuns: ChildRun[] = []
       const ctrRunsMs: number[] = []
       const ctrCpuMs: number[] = []
-      const daemonCpu: Record<string, number[]> = { [OURS_PULL]: [], [CTR_PULL]: [] }
+      const goRunsMs: number[] = []
+      const daemonCpu: Record<string, number[]> = { [OURS_PULL]: [], [CTR_PULL]: [], [GO_PULL]: [] }
       const contenders: Record<string, (namespace: string) => Promise<void>> = {
         [OURS_PULL]: async (namespace) => {
           oursRuns.push(await pullInChild(clients.address, namespace, image.reference))
@@ -146,12 +151,17 @@ export async function benchPullUnpack(clients: BenchClients, config: BenchConfig
           ctrRunsMs.push(us / 1000)
           ctrCpuMs.push((await childrenCpuMs()) - cpuBefore)
         },
+        ...(goBinary === undefined ? {} : {
+          [GO_PULL]: async (namespace: string) => {
+            goRunsMs.push(await goPull(goBinary, clients.address, namespace, image.reference))
+          },
+        }),
       }
       const names = Object.keys(contenders)
       for (let run = 0; run < pull.runs; run++) {
         for (let k = 0; k < names.length; k++) {
           const name = names[(run + k) % names.length]!
-          const namespace = `${config.namespace}-pull-${run}-${name === OURS_PULL ? 'ours' : 'ctr'}`
+          const namespace = `${config.namespace}-pull-${run}-${name === OURS_PULL ? 'ours' : name === CTR_PULL ? 'ctr' : 'go'}`
           const daemonBefore = daemonPid === undefined ? 0 : await processCpuMs(daemonPid)
           await contenders[name]!(namespace)
           if (daemonPid !== undefined) daemonCpu[name]!.push((await processCpuMs(daemonPid)) - daemonBefore)
@@ -180,12 +190,19 @@ export async function benchPullUnpack(clients: BenchClients, config: BenchConfig
         ...(daemonPid === undefined ? {} : { daemonCpuMs: median(daemonCpu[CTR_PULL]!) }),
       }
       const oursOverCtr = ours.medianMs / ctr.medianMs
+      const go: PullContenderResult | undefined = goRunsMs.length === 0 ? undefined : {
+        client: GO_PULL,
+        runsMs: goRunsMs,
+        medianMs: median(goRunsMs),
+        ...(daemonPid === undefined ? {} : { daemonCpuMs: median(daemonCpu[GO_PULL]!) }),
+      }
       const result: PullBench = {
         layers: pull.layers + 1,
         layerBytes: pull.layerBytes,
         imageBytes: image.bytes,
         runs: pull.runs,
-        results: [ours, ctr],
+        results: go === undefined ? [ours, ctr] : [ours, ctr, go],
+        ...(go === undefined ? {} : { oursOverGo: ours.medianMs / go.medianMs }),
         oursOverCtr,
         meetsRatioTarget: oursOverCtr <= PULL_TARGET_RATIO,
         meetsRssTarget: (ours.peakRssMiB ?? Infinity) < PULL_RSS_TARGET_MIB,
@@ -201,7 +218,10 @@ export async function benchPullUnpack(clients: BenchClients, config: BenchConfig
 }
 
 function printPullTable(result: PullBench, pull: PullBenchConfig): void {
-  const [ours, ctr] = result.results as [PullContenderResult, PullContenderResult]
+  const [ours, ctr, go] = result.results as [PullContenderResult, PullContenderResult, PullContenderResult | undefined]
+  const goRow = go === undefined
+    ? [`Go client, one process (${GO_PULL_OVER_CTR}× ctr, constant)`, round(GO_PULL_OVER_CTR * ctr.medianMs, 0), '-', ratio(GO_PULL_OVER_CTR), '-', '-', '-', '-', '-']
+    : [go.client, round(go.medianMs, 0), go.runsMs.map((v) => round(v, 0)).join(' / '), ratio(go.medianMs / ctr.medianMs), '-', '-', '-', '-', cpuCell(go.daemonCpuMs)]
   printTable(
     `4. Pull + unpack of a ${result.layers}-layer image (${round(result.imageBytes / 2 ** 20)} MiB: busybox + ${pull.layers} × ` +
       `${pull.layerBytes / 2 ** 20} MiB incompressible) from a private plain-HTTP registry into overlayfs: median of ${result.runs} ` +
@@ -221,9 +241,12 @@ function printPullTable(result: PullBench, pull: PullBenchConfig): void {
         cpuCell(ours.daemonCpuMs),
       ],
       [ctr.client, round(ctr.medianMs, 0), ctr.runsMs.map((v) => round(v, 0)).join(' / '), ratio(1), '-', '-', '-', cpuCell(ctr.clientCpuMs), cpuCell(ctr.daemonCpuMs)],
-      [`Go client, one process (${GO_PULL_OVER_CTR}× ctr, constant)`, round(GO_PULL_OVER_CTR * ctr.medianMs, 0), '-', ratio(GO_PULL_OVER_CTR), '-', '-', '-', '-', '-'],
+      goRow,
     ],
   )
+  if (result.oursOverGo !== undefined) {
+    console.log(`ours / Go client measured here: ${ratio(result.oursOverGo)} (the issue's own bar: ≤ 1.0× the Go client in one process: ${result.oursOverGo <= 1 ? 'met' : 'not met'})`)
+  }
   console.log(
     `(ours: connect + pull timed inside the child; the child process's whole wall time, Node + tsx start-up included, ` +
       `median ${round(ours.processMedianMs ?? Number.NaN, 0)} ms; its RSS before pulling ${round(ours.baseRssMiB ?? Number.NaN, 0)} MiB. ` +
