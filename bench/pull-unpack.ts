@@ -9,8 +9,6 @@
  * who goes first), each in a fresh namespace, and everything a run stored is removed and checked gone
  * before the next one (pull-reset.ts).
  */
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import type { Digest } from '../src/index.js'
 import { multiLayerImage } from '../test/fixtures/index.js'
 import { pushFixture, startRegistry, type Registry } from '../test/env/registry/index.js'
@@ -21,6 +19,7 @@ import { GO_PULL_OVER_CTR, loadPullConfig, PULL_RSS_TARGET_MIB, PULL_TARGET_RATI
 import { childrenCpuMs, processCpuMs } from './pull-cpu.js'
 import { createPullReset } from './pull-reset.js'
 import { median, nowUs, round } from './stats.js'
+import { runJsonChild } from './json-child.js'
 import { goPull } from './go-client.js'
 import { printTable, ratio } from './table.js'
 
@@ -28,9 +27,6 @@ export const OURS_PULL = 'ours: client.pull (child process)'
 export const CTR_PULL = 'ctr images pull --plain-http'
 export const GO_PULL = 'Go client: Pull with unpack, one process'
 
-const CHILD_SCRIPT = fileURLToPath(new URL('./pull-child.ts', import.meta.url))
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
-const CHILD_TIMEOUT_MS = 300_000
 
 export interface PullContenderResult {
   client: string
@@ -84,42 +80,9 @@ async function pushImage(registry: Registry, pull: PullBenchConfig): Promise<Pus
 }
 
 /** Runs pull-child.ts; `BENCH_PULL_CPU_PROF=<dir>` makes it write a V8 CPU profile there. */
-function pullInChild(address: string, namespace: string, reference: string): Promise<ChildRun> {
-  const profileDir = process.env['BENCH_PULL_CPU_PROF']
-  const nodeArgs = ['--import', 'tsx', ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir])]
-  return new Promise<ChildRun>((resolve, reject) => {
-    const start = nowUs()
-    const child = spawn(process.execPath, [...nodeArgs, CHILD_SCRIPT, address, namespace, reference], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      if (stderr.length < 8192) stderr += text
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS)
-    child.once('error', (err) => {
-      clearTimeout(timer)
-      reject(err)
-    })
-    child.once('close', (code, signal) => {
-      clearTimeout(timer)
-      const processMs = (nowUs() - start) / 1000
-      if (code !== 0) {
-        reject(new Error(`pull-child failed (${code ?? signal}): ${stderr.trim()}`))
-        return
-      }
-      try {
-        const line = stdout.trim().split('\n').pop() ?? ''
-        const out = JSON.parse(line) as Omit<ChildRun, 'processMs'>
-        resolve({ ms: out.ms, maxRssMiB: out.maxRssMiB, baseRssMiB: out.baseRssMiB, cpuMs: out.cpuMs, processMs })
-      } catch (err) {
-        reject(new Error(`pull-child printed no result (${String(err)}): ${stdout.trim()} ${stderr.trim()}`))
-      }
-    })
-  })
+async function pullInChild(address: string, namespace: string, reference: string): Promise<ChildRun> {
+  const out = await runJsonChild<Omit<ChildRun, 'processMs'>>('pull-child.ts', [address, namespace, reference], 'BENCH_PULL_CPU_PROF')
+  return { ms: out.ms, maxRssMiB: out.maxRssMiB, baseRssMiB: out.baseRssMiB, cpuMs: out.cpuMs, processMs: out.processMs }
 }
 
 /**

@@ -10,23 +10,19 @@
  * shows that backpressure holds: the shim blocks on the full FIFO instead of this process buffering, so the
  * RSS growth stays bounded whatever the output's size.
  */
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import type { Client } from '../src/index.js'
 import { STDOUT_RSS_BOUND_MIB, STDOUT_TARGET_MBPS, type ContainerBenchConfig } from './container-config.js'
 import { CONTAINER_BENCH_LABEL, checkNothingLeft } from './container-fixture.js'
 import { createCtr } from './ctr-cli.js'
-import { median, nowUs, round } from './stats.js'
+import { median, round } from './stats.js'
 import { printTable, ratio } from './table.js'
+import { runJsonChild } from './json-child.js'
 
 export const OURS_STDOUT = "ours: stdio 'pipe' → Writable (child process)"
 export const CTR_STDOUT = 'ctr run --rm … > /dev/null'
 export const OURS_SLOW = "ours: stdio 'pipe' → slow Writable (child process)"
 export const HOST_FLOOR = 'floor: the same dd on the host → Node pipe (child process)'
 
-const CHILD_SCRIPT = fileURLToPath(new URL('./stdout-child.ts', import.meta.url))
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
-const CHILD_TIMEOUT_MS = 300_000
 const MiB = 1024 * 1024
 
 /** What stdout-child.ts prints, plus its process's wall time. */
@@ -66,40 +62,11 @@ export interface StdoutBench {
 }
 
 /** Runs stdout-child.ts; `BENCH_STDOUT_CPU_PROF=<dir>` makes it write a V8 CPU profile there. */
-export function readInChild(address: string, containers: ContainerBenchConfig, id: string, bytes: number, delayMs: number): Promise<StdoutChildRun> {
-  const profileDir = process.env['BENCH_STDOUT_CPU_PROF']
-  const nodeArgs = ['--import', 'tsx', ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir])]
-  const args = [CHILD_SCRIPT, address, containers.namespace, containers.image, id, String(bytes / MiB), String(delayMs)]
-  return new Promise<StdoutChildRun>((resolve, reject) => {
-    const start = nowUs()
-    const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      if (stderr.length < 8192) stderr += text
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS)
-    child.once('error', (err) => {
-      clearTimeout(timer)
-      reject(err)
-    })
-    child.once('close', (code, signal) => {
-      clearTimeout(timer)
-      const processMs = (nowUs() - start) / 1000
-      if (code !== 0) {
-        reject(new Error(`stdout-child failed (${code ?? signal}): ${stderr.trim()}`))
-        return
-      }
-      try {
-        const out = JSON.parse(stdout.trim().split('\n').pop() ?? '') as Omit<StdoutChildRun, 'processMs'>
-        if (out.bytes !== bytes) throw new Error(`read ${out.bytes} bytes, expected ${bytes}`)
-        resolve({ ...out, processMs })
-      } catch (err) {
-        reject(new Error(`stdout-child: ${String(err)}: ${stdout.trim()} ${stderr.trim()}`))
-      }
-    })
-  })
+export async function readInChild(address: string, containers: ContainerBenchConfig, id: string, bytes: number, delayMs: number): Promise<StdoutChildRun> {
+  const args = [address, containers.namespace, containers.image, id, String(bytes / MiB), String(delayMs)]
+  const out = await runJsonChild<Omit<StdoutChildRun, 'processMs'>>('stdout-child.ts', args, 'BENCH_STDOUT_CPU_PROF')
+  if (out.bytes !== bytes) throw new Error(`stdout-child read ${out.bytes} bytes, expected ${bytes}`)
+  return out
 }
 
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
