@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Client, NotFoundError, UnavailableError, type Container, type Image } from '../../src/index.js'
-import { markRestartRunning, restartLabels, RESTART_LABELS } from '../../src/containers/restart-policy.js'
+import { Client, UnavailableError, type Image } from '../../src/index.js'
+import { markRestartRunning, restartLabels } from '../../src/containers/restart-policy.js'
 import { Status } from '../../src/gen/containerd/types/task/task_pb.js'
 import { startContainerd, type ContainerdDaemon } from '../../src/testing/containerd-daemon.js'
 import type { ContainerdLine } from '../../src/testing/containerd-binaries.js'
 import { busyboxImage } from '../fixtures/index.js'
 import { importFixture } from '../env/import-fixture.js'
 import { daemonLine } from '../env/test-client.js'
+import { removeManaged, taskState } from '../env/restart-helpers.js'
+import { uniqueId } from '../env/runnable-image.js'
 
 // Restarting the daemon every other test file talks to would break them: this file starts a private
 // containerd of the same release line, with the same short restart-monitor interval.
@@ -32,29 +34,7 @@ afterAll(async () => {
   await daemon?.stop()
 })
 
-function uniqueId(label: string): string {
-  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
-}
 
-async function taskState(id: string): Promise<{ pid: number; status: Status } | undefined> {
-  try {
-    const { process } = await client.services.tasks.get({ containerId: id })
-    return process === undefined ? undefined : { pid: process.pid, status: process.status }
-  } catch (err) {
-    if (err instanceof NotFoundError) return undefined
-    throw err
-  }
-}
-
-async function remove(container: Container): Promise<void> {
-  await container.setLabels({ [RESTART_LABELS.status]: '' }).catch(() => undefined)
-  try {
-    await (await container.task()).delete({ force: true })
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err
-  }
-  await container.delete()
-}
 
 describe.skipIf(line === 'external')('daemon restart', () => {
   it('a running task survives a daemon restart and can be waited on, exec\'d into and killed (DaemonRestart)', async () => {
@@ -83,7 +63,7 @@ describe.skipIf(line === 'external')('daemon restart', () => {
       expect((await after).exitCode).toBe(137)
       expect((await task.delete()).exitCode).toBe(137)
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -104,7 +84,7 @@ describe.skipIf(line === 'external')('daemon restart', () => {
       expect(await loaded.status()).toBe('running')
       await loaded.delete({ force: true })
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -122,16 +102,16 @@ describe.skipIf(line === 'external')('daemon restart', () => {
         await daemon.restart()
       }
       const deadline = Date.now() + 15 * INTERVAL_MS
-      let state = await taskState(container.id)
+      let state = await taskState(client, container.id)
       for (let i = 0; i < 200 && Date.now() < deadline; i++) {
         if (state?.status === Status.RUNNING && state.pid !== task.pid) break
         await sleep(200)
-        state = await taskState(container.id)
+        state = await taskState(client, container.id)
       }
       expect(state?.status).toBe(Status.RUNNING)
       expect(state?.pid).not.toBe(task.pid)
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 })

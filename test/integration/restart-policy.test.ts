@@ -19,6 +19,7 @@ import {
 import { Status } from '../../src/gen/containerd/types/task/task_pb.js'
 import { connectTestClient, ctr, daemonLine } from '../env/test-client.js'
 import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
+import { removeManaged, taskState } from '../env/restart-helpers.js'
 
 const client = await connectTestClient('restart-policy')
 const line = daemonLine()
@@ -35,16 +36,6 @@ beforeAll(async () => {
 afterAll(async () => rm(logDir, { recursive: true, force: true }))
 
 
-/** The container's task as containerd reports it, or undefined when it has none. */
-async function taskState(id: string): Promise<{ pid: number; status: Status; exitStatus: number } | undefined> {
-  try {
-    const { process } = await client.services.tasks.get({ containerId: id })
-    return process === undefined ? undefined : { pid: process.pid, status: process.status, exitStatus: process.exitStatus }
-  } catch (err) {
-    if (err instanceof NotFoundError) return undefined
-    throw err
-  }
-}
 
 async function labelsOf(container: Container): Promise<Record<string, string>> {
   return (await container.info()).labels
@@ -66,7 +57,7 @@ async function observe(id: string): Promise<string[]> {
   const seen = new Set<string>()
   const until = Date.now() + 3 * interval + 500
   while (Date.now() < until) {
-    const state = await taskState(id)
+    const state = await taskState(client, id)
     seen.add(state === undefined ? 'none' : `${state.pid}:${Status[state.status]}`)
     await sleep(100)
   }
@@ -102,16 +93,6 @@ async function stopTask(container: Container, signal: 'SIGTERM' | 'SIGKILL'): Pr
   }
 }
 
-/** Takes the container away from the monitor first, so it cannot bring a task back between the deletes. */
-async function remove(container: Container): Promise<void> {
-  await container.setLabels({ [RESTART_LABELS.status]: '' }).catch(() => undefined)
-  try {
-    await (await container.task()).delete({ force: true })
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err
-  }
-  await container.delete()
-}
 
 describe('restart policies through containerd\'s restart monitor', () => {
   it('detects what the daemon\'s monitor supports', async () => {
@@ -139,7 +120,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       await expect(container.updateRestartPolicy('unless-stopped')).rejects.toBeInstanceOf(NotImplementedError)
       expect(await labelsOf(container)).toEqual({})
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -153,7 +134,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       await first.kill('SIGKILL')
       expect((await exited).exitCode).toBe(137)
       const restarted = await eventually('a new running task', async () => {
-        const state = await taskState(container.id)
+        const state = await taskState(client, container.id)
         return state !== undefined && state.status === Status.RUNNING && state.pid !== pid ? state : undefined
       })
       expect(restarted.pid).not.toBe(pid)
@@ -168,7 +149,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       })
       expect(text).toMatch(/^started\nstarted\n/)
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -179,7 +160,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       expect(await markRestartStopped(client, container.id)).toBe(true)
       expect(readRestartState(await labelsOf(container))).toMatchObject({ status: 'stopped', explicitlyStopped: true })
       const stopped = await eventually('the monitor to stop the task', async () => {
-        const state = await taskState(container.id)
+        const state = await taskState(client, container.id)
         return state === undefined || state.status === Status.STOPPED ? (state ?? 'deleted') : undefined
       })
       expect(stopped).toBeDefined()
@@ -188,7 +169,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       expect(seen.some((s) => s.endsWith(':RUNNING'))).toBe(false)
       expect(seen).not.toContain(`${pid}:RUNNING`)
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -197,7 +178,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
     try {
       await markRestartStopped(client, container.id)
       expect([137, undefined]).toContain(await stopTask(container, 'SIGKILL'))
-      expect(await taskState(container.id)).toBeUndefined()
+      expect(await taskState(client, container.id)).toBeUndefined()
 
       expect(await markRestartStarting(client, container.id)).toBe(true)
       expect((await labelsOf(container))[RESTART_LABELS.status]).toBeUndefined()
@@ -212,11 +193,11 @@ describe('restart policies through containerd\'s restart monitor', () => {
       await second.kill('SIGKILL')
       await exited2
       await eventually('the monitor to restart the second task', async () => {
-        const state = await taskState(container.id)
+        const state = await taskState(client, container.id)
         return state?.status === Status.RUNNING && state.pid !== second.pid ? state : undefined
       })
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -245,15 +226,15 @@ describe('restart policies through containerd\'s restart monitor', () => {
       await sleep(4 * interval)
       expect(starts.filter((id) => id === failing.id)).toHaveLength(2)
       expect(starts.filter((id) => id === succeeding.id)).toHaveLength(1)
-      expect(await taskState(failing.id)).toMatchObject({ status: Status.STOPPED, exitStatus: 1 })
-      expect(await taskState(succeeding.id)).toMatchObject({ status: Status.STOPPED, exitStatus: 0 })
+      expect(await taskState(client, failing.id)).toMatchObject({ status: Status.STOPPED, exitStatus: 1 })
+      expect(await taskState(client, succeeding.id)).toMatchObject({ status: Status.STOPPED, exitStatus: 0 })
       expect(readRestartState(await labelsOf(failing))).toMatchObject({ count: 1, policy: { name: 'on-failure', maxRetries: 1 } })
       expect((await labelsOf(succeeding))[RESTART_LABELS.count]).toBeUndefined()
     } finally {
       events.abort()
       await collecting
-      await remove(failing)
-      await remove(succeeding)
+      await removeManaged(failing)
+      await removeManaged(succeeding)
     }
   })
 
@@ -266,7 +247,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       await first.kill('SIGKILL')
       await exited
       const restarted = await eventually('the restart after the crash', async () => {
-        const state = await taskState(container.id)
+        const state = await taskState(client, container.id)
         return state?.status === Status.RUNNING && state.pid !== pid ? state : undefined
       })
 
@@ -278,7 +259,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       expect(restarted.pid).toBeGreaterThan(0)
       expect(readRestartState(await labelsOf(container))).toMatchObject({ status: 'stopped', explicitlyStopped: true, policy: { name: 'unless-stopped' } })
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -297,7 +278,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       await markRestartStopped(client, container.id)
       expect(await observe(container.id)).toEqual(['none'])
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -313,7 +294,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       expect(await markRestartStopped(client, container.id)).toBe(true)
       expect((await labelsOf(container))[RESTART_LABELS.status]).toBe('stopped')
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
   })
 
@@ -330,7 +311,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       await task.kill('SIGKILL')
       await exited
       const restarted = await eventually('the restart after the update', async () => {
-        const state = await taskState(container.id)
+        const state = await taskState(client, container.id)
         return state?.status === Status.RUNNING && state.pid !== task.pid ? state : undefined
       })
 
@@ -349,7 +330,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
 
       await expect(container.updateRestartPolicy('on-failure:-1' as 'on-failure')).rejects.toBeInstanceOf(InvalidArgumentError)
     } finally {
-      await remove(container)
+      await removeManaged(container)
     }
     await expect(container.updateRestartPolicy('always')).rejects.toBeInstanceOf(NotFoundError)
   })
