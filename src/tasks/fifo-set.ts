@@ -75,9 +75,7 @@ export class FifoSet {
    * {@link FIFO_ROOT}), as the task is gone by then.
    */
   static async reopen(paths: { stdin: string; stdout: string; stderr: string }): Promise<FifoSet> {
-    const existing = [paths.stdin, paths.stdout, paths.stderr].find((p) => p !== '') ?? ''
-    const dir = existing !== '' && dirname(dirname(existing)) === FIFO_ROOT ? dirname(existing) : ''
-    const set = new FifoSet(dir, { ...paths })
+    const set = new FifoSet(fifoDirOf([paths.stdin, paths.stdout, paths.stderr]) ?? '', { ...paths })
     try {
       for (const stream of ['stdout', 'stderr'] as const) {
         if (set.paths[stream] !== '') set.readFds[stream] = openSync(set.paths[stream], constants.O_RDONLY | constants.O_NONBLOCK)
@@ -142,13 +140,16 @@ async function takeFifos(paths: string[]): Promise<void> {
 }
 
 /**
- * Removes the FIFO directory that holds the given stdio paths, when it is one of the FIFO directories
- * clients make (`<FIFO_ROOT>/<name>/`); URIs, empty paths and anything elsewhere are left alone.
+ * The FIFO directory holding the given stdio paths, when it is one of the directories clients make
+ * (`<FIFO_ROOT>/<name>/`); undefined for URIs, empty paths and anything elsewhere.
  */
-export async function removeFifoDir(paths: readonly string[]): Promise<void> {
+function fifoDirOf(paths: readonly string[]): string | undefined {
   const fifo = paths.find((p) => p.startsWith(`${FIFO_ROOT}/`))
-  if (fifo === undefined) return
-  const dir = dirname(fifo)
-  if (dirname(dir) !== FIFO_ROOT) return
-  await rm(dir, { recursive: true, force: true })
+  return fifo !== undefined && dirname(dirname(fifo)) === FIFO_ROOT ? dirname(fifo) : undefined
+}
+
+/** Removes the FIFO directory that holds the given stdio paths (see {@link fifoDirOf}); nothing else. */
+export async function removeFifoDir(paths: readonly string[]): Promise<void> {
+  const dir = fifoDirOf(paths)
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 }
