@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises'
-import type { Readable } from 'node:stream'
 import type { ClientCore } from '../client/client.js'
 import { NotFoundError } from '../client/errors.js'
 import { Container } from '../containers/container.js'
@@ -17,6 +16,7 @@ import { prepareJsonFileLog } from '../logs/log-config.js'
 import { jsonFileLogUri } from '../logs/logger-uri.js'
 import { withHostNetwork, withNoNetwork } from '../oci/network-mode.js'
 import type { Task } from '../tasks/task.js'
+import { readText } from '../tasks/read-text.js'
 import { checkRunOptions, type RunOptions } from './run-options.js'
 
 /** What a detached `run()` gives back: the container, running. */
@@ -162,15 +162,7 @@ function logConfigOpts(options: NonNullable<RunOptions['logOptions']>): Record<s
 }
 
 async function collectOutput(task: Task): Promise<{ stdout: string; stderr: string }> {
-  const read = (stream: Readable | undefined): Promise<string> => new Promise((resolve, reject) => {
-    if (stream === undefined) return resolve('')
-    const chunks: Buffer[] = []
-    stream.on('data', (c: Buffer) => chunks.push(c))
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    stream.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    stream.on('error', reject)
-  })
-  const [stdout, stderr] = await Promise.all([read(task.stdout), read(task.stderr)])
+  const [stdout, stderr] = await Promise.all([readText(task.stdout), readText(task.stderr)])
   return { stdout, stderr }
 }
 

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import type { Readable } from 'node:stream'
 import type { ClientCore } from '../client/client.js'
 import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { taskIo, type ProcessStreams, type TaskStdio } from './task-io.js'
 import { closeProcessStdin, ProcessHandle } from './process-handle.js'
+import { readText } from './read-text.js'
 import { decodeRecordSpec } from '../oci/spec-json.js'
 import { mergeEnv } from '../oci/environment.js'
 import type { Process } from '../oci/runtime-spec.js'
@@ -89,16 +89,9 @@ export class ExecProcess extends ProcessHandle {
     if (this.stdout === undefined || this.stderr === undefined) {
       throw new InvalidArgumentError('output() needs an exec created with stdio: \'pipe\'')
     }
-    const collect = (s: Readable): Promise<string> => new Promise((resolve, reject) => {
-      const chunks: Buffer[] = []
-      s.on('data', (c: Buffer) => chunks.push(c))
-      s.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-      s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
-      s.on('error', reject)
-    })
     const exited = this.wait(options)
-    const out = collect(this.stdout)
-    const err = collect(this.stderr)
+    const out = readText(this.stdout)
+    const err = readText(this.stderr)
     try {
       await this.start(options)
       // An exec with no stdin to give must see EOF, or a process reading stdin would wait forever.
