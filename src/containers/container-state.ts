@@ -7,12 +7,12 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ClientCore } from '../client/client.js'
+import { statusName, type TaskStatus } from '../tasks/task.js'
 import { decodeRecordSpec } from '../oci/spec-json.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import { NotFoundError } from '../client/errors.js'
 import { toDate } from '../client/time.js'
 import type { CallOptions } from '../client/transport/call-options.js'
-import { Status } from '../gen/containerd/types/task/task_pb.js'
 import type { Spec } from '../oci/runtime-spec.js'
 import { toInfo, type ContainerInfo } from './container.js'
 import { NerdctlLabel, readPortsLabel, type PortMapping } from './nerdctl-labels.js'
@@ -21,7 +21,7 @@ import { readLifecycle, readNetworkConfig, StateFile } from './state-dir.js'
 /** A task's state as containerd reports it. */
 export interface TaskState {
   /** containerd's task status. */
-  status: 'unknown' | 'created' | 'running' | 'stopped' | 'paused' | 'pausing'
+  status: TaskStatus
   /** The init process's pid (0 once stopped). */
   pid: number
   /** The exit status, when stopped. */
@@ -104,7 +104,7 @@ export async function readTaskState(client: ClientCore, id: string, options?: Ca
   try {
     const { process } = await client.services.tasks.get({ containerId: id }, options)
     if (process === undefined) return undefined
-    const status = taskStatusName(process.status)
+    const status = statusName(process.status)
     return {
       status,
       pid: status === 'stopped' ? 0 : process.pid,
@@ -114,23 +114,6 @@ export async function readTaskState(client: ClientCore, id: string, options?: Ca
   } catch (err) {
     if (err instanceof NotFoundError) return undefined
     throw err
-  }
-}
-
-function taskStatusName(status: Status): TaskState['status'] {
-  switch (status) {
-    case Status.CREATED:
-      return 'created'
-    case Status.RUNNING:
-      return 'running'
-    case Status.STOPPED:
-      return 'stopped'
-    case Status.PAUSED:
-      return 'paused'
-    case Status.PAUSING:
-      return 'pausing'
-    default:
-      return 'unknown'
   }
 }
 

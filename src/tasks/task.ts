@@ -147,7 +147,8 @@ export class Task extends ProcessHandle implements AsyncDisposable {
   }
 }
 
-function statusName(status: Status): TaskStatus {
+/** containerd's task status enum as a {@link TaskStatus} name. */
+export function statusName(status: Status): TaskStatus {
   switch (status) {
     case Status.CREATED: return 'created'
     case Status.RUNNING: return 'running'
