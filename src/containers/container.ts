@@ -1,7 +1,7 @@
 import type { ClientCore } from '../client/client.js'
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../client/errors.js'
 import type { CallOptions } from '../client/transport/call-options.js'
-import { labelPatch } from '../client/label-patch.js'
+import { patchContainerLabels } from './container-labels.js'
 import { toDate } from '../client/time.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import { snapshotMounts } from './snapshot-mounts.js'
@@ -90,12 +90,7 @@ export class Container {
 
   /** Sets labels (merged; a `''` value removes the key) and returns all labels. */
   async setLabels(labels: Record<string, string>, options?: CallOptions): Promise<Record<string, string>> {
-    const patch = labelPatch(labels)
-    const { container } = await this.client.services.containers.update(
-      { container: { id: this.id, labels: patch.labels }, updateMask: { paths: patch.paths } },
-      options,
-    )
-    return { ...(container?.labels ?? {}) }
+    return patchContainerLabels(this.client, this.id, labels, options)
   }
 
   /**

@@ -3,7 +3,7 @@ import type { CallOptions } from '../client/transport/call-options.js'
 import { prepareJsonFileLog, type JsonFileLogOptions } from '../logs/log-config.js'
 import { jsonFileLogUri } from '../logs/logger-uri.js'
 import type { LogUriStdio } from '../tasks/task-io.js'
-import { labelPatch } from '../client/label-patch.js'
+import { patchContainerLabels } from './container-labels.js'
 import { dataStorePath } from './data-store.js'
 import { NerdctlLabel } from './nerdctl-labels.js'
 
@@ -30,8 +30,7 @@ export async function jsonFileStdio(client: ClientCore, id: string, labels: Read
   const { stateDir } = await prepareJsonFileLog({ ...rotation, dataStore, namespace: client.namespace, id })
   const logUri = jsonFileLogUri({ dataStore })
   if (labels[NerdctlLabel.stateDir] === undefined) {
-    const patch = labelPatch({ [NerdctlLabel.namespace]: client.namespace, [NerdctlLabel.stateDir]: stateDir, [NerdctlLabel.logUri]: logUri })
-    await client.services.containers.update({ container: { id, labels: patch.labels }, updateMask: { paths: patch.paths } }, options)
+    await patchContainerLabels(client, id, { [NerdctlLabel.namespace]: client.namespace, [NerdctlLabel.stateDir]: stateDir, [NerdctlLabel.logUri]: logUri }, options)
   }
   return { logUri }
 }

@@ -1,6 +1,6 @@
 import type { ClientCore } from '../client/client.js'
 import { InvalidArgumentError, NotFoundError, NotImplementedError } from '../client/errors.js'
-import { labelPatch } from '../client/label-patch.js'
+import { patchContainerLabels } from './container-labels.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'
 
@@ -187,7 +187,7 @@ export function readRestartState(labels: Record<string, string>): RestartState |
 export async function markRestartStarting(client: ClientCore, id: string, options?: CallOptions): Promise<boolean> {
   const labels = await containerLabels(client, id, options)
   if (labels[RESTART_LABELS.status] === undefined) return readRestartState(labels) !== undefined
-  await patchLabels(client, id, { [RESTART_LABELS.status]: '' }, options)
+  await patchContainerLabels(client, id, { [RESTART_LABELS.status]: '' }, options)
   return true
 }
 
@@ -200,7 +200,7 @@ export async function markRestartStarting(client: ClientCore, id: string, option
 export async function markRestartRunning(client: ClientCore, id: string, options?: CallOptions): Promise<boolean> {
   const state = readRestartState(await containerLabels(client, id, options))
   if (state === undefined || state.policy.name === 'no') return false
-  await patchLabels(
+  await patchContainerLabels(
     client,
     id,
     { [RESTART_LABELS.status]: 'running', [RESTART_LABELS.explicitlyStopped]: '', [RESTART_LABELS.count]: '' },
@@ -224,7 +224,7 @@ export async function markRestartStopping(client: ClientCore, id: string, option
   if (readRestartState(labels) === undefined) return false
   const patch: Record<string, string> = { [RESTART_LABELS.status]: '', [RESTART_LABELS.explicitlyStopped]: 'true' }
   if (labels[RESTART_LABELS.policy] === undefined || labels[RESTART_LABELS.policy] === '') patch[RESTART_LABELS.policy] = 'always'
-  await patchLabels(client, id, patch, options)
+  await patchContainerLabels(client, id, patch, options)
   return true
 }
 
@@ -240,7 +240,7 @@ export async function markRestartStopping(client: ClientCore, id: string, option
  */
 export async function markRestartStopped(client: ClientCore, id: string, options?: CallOptions): Promise<boolean> {
   if (readRestartState(await containerLabels(client, id, options)) === undefined) return false
-  await patchLabels(client, id, { [RESTART_LABELS.status]: 'stopped', [RESTART_LABELS.explicitlyStopped]: 'true' }, options)
+  await patchContainerLabels(client, id, { [RESTART_LABELS.status]: 'stopped', [RESTART_LABELS.explicitlyStopped]: 'true' }, options)
   return true
 }
 
@@ -257,7 +257,7 @@ export async function updateRestartPolicy(client: ClientCore, id: string, policy
   const parsed = await checkRestartPolicy(client, policy, options)
   const labels = await containerLabels(client, id, options)
   if (parsed.name === 'no') {
-    await patchLabels(
+    await patchContainerLabels(
       client,
       id,
       { [RESTART_LABELS.status]: '', [RESTART_LABELS.policy]: '', [RESTART_LABELS.count]: '', [RESTART_LABELS.explicitlyStopped]: '' },
@@ -267,7 +267,7 @@ export async function updateRestartPolicy(client: ClientCore, id: string, policy
   }
   const patch: Record<string, string> = { [RESTART_LABELS.policy]: formatRestartPolicy(parsed) }
   if (labels[RESTART_LABELS.status] === undefined && (await taskIsUp(client, id, options))) patch[RESTART_LABELS.status] = 'running'
-  await patchLabels(client, id, patch, options)
+  await patchContainerLabels(client, id, patch, options)
 }
 
 async function taskIsUp(client: ClientCore, id: string, options?: CallOptions): Promise<boolean> {
@@ -280,15 +280,12 @@ async function taskIsUp(client: ClientCore, id: string, options?: CallOptions): 
   }
 }
 
+// Labels change by field-masked updates (patchContainerLabels): only the given keys. The monitor itself
+// rewrites the whole record when it raises the count, so a change made in the same instant can be lost;
+// it re-reads every interval.
 async function containerLabels(client: ClientCore, id: string, options?: CallOptions): Promise<Record<string, string>> {
   const { container } = await client.services.containers.get({ id }, options)
   if (container === undefined) throw new NotFoundError(`container ${id}: not found`)
   return container.labels
 }
 
-// A field-masked update: only these keys change. (The monitor itself rewrites the whole record when it
-// raises the count, so a change made in the same instant can be lost; it re-reads every interval.)
-async function patchLabels(client: ClientCore, id: string, labels: Record<string, string>, options?: CallOptions): Promise<void> {
-  const patch = labelPatch(labels)
-  await client.services.containers.update({ container: { id, labels: patch.labels }, updateMask: { paths: patch.paths } }, options)
-}
