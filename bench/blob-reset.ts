@@ -17,7 +17,8 @@ export function blobFilePath(daemonRoot: string, digest: Digest): string {
   return join(daemonRoot, 'io.containerd.content.v1.content', 'blobs', algorithm, hex)
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether a path exists (any error reads as no). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await access(path)
     return true

@@ -8,12 +8,12 @@
  * snapshot directory that was not there before the section.
  */
 import { execFile } from 'node:child_process'
-import { access, readdir } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { NotFoundError, type Client, type Digest } from '../src/index.js'
 import { CTR_PATH } from './bench-config.js'
-import { blobFilePath } from './blob-reset.js'
+import { blobFilePath, exists } from './blob-reset.js'
 
 const run = promisify(execFile)
 const SNAPSHOTTER = 'overlayfs'
@@ -40,14 +40,6 @@ export interface PullReset {
   dispose(): Promise<void>
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
-  }
-}
 
 async function listDir(path: string): Promise<string[]> {
   try {
