@@ -40,7 +40,6 @@ export interface PullReset {
   dispose(): Promise<void>
 }
 
-
 async function listDir(path: string): Promise<string[]> {
   try {
     return await readdir(path)
