@@ -21,6 +21,13 @@ export interface StartContainerdOptions {
   readyTimeoutMs?: number
   /** The restart monitor's reconcile interval in milliseconds. Default containerd's (10 s). */
   restartMonitorIntervalMs?: number
+  /**
+   * PEM files of CAs the daemon trusts besides the system's, for registries it reaches itself (the
+   * Transfer service). containerd 1.7's Transfer service reads no hosts.toml, so a private CA can only
+   * reach it this way: the daemon gets `SSL_CERT_FILE` naming a bundle of the system's roots and these.
+   * Go reads that file once, at the daemon's first TLS handshake, so the files must exist at start.
+   */
+  trustedCaFiles?: string[]
 }
 
 /** A private containerd started by {@link startContainerd}. `await using` stops it and removes its files. */
@@ -58,6 +65,9 @@ export async function startContainerd(options: StartContainerdOptions = {}): Pro
   const configOptions = options.restartMonitorIntervalMs === undefined ? {} : { restartMonitorIntervalMs: options.restartMonitorIntervalMs }
   await writeFile(configFile, renderContainerdConfig(binary.line, paths, configOptions))
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
+  const extraEnv = options.trustedCaFiles === undefined || options.trustedCaFiles.length === 0
+    ? {}
+    : { SSL_CERT_FILE: await writeCaBundle(join(dir, 'ca-bundle.pem'), options.trustedCaFiles) }
 
   let child: ChildProcess | undefined
   const launch = async (): Promise<void> => {
@@ -65,7 +75,7 @@ export async function startContainerd(options: StartContainerdOptions = {}): Pro
     await new Promise<void>((resolve, reject) => { log.once('open', () => resolve()); log.once('error', reject) })
     child = spawn(binary.path, ['--config', configFile], {
       stdio: ['ignore', log, log],
-      env: { ...process.env, PATH: `${binary.binDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` },
+      env: { ...process.env, ...extraEnv, PATH: `${binary.binDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` },
     })
     child.once('exit', () => log.close())
     await waitReady(paths.address, child, logFile, readyTimeoutMs)
@@ -108,6 +118,24 @@ export async function startContainerd(options: StartContainerdOptions = {}): Pro
     stop,
     [Symbol.asyncDispose]: stop,
   }
+}
+
+/** Go's first system bundle on Debian and Fedora-likes; its directories are still read besides SSL_CERT_FILE. */
+const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt']
+
+async function writeCaBundle(file: string, caFiles: string[]): Promise<string> {
+  const parts: string[] = []
+  const system = process.env['SSL_CERT_FILE'] !== undefined && process.env['SSL_CERT_FILE'] !== '' ? [process.env['SSL_CERT_FILE']] : SYSTEM_BUNDLES
+  for (const candidate of system) {
+    const pem = await readFile(candidate, 'utf8').catch(() => undefined)
+    if (pem !== undefined) {
+      parts.push(pem)
+      break
+    }
+  }
+  for (const caFile of caFiles) parts.push(await readFile(caFile, 'utf8'))
+  await writeFile(file, parts.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join(''))
+  return file
 }
 
 async function waitReady(address: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {

@@ -9,6 +9,7 @@ import { runTool } from './run-tool.js'
 
 const OPENSSL = 'openssl'
 const DAYS = '1'
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
 
 /** A CA and a server certificate signed by it, valid for 127.0.0.1 and localhost. */
 export interface ServerCertificates {
@@ -27,24 +28,43 @@ export interface ServerCertificates {
   readonly certDir: string
 }
 
+/** A throwaway CA that can sign server certificates. */
+export interface CertificateAuthority {
+  /** PEM file of the CA certificate (what clients trust). */
+  readonly caFile: string
+  /** PEM file of its private key. */
+  readonly keyFile: string
+}
+
 /**
- * Makes a CA and a server certificate with SAN IP:127.0.0.1 and DNS:localhost under `dir`. P-256 keys:
- * generated in milliseconds, and every TLS client involved (Go, Node) supports them.
+ * Makes a CA under `dir`: one per registry by default, or one for a whole test run when a daemon must
+ * trust it before any registry exists (containerd 1.7's Transfer service only trusts the system roots,
+ * which Go reads once from `SSL_CERT_FILE`).
  */
-export async function makeServerCertificates(dir: string): Promise<ServerCertificates> {
+export async function makeCertificateAuthority(dir: string): Promise<CertificateAuthority> {
   await mkdir(dir, { recursive: true })
-  const caKey = join(dir, 'ca.key')
+  const keyFile = join(dir, 'ca.key')
   const caFile = join(dir, 'ca.pem')
+  await runTool(OPENSSL, [
+    'req', '-x509', ...EC, '-keyout', keyFile, '-out', caFile, '-days', DAYS, '-subj', '/CN=containerd-sdk test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+  ])
+  return { caFile, keyFile }
+}
+
+/**
+ * Makes a server certificate with SAN IP:127.0.0.1 and DNS:localhost under `dir`, signed by `ca` or by
+ * a new CA made beside it. P-256 keys: generated in milliseconds, and every TLS client involved (Go,
+ * Node) supports them.
+ */
+export async function makeServerCertificates(dir: string, ca?: CertificateAuthority): Promise<ServerCertificates> {
+  await mkdir(dir, { recursive: true })
+  const { caFile, keyFile: caKey } = ca ?? (await makeCertificateAuthority(dir))
   const keyFile = join(dir, 'server.key')
   const csr = join(dir, 'server.csr')
   const certFile = join(dir, 'server.pem')
   const ext = join(dir, 'server.ext')
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-  await runTool(OPENSSL, [
-    'req', '-x509', ...ec, '-keyout', caKey, '-out', caFile, '-days', DAYS, '-subj', '/CN=containerd-sdk test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ])
-  await runTool(OPENSSL, ['req', '-new', ...ec, '-keyout', keyFile, '-out', csr, '-subj', '/CN=127.0.0.1'])
+  await runTool(OPENSSL, ['req', '-new', ...EC, '-keyout', keyFile, '-out', csr, '-subj', '/CN=127.0.0.1'])
   // Go (the registry) and Node ignore the CN; the SAN is what makes 127.0.0.1 and localhost verify.
   await writeFile(ext, [
     'subjectAltName=IP:127.0.0.1,DNS:localhost',
@@ -53,9 +73,10 @@ export async function makeServerCertificates(dir: string): Promise<ServerCertifi
     'extendedKeyUsage=serverAuth',
     '',
   ].join('\n'))
+  // -CAserial beside the server certificate: a shared CA's directory may be read-only to this run.
   await runTool(OPENSSL, [
-    'x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', DAYS,
-    '-sha256', '-extfile', ext,
+    'x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAserial', join(dir, 'ca.srl'), '-CAcreateserial',
+    '-out', certFile, '-days', DAYS, '-sha256', '-extfile', ext,
   ])
   const caPem = await readFile(caFile, 'utf8')
   const certDir = join(dir, 'cert-dir')

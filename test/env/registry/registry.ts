@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { makeServerCertificates } from './certificates.js'
+import { makeServerCertificates, type CertificateAuthority } from './certificates.js'
 import { freePort } from './free-port.js'
 import { writeHtpasswd } from './htpasswd.js'
 import { httpRequest } from './http-request.js'
@@ -39,6 +39,11 @@ export interface StartRegistryOptions {
   readonly users?: Readonly<Record<string, string>>
   /** Serve HTTPS. Default: only in `tls-htpasswd`. */
   readonly tls?: boolean
+  /**
+   * The CA that signs the server certificate when serving HTTPS. Default a new one of this registry's
+   * own; a shared one lets a daemon started earlier trust it (see `makeCertificateAuthority`).
+   */
+  readonly ca?: CertificateAuthority
   /** Token server settings in `token` mode (users come from {@link users}). */
   readonly token?: Omit<TokenServerOptions, 'dir' | 'users'>
   /** Parent of the instance's temp dir. Default the OS temp dir. */
@@ -132,7 +137,7 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Regi
   try {
     const rootDirectory = join(dir, 'storage')
     await mkdir(rootDirectory)
-    const certs = tls ? await makeServerCertificates(join(dir, 'tls')) : undefined
+    const certs = tls ? await makeServerCertificates(join(dir, 'tls'), options.ca) : undefined
     const base: Omit<RegistryConfigInput, 'addr'> = {
       rootDirectory,
       secret: randomBytes(16).toString('hex'),
