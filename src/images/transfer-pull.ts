@@ -1,26 +1,38 @@
 import type { Any } from '@bufbuild/protobuf/wkt'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClientCore } from '../client/client.js'
-import { NotImplementedError } from '../client/errors.js'
+import { ContainerdError, NotFoundError, NotImplementedError } from '../client/errors.js'
 import { ImageStoreSchema } from '../gen/containerd/types/transfer/imagestore_pb.js'
 import { ProgressSchema } from '../gen/containerd/types/transfer/progress_pb.js'
 import { AuthRequestSchema, AuthResponseSchema, AuthType, OCIRegistrySchema } from '../gen/containerd/types/transfer/registry_pb.js'
 import type { RegistryCredentials } from '../registry/credentials.js'
-import type { PullOptions } from './pull.js'
-import { isLocalhost } from '../registry/host-port.js'
 import { credentialsProvider } from '../registry/registry-access.js'
+import { RegistryError } from '../registry/registry-error.js'
 import { hostPlatform, parsePlatform } from './platform.js'
-import type { PullProgressEvent, PullProgressStatus } from './progress.js'
+import type { PullOptions } from './pull.js'
 import { parseReference } from './reference.js'
+import { mapTransferProgress } from './transfer-progress.js'
 import { openTransferStream, packAny, unpackAny } from './transfer-streams.js'
+
+/**
+ * How long to keep reading progress after the transfer returned: containerd sends its last per-blob
+ * messages after the image record, and they travel on another HTTP/2 stream than the transfer's answer.
+ * The daemon closes the progress stream when the transfer ends, so this bound is rarely reached.
+ */
+const PROGRESS_DRAIN_MS = 2_000
 
 /**
  * Pulls through containerd's Transfer service (containerd ≥ 1.7): the daemon fetches and unpacks, asking
  * us for credentials over one Streaming session and reporting progress over another, which we map to
  * the same events as the client-side pull.
+ *
+ * The daemon reaches the registry itself. containerd 2.x honours `registry.configDirs` (its first
+ * directory, read as a hosts.toml root) and its own rules for loopback registries (HTTPS without
+ * verification, falling back to HTTP). containerd 1.7 ignores both (`pkg/transfer/registry/registry.go`
+ * builds its resolver from `docker.ConfigureDefaultRegistries` alone): it speaks HTTPS with the daemon's
+ * system trust roots only.
  * @throws NotImplementedError on containerd 1.6, which has no Transfer service.
+ * @throws RegistryError when the daemon reports a registry failure (Unauthorized, Denied, NotFound, Unavailable).
  */
 export async function transferPull(client: ClientCore, reference: string, options: PullOptions = {}): Promise<string> {
   const ref = parseReference(reference)
@@ -32,52 +44,51 @@ export async function transferPull(client: ClientCore, reference: string, option
   // starts (a pull talks to one registry host).
   const creds = await credentialsProvider(options.auth)(ref.domain)
   const auth = await openTransferStream(client, (m) => answerAuth(m, creds), options.signal)
+  let saved = false
   const progressStream = await openTransferStream(client, (m) => {
     const p = unpackAny(m, ProgressSchema)
-    if (p !== undefined && progress !== undefined) {
-      const event = mapProgress(ref.string, p)
-      if (event !== undefined) progress(event)
-    }
+    if (p === undefined || progress === undefined) return undefined
+    const event = mapTransferProgress(ref.string, p)
+    if (event === 'saved') saved = true
+    else if (event !== undefined) progress(event)
     return undefined
   }, options.signal)
-  // containerd 1.7 ignores `default_scheme`: a loopback registry without hosts configuration gets a
-  // throwaway hosts dir that names it as plain HTTP, which every version honours.
-  let hostDir = options.registry?.configDirs?.[0]
-  let tempHostDir: string | undefined
-  if (hostDir === undefined && isLocalhost(ref.domain)) {
-    tempHostDir = await mkdtemp(join(tmpdir(), 'csdk-hosts-'))
-    await mkdir(join(tempHostDir, ref.domain))
-    await writeFile(join(tempHostDir, ref.domain, 'hosts.toml'), `server = "http://${ref.domain}"\n\n[host."http://${ref.domain}"]\n  capabilities = ["pull", "resolve"]\n`)
-    hostDir = tempHostDir
-  }
   try {
     const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? hostPlatform()
     const wirePlatform = { os: platform.os, architecture: platform.architecture, variant: platform.variant ?? '', osVersion: '', osFeatures: [] }
-    await client.services.transfer.transfer({
-      source: packAny(OCIRegistrySchema, {
-        reference: ref.string,
-        resolver: {
-          authStream: auth.id,
-          // Like the client-side pull: loopback registries are spoken to over plain HTTP.
-          defaultScheme: isLocalhost(ref.domain) ? 'http' : 'https',
-          // The daemon reads hosts.toml itself, from the first configured directory.
-          hostDir: hostDir ?? '',
-          headers: {},
-        },
-      }),
-      destination: packAny(ImageStoreSchema, {
-        name: ref.string,
-        labels: options.labels ?? {},
-        platforms: [wirePlatform],
-        unpacks: options.unpack === false ? [] : [{ platform: wirePlatform, snapshotter: options.snapshotter ?? 'overlayfs' }],
-      }),
-      options: { progressStream: progressStream.id },
-    }, { signal: options.signal })
+    try {
+      await client.services.transfer.transfer({
+        source: packAny(OCIRegistrySchema, {
+          reference: ref.string,
+          resolver: {
+            authStream: auth.id,
+            // Empty: containerd's own rules. 2.x: HTTPS, and for loopback registries HTTPS without
+            // verification falling back to plain HTTP. 1.7 has no such field and always uses HTTPS.
+            defaultScheme: '',
+            // containerd 2.x reads hosts.toml itself, from the first configured directory; 1.7 ignores it.
+            hostDir: options.registry?.configDirs?.[0] ?? '',
+            headers: {},
+          },
+        }),
+        destination: packAny(ImageStoreSchema, {
+          name: ref.string,
+          labels: options.labels ?? {},
+          platforms: [wirePlatform],
+          unpacks: options.unpack === false ? [] : [{ platform: wirePlatform, snapshotter: options.snapshotter ?? 'overlayfs' }],
+        }),
+        options: { progressStream: progressStream.id },
+      }, { signal: options.signal })
+    } catch (err) {
+      throw registryFailure(err, ref.domain)
+    }
+    if (progress !== undefined) {
+      await Promise.race([progressStream.done.catch(() => undefined), sleep(PROGRESS_DRAIN_MS, undefined, { ref: false })])
+      if (saved) progress({ status: 'done', ref: ref.string })
+    }
     return ref.string
   } finally {
     auth.close()
     progressStream.close()
-    if (tempHostDir !== undefined) await rm(tempHostDir, { recursive: true, force: true })
   }
 }
 
@@ -89,26 +100,21 @@ function answerAuth(message: Any, creds: RegistryCredentials | undefined): Retur
     : packAny(AuthResponseSchema, { authType: AuthType.CREDENTIALS, username: creds.username, secret: creds.password })
 }
 
-function mapProgress(ref: string, p: { event: string; name: string; progress: bigint; total: bigint; desc?: { mediaType: string; digest: string; size: bigint } | undefined }): PullProgressEvent | undefined {
-  const e = p.event.toLowerCase()
-  const status: PullProgressStatus | undefined =
-    e.startsWith('resolving') ? 'resolving'
-      : e.startsWith('resolved') || e.startsWith('pulling') ? 'resolved'
-        : e === 'waiting' ? 'waiting'
-          : e === 'downloading' || e === 'pulling' ? 'downloading'
-            : e === 'complete' || e === 'downloaded' ? 'downloaded'
-              : e.includes('exist') ? 'exists'
-                : e.startsWith('unpack') ? 'unpacking'
-                  : e === 'saved' || e.startsWith('completed') ? 'done'
-                    : undefined
-  if (status === undefined) return undefined
-  const event: PullProgressEvent = { status, ref }
-  if (p.desc !== undefined && p.desc.digest !== '') {
-    event.digest = p.desc.digest
-    event.mediaType = p.desc.mediaType
-    event.total = Number(p.desc.size)
+/**
+ * The daemon reports registry failures as text inside an Unknown (or NotFound) status, in the words of
+ * containerd's docker resolver (`remotes/docker/resolver.go`, `authorizer.go`), the same in 1.7 and 2.x.
+ * Those become the `RegistryError` the client-side pull throws; anything else stays as it is. The
+ * messages never hold credentials (the daemon only sees them in the auth stream).
+ */
+export function registryFailure(err: unknown, host: string): unknown {
+  if (!(err instanceof ContainerdError)) return err
+  const m = err.message
+  if (/\b401 Unauthorized\b/.test(m)) return new RegistryError('Unauthorized', `${host} refused the credentials (containerd: ${m})`, { cause: err, status: 401 })
+  if (/\b403 Forbidden\b/.test(m)) return new RegistryError('Denied', `${host} denied access (containerd: ${m})`, { cause: err, status: 403 })
+  if (err instanceof NotFoundError && /failed to resolve/.test(m)) return new RegistryError('NotFound', `containerd: ${m}`, { cause: err, status: 404 })
+  if (/server gave HTTP response to HTTPS client/.test(m)) {
+    return new RegistryError('Unavailable', `${host} answered containerd's HTTPS with plain HTTP: containerd 1.7's Transfer service reads no hosts.toml and speaks only HTTPS (on 2.x name the registry http:// in hosts.toml), or use the default pull strategy (containerd: ${m})`, { cause: err })
   }
-  if (p.total > 0n) event.total = Number(p.total)
-  if (p.progress > 0n) event.current = Number(p.progress)
-  return event
+  if (/x509: |tls: |connection refused|no such host|i\/o timeout/.test(m)) return new RegistryError('Unavailable', `containerd could not reach ${host}: ${m}`, { cause: err })
+  return err
 }
