@@ -1,49 +1,125 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NotImplementedError } from '../../src/index.js'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { NotImplementedError, RegistryError, type Client } from '../../src/index.js'
 import type { PullProgressEvent } from '../../src/images/progress.js'
 import { busyboxImage } from '../fixtures/index.js'
 import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
 import { connectTestClient, ctr, daemonLine } from '../env/test-client.js'
 
 const client = await connectTestClient('transfer-pull')
+const line = daemonLine()
+// containerd 1.7's Transfer service reads no hosts.toml and ignores the client's host_dir and
+// default_scheme (pkg/transfer/registry/registry.go builds its resolver from
+// docker.ConfigureDefaultRegistries alone): it speaks HTTPS and trusts the daemon's system roots. The
+// suite's daemon trusts a CA made before it started (SSL_CERT_FILE, test/env/global-setup.ts), so these
+// registries serve certificates from that CA; 2.x would also reach them through its localhost rule.
+const ca = inject('daemonTrustedCa')
+const skipReason =
+  line === '1.6' ? 'containerd 1.6 has no Transfer service'
+    : line === 'external' || ca === undefined ? 'an external daemon does not trust the suite\'s CA, and its 1.7 Transfer service could reach only registries its system roots trust'
+      : undefined
+
 let plain: Registry
+let secure: Registry
 let token: Registry
 
 beforeAll(async () => {
-  ;[plain, token] = await Promise.all([startRegistry({ mode: 'plain' }), startRegistry({ mode: 'token' })])
+  const tlsCa = ca === undefined ? {} : { ca }
+  ;[plain, secure, token] = await Promise.all([
+    startRegistry({ mode: 'plain' }),
+    startRegistry({ mode: 'plain', tls: true, ...tlsCa }),
+    startRegistry({ mode: 'token', tls: true, ...tlsCa }),
+  ])
   const busybox = await busyboxImage()
-  await Promise.all([pushFixture(plain, busybox, 'library/busybox', 'latest'), pushFixture(token, busybox, 'team/busybox', 'v1')])
+  await Promise.all([
+    pushFixture(plain, busybox, 'library/busybox', 'latest'),
+    pushFixture(secure, busybox, 'library/busybox', 'latest'),
+    pushFixture(token, busybox, 'team/busybox', 'v1'),
+  ])
 })
 afterAll(async () => {
-  await Promise.all([plain?.stop(), token?.stop()])
+  await Promise.all([plain?.stop(), secure?.stop(), token?.stop()])
 })
 
+async function leftovers(c: Client): Promise<{ images: number; leases: number; content: number; ingests: number; snapshots: number }> {
+  let content = 0
+  for await (const _ of c.content.list()) content++
+  let snapshots = 0
+  for await (const _ of c.snapshots().list()) snapshots++
+  return {
+    images: (await c.listImages()).length,
+    leases: (await c.leases.list()).length,
+    content,
+    ingests: (await c.content.listStatuses()).length,
+    snapshots,
+  }
+}
+
 describe('pull through the Transfer service', () => {
-  it.runIf(daemonLine() === '1.6')('is refused clearly on containerd 1.6', async () => {
+  it.runIf(line === '1.6')('is refused clearly on containerd 1.6', async () => {
     await expect(client.pull(`${plain.host}/library/busybox:latest`, { strategy: 'transfer' })).rejects.toBeInstanceOf(NotImplementedError)
   })
 
-  // containerd 1.7's Transfer service ignores the client's hosts dir and default scheme, so it cannot
-  // reach these private plain-HTTP / private-CA registries: 2.x only (see docs/guide-images.md).
-  it.runIf(daemonLine() === '2.x')('pulls and unpacks, reporting progress as the same events', async () => {
+  it('pulls and unpacks over HTTPS, reporting progress as the same events', async (ctx) => {
+    ctx.skip(skipReason !== undefined, skipReason)
     const events: PullProgressEvent[] = []
-    const image = await client.pull(`${plain.host}/library/busybox:latest`, { strategy: 'transfer', onProgress: (e) => events.push(e) })
-    expect(image.name).toBe(`${plain.host}/library/busybox:latest`)
+    const image = await client.pull(`${secure.host}/library/busybox:latest`, { strategy: 'transfer', onProgress: (e) => events.push(e) })
+    expect(image.name).toBe(`${secure.host}/library/busybox:latest`)
     expect(await image.isUnpacked()).toBe(true)
-    expect(events.length).toBeGreaterThan(0)
-    expect(events.some((e) => e.digest === image.digest || e.status === 'done' || e.status === 'resolved')).toBe(true)
+    const { descriptor, manifest } = await image.manifest()
+    expect(events[0]?.status).toBe('resolving')
+    expect(events.at(-1)?.status).toBe('done')
+    expect(events.every((e) => e.ref === image.name)).toBe(true)
+    // Each blob is named by its digest (2.x sends descriptors; 1.7 only ingest keys like `layer-sha256:…`).
+    for (const blob of [descriptor, manifest.config, ...manifest.layers]) {
+      expect(events).toContainEqual(expect.objectContaining({ status: 'waiting', digest: blob.digest, total: blob.size }))
+      expect(events.filter((e) => e.digest === blob.digest).map((e) => e.status)).toEqual(expect.arrayContaining([expect.stringMatching(/^(downloaded|exists)$/)]))
+    }
     const out = await ctr(client.namespace, 'run', '--rm', image.name, `transfer-${Date.now()}`, 'echo', 'transferred')
     expect(out).toContain('transferred')
   })
 
-  it.runIf(daemonLine() === '2.x')('answers the daemon\'s credential requests over the Streaming service', async () => {
+  it('answers the daemon\'s credential requests over the Streaming service', async (ctx) => {
+    ctx.skip(skipReason !== undefined, skipReason)
     const creds = token.credentials
     if (creds === undefined) throw new Error('no user')
     token.tokenServer?.resetCounts()
     const image = await client.pull(`${token.host}/team/busybox:v1`, { strategy: 'transfer', auth: creds })
     expect(await image.isUnpacked()).toBe(true)
+    // The token server only issues tokens for the right password, which the daemon got from us.
     expect(token.tokenServer?.tokensIssued).toBeGreaterThan(0)
-    await expect(client.pull(`${token.host}/team/busybox:v1`, { strategy: 'transfer', auth: { username: creds.username, password: 'wrong' } }))
-      .rejects.toThrow()
+  })
+
+  it('fails a wrong password with a typed error and leaves nothing behind', async (ctx) => {
+    ctx.skip(skipReason !== undefined, skipReason)
+    const probe = client.withNamespace(`${client.namespace}-fail`)
+    const before = await leftovers(probe)
+    const password = 'definitely-wrong-password'
+    const denied = await probe.pull(`${token.host}/team/busybox:v1`, {
+      strategy: 'transfer',
+      auth: { username: token.credentials?.username ?? 'x', password },
+    }).catch((e: unknown) => e)
+    expect(denied).toBeInstanceOf(RegistryError)
+    expect((denied as RegistryError).code).toBe('Unauthorized')
+    expect(String((denied as Error).message)).not.toContain(password)
+
+    const missing = await probe.pull(`${secure.host}/library/nope:latest`, { strategy: 'transfer' }).catch((e: unknown) => e)
+    expect(missing).toBeInstanceOf(RegistryError)
+    expect((missing as RegistryError).code).toBe('NotFound')
+
+    expect(await leftovers(probe)).toEqual(before)
+    expect((await client.namespaces.list()).map((n) => n.name)).not.toContain(probe.namespace)
+    await client.namespaces.delete(probe.namespace).catch(() => undefined)
+  })
+
+  it.runIf(line === '2.x')('reaches a plain-HTTP loopback registry through containerd 2.x\'s localhost rule', async () => {
+    const image = await client.pull(`${plain.host}/library/busybox:latest`, { strategy: 'transfer' })
+    expect(await image.isUnpacked()).toBe(true)
+  })
+
+  it.runIf(line === '1.7')('names containerd 1.7\'s HTTPS-only Transfer service when the registry speaks plain HTTP', async () => {
+    const err = await client.pull(`${plain.host}/library/busybox:latest`, { strategy: 'transfer' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(RegistryError)
+    expect((err as RegistryError).code).toBe('Unavailable')
+    expect((err as Error).message).toMatch(/1\.7.*HTTPS/)
   })
 })
