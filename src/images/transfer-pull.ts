@@ -109,7 +109,8 @@ function answerAuth(message: Any, creds: RegistryCredentials | undefined): Retur
 export function registryFailure(err: unknown, host: string): unknown {
   if (!(err instanceof ContainerdError)) return err
   const m = err.message
-  if (/\b401 Unauthorized\b/.test(m)) return new RegistryError('Unauthorized', `${host} refused the credentials (containerd: ${m})`, { cause: err, status: 401 })
+  // `pull access denied … authorization failed` is docker.ErrInvalidAuthorization: a 401 with no usable credentials.
+  if (/\b401 Unauthorized\b|\bauthorization failed\b/.test(m)) return new RegistryError('Unauthorized', `${host} refused the credentials (containerd: ${m})`, { cause: err, status: 401 })
   if (/\b403 Forbidden\b/.test(m)) return new RegistryError('Denied', `${host} denied access (containerd: ${m})`, { cause: err, status: 403 })
   if (err instanceof NotFoundError && /failed to resolve/.test(m)) return new RegistryError('NotFound', `containerd: ${m}`, { cause: err, status: 404 })
   if (/server gave HTTP response to HTTPS client/.test(m)) {

@@ -21,23 +21,26 @@ const skipReason =
 let plain: Registry
 let secure: Registry
 let token: Registry
+let basic: Registry
 
 beforeAll(async () => {
   const tlsCa = ca === undefined ? {} : { ca }
-  ;[plain, secure, token] = await Promise.all([
+  ;[plain, secure, token, basic] = await Promise.all([
     startRegistry({ mode: 'plain' }),
     startRegistry({ mode: 'plain', tls: true, ...tlsCa }),
     startRegistry({ mode: 'token', tls: true, ...tlsCa }),
+    startRegistry({ mode: 'tls-htpasswd', ...tlsCa }),
   ])
   const busybox = await busyboxImage()
   await Promise.all([
     pushFixture(plain, busybox, 'library/busybox', 'latest'),
     pushFixture(secure, busybox, 'library/busybox', 'latest'),
     pushFixture(token, busybox, 'team/busybox', 'v1'),
+    pushFixture(basic, busybox, 'private/busybox', 'v1'),
   ])
 })
 afterAll(async () => {
-  await Promise.all([plain?.stop(), secure?.stop(), token?.stop()])
+  await Promise.all([plain?.stop(), secure?.stop(), token?.stop(), basic?.stop()])
 })
 
 async function leftovers(c: Client): Promise<{ images: number; leases: number; content: number; ingests: number; snapshots: number }> {
@@ -87,6 +90,14 @@ describe('pull through the Transfer service', () => {
     expect(await image.isUnpacked()).toBe(true)
     // The token server only issues tokens for the right password, which the daemon got from us.
     expect(token.tokenServer?.tokensIssued).toBeGreaterThan(0)
+
+    // Basic auth: the daemon sends the user and password it got from us to the registry itself.
+    const user = basic.credentials
+    if (user === undefined) throw new Error('no user')
+    const private_ = await client.pull(`${basic.host}/private/busybox:v1`, { strategy: 'transfer', auth: user })
+    expect(await private_.isUnpacked()).toBe(true)
+    const anonymous = await client.pull(`${basic.host}/private/busybox:v1`, { strategy: 'transfer', auth: () => undefined }).catch((e: unknown) => e)
+    expect((anonymous as RegistryError).code).toBe('Unauthorized')
   })
 
   it('fails a wrong password with a typed error and leaves nothing behind', async (ctx) => {

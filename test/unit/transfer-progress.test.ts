@@ -37,6 +37,8 @@ describe('registryFailure', () => {
     const denied = registryFailure(new UnknownError('failed to resolve image: failed to authorize: failed to fetch oauth token: unexpected status from GET request to http://127.0.0.1:1/token?scope=x: 401 Unauthorized'), host)
     expect(denied).toBeInstanceOf(RegistryError)
     expect((denied as RegistryError).code).toBe('Unauthorized')
+    const anonymous = registryFailure(new UnknownError('failed to resolve image: pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials'), host)
+    expect((anonymous as RegistryError).code).toBe('Unauthorized')
     expect((registryFailure(new NotFoundError(`failed to resolve image: ${ref}: not found`), host) as RegistryError).code).toBe('NotFound')
     const http = registryFailure(new UnknownError('failed to resolve image: failed to do request: Head "https://127.0.0.1:5000/v2/library/busybox/manifests/latest": http: server gave HTTP response to HTTPS client'), host)
     expect((http as RegistryError).code).toBe('Unavailable')
