@@ -118,7 +118,7 @@ export class Container {
   async newTask(options: NewTaskOptions = {}): Promise<Task> {
     const record = await this.record(options)
     const stdio = options.stdio ?? 'null'
-    const wantsTerminal = typeof stdio === 'object' && 'terminal' in stdio
+    const wantsTerminal = typeof stdio === 'object' && 'terminal' in stdio && (stdio.terminal === true || !('logUri' in stdio))
     if (wantsTerminal !== specTerminal(record)) {
       // runc refuses the mismatch with an obscure console-socket error; say what to change instead.
       throw new InvalidArgumentError(wantsTerminal

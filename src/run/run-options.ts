@@ -15,15 +15,37 @@ export type PullPolicy = 'missing' | 'always' | 'never'
  */
 export type NetworkMode = 'none' | 'host' | 'bridge'
 
+/**
+ * Where an attached `run()`'s stdio goes (see {@link RunOptions.stdio}): a task's stdio except a bare
+ * terminal, which `tty` asks for instead.
+ */
+export type RunStdio = Exclude<TaskStdio, { terminal: true }>
+
 /** Options of `client.run()`: everything `createContainer` takes, plus the `docker run` behaviour. */
 export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {
   /** The container name (unique in the namespace; nerdctl's name store). Default: image base name + `-` + 5 id chars. */
   name?: string
   /**
    * Return once the container is running (`docker run -d`) instead of waiting for it to exit. Its output
-   * then goes to the json-file log (read it with `client.logs()`). Default false.
+   * then goes only to the json-file log (read it with `client.logs()`). Default false.
    */
   detach?: boolean
+  /**
+   * Run the process on a pseudo-terminal (`-t`): stdout and stderr arrive joined on stdout (with the
+   * terminal's `\r\n` line ends), and the process sees a terminal. Attached, the output goes to `stdio` and
+   * the json-file log; the terminal takes the size of the stdout it is shown on (`process.stdout` with
+   * `'inherit'`, or a Writable of yours carrying `columns` and `rows`, like a `tty.WriteStream`) and follows
+   * its `'resize'` events. Detached, the shim keeps the terminal and its logger gets the output. Default false.
+   */
+  tty?: boolean
+  /**
+   * Keep stdin open and feed it (`-i`): with `stdio: 'inherit'` this process's stdin (put in raw mode while
+   * the run lasts when it is a terminal and `tty` is set, so keys such as Ctrl-C reach the container).
+   * A `stdio: { stdin }` stream is fed without this flag. When the input ends the process reads EOF
+   * (with a terminal, the terminal is hung up). With `detach` it needs `tty`, as in nerdctl (the shim
+   * then holds the terminal open; nothing is fed). Default false.
+   */
+  interactive?: boolean
   /** Remove the container (record, snapshot, name, state dir) once it exited (`--rm`). Not with `detach` or `restart`. */
   rm?: boolean
   /** When to pull the image. Default `missing`. */
@@ -31,15 +53,18 @@ export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {
   /** Options for the pull (platform, auth, progress…). */
   pullOptions?: Omit<PullOptions, 'signal'>
   /**
-   * Where an attached run's stdio goes. Default `'inherit'`. With `'pipe'` the output is collected and
-   * returned. A detached run always logs to the json-file log.
+   * Where an attached run's output goes. Default `'inherit'` (this process's stdout and stderr). With
+   * `'pipe'` it is collected and returned; `{ stdin?, stdout?, stderr? }` gives your own streams (never
+   * ended); `'null'` drops it. Whichever it is, the output also goes to the container's json-file log, as
+   * in nerdctl, so `client.logs()` shows it after the run; except with `{ logUri }`, which hands it to that
+   * logging URI instead. A detached run always logs to the json-file log only.
    */
-  stdio?: Exclude<TaskStdio, { terminal: true }>
+  stdio?: RunStdio
   /** Restart policy for a detached container (`--restart`); containerd's restart monitor applies it. Default `no`. */
   restart?: RestartPolicy
   /** The network. Default `none` (see {@link NetworkMode}). */
   network?: NetworkMode
-  /** json-file log rotation for a detached container (`--log-opt max-size=… max-file=…`). */
+  /** json-file log rotation (`--log-opt max-size=… max-file=…`). */
   logOptions?: JsonFileLogOptions
   /** Seconds `stop()` waits before SIGKILL (`--stop-timeout`), kept in the container's labels. */
   stopTimeout?: number
@@ -63,8 +88,36 @@ export function checkRunOptions(options: RunOptions): void {
   if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`network must be 'none' or 'host', got ${JSON.stringify(network)}`)
   const pull = options.pull ?? 'missing'
   if (!['missing', 'always', 'never'].includes(pull)) throw new InvalidArgumentError(`pull must be 'missing', 'always' or 'never', got ${JSON.stringify(pull)}`)
-  if (options.tty === true) throw new InvalidArgumentError('run() does not attach terminals yet: use createContainer({ tty: true }) and newTask({ stdio: { terminal: true } })')
+  checkRunStdio(options)
   if (options.stopTimeout !== undefined && (!Number.isFinite(options.stopTimeout) || options.stopTimeout < 0)) {
     throw new InvalidArgumentError(`stopTimeout must be a number of seconds ≥ 0, got ${String(options.stopTimeout)}`)
+  }
+}
+
+/** The stdio, tty and interactive combinations an attached or detached run can honour. */
+function checkRunStdio(options: RunOptions): void {
+  const { tty = false, interactive = false, detach = false } = options
+  for (const [name, value] of [['tty', options.tty], ['interactive', options.interactive]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be a boolean, got ${JSON.stringify(value)}`)
+  }
+  if (detach) {
+    if (interactive && !tty) {
+      throw new InvalidArgumentError('interactive with detach needs tty: true (without a terminal nothing would keep the detached process\'s stdin open)')
+    }
+    return
+  }
+  const stdio = options.stdio ?? 'inherit'
+  if (stdio === null || (typeof stdio !== 'string' && typeof stdio !== 'object')) {
+    throw new InvalidArgumentError(`stdio must be 'inherit', 'pipe', 'null', { stdin?, stdout?, stderr? }, { logFile } or { logUri }, got ${JSON.stringify(stdio)}`)
+  }
+  if (typeof stdio === 'object' && 'terminal' in stdio) {
+    throw new InvalidArgumentError('stdio { terminal: true } is not a run() stdio: set tty: true, and stdio to where the terminal\'s output should go')
+  }
+  const streams = typeof stdio === 'object' && !('logFile' in stdio) && !('logUri' in stdio) ? stdio : undefined
+  if (interactive && stdio !== 'inherit' && streams?.stdin === undefined) {
+    throw new InvalidArgumentError(`interactive needs an input: stdio 'inherit' (this process's stdin) or { stdin: <Readable> }; stdio is ${typeof stdio === 'string' ? `'${stdio}'` : JSON.stringify(Object.keys(stdio))}`)
+  }
+  if (tty && streams?.stderr !== undefined) {
+    throw new InvalidArgumentError('with tty the terminal joins stderr into stdout: leave stderr out of stdio')
   }
 }

@@ -13,10 +13,12 @@ import type { Image } from '../images/image.js'
 import { getImage } from '../images/image-store.js'
 import { pullImage } from '../images/pull.js'
 import { prepareJsonFileLog } from '../logs/log-config.js'
+import { startBinaryLogger } from '../logs/binary-logger.js'
 import { jsonFileLogUri } from '../logs/logger-uri.js'
 import { withHostNetwork, withNoNetwork } from '../oci/network-mode.js'
 import type { Task } from '../tasks/task.js'
-import { readText } from '../tasks/read-text.js'
+import type { TaskStdio } from '../tasks/task-io.js'
+import { RunIo } from './run-io.js'
 import { checkRunOptions, type RunOptions } from './run-options.js'
 
 /** What a detached `run()` gives back: the container, running. */
@@ -72,12 +74,18 @@ export async function runContainer(client: ClientCore, reference: string, option
   const names = new NameStore(dataStore, client.namespace)
   await names.acquire(name, id, callOptions)
 
+  const detach = options.detach === true
+  const tty = options.tty === true
+  const stdio = options.stdio ?? 'inherit'
   let container: Container | undefined
   let task: Task | undefined
+  let io: RunIo | undefined
   try {
     await createStateDir(stateDir, hostname !== undefined ? { hostname } : {})
+    // Like nerdctl, every run gets the json-file log (attached ones too: the output is copied to it),
+    // unless an attached run hands its output to a logging URI of the caller's.
     let logUri: string | undefined
-    if (options.detach === true) {
+    if (detach || !(typeof stdio === 'object' && 'logUri' in stdio)) {
       await prepareJsonFileLog({ ...options.logOptions, dataStore, namespace: client.namespace, id })
       logUri = jsonFileLogUri({ dataStore })
     }
@@ -112,24 +120,40 @@ export async function runContainer(client: ClientCore, reference: string, option
         withNerdctlAnnotations(labels),
       ],
     })
-    task = await container.newTask({ ...callOptions, stdio: logUri !== undefined ? { logUri } : (options.stdio ?? 'inherit') })
-    // Attached runs wait (from before start, so a fast exit is not missed); a detached one leaves no call open.
-    const exited = options.detach === true ? undefined : task.wait(callOptions)
-    exited?.catch(() => undefined) // awaited below, or abandoned when start fails
-    const output = options.stdio === 'pipe' ? collectOutput(task) : undefined
+    if (detach) {
+      task = await container.newTask({ ...callOptions, stdio: { logUri: logUri as string, ...(tty ? { terminal: true } : {}) } })
+      await task.start(callOptions)
+      await recordStarted(stateDir)
+      // (A restart policy's status label was set by task.start(): see Container.newTask.)
+      return { id, name, container, task }
+    }
+
+    let taskStdio: TaskStdio
+    if (typeof stdio === 'object' && 'logUri' in stdio) {
+      taskStdio = { logUri: stdio.logUri, ...(tty ? { terminal: true } : {}) }
+    } else {
+      // nerdctl's container IO: the logger runs here, fed a copy of what goes to the caller.
+      const logger = await startBinaryLogger(logUri as string, { id, namespace: client.namespace, signal: options.signal })
+      io = new RunIo({ stdio, tty, interactive: options.interactive === true, logger })
+      taskStdio = io.taskStdio()
+    }
+    task = await container.newTask({ ...callOptions, stdio: taskStdio })
+    // Wait from before start, so a fast exit is not missed.
+    const exited = task.wait(callOptions)
+    exited.catch(() => undefined) // awaited below, or abandoned when start fails
+    await io?.attach(task)
     await task.start(callOptions)
     await recordStarted(stateDir)
-    // (A restart policy's status label was set by task.start(): see Container.newTask.)
-    if (exited === undefined) return { id, name, container, task }
 
     const { exitCode } = await exited
-    const collected = output !== undefined ? await output : undefined
+    const collected = io !== undefined ? await io.finish() : undefined
     if (options.rm === true) {
       await task.delete(callOptions)
       await container.delete(callOptions)
     }
     return { id, name, container: options.rm === true ? undefined : container, exitCode, ...collected }
   } catch (err) {
+    io?.abort()
     await undo(names, name, id, stateDir, container, task)
     throw err
   }
@@ -159,11 +183,6 @@ function logConfigOpts(options: NonNullable<RunOptions['logOptions']>): Record<s
   if (options.maxSize !== undefined) opts['max-size'] = String(options.maxSize)
   if (options.maxFile !== undefined) opts['max-file'] = String(options.maxFile)
   return opts
-}
-
-async function collectOutput(task: Task): Promise<{ stdout: string; stderr: string }> {
-  const [stdout, stderr] = await Promise.all([readText(task.stdout), readText(task.stderr)])
-  return { stdout, stderr }
 }
 
 /** Removes what a failed run made, newest first; each step best effort so the others still happen. */

@@ -17,6 +17,11 @@ export interface LogFileStdio {
 export interface LogUriStdio {
   /** The URI; `binary://` and `file://` (containerd ≥ 1.6) are the shim's schemes. */
   logUri: string
+  /**
+   * Put the process on a pseudo-terminal whose output the shim hands to the URI (stdout only), like
+   * `nerdctl run -d -t`. The container must be created with `tty: true`. Default false.
+   */
+  terminal?: boolean
 }
 
 /**
@@ -91,7 +96,7 @@ export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
   if (stdio === 'null') return { stdin: '', stdout: '', stderr: '', terminal: false, attach: async () => ({}), close: none }
   if (typeof stdio === 'object' && 'logUri' in stdio) {
     const uri = checkLogUri(stdio.logUri)
-    return { stdin: '', stdout: uri, stderr: uri, terminal: false, attach: async () => ({}), close: none }
+    return { stdin: '', stdout: uri, stderr: uri, terminal: stdio.terminal === true, attach: async () => ({}), close: none }
   }
   if (typeof stdio === 'object' && 'terminal' in stdio) {
     if (stdio.terminal !== true) throw new InvalidArgumentError('stdio { terminal } must be { terminal: true }')

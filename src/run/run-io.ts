@@ -1,0 +1,245 @@
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { PassThrough, Writable, type Readable } from 'node:stream'
+import { debuglog } from 'node:util'
+import type { BinaryLogger } from '../logs/binary-logger.js'
+import type { Task } from '../tasks/task.js'
+import type { TaskStdio } from '../tasks/task-io.js'
+import type { RunStdio } from './run-options.js'
+
+const debug = debuglog('containerd-sdk:run')
+
+/** After the process exited, how long its output may stay silent before the copy stops waiting for its end. */
+const OUTPUT_IDLE_MS = 2_000
+
+/**
+ * Copies each chunk to every sink, with backpressure: the chunk is done once every sink took it (or
+ * went away). Sinks are never ended (one may be `process.stdout`). It notes the Readables piped into
+ * it, so {@link Tee.sourcesEnded} can tell when they all ended and {@link Tee.stopSources} can let go.
+ */
+export class Tee extends Writable {
+  private readonly sources = new Set<Readable>()
+  private piped = 0
+  private lastWrite = Date.now()
+
+  constructor(private readonly sinks: Writable[]) {
+    super()
+    // Errors end up in the sinks' own handlers; one here keeps a write after abort() from throwing.
+    this.on('error', (e) => debug('tee: %s', e.message))
+    // With `end: false`, pipe() unpipes its source when the source ends: that is how the end shows here.
+    this.on('pipe', (src: Readable) => {
+      this.piped++
+      this.sources.add(src)
+    })
+    this.on('unpipe', (src: Readable) => this.sources.delete(src))
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.lastWrite = Date.now()
+    let pending = 1
+    const done = (): void => {
+      if (--pending === 0) callback()
+    }
+    for (const sink of this.sinks) {
+      if (sink.destroyed || sink.writableEnded) continue
+      if (!sink.write(chunk)) {
+        pending++
+        const settle = (): void => {
+          sink.off('drain', settle).off('close', settle).off('error', settle)
+          done()
+        }
+        sink.once('drain', settle).once('close', settle).once('error', settle)
+      }
+    }
+    done()
+  }
+
+  /**
+   * Resolves once every Readable piped in has ended, or once nothing was written for `idleMs`
+   * (a process's child may hold the output open after the process exited).
+   */
+  async sourcesEnded(idleMs = OUTPUT_IDLE_MS): Promise<void> {
+    // Bounded: each round sleeps, and an idle stretch of idleMs ends it.
+    while (this.piped === 0 || this.sources.size > 0) {
+      if (Date.now() - this.lastWrite >= idleMs) return
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, idleMs)))
+    }
+  }
+
+  /** Stops every source still piped in (so nothing is written after the end). */
+  stopSources(): void {
+    for (const src of this.sources) src.unpipe(this)
+    this.sources.clear()
+  }
+}
+
+/** Collects what is written as UTF-8 text. */
+class Collector extends Writable {
+  private readonly chunks: Buffer[] = []
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.chunks.push(chunk)
+    callback()
+  }
+
+  get text(): string {
+    return Buffer.concat(this.chunks).toString('utf8')
+  }
+}
+
+/** What an attached run's output went to, as `run()` returns it. */
+export interface CollectedOutput {
+  stdout?: string
+  stderr?: string
+}
+
+/** What {@link RunIo} needs. */
+export interface RunIoOptions {
+  /** Where the user wants the output (`run()`'s stdio; `{ logUri }` is not handled here). */
+  stdio: Exclude<RunStdio, { logUri: string }>
+  /** The process runs on a pseudo-terminal. */
+  tty: boolean
+  /** Feed stdin: this process's with `'inherit'`, the given Readable with streams. */
+  interactive: boolean
+  /** The json-file logger that gets a copy of the output, when there is one. */
+  logger: BinaryLogger | undefined
+}
+
+/**
+ * An attached run's stdio, like nerdctl's container IO for `run` without `-d`: the task's output is
+ * copied to the user's destination and to the logging program (so the json-file log has it too);
+ * stdin comes from the user when interactive; with a terminal, the user's terminal is put in raw mode
+ * and its size followed.
+ */
+export class RunIo {
+  private readonly out: Tee
+  private readonly err: Tee | undefined
+  private readonly collectors: { stdout: Collector; stderr: Collector } | undefined
+  private readonly file: WriteStream | undefined
+  private readonly input: Readable | undefined
+  /** Between the user's stdin and the task's (non-terminal runs): lets go of the user's stream at the end. */
+  private readonly stdinRelay: PassThrough | undefined
+  private readonly sizeSource: (Writable & { columns?: unknown; rows?: unknown }) | undefined
+  private restore: (() => void)[] = []
+  private finished = false
+
+  constructor(private readonly options: RunIoOptions) {
+    const { stdio, tty, interactive, logger } = options
+    const userOut: Writable[] = []
+    const userErr: Writable[] = []
+    if (stdio === 'inherit') {
+      userOut.push(process.stdout)
+      userErr.push(process.stderr)
+      if (interactive) this.input = process.stdin
+      this.sizeSource = process.stdout
+    } else if (stdio === 'pipe') {
+      this.collectors = { stdout: new Collector(), stderr: new Collector() }
+      userOut.push(this.collectors.stdout)
+      userErr.push(this.collectors.stderr)
+    } else if (typeof stdio === 'object' && 'logFile' in stdio) {
+      this.file = createWriteStream(stdio.logFile, { flags: 'a' })
+      this.file.on('error', (e) => debug('log file %s: %s', stdio.logFile, e.message))
+      userOut.push(this.file)
+      userErr.push(this.file)
+    } else if (typeof stdio === 'object') {
+      if (stdio.stdout !== undefined) userOut.push(stdio.stdout)
+      if (stdio.stderr !== undefined) userErr.push(stdio.stderr)
+      this.input = stdio.stdin
+      this.sizeSource = stdio.stdout
+    }
+    this.out = new Tee([...userOut, ...(logger !== undefined ? [logger.stdout] : [])])
+    // With a terminal the shim has one stream: stdout carries stderr too.
+    this.err = tty ? undefined : new Tee([...userErr, ...(logger !== undefined ? [logger.stderr] : [])])
+    if (!tty && this.input !== undefined) this.stdinRelay = new PassThrough()
+  }
+
+  /** The stdio for `newTask`. */
+  taskStdio(): TaskStdio {
+    if (this.options.tty) return { terminal: true }
+    return { stdout: this.out, ...(this.err !== undefined ? { stderr: this.err } : {}), ...(this.stdinRelay !== undefined ? { stdin: this.stdinRelay } : {}) }
+  }
+
+  /**
+   * Connects what `newTask` did not: the terminal's output and input, its initial size (before start,
+   * so the process starts with it) and later resizes.
+   */
+  async attach(task: Task): Promise<void> {
+    const input = this.input
+    if (this.stdinRelay !== undefined && input !== undefined) {
+      input.pipe(this.stdinRelay)
+      // unpipe() pauses a stream left without destinations, so process.stdin no longer holds the event loop.
+      this.restore.push(() => input.unpipe(this.stdinRelay))
+    }
+    if (!this.options.tty) return
+    task.stdout?.pipe(this.out, { end: false })
+    const stdin = task.stdin
+    if (input !== undefined && stdin !== undefined) {
+      const raw = input as Readable & { isTTY?: boolean; isRaw?: boolean; setRawMode?: (on: boolean) => unknown }
+      if (raw.isTTY === true && typeof raw.setRawMode === 'function' && raw.isRaw !== true) {
+        // Keys (Ctrl-C included) go to the container as typed, like `docker run -it`.
+        raw.setRawMode(true)
+        this.restore.push(() => raw.setRawMode?.(false))
+      }
+      const onEnd = (): void => void task.closeStdin().catch(() => undefined)
+      input.pipe(stdin, { end: false })
+      input.once('end', onEnd)
+      this.restore.push(() => {
+        input.off('end', onEnd)
+        input.unpipe(stdin)
+      })
+    }
+    const size = this.sizeSource
+    const sizeOf = (): [number, number] | undefined => {
+      const { columns, rows } = size ?? {}
+      return typeof columns === 'number' && typeof rows === 'number' && columns > 0 && rows > 0 ? [columns, rows] : undefined
+    }
+    const initial = sizeOf()
+    if (initial !== undefined) await task.resize(...initial)
+    if (size !== undefined) {
+      const onResize = (): void => {
+        const now = sizeOf()
+        if (now !== undefined) task.resize(...now).catch((e: unknown) => debug('resize: %s', String(e)))
+      }
+      size.on('resize', onResize)
+      this.restore.push(() => size.off('resize', onResize))
+    }
+  }
+
+  /**
+   * Once the process exited: waits for its output to arrive (bounded by silence), hands it all to the
+   * sinks, ends the logger's input and waits for it to write out and exit; lets go of the user's stdin
+   * and terminal. Returns the collected output with `'pipe'`.
+   */
+  async finish(): Promise<CollectedOutput> {
+    this.release()
+    const tees = [this.out, this.err].filter((t): t is Tee => t !== undefined)
+    await Promise.all(tees.map((t) => t.sourcesEnded()))
+    for (const t of tees) t.stopSources()
+    await Promise.all(tees.map((t) => new Promise<void>((resolve) => t.end(() => resolve()))))
+    await this.options.logger?.close()
+    const file = this.file
+    if (file !== undefined) await new Promise<void>((resolve) => file.end(() => resolve()))
+    if (this.collectors === undefined) return {}
+    return { stdout: this.collectors.stdout.text, stderr: this.options.tty ? '' : this.collectors.stderr.text }
+  }
+
+  /** A run that failed: lets go of everything at once. Idempotent. */
+  abort(): void {
+    this.release()
+    for (const t of [this.out, this.err]) {
+      t?.stopSources()
+      t?.destroy()
+    }
+    this.options.logger?.kill()
+    this.file?.destroy()
+    this.stdinRelay?.destroy()
+  }
+
+  private release(): void {
+    if (this.finished) return
+    this.finished = true
+    for (const undo of this.restore.reverse()) undo()
+    this.restore = []
+    // The process is gone: a relay still open would only hold its stdin FIFO.
+    this.stdinRelay?.end()
+  }
+}

@@ -1,0 +1,200 @@
+// client.run() attached and on terminals: the output goes to the caller and to the json-file log (as in
+// nerdctl), terminals with -t / -it / -dt, resize, and nothing left behind by a bad or failing run.
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough, Readable, Writable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Client, InvalidArgumentError, type LogEntry } from '../../src/index.js'
+import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
+import { runnableBusybox } from '../env/runnable-image.js'
+import { StreamText } from '../env/stream-text.js'
+import { connectTestClient, daemonAddress } from '../env/test-client.js'
+
+const base = await connectTestClient('run-attached')
+const IMAGE = 'docker.io/library/busybox:run-attached'
+let client: Client
+let dataRoot: string
+
+beforeAll(async () => {
+  dataRoot = await mkdtemp(join(tmpdir(), 'csdk-run-attached-'))
+  client = await Client.connect({ address: daemonAddress(), namespace: base.namespace, dataRoot })
+  await runnableBusybox(client, IMAGE)
+})
+afterAll(async () => {
+  client?.close()
+  await rm(dataRoot, { recursive: true, force: true })
+})
+
+async function collect(entries: AsyncIterable<LogEntry>): Promise<LogEntry[]> {
+  const out: LogEntry[] = []
+  for await (const entry of entries) out.push(entry)
+  return out
+}
+
+/** What a run could leave behind, to compare before and after a failure. */
+async function footprint(): Promise<{ containers: string[]; snapshots: number; names: string[]; stateDirs: string[]; loggers: number[] }> {
+  let snapshots = 0
+  for await (const _ of client.snapshots().list()) snapshots++
+  const list = async (dir: string): Promise<string[]> => (existsSync(dir) ? (await readdir(dir)).sort() : [])
+  return {
+    containers: (await client.listContainers()).map((c) => c.id).sort(),
+    snapshots,
+    names: await list(join(client.dataStore, 'names', client.namespace)),
+    stateDirs: await list(join(client.dataStore, 'containers', client.namespace)),
+    loggers: loggerPids(),
+  }
+}
+
+/** Logger processes writing under this file's data root (their command line names the data store). */
+function loggerPids(): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((pid) => {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      return cmdline.includes('containerd-sdk-logger') && cmdline.includes(dataRoot)
+    } catch {
+      return false
+    }
+  }).map(Number)
+}
+
+/** FIFO files left for a container (they are named after it), across every FIFO directory. */
+function fifosOf(id: string): string[] {
+  return readdirSync(FIFO_ROOT).flatMap((dir) => {
+    try {
+      return readdirSync(join(FIFO_ROOT, dir)).filter((f) => f.startsWith(id))
+    } catch {
+      return []
+    }
+  })
+}
+
+/** A Writable that keeps what it gets, shaped like a terminal when given a size. */
+function sink(size?: { columns: number; rows: number }): Writable & { text: () => string; columns?: number; rows?: number } {
+  const chunks: Buffer[] = []
+  const w = new Writable({ write(chunk: Buffer, _enc, cb) { chunks.push(chunk); cb() } }) as Writable & { text: () => string; columns?: number; rows?: number }
+  w.text = () => Buffer.concat(chunks).toString('utf8')
+  if (size !== undefined) Object.assign(w, size)
+  return w
+}
+
+describe('attached run: the json-file log too', () => {
+  it('gives the caller the output and the log the same lines, with their streams', async () => {
+    const result = await client.run(IMAGE, { args: ['sh', '-c', 'echo one; echo err >&2; i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done; printf tail'], stdio: 'pipe', name: 'logged' })
+    expect(result.exitCode).toBe(0)
+    const entries = await collect(client.logs('logged'))
+    const logged = (stream: string): string => entries.filter((e) => e.stream === stream).map((e) => `${e.line}${e.partial ? '' : '\n'}`).join('')
+    expect(logged('stdout')).toBe(result.stdout)
+    expect(logged('stderr')).toBe(result.stderr)
+    expect(result.stderr).toBe('err\n')
+    expect(entries.at(-1)).toMatchObject({ line: 'tail', partial: true })
+    const labels = (await (await client.loadContainer('logged')).info()).labels
+    expect(labels['nerdctl/log-uri']).toMatch(/^binary:\/\//)
+    // The logger is gone once run() resolved, and the file is nerdctl's.
+    expect(loggerPids()).toEqual([])
+    const file = join(client.dataStore, 'containers', client.namespace, result.id, `${result.id}-json.log`)
+    expect(readFileSync(file, 'utf8').split('\n').find((l) => l.includes('"one'))).toMatch(/^\{"log":"one\\n","stream":"stdout","time":"\d{4}-\d\d-\d\dT[\d:.]+Z"\}$/)
+    await client.removeContainer('logged')
+  })
+
+  it('feeds a stdin stream, copies to your streams, and logs with rotation', async () => {
+    const stdout = sink()
+    const stderr = sink()
+    const result = await client.run(IMAGE, {
+      args: ['sh', '-c', 'cat; echo done >&2'],
+      stdio: { stdin: Readable.from(['hello\n', 'world\n']), stdout, stderr },
+      logOptions: { maxSize: '1m', maxFile: 2 },
+    })
+    expect(result.exitCode).toBe(0)
+    expect(stdout.text()).toBe('hello\nworld\n')
+    expect(stderr.text()).toBe('done\n')
+    expect((await collect(client.logs(result.id))).map((e) => `${e.stream}:${e.line}`).sort()).toEqual(['stderr:done', 'stdout:hello', 'stdout:world'])
+    await client.removeContainer(result.id)
+  })
+
+  it('logs with stdio null, and rm removes the log with the container', async () => {
+    const kept = await client.run(IMAGE, { args: ['echo', 'quiet'], stdio: 'null' })
+    expect((await collect(client.logs(kept.id))).map((e) => e.line)).toEqual(['quiet'])
+    await client.removeContainer(kept.id)
+    const before = await footprint()
+    const removed = await client.run(IMAGE, { args: ['echo', 'gone'], stdio: 'pipe', rm: true })
+    expect(removed.stdout).toBe('gone\n')
+    expect(await footprint()).toEqual(before)
+    expect(fifosOf(removed.id)).toEqual([])
+  })
+})
+
+describe('terminals', () => {
+  it('runs attached on a terminal (-t): joined output to the caller and the log', async () => {
+    const result = await client.run(IMAGE, { args: ['sh', '-c', 'tty; echo out; echo err >&2; exit 4'], tty: true, stdio: 'pipe', name: 'tty-attached' })
+    expect(result.exitCode).toBe(4)
+    expect(result.stdout).toBe('/dev/pts/0\r\nout\r\nerr\r\n')
+    expect(result.stderr).toBe('')
+    const entries = await collect(client.logs('tty-attached'))
+    expect(entries.map((e) => `${e.stream}:${e.line}`)).toEqual(['stdout:/dev/pts/0\r', 'stdout:out\r', 'stdout:err\r'])
+    await client.removeContainer('tty-attached')
+  })
+
+  it('sizes the terminal from the stdout it is shown on, follows resizes, and feeds stdin (-it)', async () => {
+    // A PassThrough stands for the caller's terminal: it carries a size and is read back through StreamText.
+    const screen = Object.assign(new PassThrough(), { columns: 100, rows: 40 })
+    const text = new StreamText(screen)
+    const stdin = new PassThrough()
+    const script = 'stty size; trap "stty size; echo resized" WINCH; i=0; while [ $i -lt 300 ] && [ ! -e /tmp/go ]; do sleep 0.05; i=$((i+1)); done; read line; echo "got $line"'
+    const run = client.run(IMAGE, { args: ['sh', '-c', script], tty: true, stdio: { stdin, stdout: screen }, name: 'tty-resize' })
+    run.catch(() => undefined) // awaited below; a failed wait above must not leave it unhandled
+    await text.until(/40 100\r\n/)
+    Object.assign(screen, { columns: 120, rows: 30 })
+    screen.emit('resize')
+    await text.until(/30 120\r\nresized\r\n/)
+    // Tell the loop to stop, then type a line (the terminal echoes it).
+    const container = await client.loadContainer('tty-resize')
+    await (await (await container.task()).exec({ args: ['sh', '-c', ': > /tmp/go'], stdio: 'pipe' })).output()
+    stdin.write('typed\r')
+    const result = await run
+    expect(result.exitCode).toBe(0)
+    expect(text.value).toContain('got typed\r\n')
+    const logged = (await collect(client.logs('tty-resize'))).map((e) => e.line)
+    expect(logged).toContain('got typed\r')
+    expect(logged).toContain('40 100\r')
+    await client.removeContainer('tty-resize')
+  })
+
+  it('runs detached on a terminal (-dt): the shim keeps it, the log gets its output', async () => {
+    const run = await client.run(IMAGE, { args: ['sh', '-c', 'tty; echo detached; echo err >&2'], tty: true, detach: true, name: 'tty-detached' })
+    const entries = await collect(client.logs('tty-detached', { follow: true }))
+    expect(entries.map((e) => `${e.stream}:${e.line}`)).toEqual(['stdout:/dev/pts/0\r', 'stdout:detached\r', 'stdout:err\r'])
+    expect((await run.task.wait()).exitCode).toBe(0)
+    await client.removeContainer('tty-detached')
+  })
+
+  it('keeps a detached interactive terminal (-dit) open until stopped', async () => {
+    const run = await client.run(IMAGE, { args: ['sh'], tty: true, interactive: true, detach: true, stopTimeout: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(await run.task.status()).toBe('running')
+    await client.stop(run.id)
+    await client.removeContainer(run.id)
+  })
+})
+
+describe('bad input and failures', () => {
+  it('refuses impossible combinations before creating anything', async () => {
+    const before = await footprint()
+    await expect(client.run(IMAGE, { interactive: true, detach: true })).rejects.toThrow(/interactive with detach needs tty/)
+    await expect(client.run(IMAGE, { interactive: true, stdio: 'pipe' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.run(IMAGE, { tty: true, stdio: { stdout: sink(), stderr: sink() } })).rejects.toThrow(/joins stderr into stdout/)
+    await expect(client.run(IMAGE, { stdio: { terminal: true } as never })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.run(IMAGE, { tty: 'yes' as never })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.run(IMAGE, { logOptions: { maxSize: 'huge' }, stdio: 'pipe' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    expect(await footprint()).toEqual(before)
+  })
+
+  it('undoes an attached run that fails to start, terminal or not: no logger, FIFO, name or state dir left', async () => {
+    const before = await footprint()
+    await expect(client.run(IMAGE, { args: ['/no/such/binary'], tty: true, stdio: 'pipe', name: 'tty-no-binary' })).rejects.toThrow(/no such file|not found/i)
+    await expect(client.run(IMAGE, { args: ['/no/such/binary'], stdio: 'pipe', name: 'no-binary' })).rejects.toThrow(/no such file|not found/i)
+    await expect(client.run(IMAGE, { args: ['/no/such/binary'], tty: true, detach: true, name: 'tty-no-binary-detached' })).rejects.toThrow(/no such file|not found/i)
+    expect(await footprint()).toEqual(before)
+  })
+})

@@ -1,0 +1,130 @@
+// The pure parts of an attached run's stdio: option checks for tty/interactive, the binary:// command
+// containerd's shim would run, and the tee that copies output to the caller and the logger.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough, Readable, Writable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { InvalidArgumentError } from '../../src/client/errors.js'
+import { binaryLoggerCommand, startBinaryLogger } from '../../src/logs/binary-logger.js'
+import { Tee } from '../../src/run/run-io.js'
+import { checkRunOptions } from '../../src/run/run-options.js'
+
+describe('checkRunOptions: terminals and stdin', () => {
+  const ok = (options: Parameters<typeof checkRunOptions>[0]): void => checkRunOptions(options)
+  const refused = (options: Parameters<typeof checkRunOptions>[0], message: RegExp): void => {
+    expect(() => checkRunOptions(options)).toThrow(InvalidArgumentError)
+    expect(() => checkRunOptions(options)).toThrow(message)
+  }
+
+  it('accepts -t, -it, -dt, -dit and -i with an input', () => {
+    ok({ tty: true })
+    ok({ tty: true, interactive: true })
+    ok({ tty: true, detach: true })
+    ok({ tty: true, interactive: true, detach: true })
+    ok({ interactive: true })
+    ok({ interactive: true, stdio: { stdin: new PassThrough() } })
+    ok({ tty: true, stdio: 'pipe' })
+    ok({ tty: true, stdio: { logUri: 'binary:///bin/logger' } })
+    // A detached run ignores stdio.
+    ok({ detach: true, tty: true, stdio: { stdout: new PassThrough(), stderr: new PassThrough() } })
+  })
+
+  it('refuses -di without -t, like nerdctl', () => {
+    refused({ interactive: true, detach: true }, /interactive with detach needs tty/)
+  })
+
+  it('refuses interactive without an input to feed', () => {
+    refused({ interactive: true, stdio: 'pipe' }, /interactive needs an input/)
+    refused({ interactive: true, stdio: 'null' }, /interactive needs an input/)
+    refused({ interactive: true, stdio: { stdout: new PassThrough() } }, /interactive needs an input.*stdout/)
+    refused({ interactive: true, stdio: { logFile: '/tmp/x' } }, /interactive needs an input/)
+  })
+
+  it('refuses a stderr stream with a terminal, a bare terminal stdio and non-boolean flags', () => {
+    refused({ tty: true, stdio: { stdout: new PassThrough(), stderr: new PassThrough() } }, /joins stderr into stdout/)
+    refused({ stdio: { terminal: true } as never }, /set tty: true/)
+    refused({ tty: 1 as never }, /tty must be a boolean/)
+    refused({ interactive: 'yes' as never }, /interactive must be a boolean/)
+    refused({ stdio: 42 as never }, /stdio must be/)
+  })
+})
+
+describe('binaryLoggerCommand', () => {
+  it('splits a binary:// URI the way the shim does: decoded path, then key and value', () => {
+    expect(binaryLoggerCommand('binary:///usr/bin/node?%2Fopt%2Fsdk%2Flogger.mjs=%2Fvar%2Flib%2Fnerdctl%2F1935db59')).toEqual({
+      path: '/usr/bin/node',
+      args: ['/opt/sdk/logger.mjs', '/var/lib/nerdctl/1935db59'],
+    })
+    expect(binaryLoggerCommand('binary:///opt/my%20logger?data-store=/x&flag')).toEqual({ path: '/opt/my logger', args: ['data-store', '/x', 'flag', ''] })
+  })
+
+  it('refuses what is not a logging program', () => {
+    expect(() => binaryLoggerCommand('file:///var/log/x')).toThrow(InvalidArgumentError)
+    expect(() => binaryLoggerCommand('binary://host/path')).toThrow(/binary:\/\/\/absolute/)
+    expect(() => binaryLoggerCommand('not a uri')).toThrow(/not a URI/)
+  })
+
+  it('reports a program that cannot start, or exits before it is ready, with its stderr', async () => {
+    await expect(startBinaryLogger('binary:///no/such/logger', { id: 'x', namespace: 'n' })).rejects.toThrow(/cannot start logging program \/no\/such\/logger/)
+    const uri = `binary://${process.execPath}?-e=${encodeURIComponent('console.error("bad config"); process.exit(3)')}`
+    await expect(startBinaryLogger(uri, { id: 'x', namespace: 'n' })).rejects.toThrow(/exited \(code 3\) before it was ready: bad config/)
+  })
+
+  it('hands the program its output on fds 3 and 4 and the ids in its environment, and waits for it to finish', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'csdk-binary-logger-'))
+    try {
+      const out = join(dir, 'got.json')
+      // A stand-in logger: ready on fd 5, then records fds 3 and 4 (read to EOF) and its environment.
+      const script = `const fs=require('fs');fs.writeSync(5,'x');fs.closeSync(5);const got=[fs.readFileSync(3,'utf8'),fs.readFileSync(4,'utf8'),process.env.CONTAINER_ID,process.env.CONTAINER_NAMESPACE,Object.keys(process.env).length];fs.writeFileSync(${JSON.stringify(out)},JSON.stringify(got))`
+      const logger = await startBinaryLogger(`binary://${process.execPath}?-e=${encodeURIComponent(script)}`, { id: 'cid', namespace: 'ns' })
+      logger.stdout.write('out\n')
+      logger.stderr.write('err\n')
+      await logger.close()
+      await logger.close()
+      expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(['out\n', 'err\n', 'cid', 'ns', 2])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('Tee', () => {
+  it('writes each chunk to every sink, waits for a slow one, and never ends them', async () => {
+    const fast: Buffer[] = []
+    const slow: Buffer[] = []
+    const fastSink = new Writable({ write(c: Buffer, _e, cb) { fast.push(c); cb() } })
+    const slowSink = new Writable({ highWaterMark: 1, write(c: Buffer, _e, cb) { slow.push(c); setTimeout(cb, 5) } })
+    const tee = new Tee([fastSink, slowSink])
+    const source = Readable.from([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')])
+    source.pipe(tee, { end: false })
+    await tee.sourcesEnded(5_000)
+    await new Promise<void>((resolve) => tee.end(() => resolve()))
+    expect(Buffer.concat(fast).toString()).toBe('abc')
+    expect(Buffer.concat(slow).toString()).toBe('abc')
+    expect(fastSink.writableEnded).toBe(false)
+    expect(slowSink.writableEnded).toBe(false)
+  })
+
+  it('skips a sink that went away', async () => {
+    const kept: Buffer[] = []
+    const gone = new PassThrough()
+    gone.destroy()
+    const tee = new Tee([gone, new Writable({ write(c: Buffer, _e, cb) { kept.push(c); cb() } })])
+    await new Promise<void>((resolve) => tee.end('x', () => resolve()))
+    expect(Buffer.concat(kept).toString()).toBe('x')
+  })
+
+  it('stops waiting for a source that stays open once the output went quiet, and lets go of it', async () => {
+    const source = new PassThrough()
+    const tee = new Tee([new PassThrough()])
+    source.pipe(tee, { end: false })
+    source.write('held open')
+    const started = Date.now()
+    await tee.sourcesEnded(100)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    tee.stopSources()
+    source.write('after')
+    await new Promise<void>((resolve) => tee.end(() => resolve()))
+  })
+})
