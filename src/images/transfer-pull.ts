@@ -116,6 +116,9 @@ export function registryFailure(err: unknown, host: string): unknown {
   if (/server gave HTTP response to HTTPS client/.test(m)) {
     return new RegistryError('Unavailable', `${host} answered containerd's HTTPS with plain HTTP: containerd 1.7's Transfer service reads no hosts.toml and speaks only HTTPS (on 2.x name the registry http:// in hosts.toml), or use the default pull strategy (containerd: ${m})`, { cause: err })
   }
-  if (/x509: |tls: |connection refused|no such host|i\/o timeout/.test(m)) return new RegistryError('Unavailable', `containerd could not reach ${host}: ${m}`, { cause: err })
+  if (/x509: |tls: /.test(m)) {
+    return new RegistryError('Unavailable', `containerd does not trust ${host}'s certificate (containerd 1.7's Transfer service reads no hosts.toml: the daemon's own trust roots must accept it): ${m}`, { cause: err })
+  }
+  if (/connection refused|no such host|i\/o timeout/.test(m)) return new RegistryError('Unavailable', `containerd could not reach ${host}: ${m}`, { cause: err })
   return err
 }

@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { NotImplementedError, RegistryError, type Client } from '../../src/index.js'
 import type { PullProgressEvent } from '../../src/images/progress.js'
@@ -127,10 +130,24 @@ describe('pull through the Transfer service', () => {
     expect(await image.isUnpacked()).toBe(true)
   })
 
-  it.runIf(line === '1.7')('names containerd 1.7\'s HTTPS-only Transfer service when the registry speaks plain HTTP', async () => {
+  it.runIf(line === '1.7')('names containerd 1.7\'s limits: plain HTTP, or a CA only hosts.toml names', async () => {
     const err = await client.pull(`${plain.host}/library/busybox:latest`, { strategy: 'transfer' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RegistryError)
     expect((err as RegistryError).code).toBe('Unavailable')
     expect((err as Error).message).toMatch(/1\.7.*HTTPS/)
+
+    // A registry with its own CA, named in a hosts.toml the daemon is given: 1.7 reads none of it.
+    await using other = await startRegistry({ mode: 'plain', tls: true })
+    await pushFixture(other, await busyboxImage(), 'library/busybox', 'latest')
+    const hosts = await mkdtemp(join(tmpdir(), 'csdk-transfer-hosts-'))
+    try {
+      await mkdir(join(hosts, other.host))
+      await writeFile(join(hosts, other.host, 'hosts.toml'), `server = "${other.url}"\n\n[host."${other.url}"]\n  capabilities = ["pull", "resolve"]\n  ca = ${JSON.stringify(other.caFile)}\n`)
+      const untrusted = await client.pull(`${other.host}/library/busybox:latest`, { strategy: 'transfer', registry: { configDirs: [hosts] } }).catch((e: unknown) => e)
+      expect((untrusted as RegistryError).code).toBe('Unavailable')
+      expect((untrusted as Error).message).toMatch(/does not trust/)
+    } finally {
+      await rm(hosts, { recursive: true, force: true })
+    }
   })
 })
