@@ -1,5 +1,6 @@
 // client.run() attached and on terminals: the output goes to the caller and to the json-file log (as in
 // nerdctl), terminals with -t / -it / -dt, resize, and nothing left behind by a bad or failing run.
+import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -175,6 +176,53 @@ describe('terminals', () => {
     expect(await run.task.status()).toBe('running')
     await client.stop(run.id)
     await client.removeContainer(run.id)
+  })
+})
+
+/** Runs test/env/run-child.ts (under `script` for a real terminal), writes `input` to it, and resolves with its output once it exited by itself. */
+function runChild(tty: boolean, args: string[], input: (io: { write: (s: string) => void; end: () => void; output: () => string }) => Promise<void>): Promise<{ code: number | null; output: string }> {
+  const child = [process.execPath, '--import', 'tsx', 'test/env/run-child.ts', daemonAddress(), client.namespace, dataRoot, IMAGE, tty ? 'tty' : 'notty', ...args]
+  const quoted = child.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+  // `script` gives the child a pseudo-terminal of its own as stdin and stdout.
+  const proc = tty ? spawn('script', ['-qec', quoted, '/dev/null'], { stdio: 'pipe' }) : spawn(child[0] as string, child.slice(1), { stdio: 'pipe' })
+  let output = ''
+  proc.stdout.on('data', (c: Buffer) => { output += c.toString('utf8') })
+  proc.stderr.on('data', (c: Buffer) => { output += c.toString('utf8') })
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 40_000)
+  const exited = new Promise<{ code: number | null; output: string }>((resolve) => proc.once('close', (code) => { clearTimeout(timer); resolve({ code, output }) }))
+  void input({ write: (s) => proc.stdin.write(s), end: () => proc.stdin.end(), output: () => output }).catch((err: unknown) => { output += `\ninput failed: ${String(err)}`; proc.kill('SIGKILL') })
+  return exited
+}
+
+async function until(output: () => string, pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!pattern.test(output())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(pattern)}; got ${JSON.stringify(output().slice(-300))}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe("stdio 'inherit' with interactive, in a child process", () => {
+  it('-i: feeds this process\'s stdin until it ends, then lets go of it', async () => {
+    const { code, output } = await runChild(false, ['sh', '-c', 'while read line; do echo "got $line"; done; echo eof'], async ({ write, end }) => {
+      write('one\ntwo\n')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      write('three\n')
+      end()
+    })
+    expect(output).toBe('got one\ngot two\ngot three\neof\nexit=0\n')
+    expect(code).toBe(0)
+  })
+
+  it('-it: raw mode, so Ctrl-C goes to the container; the terminal is restored and the process ends', async () => {
+    const script = 'trap "echo caught; exit 5" INT; echo ready; read x; echo "read $x"'
+    const { code, output } = await runChild(true, ['sh', '-c', script], async ({ write, output: out }) => {
+      await until(out, /ready/)
+      write('\x03')
+    })
+    expect(output).toContain('caught')
+    expect(output).toContain('exit=5')
+    expect(code).toBe(0)
   })
 })
 
