@@ -1,6 +1,6 @@
 // Hello, containerd: connect, print the server's version, its plugins and namespaces, then run real
-// containers like `nerdctl run` does: one attached (its output returned), one detached (its output read
-// back from its json-file log).
+// containers like `nerdctl run` does: one attached (its output returned), one on a terminal (its output
+// returned and read back from its json-file log), one detached (its output read back from the log).
 //
 // Uses the daemon at $CONTAINERD_ADDRESS (or /run/containerd/containerd.sock). When none answers there,
 // it starts a private containerd under a temp dir for the duration of the demo (root needed) and stops
@@ -61,6 +61,13 @@ try {
     })
     process.stdout.write(hello.stdout ?? '')
     console.log(`container ${hello.name} exited with ${hello.exitCode}`)
+
+    // On a terminal, like `nerdctl run -t`: stdout and stderr arrive joined, with the terminal's \r\n. An
+    // attached run's output also goes to its json-file log, as with nerdctl: read it back after the run.
+    const term = await client.run(image.name, { tty: true, stdio: 'pipe', args: ['sh', '-c', 'echo "on $(tty)"'] })
+    process.stdout.write((term.stdout ?? '').replace(/\r\n/g, '\n'))
+    for await (const entry of client.logs(term.name)) console.log(`log ${term.name} ${entry.stream}: ${entry.line.trimEnd()}`)
+    await client.removeContainer(term.name)
 
     // Detached, like `nerdctl run -d`: its output goes to the json-file log; follow it to the end.
     const ticker = await client.run(image.name, {

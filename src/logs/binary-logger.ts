@@ -60,7 +60,7 @@ export interface BinaryLogger {
   readonly stderr: Writable
   /**
    * Ends both inputs and waits until the program exited (it writes out what it holds first); after
-   * {@link EXIT_TIMEOUT_MS} it gets SIGTERM, after as long again SIGKILL. Idempotent.
+   * 5 s it gets SIGTERM, after 5 s more SIGKILL. Idempotent.
    */
   close(): Promise<void>
   /** Kills the program at once (a run that failed). Idempotent. */

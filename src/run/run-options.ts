@@ -3,7 +3,7 @@ import type { CreateContainerOptions } from '../containers/create-container.js'
 import type { RestartPolicy } from '../containers/restart-policy.js'
 import type { PullOptions } from '../images/pull.js'
 import type { JsonFileLogOptions } from '../logs/log-config.js'
-import type { TaskStdio } from '../tasks/task-io.js'
+import type { LogFileStdio, LogUriStdio, StreamsStdio } from '../tasks/task-io.js'
 
 /** When `run()` pulls the image: `missing` (default) only when it is not in the namespace. */
 export type PullPolicy = 'missing' | 'always' | 'never'
@@ -19,7 +19,7 @@ export type NetworkMode = 'none' | 'host' | 'bridge'
  * Where an attached `run()`'s stdio goes (see {@link RunOptions.stdio}): a task's stdio except a bare
  * terminal, which `tty` asks for instead.
  */
-export type RunStdio = Exclude<TaskStdio, { terminal: true }>
+export type RunStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio | StreamsStdio
 
 /** Options of `client.run()`: everything `createContainer` takes, plus the `docker run` behaviour. */
 export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {

@@ -20,6 +20,7 @@ describe('examples', () => {
     expect(stdout).toMatch(/^image docker\.io\/library\/busybox:hello sha256:[0-9a-f]{64}$/m)
     expect(stdout).toMatch(/^Hello from a container: hello, uid 0, Linux$/m)
     expect(stdout).toMatch(/^container busybox-[0-9a-f]{5} exited with 0$/m)
+    expect(stdout).toMatch(/^on \/dev\/pts\/0\nlog busybox-[0-9a-f]{5} stdout: on \/dev\/pts\/0$/m)
     expect(stdout).toMatch(/^log busybox-[0-9a-f]{5} stdout: tick 1\nlog busybox-[0-9a-f]{5} stdout: tick 2\nlog busybox-[0-9a-f]{5} stdout: tick 3$/m)
   })
 })
