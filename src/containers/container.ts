@@ -7,6 +7,7 @@ import type { Container as ContainerMessage } from '../gen/containerd/services/c
 import { snapshotMounts } from './snapshot-mounts.js'
 import { Task } from '../tasks/task.js'
 import { reattachIo, taskIo, type TaskStdio } from '../tasks/task-io.js'
+import { directOutputAvailable, DirectOutputFailure, isHolderStartFailure, markDirectOutputUnavailable } from '../tasks/output-holder.js'
 import { closeProcessStdin } from '../tasks/process-handle.js'
 import { getImage } from '../images/image-store.js'
 import type { UserDatabase } from '../oci/user-database.js'
@@ -129,7 +130,26 @@ export class Container {
     // monitor would kill or replace a `created` task) and comes back under it once the task started.
     const managed = readRestartState(record.labels) !== undefined && (await markRestartStarting(this.client, this.id, options))
     const afterStart = managed ? () => markRestartRunning(this.client, this.id) : undefined
-    const io = await taskIo(typeof stdio === 'object' && 'jsonFile' in stdio ? await jsonFileStdio(this.client, this.id, record.labels, stdio, options) : stdio, this.id)
+    const resolved = typeof stdio === 'object' && 'jsonFile' in stdio ? await jsonFileStdio(this.client, this.id, record.labels, stdio, options) : stdio
+    try {
+      return await this.createTask(record, resolved, () => directOutputAvailable(this.client), options, afterStart)
+    } catch (err) {
+      if (!(err instanceof DirectOutputFailure)) throw err
+      // Direct output did not work with this daemon after all: FIFOs from now on.
+      markDirectOutputUnavailable(this.client)
+      return await this.createTask(record, resolved, undefined, options, afterStart)
+    }
+  }
+
+  /** Creates the task with the given stdio; whatever fails undoes what was made (task, FIFOs). */
+  private async createTask(
+    record: ContainerMessage,
+    stdio: TaskStdio,
+    direct: (() => Promise<boolean>) | undefined,
+    options: NewTaskOptions,
+    afterStart: (() => Promise<unknown>) | undefined,
+  ): Promise<Task> {
+    const io = await taskIo(stdio, this.id, direct)
     let created = false
     try {
       const rootfs = await snapshotMounts(this.client, record.snapshotter, record.snapshotKey, options)
@@ -139,11 +159,15 @@ export class Container {
       )
       created = true
       const closeStdin = (): Promise<void> => closeProcessStdin(this.client, this.id, '')
-      return new Task(this.client, this.id, pid, await io.attach(closeStdin), io.close, this.userDatabase(record), afterStart)
+      const exited = (): Promise<unknown> => this.client.services.tasks.wait({ containerId: this.id })
+      return new Task(this.client, this.id, pid, await io.attach(closeStdin, { pid, exited }), io.close, this.userDatabase(record), afterStart)
     } catch (err) {
       // Undo what was made: the task (if creating it succeeded but attaching failed), then the FIFOs.
       if (created) await this.client.services.tasks.delete({ containerId: this.id }).catch(() => undefined)
       await io.close()
+      // With direct output, the shim failing to start the holder, or its pipes not opening here, is the
+      // mechanism failing, not the task: the caller retries with FIFOs.
+      if (io.direct === true && (created || isHolderStartFailure(err))) throw new DirectOutputFailure(err)
       throw err
     }
   }
@@ -157,7 +181,9 @@ export class Container {
     const record = await this.record(options)
     const { process } = await this.client.services.tasks.get({ containerId: this.id }, options)
     if (options.attach !== true) return new Task(this.client, this.id, process?.pid ?? 0, {}, undefined, this.userDatabase(record))
-    const io = await reattachIo({ stdin: process?.stdin ?? '', stdout: process?.stdout ?? '', stderr: process?.stderr ?? '' })
+    const pid = process?.pid ?? 0
+    const exited = (): Promise<unknown> => this.client.services.tasks.wait({ containerId: this.id })
+    const io = await reattachIo({ stdin: process?.stdin ?? '', stdout: process?.stdout ?? '', stderr: process?.stderr ?? '' }, { pid, exited })
     return new Task(this.client, this.id, process?.pid ?? 0, io.streams, io.close, this.userDatabase(record))
   }
 

@@ -3,29 +3,13 @@ import { closeSync, constants, openSync } from 'node:fs'
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { dirname, join } from 'node:path'
+import { drained, OUTPUT_DRAIN_MS } from './drained.js'
 import { FifoPool } from './fifo-pool.js'
 
 /** Where containerd's Go client puts its FIFOs; the shim must be able to open them (same host). */
 export const FIFO_ROOT = '/run/containerd/fifo'
 
 const pool = new FifoPool(FIFO_ROOT)
-
-/** How long {@link FifoSet.close} lets flowing output finish before it closes the streams. */
-const DRAIN_MS = 2_000
-
-/** Resolves when a flowing readable has ended (or after `ms`); at once for one nobody reads. */
-function drained(stream: Socket, ms: number): Promise<void> {
-  if (stream.readableEnded || stream.destroyed || stream.readableFlowing !== true) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      stream.off('end', done).off('close', done).off('error', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    stream.once('end', done).once('close', done).once('error', done)
-  })
-}
 
 /** FIFOs for one process's stdio, and our ends of them. */
 export class FifoSet {
@@ -110,7 +94,7 @@ export class FifoSet {
    */
   async close(): Promise<void> {
     this.stdinSocket?.destroy()
-    await Promise.all([this.stdoutSocket, this.stderrSocket].map((s) => (s !== undefined ? drained(s, DRAIN_MS) : undefined)))
+    await Promise.all([this.stdoutSocket, this.stderrSocket].map((s) => (s !== undefined ? drained(s, OUTPUT_DRAIN_MS) : undefined)))
     for (const s of [this.stdoutSocket, this.stderrSocket]) s?.destroy()
     // Read fds never wrapped in a socket (attach not reached) are closed directly.
     for (const stream of ['stdout', 'stderr'] as const) {

@@ -1,7 +1,10 @@
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { InvalidArgumentError } from '../client/errors.js'
+import { attachDirectOutputs, type DirectOutputs } from './direct-output.js'
 import { FifoSet } from './fifo-set.js'
+import { OUTPUT_HOLDER_URI } from './output-holder.js'
 
 /** stdout and stderr appended, line by line as they come, to one file. */
 export interface LogFileStdio {
@@ -39,6 +42,11 @@ export interface TerminalStdio {
  * piped into the given Writables (with backpressure; they are not ended, so `process.stdout` works), and
  * a given Readable is piped into its stdin (the process reads EOF when it ends). A stream left out is
  * discarded (stdin empty).
+ *
+ * Without stdin, a task's output is read straight from the pipes its process writes to, with no copy by
+ * the shim in between (more than twice the throughput; see output-holder.ts), when this process runs as
+ * root in containerd's pid namespace and /usr/bin/perl exists; otherwise, and for exec processes,
+ * through FIFOs.
  */
 export interface StreamsStdio {
   /** Fed to the process's stdin. */
@@ -66,12 +74,19 @@ export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio
 
 /** The process's ends of its stdio, when piped. */
 export interface ProcessStreams {
-  /** Write here to feed the process's stdin ('pipe' only). */
+  /** Write here to feed the process's stdin (`'pipe'` only). */
   stdin?: Writable
-  /** The process's stdout ('pipe' only). */
+  /** The process's stdout (`'pipe'` only). */
   stdout?: Readable
-  /** The process's stderr ('pipe' only). */
+  /** The process's stderr (`'pipe'` only). */
   stderr?: Readable
+}
+
+/** A created (not yet started) process, for connecting its stdio. */
+export interface CreatedProcess {
+  pid: number
+  /** Starts waiting for the process to exit. */
+  exited: () => Promise<unknown>
 }
 
 /** The stdio URIs for the create request, and what to do after it and at the end. */
@@ -81,17 +96,20 @@ export interface TaskIo {
   stderr: string
   /** Whether the shim must put the process on a pseudo-terminal. */
   terminal: boolean
+  /** True when the outputs are read straight from the process's pipes (see output-holder.ts). */
+  direct?: boolean
   /**
    * Called after the task/exec is created: connects the streams. `closeStdin` closes the process's stdin
-   * (the CloseIO call), for a stdin Readable of the caller's that ended.
+   * (the CloseIO call), for a stdin Readable of the caller's that ended. `created` is the created process
+   * (its pid, and a wait for its exit): direct output needs it.
    */
-  attach: (closeStdin: () => Promise<void>) => Promise<ProcessStreams>
+  attach: (closeStdin: () => Promise<void>, created?: CreatedProcess) => Promise<ProcessStreams>
   /** Called after the task/exec is deleted (or creating it failed). */
   close: () => Promise<void>
 }
 
 /** Resolves a {@link TaskStdio} into the URIs containerd's shim understands. */
-export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
+export async function taskIo(stdio: TaskStdio, id: string, direct?: () => Promise<boolean>): Promise<TaskIo> {
   const none = async (): Promise<void> => undefined
   if (stdio === 'null') return { stdin: '', stdout: '', stderr: '', terminal: false, attach: async () => ({}), close: none }
   if (typeof stdio === 'object' && 'logUri' in stdio) {
@@ -104,40 +122,41 @@ export async function taskIo(stdio: TaskStdio, id: string): Promise<TaskIo> {
     const fifos = await FifoSet.create(id, { stdin: true, stdout: true, stderr: false })
     return { ...fifos.paths, terminal: true, attach: () => fifos.attach(), close: () => fifos.close() }
   }
-  if (typeof stdio === 'object' && !('logFile' in stdio)) return streamsIo(stdio, id)
-  if (stdio !== 'pipe' && stdio !== 'inherit' && (typeof stdio !== 'object' || typeof stdio.logFile !== 'string' || stdio.logFile === '')) {
+  if (typeof stdio === 'object' && !('logFile' in stdio)) return streamsIo(stdio, id, direct)
+  if (stdio === 'pipe') {
+    const fifos = await FifoSet.create(id, { stdin: true, stdout: true, stderr: true })
+    return { ...fifos.paths, terminal: false, attach: () => fifos.attach(), close: () => fifos.close() }
+  }
+  if (stdio === 'inherit') return streamsIo({ stdout: process.stdout, stderr: process.stderr }, id, direct)
+  if (typeof stdio !== 'object' || typeof stdio.logFile !== 'string' || stdio.logFile === '') {
     throw new InvalidArgumentError(`stdio must be 'null', 'pipe', 'inherit', { logFile }, { logUri }, { terminal: true } or { stdin?, stdout?, stderr? } streams`)
   }
-  const fifos = await FifoSet.create(id, { stdin: stdio === 'pipe', stdout: true, stderr: true })
-  let file: WriteStream | undefined
+  return logFileIo(stdio.logFile, id, direct)
+}
+
+/** Both outputs appended to one file by this process. */
+async function logFileIo(path: string, id: string, direct: (() => Promise<boolean>) | undefined): Promise<TaskIo> {
+  const file = createWriteStream(path, { flags: 'a' })
+  let io: TaskIo
+  try {
+    await once(file, 'open') // a path that cannot be opened fails here, before anything is created
+    io = await streamsIo({ stdout: file, stderr: file }, id, direct)
+  } catch (err) {
+    file.destroy()
+    throw err
+  }
   return {
-    ...fifos.paths,
-    terminal: false,
-    attach: async () => {
-      const streams = await fifos.attach()
-      if (stdio === 'pipe') return streams
-      const out = stdio === 'inherit' ? { stdout: process.stdout, stderr: process.stderr } : undefined
-      if (out !== undefined) {
-        streams.stdout?.pipe(out.stdout, { end: false })
-        streams.stderr?.pipe(out.stderr, { end: false })
-      } else {
-        file = createWriteStream((stdio as LogFileStdio).logFile, { flags: 'a' })
-        streams.stdout?.pipe(file, { end: false })
-        streams.stderr?.pipe(file, { end: false })
-      }
-      return {}
-    },
+    ...io,
     close: async () => {
-      await fifos.close()
-      const f = file
-      if (f !== undefined) await new Promise<void>((resolve) => f.end(() => resolve()))
+      await io.close()
+      await new Promise<void>((resolve) => file.end(() => resolve()))
     },
   }
 }
 
 const STREAM_KEYS = new Set(['stdin', 'stdout', 'stderr'])
 
-async function streamsIo(stdio: StreamsStdio, id: string): Promise<TaskIo> {
+async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise<boolean>) | undefined): Promise<TaskIo> {
   const unknown = Object.keys(stdio).filter((k) => !STREAM_KEYS.has(k))
   if (unknown.length > 0) {
     throw new InvalidArgumentError(`stdio: unknown key ${JSON.stringify(unknown[0])}; want 'null', 'pipe', 'inherit', { logFile }, { logUri }, { terminal: true } or { stdin?, stdout?, stderr? } streams`)
@@ -147,27 +166,30 @@ async function streamsIo(stdio: StreamsStdio, id: string): Promise<TaskIo> {
   if ((stdin !== undefined && !isStream(stdin, 'pipe')) || (stdout !== undefined && !isStream(stdout, 'write')) || (stderr !== undefined && !isStream(stderr, 'write'))) {
     throw new InvalidArgumentError('stdio streams: stdin must be a Readable, stdout and stderr Writables')
   }
-  const fifos = await FifoSet.create(id, { stdin: stdin !== undefined, stdout: stdout !== undefined, stderr: stderr !== undefined })
+  if (stdin === undefined && direct !== undefined && (await direct())) return directIo(stdout, stderr)
+  // Both output FIFOs, wanted or not: the shim refuses an empty path for one output beside a FIFO for
+  // the other (it would open "" as a file); an output not wanted is read and dropped here.
+  const fifos = await FifoSet.create(id, { stdin: stdin !== undefined, stdout: true, stderr: true })
   let detachStdin = (): void => undefined
   return {
     ...fifos.paths,
     terminal: false,
     attach: async (closeStdin) => {
       const ends = await fifos.attach()
-      if (stdout !== undefined) ends.stdout?.pipe(stdout, { end: false })
-      if (stderr !== undefined) ends.stderr?.pipe(stderr, { end: false })
+      connectOutputs(ends, stdout, stderr)
       const fifo = ends.stdin
       if (stdin !== undefined && fifo !== undefined) {
         // When the input ends, flush it into the FIFO, then close the process's stdin so it reads EOF.
+        const input = stdin
         const onEnd = (): void => {
           fifo.end(() => void closeStdin().catch(() => undefined))
         }
-        stdin.pipe(fifo, { end: false })
-        stdin.once('end', onEnd)
+        input.pipe(fifo, { end: false })
+        input.once('end', onEnd)
         // The caller's stream may outlive the process (process.stdin): leave it as it was found.
         detachStdin = () => {
-          stdin.off('end', onEnd)
-          stdin.unpipe(fifo)
+          input.off('end', onEnd)
+          input.unpipe(fifo)
         }
       }
       return {}
@@ -179,12 +201,56 @@ async function streamsIo(stdio: StreamsStdio, id: string): Promise<TaskIo> {
   }
 }
 
+/** Output read straight from the process's pipes (see output-holder.ts); only for a task's init process. */
+function directIo(stdout: Writable | undefined, stderr: Writable | undefined): TaskIo {
+  let outputs: DirectOutputs | undefined
+  return {
+    stdin: '',
+    stdout: OUTPUT_HOLDER_URI,
+    stderr: OUTPUT_HOLDER_URI,
+    terminal: false,
+    direct: true,
+    attach: async (_closeStdin, created) => {
+      if (created === undefined) throw new Error('direct output needs the created process')
+      outputs = await attachDirectOutputs(created.pid, created.exited)
+      connectOutputs(outputs, stdout, stderr)
+      return {}
+    },
+    close: async () => {
+      await outputs?.close()
+    },
+  }
+}
+
 /**
- * Reconnects to the FIFOs of a process created by another client (which may have exited): the process's
- * output from here on arrives on the returned streams, and `stdin` feeds it if it has one.
- * Returns the streams and a closer that releases our ends and removes the FIFO directory.
+ * Pipes each output into its Writable, not ending it (it may be process.stdout, or one file for both);
+ * an output without one is read and dropped, so the process never blocks on it.
  */
-export async function reattachIo(paths: { stdin: string; stdout: string; stderr: string }): Promise<{ streams: ProcessStreams; close: () => Promise<void> }> {
+function connectOutputs(ends: { stdout?: Readable; stderr?: Readable }, stdout: Writable | undefined, stderr: Writable | undefined): void {
+  if (stdout !== undefined) ends.stdout?.pipe(stdout, { end: false })
+  else ends.stdout?.resume()
+  if (stderr !== undefined) ends.stderr?.pipe(stderr, { end: false })
+  else ends.stderr?.resume()
+}
+
+/**
+ * Reconnects to the stdio of a process created by another client (which may have exited): its FIFOs, or
+ * for a task with direct output (see output-holder.ts) new read ends of its pipes, which need `created`.
+ * The process's output from here on arrives on the returned streams, and `stdin` feeds it if it has one.
+ * Returns the streams and a closer that releases our ends (and removes the FIFO directory).
+ */
+export async function reattachIo(paths: { stdin: string; stdout: string; stderr: string }, created?: CreatedProcess): Promise<{ streams: ProcessStreams; close: () => Promise<void> }> {
+  if (paths.stdout === OUTPUT_HOLDER_URI && created !== undefined) {
+    let outputs: DirectOutputs
+    try {
+      outputs = await attachDirectOutputs(created.pid, created.exited)
+    } catch (err) {
+      // The process is gone (exited, not yet deleted): its pipes cannot be reached any more.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { streams: {}, close: async () => undefined }
+      throw err
+    }
+    return { streams: { stdout: outputs.stdout, stderr: outputs.stderr }, close: () => outputs.close() }
+  }
   const isFifo = (p: string): boolean => p !== '' && !/^[a-z][a-z0-9+.-]*:\/\//.test(p)
   const fifos = await FifoSet.reopen({
     stdin: isFifo(paths.stdin) ? paths.stdin : '',
