@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises'
 import type { ClientCore } from '../client/client.js'
-import { NotFoundError } from '../client/errors.js'
+import { NotFoundError, NotImplementedError } from '../client/errors.js'
 import { Container } from '../containers/container.js'
 import { generateContainerId } from '../containers/container-id.js'
 import { createContainer } from '../containers/create-container.js'
@@ -56,7 +56,8 @@ export interface CompletedRun {
  * removed with `rm`). Everything made is undone if a step fails: no name, state dir, container or
  * snapshot is left behind.
  * @throws InvalidArgumentError for conflicting or bad options; ConflictError for a name in use;
- *   NotFoundError for an image that is not there with `pull: 'never'`; RegistryError from the pull.
+ *   NotFoundError for an image that is not there with `pull: 'never'`; RegistryError from the pull;
+ *   NotImplementedError for a restart policy the daemon cannot apply (with `tty`: before containerd 2.0).
  */
 export async function runContainer(client: ClientCore, reference: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
   checkRunOptions(options)
@@ -64,6 +65,7 @@ export async function runContainer(client: ClientCore, reference: string, option
   const callOptions = options.signal !== undefined ? { signal: options.signal } : {}
   const restart = options.restart ?? 'no'
   const parsedRestart = restart === 'no' ? undefined : await checkRestartPolicy(client, restart, callOptions)
+  if (parsedRestart !== undefined && options.tty === true) await checkTerminalRestart(client, restart, callOptions)
   const image = await ensureImage(client, reference, options)
   const id = generateContainerId()
   const name = options.name ?? defaultContainerName(image.name, id)
@@ -156,6 +158,22 @@ export async function runContainer(client: ClientCore, reference: string, option
     io?.abort()
     await undo(names, name, id, stateDir, container, task)
     throw err
+  }
+}
+
+/**
+ * containerd's restart monitor before 2.0 re-creates a task without a terminal, which runc refuses for a
+ * container whose spec asks for one ("cannot allocate tty if runc will detach without setting console
+ * socket"): the container would never come back. Refused up front instead.
+ */
+async function checkTerminalRestart(client: ClientCore, policy: string, options: { signal?: AbortSignal }): Promise<void> {
+  const { version } = await client.version(options)
+  const major = /^v?(\d+)\./.exec(version)?.[1]
+  if (major !== undefined && Number(major) < 2) {
+    throw new NotImplementedError(
+      `restart policy "${policy}" with tty needs containerd 2.0 or newer: the restart monitor of containerd ${version} ` +
+        'restarts tasks without a terminal, which runc refuses; drop tty or the restart policy',
+    )
   }
 }
 

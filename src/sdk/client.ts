@@ -124,7 +124,9 @@ export class Client extends ClientCore {
    * Runs an image like `nerdctl run`: pulls it if missing, creates a container with nerdctl's metadata
    * (name, labels, state dir), starts it, and with `detach` returns it running (output in the json-file
    * log, see {@link Client.logs}); otherwise waits for it to exit and returns the exit code (and the
-   * output with `stdio: 'pipe'`), removing it with `rm`. A failed run leaves nothing behind.
+   * output with `stdio: 'pipe'`), removing it with `rm`. An attached run's output goes to `stdio` and to
+   * the json-file log too. `tty` runs it on a terminal (`-t`), `interactive` feeds stdin (`-i`).
+   * A failed run leaves nothing behind.
    * @throws InvalidArgumentError for bad or conflicting options; ConflictError when the name is taken.
    */
   async run(image: string, options: RunOptions & { detach: true }): Promise<DetachedRun>
@@ -155,7 +157,7 @@ export class Client extends ClientCore {
   }
 
   /**
-   * A container's json-file log (containers from a detached `run()`, or nerdctl's), as an async iterator
+   * A container's json-file log (containers from `run()`, or nerdctl's), as an async iterator
    * of `{ stream, time, line }`; with `follow` it ends once the task exited and its logger drained.
    * @throws NotFoundError when the container or its log does not exist.
    */

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Client, InvalidArgumentError, type LogEntry } from '../../src/index.js'
+import { Client, InvalidArgumentError, NotImplementedError, type LogEntry, type RunOptions } from '../../src/index.js'
 import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { runnableBusybox } from '../env/runnable-image.js'
 import { StreamText } from '../env/stream-text.js'
-import { connectTestClient, daemonAddress } from '../env/test-client.js'
+import { connectTestClient, daemonAddress, daemonLine } from '../env/test-client.js'
 
 const base = await connectTestClient('run-attached')
 const IMAGE = 'docker.io/library/busybox:run-attached'
@@ -168,6 +168,28 @@ describe('terminals', () => {
     expect(entries.map((e) => `${e.stream}:${e.line}`)).toEqual(['stdout:/dev/pts/0\r', 'stdout:detached\r', 'stdout:err\r'])
     expect((await run.task.wait()).exitCode).toBe(0)
     await client.removeContainer('tty-detached')
+  })
+
+  it('restarts a detached terminal on containerd 2.x, and refuses tty with restart where the monitor cannot', async () => {
+    const options: RunOptions & { detach: true } = { args: ['sh', '-c', 'echo up; sleep 0.3'], tty: true, detach: true, restart: 'always', stopTimeout: 1 }
+    if (daemonLine() === '1.6' || daemonLine() === '1.7') {
+      const before = await footprint()
+      await expect(client.run(IMAGE, options)).rejects.toThrow(NotImplementedError)
+      await expect(client.run(IMAGE, options)).rejects.toThrow(/with tty needs containerd 2\.0/)
+      expect(await footprint()).toEqual(before)
+      return
+    }
+    const run = await client.run(IMAGE, options)
+    // Bounded: the monitor checks every 10 s by default; wait for a second start's line.
+    const deadline = Date.now() + 30_000
+    let lines: string[] = []
+    while (lines.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      lines = (await collect(client.logs(run.id))).map((e) => e.line)
+    }
+    expect(lines.slice(0, 2)).toEqual(['up\r', 'up\r'])
+    await client.stop(run.id)
+    await client.removeContainer(run.id, { force: true })
   })
 
   it('keeps a detached interactive terminal (-dit) open until stopped', async () => {
