@@ -54,13 +54,15 @@ export class Tee extends Writable {
   }
 
   /**
-   * Resolves once every Readable piped in has ended, or once nothing was written for `idleMs`
-   * (a process's child may hold the output open after the process exited).
+   * Resolves once every Readable piped in has ended, or once nothing was written for `idleMs` since
+   * the call or the last write, whichever is later (a process's child may hold the output open after
+   * the process exited; output written just before the exit is still on its way).
    */
   async sourcesEnded(idleMs = OUTPUT_IDLE_MS): Promise<void> {
+    const called = Date.now()
     // Bounded: each round sleeps, and an idle stretch of idleMs ends it.
     while (this.piped === 0 || this.sources.size > 0) {
-      if (Date.now() - this.lastWrite >= idleMs) return
+      if (Date.now() - Math.max(this.lastWrite, called) >= idleMs) return
       await new Promise((resolve) => setTimeout(resolve, Math.min(50, idleMs)))
     }
   }

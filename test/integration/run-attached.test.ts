@@ -115,7 +115,8 @@ describe('attached run: the json-file log too', () => {
   })
 
   it('logs with stdio null, and rm removes the log with the container', async () => {
-    const kept = await client.run(IMAGE, { args: ['echo', 'quiet'], stdio: 'null' })
+    // Silent for longer than the copy's idle bound, then a last line right before the exit.
+    const kept = await client.run(IMAGE, { args: ['sh', '-c', 'sleep 2.2; echo quiet'], stdio: 'null' })
     expect((await collect(client.logs(kept.id))).map((e) => e.line)).toEqual(['quiet'])
     await client.removeContainer(kept.id)
     const before = await footprint()

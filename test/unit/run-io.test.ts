@@ -115,6 +115,17 @@ describe('Tee', () => {
     expect(Buffer.concat(kept).toString()).toBe('x')
   })
 
+  it('waits for output that comes after a long silence, right before the end', async () => {
+    const got: Buffer[] = []
+    const tee = new Tee([new Writable({ write(c: Buffer, _e, cb) { got.push(c); cb() } })])
+    const source = new PassThrough()
+    source.pipe(tee, { end: false })
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    setTimeout(() => source.end('late'), 50)
+    await tee.sourcesEnded(100)
+    expect(Buffer.concat(got).toString()).toBe('late')
+  })
+
   it('stops waiting for a source that stays open once the output went quiet, and lets go of it', async () => {
     const source = new PassThrough()
     const tee = new Tee([new PassThrough()])
