@@ -265,6 +265,8 @@ describe('bad input and failures', () => {
     const before = await footprint()
     await expect(client.run(IMAGE, { args: ['/no/such/binary'], tty: true, stdio: 'pipe', name: 'tty-no-binary' })).rejects.toThrow(/no such file|not found/i)
     await expect(client.run(IMAGE, { args: ['/no/such/binary'], stdio: 'pipe', name: 'no-binary' })).rejects.toThrow(/no such file|not found/i)
+    // The logger starts while the container is created: a create that fails stops it too.
+    await expect(client.run(IMAGE, { memory: 'lots', stdio: 'pipe', name: 'bad-memory' })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { args: ['/no/such/binary'], tty: true, detach: true, name: 'tty-no-binary-detached' })).rejects.toThrow(/no such file|not found/i)
     expect(await footprint()).toEqual(before)
   })
