@@ -6,7 +6,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { InvalidArgumentError, NotFoundError, readLogs, type Image } from '../../src/index.js'
 import { StreamText } from '../env/stream-text.js'
@@ -291,7 +291,7 @@ describe('stop', () => {
 })
 
 describe('runtimes', () => {
-  it('runs a container with crun through the runc shim', async () => {
+  it('runs a container with crun through the runc shim (on a hybrid-cgroup host: with a v1-only view)', async () => {
     const container = await client.createContainer(uniqueId('crun'), { image, runtime: 'crun', args: ['sh', '-c', 'exit 5'] })
     expect((await container.info()).runtime).toBe('io.containerd.runc.v2')
     // ctr prints the runc shim's options as JSON (2.x) or as the raw Any (1.x): field 6 binary_name = "crun".
@@ -302,14 +302,40 @@ describe('runtimes', () => {
       // error must still come through whole, and leave no task.
       await expect(container.newTask()).rejects.toThrow(/cgroups in hybrid mode not supported/)
       await expect(container.task()).rejects.toBeInstanceOf(NotFoundError)
+      await container.delete()
+      // The same crun, given a view of the host with only the v1 hierarchies (a mount namespace of its own
+      // without /sys/fs/cgroup/unified), runs the container; a log of its calls shows it did.
+      const dir = await mkdtemp(join(tmpdir(), 'csdk-crun-'))
+      try {
+        const wrapper = join(dir, 'crun-v1')
+        await writeFile(wrapper, [
+          '#!/bin/sh',
+          `echo "$@" >> ${join(dir, 'calls')}`,
+          `exec unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec /usr/bin/crun "$@"' crun "$@"`,
+          '',
+        ].join('\n'), { mode: 0o755 })
+        const viaCrun = await client.createContainer(uniqueId('crun-v1'), { image, runtime: wrapper, args: ['sh', '-c', 'echo crun-ran; exit 5'] })
+        const task = await viaCrun.newTask({ stdio: 'pipe' })
+        const out = new StreamText(task.stdout)
+        const exited = task.wait()
+        await task.start()
+        expect((await exited).exitCode).toBe(5)
+        await task.delete()
+        expect(out.value).toBe('crun-ran\n')
+        const calls = await readFile(join(dir, 'calls'), 'utf8')
+        for (const command of ['create', 'start', 'delete']) expect(calls).toMatch(new RegExp(`\\b${command}\\b.*${viaCrun.id}`))
+        await viaCrun.delete()
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
     } else {
       const task = await container.newTask()
       const exited = task.wait()
       await task.start()
       expect((await exited).exitCode).toBe(5)
       await task.delete()
+      await container.delete()
     }
-    await container.delete()
     await expect(client.createContainer(uniqueId('badrt'), { image, runtime: 'not a runtime' })).rejects.toBeInstanceOf(InvalidArgumentError)
   })
 })
