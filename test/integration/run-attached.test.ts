@@ -275,4 +275,19 @@ describe('bad input and failures', () => {
     await expect(client.run(IMAGE, { args: ['/no/such/binary'], tty: true, detach: true, name: 'tty-no-binary-detached' })).rejects.toThrow(/no such file|not found/i)
     expect(await footprint()).toEqual(before)
   })
+
+  it('an aborted attached run is killed and removed, its logger and terminal released', async () => {
+    const before = await footprint()
+    const controller = new AbortController()
+    const stdin = new PassThrough()
+    const screen = new PassThrough()
+    const text = new StreamText(screen)
+    const run = client.run(IMAGE, { args: ['sh', '-c', 'echo started; sleep 100'], tty: true, stdio: { stdin, stdout: screen }, name: 'aborted', signal: controller.signal })
+    run.catch(() => undefined) // awaited below
+    await text.until(/started/)
+    controller.abort(new Error('enough'))
+    await expect(run).rejects.toThrow()
+    expect(await footprint()).toEqual(before)
+    expect(stdin.listenerCount('data')).toBe(0)
+  })
 })
