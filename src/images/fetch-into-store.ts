@@ -1,6 +1,7 @@
 import type { ClientCore } from '../client/client.js'
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../client/errors.js'
 import type { Digest } from '../client/content/digest.js'
+import type { BlobSink } from '../registry/raw-blob-get.js'
 import type { OciDescriptor, RegistryClient } from '../registry/registry-client.js'
 import { RegistryError } from '../registry/registry-error.js'
 import type { PullProgressListener } from './progress.js'
@@ -69,23 +70,35 @@ export async function fetchIntoStore(
   try {
     let stored = writer.offset
     let reported = stored
+    const count = (n: number): void => {
+      stored += n
+      if (stored - reported >= PROGRESS_EVERY_BYTES) {
+        reported = stored
+        options.onProgress?.({ ...event, status: 'downloading', current: stored })
+      }
+    }
     // A connection that drops mid-blob is resumed from what we have (Range request), a few times.
     for (let attempt = 0; stored < desc.size; attempt++) {
       options.onProgress?.({ ...event, status: 'downloading', current: stored })
       try {
-        const stream = await registry.fetchBlob(desc, { offset: stored, signal: options.signal, verify: false })
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          if (stored + chunk.byteLength > desc.size) {
-            stream.destroy()
-            throw new RegistryError('DigestMismatch', `blob ${desc.digest}: the registry sent more than the ${desc.size} bytes of its descriptor`)
-          }
-          await writer.write(chunk)
-          stored += chunk.byteLength
-          if (stored - reported >= PROGRESS_EVERY_BYTES) {
-            reported = stored
-            options.onProgress?.({ ...event, status: 'downloading', current: stored })
-          }
+        // The socket reads into the writer's message slots (no copy); bytes that arrive another way (with
+        // the response head, or from a registry that sends no length) are copied in by `write`.
+        const sink: BlobSink = {
+          target: () => writer.writeTarget(),
+          advance: (n) => {
+            const wait = writer.wroteIntoTarget(n)
+            count(n)
+            return wait
+          },
+          write: async (bytes) => {
+            if (stored + bytes.byteLength > desc.size) {
+              throw new RegistryError('DigestMismatch', `blob ${desc.digest}: the registry sent more than the ${desc.size} bytes of its descriptor`)
+            }
+            await writer.write(bytes)
+            count(bytes.byteLength)
+          },
         }
+        await registry.fetchBlobInto(desc, sink, { offset: stored, signal: options.signal })
         if (stored < desc.size) throw new RegistryError('Unavailable', `blob ${desc.digest}: the registry closed the stream after ${stored} of ${desc.size} bytes`)
       } catch (err) {
         const retriable = (err as { code?: string }).code === 'Unavailable' || isConnectionError(err)

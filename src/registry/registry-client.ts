@@ -3,6 +3,7 @@ import { pipeline, Transform, type Readable, type TransformCallback } from 'node
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Authorizer } from './authorizer.js'
 import { discardBody, readBody, sendRequest, type HttpRequest, type HttpResponse, type TlsSettings } from './http-request.js'
+import { rawGet, type BlobSink } from './raw-blob-get.js'
 import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.js'
 import { RegistryError } from './registry-error.js'
 
@@ -62,6 +63,13 @@ export const MANIFEST_ACCEPT = [
 /** Manifests and indexes are small; refuse anything larger (containerd caps them the same way). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 const RETRIES = 3
+
+/** What `call` needs of a response, from node:http or raw-blob-get.ts; `body.resume()` throws the body away. */
+interface CallResponse {
+  status: number
+  headers: HttpResponse['headers']
+  body: { resume(): void }
+}
 
 /** Options of a registry call. */
 export interface RegistryCallOptions {
@@ -160,6 +168,49 @@ export class RegistryClient {
     return verified
   }
 
+  /**
+   * Reads a blob from `offset` (a Range request, to resume) straight into `sink`, over a connection of
+   * its own whose reads fill the sink's memory (see raw-blob-get.ts); a registry that announces no
+   * Content-Length is read through {@link fetchBlob} instead. The bytes are not verified here: give them
+   * to something that checks the digest (containerd's content store does on commit). Resolves once the
+   * whole blob is in the sink; a connection that ends early rejects with a `RegistryError` `Unavailable`.
+   */
+  async fetchBlobInto(desc: OciDescriptor, sink: BlobSink, options: RegistryCallOptions & { offset?: number } = {}): Promise<void> {
+    if (!desc.digest.startsWith('sha256:')) {
+      throw new RegistryError('Protocol', `blob ${desc.digest}: only sha256 digests are supported`)
+    }
+    const offset = options.offset ?? 0
+    const headers: Record<string, string> = {}
+    if (offset > 0) headers['range'] = `bytes=${offset}-`
+    const res = await this.call('pull', 'GET', `/${this.repository}/blobs/${desc.digest}`, headers, options, (req) =>
+      rawGet({ url: req.url, headers: req.headers ?? {}, ...(req.tls !== undefined ? { tls: req.tls } : {}), signal: req.signal }),
+    )
+    if (offset > 0 && res.status !== 206) {
+      res.body.destroy()
+      throw new RegistryError('Protocol', `${this.host} does not support resuming blob ${desc.digest} (answered ${res.status} to a Range request)`, { status: res.status })
+    }
+    const length = res.body.length
+    if (length === undefined) {
+      // Chunked or unannounced: node:http decodes it; the caller's sink still counts the bytes.
+      res.body.destroy()
+      const stream = await this.fetchBlob(desc, { offset, signal: options.signal, verify: false })
+      for await (const chunk of stream as AsyncIterable<Buffer>) await sink.write(chunk)
+      return
+    }
+    if (length !== desc.size - offset) {
+      res.body.destroy()
+      throw new RegistryError('Protocol', `blob ${desc.digest}: the registry announces ${length} bytes, expected ${desc.size - offset}`)
+    }
+    try {
+      await res.body.readInto(sink)
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ECONNRESET') {
+        throw new RegistryError('Unavailable', `reading blob ${desc.digest} from ${this.host} failed: ${(err as Error).message}`, { cause: err })
+      }
+      throw err
+    }
+  }
+
   private async readManifestBody(res: HttpResponse, reference: string): Promise<Buffer> {
     const length = Number(firstHeader(res, 'content-length'))
     if (Number.isSafeInteger(length) && length > MAX_MANIFEST_BYTES) {
@@ -178,22 +229,23 @@ export class RegistryClient {
    * Sends a request to the first endpoint with the capability that answers, with auth and retries.
    * Returns only 2xx responses (206 included); maps the rest to RegistryError.
    */
-  private async call(
+  private async call<R extends CallResponse = HttpResponse>(
     capability: string,
     method: HttpRequest['method'],
     path: string,
     headers: Record<string, string>,
     options: RegistryCallOptions,
-  ): Promise<HttpResponse> {
+    send: (req: HttpRequest) => Promise<R> = sendRequest as unknown as (req: HttpRequest) => Promise<R>,
+  ): Promise<R> {
     const scope = `repository:${this.repository}:pull`
     let lastError: unknown
     for (const endpoint of this.endpoints.filter((e) => e.capabilities.has(capability))) {
       const url = new URL(`${(this.downgraded.get(endpoint) ?? endpoint.url).href.replace(/\/$/, '')}${path}`)
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
         const auth = this.authorizer.header(this.host, scope)
-        let res: HttpResponse
+        let res: R
         try {
-          res = await sendRequest({
+          res = await send({
             method,
             url,
             headers: { ...endpoint.headers, ...headers, ...(auth !== undefined ? { authorization: auth } : {}) },
@@ -213,7 +265,7 @@ export class RegistryClient {
           break // next endpoint
         }
         if (res.status === 401) {
-          discardBody(res.body)
+          res.body.resume()
           if (auth !== undefined) this.authorizer.invalidate(this.host, scope)
           if (attempt > 0 && auth !== undefined) {
             throw new RegistryError('Unauthorized', `${this.host} rejected our credentials for ${this.repository}`, { status: 401 })
@@ -222,13 +274,13 @@ export class RegistryClient {
           continue
         }
         if (res.status === 408 || res.status === 429 || res.status >= 500) {
-          discardBody(res.body)
+          res.body.resume()
           lastError = new RegistryError('Unavailable', `${url.host} answered ${res.status} to ${method} ${path}`, { status: res.status })
           if (attempt < RETRIES) await sleep(retryDelay(res, attempt), undefined, options.signal ? { signal: options.signal } : undefined)
           continue
         }
         if (res.status >= 200 && res.status < 300) return res
-        discardBody(res.body)
+        res.body.resume()
         if (res.status === 404) throw new RegistryError('NotFound', `${this.host}/${this.repository}: ${path.split('/').slice(-2).join(' ')} not found`, { status: 404 })
         if (res.status === 403) throw new RegistryError('Denied', `${this.host} denied ${method} on ${this.repository}`, { status: 403 })
         throw new RegistryError('Protocol', `${url.host} answered ${res.status} to ${method} ${path}`, { status: res.status })

@@ -176,6 +176,33 @@ export class ContentWriter implements AsyncDisposable {
     }
   }
 
+  /**
+   * @internal The free part of the next message's 1 MiB slot, for a reader that fills it in place (a
+   * socket reading a registry's blob straight into it): no copy at all. Report what was filled with
+   * {@link wroteIntoTarget} before asking again; write nothing in between.
+   */
+  writeTarget(): Uint8Array {
+    this.checkUsable()
+    this.slot ??= takeSlot()
+    return this.slot.subarray(this.gatheredBytes)
+  }
+
+  /**
+   * @internal `n` bytes were put at the start of the last {@link writeTarget}. Returns a promise when the
+   * slot was full and went out as a message: fill nothing more until it resolves (the writer's bound on
+   * unanswered messages); a rejection is the writer's failure.
+   */
+  wroteIntoTarget(n: number): Promise<void> | undefined {
+    const slot = this.slot
+    if (slot === undefined || n < 0 || this.gatheredBytes + n > WRITE_CHUNK_BYTES) {
+      throw new InternalError(`content ${this.ref}: ${n} bytes reported outside the write target`)
+    }
+    this.hash?.update(slot.subarray(this.gatheredBytes, this.gatheredBytes + n))
+    this.gatheredBytes += n
+    this.written += n
+    return this.gatheredBytes === WRITE_CHUNK_BYTES ? this.flush() : undefined
+  }
+
   // Copies a piece into the slot of the next message.
   private gather(piece: Uint8Array): void {
     this.slot ??= takeSlot()
