@@ -2,14 +2,14 @@
  * One process writing to stdout, read by this process, in a process of its own so its peak RSS is the
  * reading's and not the bench's. Started by stdout-throughput.ts:
  *
- *   node --import tsx bench/stdout-child.ts <socket> <namespace> <image> <container id> <MiB> <delay ms> [pipe|streams]
+ *   node --import tsx bench/stdout-child.ts <socket> <namespace> <image> <container id> <MiB> <delay ms> [pipe|direct]
  *
  * The writer is `busybox dd if=/dev/zero bs=1M count=<MiB>` in a container of `<image>`, read through
- * `stdio: 'pipe'` (`pipe`, the default: the shim copies its stdout into a FIFO) or with the counting
- * Writable given as stdio `{ stdout }` (`streams`: the SDK reads the process's own pipe, no shim copy;
- * the stream ends when the Writable has every byte). With `<image>` = `host` it is the same static
- * busybox run on the host as a plain child process instead: the floor of a Node pipe reader on this machine,
- * without shim or FIFO (no containerd is involved; socket, namespace and id are ignored).
+ * `stdio: 'pipe'` (`pipe`, the default: the shim copies its stdout into a FIFO) or `stdio: { stdout: 'pipe',
+ * stderr: 'pipe' }` (`direct`: no stdin, so the SDK reads the process's own pipe, no shim copy). With
+ * `<image>` = `host` it is the same static busybox run on the host as a plain child process instead: the
+ * floor of a Node pipe reader on this machine, without shim or FIFO (no containerd is involved; socket,
+ * namespace and id are ignored).
  *
  * The output is piped (`pipeline`, so backpressure holds) into a Writable that counts the bytes and, with
  * `<delay ms>` > 0, takes the next chunk only that long after the last one: a slow consumer. Prints one
@@ -20,7 +20,7 @@
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
-import { PassThrough, Writable } from 'node:stream'
+import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Client } from '../src/index.js'
 import { CONTAINER_BENCH_LABEL } from './container-fixture.js'
@@ -39,30 +39,23 @@ async function peakRssMiB(): Promise<number> {
 }
 
 /** Counts what it is given; with a delay it takes the next chunk only that long after the last one. */
-function countingSink(delayMs: number): { sink: Writable; bytes: () => number; chunks: () => number; whenBytes: (n: number) => Promise<void> } {
+function countingSink(delayMs: number): { sink: Writable; bytes: () => number; chunks: () => number } {
   let bytes = 0
   let chunks = 0
-  let waiting: { n: number; resolve: () => void } | undefined
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length
       chunks++
-      if (waiting !== undefined && bytes >= waiting.n) waiting.resolve()
       if (delayMs > 0) setTimeout(callback, delayMs)
       else callback()
     },
   })
-  const whenBytes = (n: number): Promise<void> => (bytes >= n ? Promise.resolve() : new Promise((resolve) => { waiting = { n, resolve } }))
-  return { sink, bytes: () => bytes, chunks: () => chunks, whenBytes }
+  return { sink, bytes: () => bytes, chunks: () => chunks }
 }
 
-/**
- * A started writer: its stdout (piped into the sink here) or, when the SDK already writes into the sink,
- * when the sink has had every byte; its stderr; and how it exits.
- */
+/** A started writer: its stdout, its stderr, and how it exits. */
 interface Writer {
-  stdout?: Readable
-  delivered?: Promise<void>
+  stdout: Readable
   stderr: Readable
   exited: Promise<number>
 }
@@ -81,8 +74,7 @@ async function measure(start: () => Promise<Writer>, sink: Writable, baseRssMiB:
     writer.stderr.setEncoding('utf8').on('data', (text: string) => {
       if (stderr.length < 4096) stderr += text
     })
-    if (writer.delivered !== undefined) await writer.delivered
-    else if (writer.stdout !== undefined) await pipeline(writer.stdout, sink)
+    await pipeline(writer.stdout, sink)
     const streamMs = (nowUs() - started) / 1000
     const cpu = process.cpuUsage(cpuBefore)
     const exitCode = await writer.exited
@@ -109,25 +101,19 @@ async function onHost(mib: number, sink: Writable, baseRssMiB: number) {
   return { ...result, lifecycleMs: result.streamMs }
 }
 
-/**
- * Ours in a container. `pipe`: stdio 'pipe' (FIFOs the shim copies into), piped into the sink; the stream
- * ends with stdout's end. `streams`: stdio { stdout: sink, stderr } (read straight from the process's
- * pipes); the stream ends when the sink has every byte (a Writable given as stdout is not ended).
- */
+/** Ours in a container, stdout piped into the sink; the stream ends with stdout's end (see the header for the modes). */
 async function inContainer(client: Client, image: string, id: string, mib: number, counter: ReturnType<typeof countingSink>, baseRssMiB: number, mode: string) {
   const begin = nowUs()
   const container = await client.createContainer(id, { image, args: ['busybox', ...ddArgs(mib)], labels: { [CONTAINER_BENCH_LABEL]: 'stdout' } })
   let result: Awaited<ReturnType<typeof measure>>
   try {
-    const stderrCopy = new PassThrough()
-    const task = await container.newTask({ stdio: mode === 'streams' ? { stdout: counter.sink, stderr: stderrCopy } : 'pipe' })
+    const task = await container.newTask({ stdio: mode === 'direct' ? { stdout: 'pipe', stderr: 'pipe' } : 'pipe' })
     try {
       const { stdout, stderr } = task
       task.stdin?.end()
       result = await measure(async () => {
         const exited = task.wait().then((s) => s.exitCode) // before start, so a fast exit is not missed
         await task.start()
-        if (mode === 'streams') return { delivered: counter.whenBytes(mib * MiB), stderr: stderrCopy, exited }
         if (stdout === undefined || stderr === undefined) throw new Error("stdio 'pipe' gave no streams")
         return { stdout, stderr, exited }
       }, counter.sink, baseRssMiB)
@@ -142,8 +128,8 @@ async function inContainer(client: Client, image: string, id: string, mib: numbe
 
 async function main(): Promise<void> {
   const [address, namespace, image, id, mibText, delayText, mode = 'pipe'] = process.argv.slice(2)
-  if (address === undefined || namespace === undefined || image === undefined || id === undefined || mibText === undefined || delayText === undefined || !['pipe', 'streams'].includes(mode)) {
-    throw new Error('usage: stdout-child.ts <socket> <namespace> <image|host> <container id> <MiB> <delay ms> [pipe|streams]')
+  if (address === undefined || namespace === undefined || image === undefined || id === undefined || mibText === undefined || delayText === undefined || !['pipe', 'direct'].includes(mode)) {
+    throw new Error('usage: stdout-child.ts <socket> <namespace> <image|host> <container id> <MiB> <delay ms> [pipe|direct]')
   }
   const mib = Number(mibText)
   const counter = countingSink(Number(delayText))

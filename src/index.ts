@@ -138,7 +138,7 @@ export {
   type RestartState,
 } from './containers/restart-policy.js'
 export type { LogsOptions } from './sdk/client-options.js'
-export type { RunOptions, RunStdio, PullPolicy, NetworkMode } from './run/run-options.js'
+export type { RunOptions, RunStdio, RunStreams, PullPolicy, NetworkMode } from './run/run-options.js'
 export type { LogEntry, LogStream } from './logs/log-entry.js'
 export { parseLogTime, type LogTime } from './logs/log-time.js'
 export { waitForLoggerDrain, type WaitForLoggerDrainOptions } from './logs/logger-drain.js'

@@ -3,7 +3,8 @@ import type { CreateContainerOptions } from '../containers/create-container.js'
 import type { RestartPolicy } from '../containers/restart-policy.js'
 import type { PullOptions } from '../images/pull.js'
 import type { JsonFileLogOptions } from '../logs/log-config.js'
-import type { LogFileStdio, LogUriStdio, StreamsStdio } from '../tasks/task-io.js'
+import type { Readable, Writable } from 'node:stream'
+import type { LogFileStdio, LogUriStdio } from '../tasks/task-io.js'
 
 /** When `run()` pulls the image: `missing` (default) only when it is not in the namespace. */
 export type PullPolicy = 'missing' | 'always' | 'never'
@@ -16,10 +17,24 @@ export type PullPolicy = 'missing' | 'always' | 'never'
 export type NetworkMode = 'none' | 'host' | 'bridge'
 
 /**
- * Where an attached `run()`'s stdio goes (see {@link RunOptions.stdio}): a task's stdio except a bare
- * terminal, which `tty` asks for instead.
+ * Your own Node streams for an attached `run()`: the output is copied into the Writables (not ended) and
+ * the json-file log; a given Readable feeds stdin when `interactive` (see {@link RunOptions.interactive}).
  */
-export type RunStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio | StreamsStdio
+export interface RunStreams {
+  /** Fed to the process's stdin. */
+  stdin?: Readable
+  /** Receives the process's stdout. */
+  stdout?: Writable
+  /** Receives the process's stderr. */
+  stderr?: Writable
+}
+
+/**
+ * Where an attached `run()`'s stdio goes (see {@link RunOptions.stdio}): a task's stdio except a bare
+ * terminal, which `tty` asks for instead, and `'pipe'` per stream (`'pipe'` as a whole collects the output
+ * and returns it).
+ */
+export type RunStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio | RunStreams
 
 /** Options of `client.run()`: everything `createContainer` takes, plus the `docker run` behaviour. */
 export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {

@@ -40,8 +40,9 @@ export interface TerminalStdio {
 /**
  * Your own Node streams (like the Go client's `cio.WithStreams`): the process's stdout and stderr are
  * piped into the given Writables (with backpressure; they are not ended, so `process.stdout` works), and
- * a given Readable is piped into its stdin (the process reads EOF when it ends). A stream left out is
- * discarded (stdin empty).
+ * a given Readable is piped into its stdin (the process reads EOF when it ends). `'pipe'` for stdout or
+ * stderr puts that output on the task or process instead, as a Readable that ends when the process
+ * ends (like Node's `child_process` stdio). A stream left out is read and dropped (stdin: empty).
  *
  * Without stdin, a task's output is read straight from the pipes its process writes to, with no copy by
  * the shim in between (more than twice the throughput; see output-holder.ts), when this process runs as
@@ -51,10 +52,10 @@ export interface TerminalStdio {
 export interface StreamsStdio {
   /** Fed to the process's stdin. */
   stdin?: Readable
-  /** Receives the process's stdout. */
-  stdout?: Writable
-  /** Receives the process's stderr. */
-  stderr?: Writable
+  /** Receives the process's stdout; `'pipe'` for a Readable on the task or process. */
+  stdout?: Writable | 'pipe'
+  /** Receives the process's stderr; `'pipe'` for a Readable on the task or process. */
+  stderr?: Writable | 'pipe'
 }
 
 /**
@@ -68,7 +69,7 @@ export interface StreamsStdio {
  *   URIs were not used: with both streams pointing at one file the shim's writes overwrote each other.)
  * - `{ logUri }`: stdout and stderr to a logging URI run by the shim (see {@link LogUriStdio}).
  * - `{ terminal: true }`: a pseudo-terminal (see {@link TerminalStdio}).
- * - `{ stdin?, stdout?, stderr? }`: your own Node streams (see {@link StreamsStdio}).
+ * - `{ stdin?, stdout?, stderr? }`: your own Node streams, or `'pipe'` per output (see {@link StreamsStdio}).
  */
 export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio | TerminalStdio | StreamsStdio
 
@@ -76,9 +77,9 @@ export type TaskStdio = 'null' | 'pipe' | 'inherit' | LogFileStdio | LogUriStdio
 export interface ProcessStreams {
   /** Write here to feed the process's stdin (`'pipe'` only). */
   stdin?: Writable
-  /** The process's stdout (`'pipe'` only). */
+  /** The process's stdout (`'pipe'`, as a whole or for stdout). */
   stdout?: Readable
-  /** The process's stderr (`'pipe'` only). */
+  /** The process's stderr (`'pipe'`, as a whole or for stderr). */
   stderr?: Readable
 }
 
@@ -163,8 +164,9 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
   }
   const isStream = (s: unknown, method: 'pipe' | 'write'): boolean => s !== null && typeof s === 'object' && typeof (s as Record<string, unknown>)[method] === 'function'
   const { stdin, stdout, stderr } = stdio
-  if ((stdin !== undefined && !isStream(stdin, 'pipe')) || (stdout !== undefined && !isStream(stdout, 'write')) || (stderr !== undefined && !isStream(stderr, 'write'))) {
-    throw new InvalidArgumentError('stdio streams: stdin must be a Readable, stdout and stderr Writables')
+  const isOutput = (s: unknown): boolean => s === undefined || s === 'pipe' || isStream(s, 'write')
+  if ((stdin !== undefined && !isStream(stdin, 'pipe')) || !isOutput(stdout) || !isOutput(stderr)) {
+    throw new InvalidArgumentError("stdio streams: stdin must be a Readable, stdout and stderr Writables or 'pipe'")
   }
   if (stdin === undefined && direct !== undefined && (await direct())) return directIo(stdout, stderr)
   // Both output FIFOs, wanted or not: the shim refuses an empty path for one output beside a FIFO for
@@ -176,7 +178,7 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
     terminal: false,
     attach: async (closeStdin) => {
       const ends = await fifos.attach()
-      connectOutputs(ends, stdout, stderr)
+      const streams = connectOutputs(ends, stdout, stderr)
       const fifo = ends.stdin
       if (stdin !== undefined && fifo !== undefined) {
         // When the input ends, flush it into the FIFO, then close the process's stdin so it reads EOF.
@@ -192,7 +194,7 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
           input.unpipe(fifo)
         }
       }
-      return {}
+      return streams
     },
     close: async () => {
       detachStdin()
@@ -202,7 +204,7 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
 }
 
 /** Output read straight from the process's pipes (see output-holder.ts); only for a task's init process. */
-function directIo(stdout: Writable | undefined, stderr: Writable | undefined): TaskIo {
+function directIo(stdout: Writable | 'pipe' | undefined, stderr: Writable | 'pipe' | undefined): TaskIo {
   let outputs: DirectOutputs | undefined
   return {
     stdin: '',
@@ -213,8 +215,7 @@ function directIo(stdout: Writable | undefined, stderr: Writable | undefined): T
     attach: async (_closeStdin, created) => {
       if (created === undefined) throw new Error('direct output needs the created process')
       outputs = await attachDirectOutputs(created.pid, created.exited)
-      connectOutputs(outputs, stdout, stderr)
-      return {}
+      return connectOutputs(outputs, stdout, stderr)
     },
     close: async () => {
       await outputs?.close()
@@ -223,14 +224,24 @@ function directIo(stdout: Writable | undefined, stderr: Writable | undefined): T
 }
 
 /**
- * Pipes each output into its Writable, not ending it (it may be process.stdout, or one file for both);
- * an output without one is read and dropped, so the process never blocks on it.
+ * Pipes each output into its Writable, not ending it (it may be process.stdout, or one file for both), or
+ * hands it to the caller for `'pipe'`; an output without either is read and dropped, so the process
+ * never blocks on it.
  */
-function connectOutputs(ends: { stdout?: Readable; stderr?: Readable }, stdout: Writable | undefined, stderr: Writable | undefined): void {
-  if (stdout !== undefined) ends.stdout?.pipe(stdout, { end: false })
-  else ends.stdout?.resume()
-  if (stderr !== undefined) ends.stderr?.pipe(stderr, { end: false })
-  else ends.stderr?.resume()
+function connectOutputs(ends: { stdout?: Readable; stderr?: Readable }, stdout: Writable | 'pipe' | undefined, stderr: Writable | 'pipe' | undefined): ProcessStreams {
+  const streams: ProcessStreams = {}
+  const connect = (end: Readable | undefined, target: Writable | 'pipe' | undefined): Readable | undefined => {
+    if (end === undefined) return undefined
+    if (target === 'pipe') return end
+    if (target !== undefined) end.pipe(target, { end: false })
+    else end.resume()
+    return undefined
+  }
+  const out = connect(ends.stdout, stdout)
+  const err = connect(ends.stderr, stderr)
+  if (out !== undefined) streams.stdout = out
+  if (err !== undefined) streams.stderr = err
+  return streams
 }
 
 /**

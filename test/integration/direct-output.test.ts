@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { Client, Image } from '../../src/index.js'
@@ -87,6 +87,38 @@ describe('direct output', () => {
     // The shim stops the holder at delete.
     expect(await holdersOf(shim)).toEqual([])
     await container.delete()
+  })
+
+  it("gives Readables for 'pipe' per output that end when the process ends, direct or beside a stdin stream", async () => {
+    const script = 'dd if=/dev/zero bs=64k count=40 2>/dev/null; echo err-end >&2; cat'
+    const direct = await client.createContainer(uniqueId('direct-pipe'), { image, args: ['sh', '-c', script] })
+    const task = await direct.newTask({ stdio: { stdout: 'pipe', stderr: 'pipe' } })
+    expect((await client.services.tasks.get({ containerId: direct.id })).process?.stdout).toMatch(/^binary:/)
+    expect(task.stdin).toBeUndefined()
+    const out = new StreamText(task.stdout)
+    const err = new StreamText(task.stderr)
+    await task.start()
+    // Both end without the task being deleted (cat reads the empty stdin and exits).
+    await eventually(() => out.done && err.done)
+    expect(out.value.length).toBe(40 * 65536)
+    expect(err.value).toBe('err-end\n')
+    expect((await task.delete()).exitCode).toBe(0)
+    await direct.delete()
+
+    // With a stdin stream the shim's FIFOs carry the outputs; 'pipe' works the same.
+    const fifo = await client.createContainer(uniqueId('fifo-pipe'), { image, args: ['sh', '-c', script] })
+    const fed = await fifo.newTask({ stdio: { stdin: Readable.from(['fed\n']), stdout: 'pipe', stderr: 'pipe' } })
+    expect((await client.services.tasks.get({ containerId: fifo.id })).process?.stdout).toMatch(/^\/run\/containerd\/fifo\//)
+    const fifoOut = new StreamText(fed.stdout)
+    const fifoErr = new StreamText(fed.stderr)
+    await fed.start()
+    await eventually(() => fifoOut.done && fifoErr.done)
+    expect(fifoOut.value.length).toBe(40 * 65536 + 4)
+    expect(fifoOut.value.endsWith('fed\n')).toBe(true)
+    expect(fifoErr.value).toBe('err-end\n')
+    expect((await fed.delete()).exitCode).toBe(0)
+    await expect(fifo.newTask({ stdio: { stdout: 'pipes' as 'pipe' } })).rejects.toThrow(/stdout and stderr Writables or 'pipe'/)
+    await fifo.delete()
   })
 
   it('drains an output nobody asked for, so the process never blocks on it', async () => {
