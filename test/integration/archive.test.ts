@@ -31,6 +31,7 @@ import {
 } from '../fixtures/index.js'
 import { runTool } from '../env/registry/index.js'
 import { connectTestClient, ctr, sweepNamespace, uniqueNamespace } from '../env/test-client.js'
+import { NOTHING_LEFT, storeLeftovers } from '../env/store-leftovers.js'
 
 const client = await connectTestClient('archive')
 const BUSY = 'docker.io/library/busybox:arch-bb'
@@ -61,15 +62,6 @@ function fresh(label: string): Client {
   return c
 }
 
-/** Everything an import could leave behind. */
-async function leftovers(c: Client): Promise<{ images: number; leases: number; content: number; ingests: number; snapshots: number }> {
-  let content = 0
-  for await (const _ of c.content.list()) content++
-  let snapshots = 0
-  for await (const _ of c.snapshots().list()) snapshots++
-  return { images: (await c.listImages()).length, leases: (await c.leases.list()).length, content, ingests: (await c.content.listStatuses()).length, snapshots }
-}
-const NOTHING = { images: 0, leases: 0, content: 0, ingests: 0, snapshots: 0 }
 
 type RawEntry = Partial<Header> & { name: string; content?: Buffer | string }
 
@@ -145,7 +137,7 @@ describe('importImages', () => {
     const manifestLabels = (await client.content.info(busybox.manifest.digest)).labels
     expect(manifestLabels['containerd.io/gc.ref.content.config']).toBe(busybox.config.digest)
     expect(manifestLabels['containerd.io/gc.ref.content.l.0']).toBe(busybox.layers[0]?.descriptor.digest)
-    expect(await leftovers(client)).toMatchObject({ leases: 0, ingests: 0 })
+    expect(await storeLeftovers(client)).toMatchObject({ leases: 0, ingests: 0 })
 
     const out = await ctr(client.namespace, 'run', '--rm', BUSY, `arch-run-${Date.now()}`, 'sh', '-c', 'echo imported ok')
     expect(out).toContain('imported ok')
@@ -165,7 +157,7 @@ describe('importImages', () => {
     const c = fresh('archive-prefix')
     const untagged = await ociLayoutTar([busybox])
     expect(await importImages(c, Readable.from([untagged]))).toEqual([])
-    expect(await leftovers(c)).toEqual(NOTHING)
+    expect(await storeLeftovers(c)).toEqual(NOTHING_LEFT)
     const imported = await importImages(c, Readable.from([untagged]), { namePrefix: 'example.com/app', unpack: false })
     expect(imported.map((i) => i.name)).toEqual([`example.com/app@${busybox.manifest.digest}`])
   })
@@ -387,7 +379,7 @@ describe('a refused archive leaves nothing behind', () => {
     const err = await importImages(c, Readable.from([await build()])).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(ArchiveError)
     expect((err as ArchiveError).reason).toBe(reason)
-    expect(await leftovers(c)).toEqual(NOTHING)
+    expect(await storeLeftovers(c)).toEqual(NOTHING_LEFT)
   })
 
   it('a tampered copy of a blob the store already has, leaving the image that has it intact', async () => {
@@ -402,7 +394,7 @@ describe('a refused archive leaves nothing behind', () => {
     await expect(client.getImage('docker.io/library/busybox:tampered')).rejects.toBeInstanceOf(NotFoundError)
     expect(await (await client.getImage(BUSY)).isUnpacked()).toBe(true)
     expect(sha256Digest(await client.content.readAll(digest))).toBe(digest)
-    expect(await leftovers(client)).toMatchObject({ leases: 0, ingests: 0 })
+    expect(await storeLeftovers(client)).toMatchObject({ leases: 0, ingests: 0 })
   })
 
   it('a layer that does not unpack to its diff ID (after another did)', async () => {
@@ -420,7 +412,7 @@ describe('a refused archive leaves nothing behind', () => {
     ])
     const c = fresh('archive-bad-unpack')
     await expect(importImages(c, Readable.from([tar]))).rejects.toBeInstanceOf(DataLossError)
-    expect(await leftovers(c)).toEqual(NOTHING)
+    expect(await storeLeftovers(c)).toEqual(NOTHING_LEFT)
   })
 
   it('an abort in the middle of the stream', async () => {
@@ -434,6 +426,6 @@ describe('a refused archive leaves nothing behind', () => {
     }
     const c = fresh('archive-abort')
     await expect(importImages(c, Readable.from(slow()), { signal: controller.signal })).rejects.toBeInstanceOf(CanceledError)
-    expect(await leftovers(c)).toEqual(NOTHING)
+    expect(await storeLeftovers(c)).toEqual(NOTHING_LEFT)
   })
 })

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NotFoundError, NotImplementedError, type Client } from '../../src/index.js'
+import { NotFoundError, NotImplementedError } from '../../src/index.js'
 import type { RegistryEndpoint } from '../../src/registry/registry-client.js'
 import { RegistryError } from '../../src/registry/registry-error.js'
 import type { PullProgressEvent } from '../../src/images/progress.js'
 import { busyboxImage, multiLayerImage, multiPlatformIndex } from '../fixtures/index.js'
 import { pushFixture, startRegistry, startTamperProxy, type Registry } from '../env/registry/index.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
+import { storeLeftovers } from '../env/store-leftovers.js'
 
 const client = await connectTestClient('pull')
 let plain: Registry
@@ -31,20 +32,6 @@ afterAll(async () => {
   await Promise.all([plain?.stop(), secure?.stop(), token?.stop()])
 })
 
-/** Everything a failed pull could leave behind, to compare before and after. */
-async function leftovers(c: Client): Promise<{ images: number; leases: number; content: number; ingests: number; snapshots: number }> {
-  let content = 0
-  for await (const _ of c.content.list()) content++
-  let snapshots = 0
-  for await (const _ of c.snapshots().list()) snapshots++
-  return {
-    images: (await c.listImages()).length,
-    leases: (await c.leases.list()).length,
-    content,
-    ingests: (await c.content.listStatuses()).length,
-    snapshots,
-  }
-}
 
 function tlsEndpoints(registry: Registry): (domain: string) => RegistryEndpoint[] {
   return () => [{
@@ -172,7 +159,7 @@ describe('pull', () => {
 
   it('fails with a typed error and leaves nothing behind', async () => {
     const probe = client.withNamespace(`${client.namespace}-fail`)
-    const before = await leftovers(probe)
+    const before = await storeLeftovers(probe)
 
     const missing = await probe.pull(`${plain.host}/library/nope:latest`).catch((e: unknown) => e)
     expect(missing).toBeInstanceOf(RegistryError)
@@ -192,7 +179,7 @@ describe('pull', () => {
     expect((unreachable as RegistryError).code).toBe('Unavailable')
 
     await expect(probe.pull('Not A Valid Reference')).rejects.toThrow(/invalid image reference/)
-    expect(await leftovers(probe)).toEqual(before)
+    expect(await storeLeftovers(probe)).toEqual(before)
     // Not even the namespace the failed pulls would have created stays.
     expect((await client.namespaces.list()).map((n) => n.name)).not.toContain(probe.namespace)
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
@@ -207,18 +194,18 @@ describe('pull', () => {
     await pushFixture(plain, image, 'app/tamper', 'v1')
     const layer = image.layers[1]?.descriptor.digest ?? ''
     proxy.rules.corruptBlobs.add(layer)
-    const before = await leftovers(probe)
+    const before = await storeLeftovers(probe)
     const err = await probe.pull(`${proxy.host}/app/tamper:v1`).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RegistryError)
     expect((err as RegistryError).code).toBe('DigestMismatch')
-    expect(await leftovers(probe)).toEqual(before)
+    expect(await storeLeftovers(probe)).toEqual(before)
 
     // A manifest over the size cap is refused before it is buffered.
     proxy.rules.corruptBlobs.clear()
     proxy.rules.oversizeManifests = 5 * 1024 * 1024
     const big = await probe.pull(`${proxy.host}/app/tamper:v1`).catch((e: unknown) => e)
     expect((big as RegistryError).code).toBe('TooLarge')
-    expect(await leftovers(probe)).toEqual(before)
+    expect(await storeLeftovers(probe)).toEqual(before)
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
 
@@ -242,12 +229,12 @@ describe('pull', () => {
 
   it('refuses unknown media types, expired tokens and a registry that goes away mid-pull, leaving nothing', async () => {
     const probe = client.withNamespace(`${client.namespace}-bad`)
-    const before = await leftovers(probe)
+    const before = await storeLeftovers(probe)
 
     await using proxy = await startTamperProxy(plain.url)
     proxy.rules.manifestMediaType = 'application/vnd.example.unknown+json'
     await expect(probe.pull(`${proxy.host}/library/busybox:latest`)).rejects.toBeInstanceOf(NotImplementedError)
-    expect(await leftovers(probe)).toEqual(before)
+    expect(await storeLeftovers(probe)).toEqual(before)
 
     // Tokens that are already expired when issued: the registry refuses them, and so do we.
     const server = token.tokenServer
@@ -260,7 +247,7 @@ describe('pull', () => {
     } finally {
       server.settings.lifetimeSeconds = lifetime
     }
-    expect(await leftovers(probe)).toEqual(before)
+    expect(await storeLeftovers(probe)).toEqual(before)
 
     // The registry disappears while a layer downloads.
     const image = await multiLayerImage({ layers: 2, layerSize: 2_000_000, seed: `down-${Date.now()}` })
@@ -279,7 +266,7 @@ describe('pull', () => {
     expect(closed).toBe(true)
     expect(err).toBeInstanceOf(RegistryError)
     expect((err as RegistryError).code).toBe('Unavailable')
-    expect(await leftovers(probe)).toEqual(before)
+    expect(await storeLeftovers(probe)).toEqual(before)
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
 })

@@ -1,8 +1,8 @@
 // client.run() attached and on terminals: the output goes to the caller and to the json-file log (as in
 // nerdctl), terminals with -t / -it / -dt, resize, and nothing left behind by a bad or failing run.
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
@@ -12,6 +12,7 @@ import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { runnableBusybox } from '../env/runnable-image.js'
 import { StreamText } from '../env/stream-text.js'
 import { connectTestClient, daemonAddress, daemonLine } from '../env/test-client.js'
+import { runFootprint, type RunFootprint } from '../env/run-footprint.js'
 
 const base = await connectTestClient('run-attached')
 const IMAGE = 'docker.io/library/busybox:run-attached'
@@ -34,18 +35,9 @@ async function collect(entries: AsyncIterable<LogEntry>): Promise<LogEntry[]> {
   return out
 }
 
-/** What a run could leave behind, to compare before and after a failure. */
-async function footprint(): Promise<{ containers: string[]; snapshots: number; names: string[]; stateDirs: string[]; loggers: number[] }> {
-  let snapshots = 0
-  for await (const _ of client.snapshots().list()) snapshots++
-  const list = async (dir: string): Promise<string[]> => (existsSync(dir) ? (await readdir(dir)).sort() : [])
-  return {
-    containers: (await client.listContainers()).map((c) => c.id).sort(),
-    snapshots,
-    names: await list(join(client.dataStore, 'names', client.namespace)),
-    stateDirs: await list(join(client.dataStore, 'containers', client.namespace)),
-    loggers: loggerPids(),
-  }
+/** What a run could leave behind, logger processes included, to compare before and after a failure. */
+async function footprint(): Promise<RunFootprint & { loggers: number[] }> {
+  return { ...(await runFootprint(client)), loggers: loggerPids() }
 }
 
 /** Logger processes writing under this file's data root (their command line names the data store). */

@@ -1,7 +1,7 @@
 // client.run() end to end: nerdctl-style metadata, attached and detached runs, logs, stop, rm, pull
 // policies, networks, and nothing left behind when a run fails.
 import { existsSync, readdirSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,6 +11,7 @@ import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { runnableBusybox } from '../env/runnable-image.js'
 import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
 import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
+import { runFootprint } from '../env/run-footprint.js'
 
 const base = await connectTestClient('run')
 const IMAGE = 'docker.io/library/busybox:run'
@@ -31,18 +32,6 @@ afterAll(async () => {
   await rm(dataRoot, { recursive: true, force: true })
 })
 
-/** What a run could leave behind, to compare before and after a failure. */
-async function footprint(): Promise<{ containers: string[]; snapshots: number; names: string[]; stateDirs: string[] }> {
-  let snapshots = 0
-  for await (const _ of client.snapshots().list()) snapshots++
-  const list = async (dir: string): Promise<string[]> => (existsSync(dir) ? (await readdir(dir)).sort() : [])
-  return {
-    containers: (await client.listContainers()).map((c) => c.id).sort(),
-    snapshots,
-    names: await list(join(client.dataStore, 'names', client.namespace)),
-    stateDirs: await list(join(client.dataStore, 'containers', client.namespace)),
-  }
-}
 
 /** FIFO files left for a container (they are named after it), across every FIFO directory. */
 function fifosOf(id: string): string[] {
@@ -63,14 +52,14 @@ async function collect(entries: AsyncIterable<LogEntry>): Promise<LogEntry[]> {
 
 describe('client.run', () => {
   it('runs attached, returns the output and exit code, and removes everything with rm', async () => {
-    const before = await footprint()
+    const before = await runFootprint(client)
     const result = await client.run(IMAGE, { args: ['sh', '-c', 'echo out; echo err >&2; hostname; cat /etc/hostname; exit 3'], stdio: 'pipe', rm: true, name: 'attached-rm' })
     expect(result.exitCode).toBe(3)
     expect(result.id).toMatch(/^[0-9a-f]{64}$/)
     expect(result.stdout).toBe(`out\n${result.id.slice(0, 12)}\n${result.id.slice(0, 12)}\n`)
     expect(result.stderr).toBe('err\n')
     expect(result.container).toBeUndefined()
-    expect(await footprint()).toEqual(before)
+    expect(await runFootprint(client)).toEqual(before)
     expect(fifosOf(result.id)).toEqual([])
   })
 
@@ -90,9 +79,9 @@ describe('client.run', () => {
     expect(rows.find((r) => r.Names === 'kept')?.Status).toMatch(/^Exited \(0\)/)
     expect((await client.ps()).find((r) => r.Names === 'kept')).toBeUndefined()
 
-    const before = await footprint()
+    const before = await runFootprint(client)
     await expect(client.run(IMAGE, { args: ['true'], name: 'kept' })).rejects.toBeInstanceOf(ConflictError)
-    expect(await footprint()).toEqual(before)
+    expect(await runFootprint(client)).toEqual(before)
 
     await client.removeContainer('kept')
     await expect(client.loadContainer('kept')).rejects.toBeInstanceOf(NotFoundError)
@@ -157,13 +146,13 @@ describe('client.run', () => {
   })
 
   it('refuses bad options before doing anything, and undoes a run that fails to start', async () => {
-    const before = await footprint()
+    const before = await runFootprint(client)
     await expect(client.run(IMAGE, { detach: true, rm: true })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { rm: true, restart: 'always' })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { name: 'bad name!' })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { memory: 'lots', name: 'bad-memory' })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { args: ['/no/such/binary'], name: 'no-binary' })).rejects.toThrow(/no such file|not found/i)
     await expect(client.run(IMAGE, { args: ['/no/such/binary'], name: 'no-binary-detached', detach: true })).rejects.toThrow(/no such file|not found/i)
-    expect(await footprint()).toEqual(before)
+    expect(await runFootprint(client)).toEqual(before)
   })
 })

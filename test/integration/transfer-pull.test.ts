@@ -2,11 +2,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { NotImplementedError, RegistryError, type Client } from '../../src/index.js'
+import { NotImplementedError, RegistryError } from '../../src/index.js'
 import type { PullProgressEvent } from '../../src/images/progress.js'
 import { busyboxImage } from '../fixtures/index.js'
 import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
 import { connectTestClient, ctr, daemonLine } from '../env/test-client.js'
+import { storeLeftovers } from '../env/store-leftovers.js'
 
 const client = await connectTestClient('transfer-pull')
 const line = daemonLine()
@@ -46,19 +47,6 @@ afterAll(async () => {
   await Promise.all([plain?.stop(), secure?.stop(), token?.stop(), basic?.stop()])
 })
 
-async function leftovers(c: Client): Promise<{ images: number; leases: number; content: number; ingests: number; snapshots: number }> {
-  let content = 0
-  for await (const _ of c.content.list()) content++
-  let snapshots = 0
-  for await (const _ of c.snapshots().list()) snapshots++
-  return {
-    images: (await c.listImages()).length,
-    leases: (await c.leases.list()).length,
-    content,
-    ingests: (await c.content.listStatuses()).length,
-    snapshots,
-  }
-}
 
 describe('pull through the Transfer service', () => {
   it.runIf(line === '1.6')('is refused clearly on containerd 1.6', async () => {
@@ -106,7 +94,7 @@ describe('pull through the Transfer service', () => {
   it('fails a wrong password with a typed error and leaves nothing behind', async (ctx) => {
     ctx.skip(skipReason !== undefined, skipReason)
     const probe = client.withNamespace(`${client.namespace}-fail`)
-    const before = await leftovers(probe)
+    const before = await storeLeftovers(probe)
     const password = 'definitely-wrong-password'
     const denied = await probe.pull(`${token.host}/team/busybox:v1`, {
       strategy: 'transfer',
@@ -120,7 +108,7 @@ describe('pull through the Transfer service', () => {
     expect(missing).toBeInstanceOf(RegistryError)
     expect((missing as RegistryError).code).toBe('NotFound')
 
-    expect(await leftovers(probe)).toEqual(before)
+    expect(await storeLeftovers(probe)).toEqual(before)
     expect((await client.namespaces.list()).map((n) => n.name)).not.toContain(probe.namespace)
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
