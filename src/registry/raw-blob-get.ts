@@ -168,7 +168,9 @@ class RawReader {
       }
       const take = early.subarray(0, Math.min(early.byteLength, length))
       this.remaining -= take.byteLength
-      sink.write(take).then(() => this.startBody(), (err: unknown) => this.fail(err as Error))
+      const wait = sink.write(take)
+      if (this.remaining === 0) this.complete(wait)
+      else wait.then(() => this.startBody(), (err: unknown) => this.fail(err as Error))
     })
   }
 
@@ -179,7 +181,7 @@ class RawReader {
   private startBody(): void {
     if (this.failure !== undefined) return
     if (this.remaining === 0) {
-      this.finish()
+      this.complete(undefined)
       return
     }
     this.socket.resume()
@@ -237,8 +239,7 @@ class RawReader {
       return false
     }
     if (this.remaining === 0) {
-      if (wait === undefined) this.finish()
-      else wait.then(() => this.finish(), (err: unknown) => this.fail(err as Error))
+      this.complete(wait)
       return false
     }
     if (wait === undefined) return true
@@ -274,12 +275,18 @@ class RawReader {
     return false
   }
 
-  private finish(): void {
+  /**
+   * Every byte of the body is in: the connection goes at once (whatever it does next, e.g. the server closing
+   * it, is no failure), and the body resolves when the sink has taken the last bytes (`wait`).
+   */
+  private complete(wait: Promise<void> | undefined): void {
     if (this.closed) return
     this.closed = true
     this.cleanup()
     this.socket.destroy()
-    this.bodyDone?.resolve()
+    const done = this.bodyDone
+    if (wait === undefined) done?.resolve()
+    else wait.then(() => done?.resolve(), (err: unknown) => done?.reject(err))
   }
 
   private fail(err: Error): void {

@@ -20,6 +20,9 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   if (url.pathname === '/blob') {
     res.writeHead(200, { 'content-length': blob.byteLength, 'x-twice': ['a', 'b'] })
     res.end(blob)
+  } else if (url.pathname === '/exact') {
+    res.writeHead(200, { 'content-length': 128 * 1024 })
+    res.end(blob.subarray(0, 128 * 1024))
   } else if (url.pathname === '/small') {
     res.writeHead(200, { 'content-length': 5 })
     res.end('hello')
@@ -39,7 +42,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /** A sink like a content writer's: 64 KiB slots; every full slot is a promise to wait for. */
-function collectingSink(): BlobSink & { bytes(): Buffer; waits: number } {
+function collectingSink(waitMs = 1): BlobSink & { bytes(): Buffer; waits: number } {
   const parts: Buffer[] = []
   let slot = Buffer.alloc(64 * 1024)
   let filled = 0
@@ -53,7 +56,7 @@ function collectingSink(): BlobSink & { bytes(): Buffer; waits: number } {
       slot = Buffer.alloc(64 * 1024)
       filled = 0
       waits++
-      return new Promise((resolve) => setTimeout(resolve, 1))
+      return new Promise((resolve) => setTimeout(resolve, waitMs))
     },
     write: async (bytes) => {
       for (const b of bytes) {
@@ -94,6 +97,13 @@ describe('rawGet', () => {
     const request = seen[seen.length - 1]!
     expect(request['authorization']).toBe('Bearer t')
     expect(request['connection']).toBe('close')
+  })
+
+  it('resolves when the sink takes the last bytes, though the server closed the connection meanwhile', async () => {
+    const res = await rawGet({ url: new URL(`${base}/exact`), headers: {} })
+    const sink = collectingSink(50)
+    await res.body.readInto(sink)
+    expect(sink.bytes().equals(blob.subarray(0, 128 * 1024))).toBe(true)
   })
 
   it('copies a body that came with the head', async () => {
