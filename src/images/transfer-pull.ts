@@ -10,9 +10,9 @@ import { credentialsProvider } from '../registry/registry-access.js'
 import { RegistryError } from '../registry/registry-error.js'
 import { hostPlatform, parsePlatform } from './platform.js'
 import type { PullOptions } from './pull.js'
-import { parseReference } from './reference.js'
+import { apiHost, parseReference } from './reference.js'
 import { mapTransferProgress } from './transfer-progress.js'
-import { openTransferStream, packAny, unpackAny } from './transfer-streams.js'
+import { openTransferStream, packAny, unpackAny, type TransferStream } from './transfer-streams.js'
 
 /**
  * How long to keep reading progress after the transfer returned: containerd sends its last per-blob
@@ -41,19 +41,23 @@ export async function transferPull(client: ClientCore, reference: string, option
   }
   const progress = options.onProgress
   // The stream callback answers synchronously, so the credentials are looked up before the transfer
-  // starts (a pull talks to one registry host).
+  // starts. They are the reference's registry's, and given to that host only: a mirror from 2.x's
+  // hosts.toml asking for credentials gets none rather than the registry's.
   const creds = await credentialsProvider(options.auth)(ref.domain)
-  const auth = await openTransferStream(client, (m) => answerAuth(m, creds), options.signal)
+  const credentialHosts = new Set([ref.domain, apiHost(ref.domain)])
+  let auth: TransferStream | undefined
+  let progressStream: TransferStream | undefined
   let saved = false
-  const progressStream = await openTransferStream(client, (m) => {
-    const p = unpackAny(m, ProgressSchema)
-    if (p === undefined || progress === undefined) return undefined
-    const event = mapTransferProgress(ref.string, p)
-    if (event === 'saved') saved = true
-    else if (event !== undefined) progress(event)
-    return undefined
-  }, options.signal)
   try {
+    auth = await openTransferStream(client, (m) => answerAuth(m, creds, credentialHosts), options.signal)
+    progressStream = await openTransferStream(client, (m) => {
+      const p = unpackAny(m, ProgressSchema)
+      if (p === undefined || progress === undefined) return undefined
+      const event = mapTransferProgress(ref.string, p)
+      if (event === 'saved') saved = true
+      else if (event !== undefined) progress(event)
+      return undefined
+    }, options.signal)
     const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? hostPlatform()
     const wirePlatform = { os: platform.os, architecture: platform.architecture, variant: platform.variant ?? '', osVersion: '', osFeatures: [] }
     try {
@@ -87,14 +91,16 @@ export async function transferPull(client: ClientCore, reference: string, option
     }
     return ref.string
   } finally {
-    auth.close()
-    progressStream.close()
+    auth?.close()
+    progressStream?.close()
   }
 }
 
-function answerAuth(message: Any, creds: RegistryCredentials | undefined): ReturnType<typeof packAny> | undefined {
-  if (unpackAny(message, AuthRequestSchema) === undefined) return undefined
-  if (creds === undefined) return packAny(AuthResponseSchema, { authType: AuthType.NONE })
+/** Answers the daemon's credential requests (an AuthRequest in a stream message): the registry's credentials for its own hosts, none for any other; undefined for other messages. */
+export function answerAuth(message: Any, creds: RegistryCredentials | undefined, hosts: ReadonlySet<string>): ReturnType<typeof packAny> | undefined {
+  const request = unpackAny(message, AuthRequestSchema)
+  if (request === undefined) return undefined
+  if (creds === undefined || !hosts.has(request.host)) return packAny(AuthResponseSchema, { authType: AuthType.NONE })
   return 'identityToken' in creds
     ? packAny(AuthResponseSchema, { authType: AuthType.REFRESH, secret: creds.identityToken })
     : packAny(AuthResponseSchema, { authType: AuthType.CREDENTIALS, username: creds.username, secret: creds.password })
