@@ -6,6 +6,7 @@ import { toDate } from '../client/time.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import { snapshotMounts } from './snapshot-mounts.js'
 import { Task } from '../tasks/task.js'
+import { Status } from '../gen/containerd/types/task/task_pb.js'
 import { reattachIo, taskIo, type TaskStdio } from '../tasks/task-io.js'
 import { directOutputAvailable, DirectOutputFailure, isHolderStartFailure, markDirectOutputUnavailable } from '../tasks/output-holder.js'
 import { closeProcessStdin } from '../tasks/process-handle.js'
@@ -183,7 +184,10 @@ export class Container {
     if (options.attach !== true) return new Task(this.client, this.id, process?.pid ?? 0, {}, undefined, this.userDatabase(record))
     const pid = process?.pid ?? 0
     const exited = (): Promise<unknown> => this.client.services.tasks.wait({ containerId: this.id })
-    const io = await reattachIo({ stdin: process?.stdin ?? '', stdout: process?.stdout ?? '', stderr: process?.stderr ?? '' }, { pid, exited })
+    const io = await reattachIo(
+      { stdin: process?.stdin ?? '', stdout: process?.stdout ?? '', stderr: process?.stderr ?? '' },
+      { pid, exited, exitedAlready: process?.status === Status.STOPPED, direct: () => directOutputAvailable(this.client) },
+    )
     return new Task(this.client, this.id, process?.pid ?? 0, io.streams, io.close, this.userDatabase(record))
   }
 

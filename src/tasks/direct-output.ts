@@ -5,12 +5,12 @@ import { Readable } from 'node:stream'
 import { drained, OUTPUT_DRAIN_MS } from './drained.js'
 import { HOLDER_MARKER } from './output-holder.js'
 
+/** First read size, and the least: what an idle task's stream holds. */
+const MIN_READ_BYTES = 64 * 1024
 /** Largest read: the size the holder gives the pipe. */
-const READ_BYTES = 1024 * 1024
-/** Largest read when draining what an exited process left in its pipe. */
-const DRAIN_CHUNK = READ_BYTES
-/** Bound on that drain: the pipe holds 1 MiB; more means a writer outlived the process (host pid namespace). */
-const DRAIN_LIMIT = 16 * DRAIN_CHUNK
+const MAX_READ_BYTES = 1024 * 1024
+/** Bound on the drain at exit: the pipe holds 1 MiB; more means a writer outlived the process (host pid namespace). */
+const DRAIN_LIMIT = 16 * MAX_READ_BYTES
 
 /**
  * One output of a container's init process read straight from the pipe the process writes to, with no
@@ -25,8 +25,13 @@ const DRAIN_LIMIT = 16 * DRAIN_CHUNK
 export class DirectOutput extends Readable {
   private readonly socket: Socket
   private finished = false
-  /** Where the next read lands; replaced when a read filled enough of it to be handed on as it is. */
-  private buffer = Buffer.allocUnsafe(READ_BYTES)
+  /**
+   * Reads grow from 64 KiB to 1 MiB while they fill their buffer and shrink when they come small, so a
+   * fast writer is read in few large pieces and a quiet task holds little memory.
+   */
+  private readBytes = MIN_READ_BYTES
+  /** Where the next read lands; dropped once handed on as it is, made anew when a read comes. */
+  private buffer: Buffer | undefined
 
   /**
    * @param fd  A non-blocking read end of the pipe; this stream owns it from now on.
@@ -34,15 +39,15 @@ export class DirectOutput extends Readable {
    *   the pipe's EOF, when the task is deleted).
    */
   constructor(private readonly fd: number, exited: Promise<unknown>) {
-    super({ highWaterMark: READ_BYTES })
-    // Reads of up to 1 MiB into our own buffer (`onread`) instead of the 64 KiB Node's sockets read:
-    // a 1 MiB pipe then takes 16 times fewer reads and callbacks. (Node takes `onread` in the Socket
+    super({ highWaterMark: MAX_READ_BYTES })
+    // Reads into our own buffer (`onread`), of up to 1 MiB instead of the 64 KiB Node's sockets read: a
+    // full 1 MiB pipe then takes 16 times fewer reads and callbacks. (Node takes `onread` in the Socket
     // constructor too; its type declarations list it only for connect().)
     const options: SocketConstructorOpts & { onread: OnReadOpts } = {
       fd,
       readable: true,
       writable: false,
-      onread: { buffer: () => this.buffer, callback: (n: number) => this.onRead(n) },
+      onread: { buffer: () => this.nextBuffer(), callback: (n: number) => this.onRead(n) },
     }
     this.socket = new Socket(options)
     this.socket.on('end', () => this.finish())
@@ -50,19 +55,29 @@ export class DirectOutput extends Readable {
     exited.then(() => this.drainAndEnd(), () => undefined)
   }
 
+  private nextBuffer(): Buffer {
+    this.buffer ??= Buffer.allocUnsafe(this.readBytes)
+    return this.buffer
+  }
+
   /** Hands on what a read brought; returning false pauses the socket until `_read` resumes it. */
   private onRead(n: number): boolean {
     if (this.finished) return false
-    let chunk: Buffer
-    if (n >= READ_BYTES / 4) {
-      // Mostly full: handed on without a copy, and the next read gets a fresh buffer.
-      chunk = this.buffer.subarray(0, n)
-      this.buffer = Buffer.allocUnsafe(READ_BYTES)
-    } else {
-      // A small read is copied out, so a 1 MiB buffer is not kept alive for a few bytes.
-      chunk = Buffer.from(this.buffer.subarray(0, n))
+    return this.push(this.chunkOf(n))
+  }
+
+  /** The first `n` bytes of the read buffer as a chunk of their own, and the next read's size. */
+  private chunkOf(n: number): Buffer {
+    const buffer = this.nextBuffer()
+    if (n === buffer.length) this.readBytes = Math.min(this.readBytes * 4, MAX_READ_BYTES)
+    else if (n < this.readBytes / 16) this.readBytes = Math.max(this.readBytes / 4, MIN_READ_BYTES)
+    if (n >= buffer.length / 4) {
+      // Mostly full: handed on without a copy; the next read gets a fresh buffer.
+      this.buffer = undefined
+      return buffer.subarray(0, n)
     }
-    return this.push(chunk)
+    // A small read is copied out, so a large buffer is not kept alive for a few bytes.
+    return Buffer.from(buffer.subarray(0, n))
   }
 
   override _read(): void {
@@ -85,17 +100,17 @@ export class DirectOutput extends Readable {
     // Every read so far was handed on in onRead (the socket keeps nothing), so the pipe holds the rest.
     this.socket.pause()
     for (let total = 0; total < DRAIN_LIMIT; ) {
-      const buffer = Buffer.allocUnsafe(DRAIN_CHUNK)
+      const buffer = this.nextBuffer()
       let n: number
       try {
-        n = readSync(this.fd, buffer, 0, DRAIN_CHUNK, null)
+        n = readSync(this.fd, buffer, 0, buffer.length, null)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break
         this.destroy(err as Error)
         return
       }
       if (n === 0) break
-      this.push(buffer.subarray(0, n))
+      this.push(this.chunkOf(n))
       total += n
     }
     this.finish()

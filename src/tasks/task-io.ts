@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
-import { InvalidArgumentError } from '../client/errors.js'
+import { FailedPreconditionError, InvalidArgumentError } from '../client/errors.js'
 import { attachDirectOutputs, type DirectOutputs } from './direct-output.js'
 import { FifoSet } from './fifo-set.js'
 import { OUTPUT_HOLDER_URI } from './output-holder.js'
@@ -246,19 +246,27 @@ function connectOutputs(ends: { stdout?: Readable; stderr?: Readable }, stdout: 
 
 /**
  * Reconnects to the stdio of a process created by another client (which may have exited): its FIFOs, or
- * for a task with direct output (see output-holder.ts) new read ends of its pipes, which need `created`.
- * The process's output from here on arrives on the returned streams, and `stdin` feeds it if it has one.
- * Returns the streams and a closer that releases our ends (and removes the FIFO directory).
+ * for a task with direct output (see output-holder.ts) new read ends of its pipes, which need `created`
+ * and `direct` (whether this client can reach them). The process's output from here on arrives on the
+ * returned streams, and `stdin` feeds it if it has one. Returns the streams and a closer that releases
+ * our ends (and removes the FIFO directory).
+ * @throws FailedPreconditionError when the process's pipes cannot be reached from this client.
  */
-export async function reattachIo(paths: { stdin: string; stdout: string; stderr: string }, created?: CreatedProcess): Promise<{ streams: ProcessStreams; close: () => Promise<void> }> {
+export async function reattachIo(
+  paths: { stdin: string; stdout: string; stderr: string },
+  created?: CreatedProcess & { exitedAlready: boolean; direct: () => Promise<boolean> },
+): Promise<{ streams: ProcessStreams; close: () => Promise<void> }> {
   if (paths.stdout === OUTPUT_HOLDER_URI && created !== undefined) {
+    // Once the process is gone, so are the /proc entries that lead to its pipes.
+    if (created.exitedAlready) return { streams: {}, close: async () => undefined }
+    if (!(await created.direct())) {
+      throw new FailedPreconditionError(`the task's output is read from its process's own pipes, which this client cannot reach: it must run as root, in containerd's pid namespace, with /usr/bin/perl`)
+    }
     let outputs: DirectOutputs
     try {
       outputs = await attachDirectOutputs(created.pid, created.exited)
     } catch (err) {
-      // The process is gone (exited, not yet deleted): its pipes cannot be reached any more.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { streams: {}, close: async () => undefined }
-      throw err
+      throw new FailedPreconditionError(`cannot reach the output pipes of process ${created.pid}: ${(err as Error).message}`, { cause: err })
     }
     return { streams: { stdout: outputs.stdout, stderr: outputs.stderr }, close: () => outputs.close() }
   }

@@ -184,9 +184,16 @@ describe('direct output', () => {
     const text = await out.until(/(line-\d+\n[^]*){20}/)
     const numbers = [...text.matchAll(/line-(\d+)\n/g)].map((m) => Number(m[1]))
     for (let i = 1; i < numbers.length; i++) expect(numbers[i]).toBe((numbers[i - 1] ?? 0) + 1)
+    // A client in another pid namespace cannot reach the pipes: a typed error, not silence.
+    const elsewhere = await run('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '--import', 'tsx', join(import.meta.dirname, '../env/direct-output-child.ts'), daemonAddress(), client.namespace, id, IMAGE, 'attach'], { timeout: 60_000 })
+    expect(JSON.parse(elsewhere.stdout.trim())).toMatchObject({ name: 'FailedPreconditionError' })
     // The stream ends once the process is gone, before the task is deleted.
     await task.kill('SIGKILL')
     await eventually(() => out.done)
+    // Attaching to the stopped task gives no streams: its pipes went with its process.
+    const stopped = await container.task({ attach: true })
+    expect(await stopped.status()).toBe('stopped')
+    expect(stopped.stdout).toBeUndefined()
     await task.delete({ force: true })
     await container.delete()
   })
