@@ -91,13 +91,13 @@ export class DirectOutput extends Readable {
   }
 
   /**
-   * The process exited: hands over what the socket has buffered, then reads the pipe until it is empty
-   * (EAGAIN; nobody writes any more) and ends. Synchronous, so the event loop cannot interleave a read of
-   * its own; bounded by the pipe's size, whatever the consumer's pace.
+   * The process exited: reads the pipe until it is empty (EAGAIN; nobody writes any more) and ends.
+   * Every read so far was handed on in onRead (the socket keeps nothing), so the pipe holds the rest.
+   * Synchronous, so the event loop cannot interleave a read of its own; bounded by the pipe's size,
+   * whatever the consumer's pace.
    */
   private drainAndEnd(): void {
     if (this.finished || this.destroyed) return
-    // Every read so far was handed on in onRead (the socket keeps nothing), so the pipe holds the rest.
     this.socket.pause()
     for (let total = 0; total < DRAIN_LIMIT; ) {
       const buffer = this.nextBuffer()
