@@ -1,6 +1,8 @@
+import { once } from 'node:events'
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { PassThrough, Writable, type Readable } from 'node:stream'
 import { debuglog } from 'node:util'
+import { InvalidArgumentError } from '../client/errors.js'
 import type { BinaryLogger } from '../logs/binary-logger.js'
 import type { Task } from '../tasks/task.js'
 import type { TaskStdio } from '../tasks/task-io.js'
@@ -12,14 +14,36 @@ const debug = debuglog('containerd-sdk:run')
 const OUTPUT_IDLE_MS = 2_000
 
 /**
+ * After the process exited, how long a sink may take one chunk before it is let go of (it gets nothing
+ * more; the other sinks, the logger among them, still get everything), so a Writable that never drains
+ * cannot hold `run()` forever. Generous: a slow consumer is waited for, only a stuck one is dropped.
+ */
+export const SINK_STALL_MS = 30_000
+
+/** How long {@link Tee.close} waits: for silence, and for a stuck sink. */
+export interface TeeCloseOptions {
+  /** Default {@link OUTPUT_IDLE_MS}. */
+  idleMs?: number
+  /** Default {@link SINK_STALL_MS}. */
+  stallMs?: number
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
  * Copies each chunk to every sink, with backpressure: the chunk is done once every sink took it (or
  * went away). Sinks are never ended (one may be `process.stdout`). It notes the Readables piped into
- * it, so {@link Tee.sourcesEnded} can tell when they all ended and {@link Tee.stopSources} can let go.
+ * it, so {@link Tee.close} can tell when they all ended, and let go of them.
  */
 export class Tee extends Writable {
   private readonly sources = new Set<Readable>()
   private piped = 0
-  private lastWrite = Date.now()
+  /** When a write started, or a sink took its chunk: silence and stalls are measured from here. */
+  private lastActivity = Date.now()
+  /** The sinks the write in progress waits for, each with what releases that wait. */
+  private readonly waiting = new Map<Writable, () => void>()
+  /** Sinks let go of for being stuck: skipped from then on. */
+  private readonly dropped = new Set<Writable>()
 
   constructor(private readonly sinks: Writable[]) {
     super()
@@ -34,19 +58,24 @@ export class Tee extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.lastWrite = Date.now()
+    this.lastActivity = Date.now()
     let pending = 1
     const done = (): void => {
-      if (--pending === 0) callback()
+      if (--pending > 0) return
+      this.lastActivity = Date.now()
+      callback()
     }
     for (const sink of this.sinks) {
-      if (sink.destroyed || sink.writableEnded) continue
+      if (sink.destroyed || sink.writableEnded || this.dropped.has(sink)) continue
       if (!sink.write(chunk)) {
         pending++
         const settle = (): void => {
           sink.off('drain', settle).off('close', settle).off('error', settle)
+          this.waiting.delete(sink)
+          this.lastActivity = Date.now()
           done()
         }
+        this.waiting.set(sink, settle)
         sink.once('drain', settle).once('close', settle).once('error', settle)
       }
     }
@@ -54,23 +83,47 @@ export class Tee extends Writable {
   }
 
   /**
-   * Resolves once every Readable piped in has ended, or once nothing was written for `idleMs` since
-   * the call or the last write, whichever is later (a process's child may hold the output open after
-   * the process exited; output written just before the exit is still on its way).
+   * Once the process exited: waits until every Readable piped in has ended, or nothing came for
+   * `idleMs` (a child of the process may hold the output open after it exited; output written just
+   * before the exit is still on its way), then lets go of the sources and waits for the last chunk to
+   * reach the sinks. Silence counts only while no chunk is on its way to a sink: a slow sink is waited
+   * for. A sink that takes no chunk for `stallMs` is let go of (see {@link SINK_STALL_MS}). Resolves
+   * with the sinks let go of. The sinks are not ended.
    */
-  async sourcesEnded(idleMs = OUTPUT_IDLE_MS): Promise<void> {
+  async close(options: TeeCloseOptions = {}): Promise<Writable[]> {
+    const { idleMs = OUTPUT_IDLE_MS, stallMs = SINK_STALL_MS } = options
     const called = Date.now()
-    // Bounded: each round sleeps, and an idle stretch of idleMs ends it.
+    // Bounded: each round sleeps; silence ends it, and a stuck write is released after stallMs.
     while (this.piped === 0 || this.sources.size > 0) {
-      if (Date.now() - Math.max(this.lastWrite, called) >= idleMs) return
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50, idleMs)))
+      if (this.writableLength === 0) {
+        if (Date.now() - Math.max(this.lastActivity, called) >= idleMs) break
+      } else this.dropStalled(stallMs)
+      await sleep(Math.min(50, idleMs))
     }
+    this.stopSources()
+    // What the sources wrote before they were let go of: queued here, or on its way to a sink.
+    while (this.writableLength > 0 && !this.destroyed) {
+      this.dropStalled(stallMs)
+      await sleep(50)
+    }
+    await new Promise<void>((resolve) => this.end(() => resolve()))
+    return [...this.dropped]
   }
 
   /** Stops every source still piped in (so nothing is written after the end). */
   stopSources(): void {
     for (const src of this.sources) src.unpipe(this)
     this.sources.clear()
+  }
+
+  /** Lets go of the sinks the current write has waited on for `stallMs` without progress. */
+  private dropStalled(stallMs: number): void {
+    if (this.waiting.size === 0 || Date.now() - this.lastActivity < stallMs) return
+    for (const [sink, release] of [...this.waiting]) {
+      debug('tee: a sink took no output for %d ms after the exit: it gets no more', stallMs)
+      this.dropped.add(sink)
+      release()
+    }
   }
 }
 
@@ -104,6 +157,26 @@ export interface RunIoOptions {
   interactive: boolean
   /** The json-file logger that gets a copy of the output, when there is one. */
   logger: BinaryLogger | undefined
+  /** With `{ logFile }`: the file, opened by {@link openLogFile}. */
+  logFile?: WriteStream
+}
+
+/**
+ * Opens an attached run's `{ logFile }` for appending (created if missing), before anything of the run
+ * is made, so a path that cannot be opened fails the run instead of losing its output.
+ * @throws InvalidArgumentError naming the path and the reason.
+ */
+export async function openLogFile(path: string): Promise<WriteStream> {
+  const file = createWriteStream(path, { flags: 'a' })
+  try {
+    await once(file, 'open')
+  } catch (err) {
+    file.destroy()
+    throw new InvalidArgumentError(`stdio logFile ${JSON.stringify(path)} cannot be opened: ${(err as Error).message}`, { cause: err })
+  }
+  // Later write errors (a full disk) end up here; the run's output still goes to the json-file log.
+  file.on('error', (e) => debug('log file %s: %s', path, e.message))
+  return file
 }
 
 /**
@@ -138,8 +211,8 @@ export class RunIo {
       userOut.push(this.collectors.stdout)
       userErr.push(this.collectors.stderr)
     } else if (typeof stdio === 'object' && 'logFile' in stdio) {
-      this.file = createWriteStream(stdio.logFile, { flags: 'a' })
-      this.file.on('error', (e) => debug('log file %s: %s', stdio.logFile, e.message))
+      if (options.logFile === undefined) throw new Error('stdio { logFile } needs the file opened by openLogFile()')
+      this.file = options.logFile
       userOut.push(this.file)
       userErr.push(this.file)
     } else if (typeof stdio === 'object') {
@@ -207,16 +280,15 @@ export class RunIo {
   }
 
   /**
-   * Once the process exited: waits for its output to arrive (bounded by silence), hands it all to the
-   * sinks, ends the logger's input and waits for it to write out and exit; lets go of the user's stdin
-   * and terminal. Returns the collected output with `'pipe'`.
+   * Once the process exited: waits for its output to arrive (bounded by silence) and hands it all to
+   * the sinks (waiting for slow ones; one stuck for {@link SINK_STALL_MS} is let go of), ends the
+   * logger's input and waits for it to write out and exit; lets go of the user's stdin and terminal.
+   * Returns the collected output with `'pipe'`.
    */
-  async finish(): Promise<CollectedOutput> {
+  async finish(closeOptions: TeeCloseOptions = {}): Promise<CollectedOutput> {
     this.release()
     const tees = [this.out, this.err].filter((t): t is Tee => t !== undefined)
-    await Promise.all(tees.map((t) => t.sourcesEnded()))
-    for (const t of tees) t.stopSources()
-    await Promise.all(tees.map((t) => new Promise<void>((resolve) => t.end(() => resolve()))))
+    await Promise.all(tees.map((t) => t.close(closeOptions)))
     await this.options.logger?.close()
     const file = this.file
     if (file !== undefined) await new Promise<void>((resolve) => file.end(() => resolve()))

@@ -18,7 +18,7 @@ import { jsonFileLogUri } from '../logs/logger-uri.js'
 import { withHostNetwork, withNoNetwork } from '../oci/network-mode.js'
 import type { Task } from '../tasks/task.js'
 import type { TaskStdio } from '../tasks/task-io.js'
-import { RunIo } from './run-io.js'
+import { openLogFile, RunIo } from './run-io.js'
 import { checkRunOptions, type RunOptions } from './run-options.js'
 
 /** What a detached `run()` gives back: the container, running. */
@@ -62,11 +62,21 @@ export interface CompletedRun {
 export async function runContainer(client: ClientCore, reference: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
   checkRunOptions(options)
   checkUserLabels(options.labels ?? {})
+  const detach = options.detach === true
+  const tty = options.tty === true
+  const stdio = options.stdio ?? 'inherit'
+  // Opened first, so a path that cannot be opened fails the run before anything is pulled or made.
+  const logFile = !detach && typeof stdio === 'object' && 'logFile' in stdio ? await openLogFile(stdio.logFile) : undefined
+  // Until the try below owns it, a failed step closes the file.
+  const dropLogFile = (err: unknown): never => {
+    logFile?.destroy()
+    throw err
+  }
   const callOptions = options.signal !== undefined ? { signal: options.signal } : {}
   const restart = options.restart ?? 'no'
-  const parsedRestart = restart === 'no' ? undefined : await checkRestartPolicy(client, restart, callOptions)
-  if (parsedRestart !== undefined && options.tty === true) await checkTerminalRestart(client, restart, callOptions)
-  const image = await ensureImage(client, reference, options)
+  const parsedRestart = restart === 'no' ? undefined : await checkRestartPolicy(client, restart, callOptions).catch(dropLogFile)
+  if (parsedRestart !== undefined && tty) await checkTerminalRestart(client, restart, callOptions).catch(dropLogFile)
+  const image = await ensureImage(client, reference, options).catch(dropLogFile)
   const id = generateContainerId()
   const name = options.name ?? defaultContainerName(image.name, id)
   const dataStore = dataStorePath(client.address, client.dataRoot)
@@ -74,11 +84,8 @@ export async function runContainer(client: ClientCore, reference: string, option
   const network = options.network ?? 'none'
   const hostname = options.hostname ?? (network === 'host' ? undefined : id.slice(0, 12))
   const names = new NameStore(dataStore, client.namespace)
-  await names.acquire(name, id, callOptions)
+  await names.acquire(name, id, callOptions).catch(dropLogFile)
 
-  const detach = options.detach === true
-  const tty = options.tty === true
-  const stdio = options.stdio ?? 'inherit'
   let container: Container | undefined
   let task: Task | undefined
   let io: RunIo | undefined
@@ -142,7 +149,7 @@ export async function runContainer(client: ClientCore, reference: string, option
       taskStdio = { logUri: stdio.logUri, ...(tty ? { terminal: true } : {}) }
     } else {
       // nerdctl's container IO: the logger runs here, fed a copy of what goes to the caller.
-      io = new RunIo({ stdio, tty, interactive: options.interactive === true, logger: await loggerStart })
+      io = new RunIo({ stdio, tty, interactive: options.interactive === true, logger: await loggerStart, ...(logFile !== undefined ? { logFile } : {}) })
       taskStdio = io.taskStdio()
     }
     task = await container.newTask({ ...callOptions, stdio: taskStdio })
@@ -162,7 +169,10 @@ export async function runContainer(client: ClientCore, reference: string, option
     return { id, name, container: options.rm === true ? undefined : container, exitCode, ...collected }
   } catch (err) {
     io?.abort()
-    if (io === undefined) (await loggerStart?.catch(() => undefined))?.kill()
+    if (io === undefined) {
+      logFile?.destroy()
+      ;(await loggerStart?.catch(() => undefined))?.kill()
+    }
     await undo(names, name, id, stateDir, container, task)
     throw err
   }

@@ -1,7 +1,7 @@
 // client.run() attached and on terminals: the output goes to the caller and to the json-file log (as in
 // nerdctl), terminals with -t / -it / -dt, resize, and nothing left behind by a bad or failing run.
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -121,6 +121,29 @@ describe('attached run: the json-file log too', () => {
     expect(removed.stdout).toBe('gone\n')
     expect(await footprint()).toEqual(before)
     expect(fifosOf(removed.id)).toEqual([])
+  })
+
+  it('waits for a stdout stream that stalls after the exit: it and the log get every byte', async () => {
+    const total = 3 * 1024 * 1024
+    let got = 0
+    let stalled = false
+    // Stalls 3 s once, a third of the way in: by then the rest fits in the pipe, so the process exits
+    // during the stall, and nothing is written for longer than the 2 s the copy waits on silence.
+    const stdout = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        got += chunk.length
+        if (stalled || got < total / 3) return cb()
+        stalled = true
+        setTimeout(cb, 3_000)
+      },
+    })
+    const result = await client.run(IMAGE, { args: ['sh', '-c', `yes abcdefghijklmnopqrstuvwxyz0123456789 | head -c ${total}`], stdio: { stdout } })
+    expect(result.exitCode).toBe(0)
+    expect(stalled).toBe(true)
+    expect(got).toBe(total)
+    const entries = await collect(client.logs(result.id))
+    expect(entries.reduce((n, e) => n + Buffer.byteLength(e.line) + (e.partial ? 0 : 1), 0)).toBe(total)
+    await client.removeContainer(result.id)
   })
 })
 
@@ -256,6 +279,7 @@ describe('bad input and failures', () => {
     await expect(client.run(IMAGE, { tty: 'yes' as never })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { logOptions: { maxSize: 'huge' }, stdio: 'pipe' })).rejects.toBeInstanceOf(InvalidArgumentError)
     expect(await footprint()).toEqual(before)
+    expect(existsSync(logFile)).toBe(false)
   })
 
   it('undoes an attached run that fails to start, terminal or not: no logger, FIFO, name or state dir left', async () => {

@@ -98,8 +98,7 @@ describe('Tee', () => {
     const tee = new Tee([fastSink, slowSink])
     const source = Readable.from([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')])
     source.pipe(tee, { end: false })
-    await tee.sourcesEnded(5_000)
-    await new Promise<void>((resolve) => tee.end(() => resolve()))
+    expect(await tee.close({ idleMs: 5_000 })).toEqual([])
     expect(Buffer.concat(fast).toString()).toBe('abc')
     expect(Buffer.concat(slow).toString()).toBe('abc')
     expect(fastSink.writableEnded).toBe(false)
@@ -122,7 +121,7 @@ describe('Tee', () => {
     source.pipe(tee, { end: false })
     await new Promise((resolve) => setTimeout(resolve, 150))
     setTimeout(() => source.end('late'), 50)
-    await tee.sourcesEnded(100)
+    await tee.close({ idleMs: 100 })
     expect(Buffer.concat(got).toString()).toBe('late')
   })
 
@@ -132,10 +131,45 @@ describe('Tee', () => {
     source.pipe(tee, { end: false })
     source.write('held open')
     const started = Date.now()
-    await tee.sourcesEnded(100)
+    await tee.close({ idleMs: 100 })
     expect(Date.now() - started).toBeLessThan(2_000)
-    tee.stopSources()
     source.write('after')
-    await new Promise<void>((resolve) => tee.end(() => resolve()))
+  })
+
+  it('waits for a sink that stalls longer than the silence bound, and loses nothing', async () => {
+    let got = 0
+    let stalled = false
+    const slowSink = new Writable({
+      highWaterMark: 1,
+      write(c: Buffer, _e, cb) {
+        got += c.length
+        if (stalled) return cb()
+        stalled = true
+        setTimeout(cb, 400)
+      },
+    })
+    const tee = new Tee([slowSink])
+    const source = new PassThrough()
+    source.pipe(tee, { end: false })
+    const chunk = Buffer.alloc(16 * 1024, 'x')
+    for (let i = 0; i < 64; i++) source.write(chunk)
+    source.end()
+    expect(await tee.close({ idleMs: 100 })).toEqual([])
+    expect(got).toBe(64 * chunk.length)
+  })
+
+  it('lets go of a sink that never takes its chunk after stallMs, and still feeds the others', async () => {
+    const kept: Buffer[] = []
+    const stuck = new Writable({ highWaterMark: 1, write() { /* never calls back */ } })
+    const tee = new Tee([stuck, new Writable({ write(c: Buffer, _e, cb) { kept.push(c); cb() } })])
+    const source = new PassThrough()
+    source.pipe(tee, { end: false })
+    for (const s of ['a', 'b', 'c']) source.write(s)
+    source.end()
+    const started = Date.now()
+    expect(await tee.close({ idleMs: 100, stallMs: 300 })).toEqual([stuck])
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(Buffer.concat(kept).toString()).toBe('abc')
+    expect(stuck.listenerCount('drain')).toBe(0)
   })
 })
