@@ -128,11 +128,51 @@ function checkRunStdio(options: RunOptions): void {
   if (typeof stdio === 'object' && 'terminal' in stdio) {
     throw new InvalidArgumentError('stdio { terminal: true } is not a run() stdio: set tty: true, and stdio to where the terminal\'s output should go')
   }
+  if (typeof stdio === 'string' && !['inherit', 'pipe', 'null'].includes(stdio)) {
+    throw new InvalidArgumentError(`stdio must be 'inherit', 'pipe', 'null', { stdin?, stdout?, stderr? }, { logFile } or { logUri }, got ${JSON.stringify(stdio)}`)
+  }
+  if (typeof stdio === 'object' && 'logFile' in stdio) checkOnly(stdio, 'logFile', 'a non-empty path')
+  if (typeof stdio === 'object' && 'logUri' in stdio) checkOnly(stdio, 'logUri', 'a binary:// or file:// URI')
   const streams = typeof stdio === 'object' && !('logFile' in stdio) && !('logUri' in stdio) ? stdio : undefined
+  if (streams !== undefined) checkRunStreams(streams)
   if (interactive && stdio !== 'inherit' && streams?.stdin === undefined) {
     throw new InvalidArgumentError(`interactive needs an input: stdio 'inherit' (this process's stdin) or { stdin: <Readable> }; stdio is ${typeof stdio === 'string' ? `'${stdio}'` : JSON.stringify(Object.keys(stdio))}`)
   }
   if (tty && streams?.stderr !== undefined) {
     throw new InvalidArgumentError('with tty the terminal joins stderr into stdout: leave stderr out of stdio')
   }
+}
+
+const STREAM_KEYS = ['stdin', 'stdout', 'stderr'] as const
+
+/**
+ * `{ stdin?, stdout?, stderr? }`: known keys only, a Readable and Writables (the shape `newTask` checks
+ * too). `'pipe'` per stream, which a task's stdio takes, is refused: run() has no task to put a Readable
+ * on until it resolves, and `stdio: 'pipe'` collects the output instead.
+ */
+function checkRunStreams(streams: RunStreams): void {
+  const unknown = Object.keys(streams).filter((k) => !(STREAM_KEYS as readonly string[]).includes(k))
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(`stdio: unknown key ${JSON.stringify(unknown[0])}; want { stdin?, stdout?, stderr? } streams, { logFile } or { logUri }`)
+  }
+  for (const key of STREAM_KEYS) {
+    const value: unknown = streams[key]
+    if (value === undefined) continue
+    if (value === 'pipe') {
+      throw new InvalidArgumentError(`stdio { ${key}: 'pipe' } is not a run() stdio: use stdio: 'pipe' to collect the output (run() returns it as stdout and stderr), or give a ${key === 'stdin' ? 'Readable' : 'Writable'}`)
+    }
+    // A Writable has a (legacy) pipe() too: a Readable is told apart by read().
+    const methods = key === 'stdin' ? ['pipe', 'read'] : ['write']
+    if (value === null || typeof value !== 'object' || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+      throw new InvalidArgumentError(`stdio ${key} must be a ${key === 'stdin' ? 'Readable' : 'Writable'} stream, got ${value === null ? 'null' : typeof value}`)
+    }
+  }
+}
+
+/** `{ logFile }` or `{ logUri }`: that one key, a non-empty string. */
+function checkOnly(stdio: object, key: string, what: string): void {
+  const value: unknown = (stdio as Record<string, unknown>)[key]
+  if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`stdio ${key} must be ${what}, got ${JSON.stringify(value)}`)
+  const other = Object.keys(stdio).find((k) => k !== key)
+  if (other !== undefined) throw new InvalidArgumentError(`stdio { ${key} } takes no other key, got ${JSON.stringify(other)}`)
 }

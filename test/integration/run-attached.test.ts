@@ -278,6 +278,18 @@ describe('bad input and failures', () => {
     await expect(client.run(IMAGE, { stdio: { terminal: true } as never })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { tty: 'yes' as never })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { logOptions: { maxSize: 'huge' }, stdio: 'pipe' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    // A task's stdio takes 'pipe' per output; run()'s does not (it once crashed the process from a data handler).
+    await expect(client.run(IMAGE, { args: ['echo', 'x'], stdio: { stdout: 'pipe' } as never })).rejects.toThrow(/use stdio: 'pipe' to collect the output/)
+    await expect(client.run(IMAGE, { args: ['echo', 'x'], stdio: { stdoutt: sink() } as never })).rejects.toThrow(/unknown key "stdoutt"/)
+    expect(await footprint()).toEqual(before)
+  })
+
+  it('fails a run whose logFile cannot be opened, before creating anything', async () => {
+    const before = await footprint()
+    const logFile = join(dataRoot, 'no-such-dir', 'run.log')
+    const run = client.run(IMAGE, { args: ['echo', 'lost'], stdio: { logFile }, name: 'bad-log-file' })
+    await expect(run).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(run).rejects.toThrow(/logFile .*no-such-dir.* cannot be opened: ENOENT/)
     expect(await footprint()).toEqual(before)
     expect(existsSync(logFile)).toBe(false)
   })

@@ -48,6 +48,27 @@ describe('checkRunOptions: terminals and stdin', () => {
     refused({ interactive: 'yes' as never }, /interactive must be a boolean/)
     refused({ stdio: 42 as never }, /stdio must be/)
   })
+
+  it("checks run()'s own streams: shapes, unknown keys, and 'pipe' per stream with the fix named", () => {
+    refused({ stdio: { stdout: 'pipe' } as never }, /stdio \{ stdout: 'pipe' \} is not a run\(\) stdio: use stdio: 'pipe' to collect the output/)
+    refused({ stdio: { stderr: 'pipe' } as never }, /stderr: 'pipe'.*use stdio: 'pipe'/)
+    refused({ stdio: { stdin: 'pipe' } as never }, /stdin: 'pipe'/)
+    refused({ stdio: { stdoutt: new PassThrough() } as never }, /unknown key "stdoutt"/)
+    refused({ stdio: { stdout: process.stdout, extra: 1 } as never }, /unknown key "extra"/)
+    refused({ stdio: { stdout: 'out.txt' } as never }, /stdout must be a Writable stream, got string/)
+    refused({ stdio: { stdout: null } as never }, /stdout must be a Writable stream, got null/)
+    refused({ stdio: { stdin: new Writable() } as never }, /stdin must be a Readable stream/)
+    refused({ stdio: 'piped' as never }, /stdio must be 'inherit', 'pipe'/)
+    refused({ stdio: { logFile: '' } }, /logFile must be a non-empty path/)
+    refused({ stdio: { logFile: '/tmp/x', stdout: process.stdout } as never }, /takes no other key, got "stdout"/)
+    refused({ stdio: { logUri: 42 } as never }, /logUri must be/)
+    ok({ stdio: { stdin: Readable.from([]), stdout: new PassThrough(), stderr: process.stderr } })
+    ok({ stdio: {} })
+    ok({ stdio: { logFile: '/tmp/x' } })
+    ok({ stdio: { logUri: 'binary:///bin/logger' } })
+    // A detached run ignores stdio, as before.
+    ok({ detach: true, stdio: { stdout: 'pipe' } as never })
+  })
 })
 
 describe('binaryLoggerCommand', () => {
