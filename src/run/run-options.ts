@@ -72,7 +72,11 @@ export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {
    * `'pipe'` it is collected and returned; `{ stdin?, stdout?, stderr? }` gives your own streams (never
    * ended); `'null'` drops it. Whichever it is, the output also goes to the container's json-file log, as
    * in nerdctl, so `client.logs()` shows it after the run; except with `{ logUri }`, which hands it to that
-   * logging URI instead. A detached run always logs to the json-file log only.
+   * logging URI instead (the container then has no json-file log, label or `log-config.json`). A detached
+   * run always logs to the json-file log only. Your Writables are waited for once the process exited,
+   * except one that takes no chunk for 30 s, which is let go of so `run()` cannot hang. `'pipe'` for one
+   * stream is refused (use `'pipe'` as a whole); a `{ logFile }` that cannot be opened fails the run before
+   * anything is made.
    */
   stdio?: RunStdio
   /** Restart policy for a detached container (`--restart`); containerd's restart monitor applies it. Default `no`. */

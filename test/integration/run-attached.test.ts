@@ -6,13 +6,21 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Client, InvalidArgumentError, NotImplementedError, type LogEntry, type RunOptions } from '../../src/index.js'
 import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { runnableBusybox } from '../env/runnable-image.js'
 import { StreamText } from '../env/stream-text.js'
 import { connectTestClient, daemonAddress, daemonLine } from '../env/test-client.js'
 import { runFootprint, type RunFootprint } from '../env/run-footprint.js'
+
+// The logger's URI, replaced by one test with a program that cannot start (nothing else can make the
+// shipped logger fail before its readiness byte).
+const loggerUri = vi.hoisted(() => ({ override: undefined as string | undefined }))
+vi.mock('../../src/logs/logger-uri.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/logs/logger-uri.js')>()
+  return { ...actual, jsonFileLogUri: (options: Parameters<typeof actual.jsonFileLogUri>[0]) => loggerUri.override ?? actual.jsonFileLogUri(options) }
+})
 
 const base = await connectTestClient('run-attached')
 const IMAGE = 'docker.io/library/busybox:run-attached'
@@ -301,6 +309,17 @@ describe('bad input and failures', () => {
     // The logger starts while the container is created: a create that fails stops it too.
     await expect(client.run(IMAGE, { memory: 'lots', stdio: 'pipe', name: 'bad-memory' })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(client.run(IMAGE, { args: ['/no/such/binary'], tty: true, detach: true, name: 'tty-no-binary-detached' })).rejects.toThrow(/no such file|not found/i)
+    expect(await footprint()).toEqual(before)
+  })
+
+  it('fails an attached run whose logger cannot start, with its stderr, leaving nothing behind', async () => {
+    const before = await footprint()
+    loggerUri.override = `binary://${process.execPath}?-e=${encodeURIComponent('console.error("logger says no"); process.exit(3)')}`
+    try {
+      await expect(client.run(IMAGE, { args: ['echo', 'x'], stdio: 'pipe', name: 'no-logger' })).rejects.toThrow(/exited \(code 3\) before it was ready: logger says no/)
+    } finally {
+      loggerUri.override = undefined
+    }
     expect(await footprint()).toEqual(before)
   })
 
