@@ -17,9 +17,10 @@ function childRun(r: StdoutChildRun): Record<string, unknown> {
   }
 }
 
-export function containerResultJson(lifecycle: LifecycleBench, exec: ExecBench, stdout: StdoutBench): Record<string, unknown> {
+/** The container sections' figures for the `BENCH_RESULT` line; a section not run (BENCH_CONTAINER_SECTIONS) is left out. */
+export function containerResultJson(lifecycle: LifecycleBench | undefined, exec: ExecBench | undefined, stdout: StdoutBench | undefined): Record<string, unknown> {
   return {
-    lifecycle: {
+    lifecycle: lifecycle && {
       sequential: lifecycle.sequential,
       concurrent: lifecycle.concurrent,
       concurrentRounds: lifecycle.concurrentRounds,
@@ -34,14 +35,14 @@ export function containerResultJson(lifecycle: LifecycleBench, exec: ExecBench, 
       ...(lifecycle.go !== undefined ? { goClient: { ...lifecycle.go, sequentialRatio: round(lifecycle.go.sequentialRatio, 3), concurrentRatio: round(lifecycle.go.concurrentRatio, 3) } } : {}),
       targetRatio: LIFECYCLE_TARGET_RATIO,
     },
-    exec: {
+    exec: exec && {
       samples: exec.samples,
       results: exec.results.map((r) => ({ client: r.client, medianUs: round(r.medianUs), p95Us: round(r.p95Us), overCtr: round(r.overCtr, 3) })),
       oursOverCtr: round(exec.oursOverCtr, 3),
       targetRatio: EXEC_TARGET_RATIO,
       meetsTarget: exec.meetsTarget,
     },
-    stdout: {
+    stdout: stdout && {
       bytes: stdout.bytes,
       runs: stdout.runs,
       directStreamMBps: round(stdout.directStreamMBps),
