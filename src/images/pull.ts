@@ -97,7 +97,10 @@ function wantedPlatforms(options: PullOptions): PlatformSpec[] {
 async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformSpec[], snapshotter: string, options: PullOptions): Promise<PulledImage> {
   const credentials = credentialsProvider(options.auth)
   const endpoints = options.endpoints !== undefined ? options.endpoints(ref.domain) : await registryEndpoints(ref.domain, options.registry)
-  const registry = new RegistryClient(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls))
+  const registry = new RegistryClient(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls), {
+    // Storage a blob GET is redirected to gets its own certs.d settings when it has some, else the system's CAs.
+    redirectTls: async (host) => (await registryEndpoints(host, options.registry)).find((e) => e.url.host === host)?.tls,
+  })
   // One abort for the whole pull: the first failure stops every other download.
   const controller = new AbortController()
   // The error that started the failure; what fails after the abort (a canceled unpack) is only a symptom.

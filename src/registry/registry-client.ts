@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Authorizer } from './authorizer.js'
 import { discardBody, readBody, sendRequest, type HttpRequest, type HttpResponse, type TlsSettings } from './http-request.js'
 import { rawGet, type BlobSink } from './raw-blob-get.js'
+import { isRedirect, MAX_REDIRECTS, redactUrl, resolveRedirect, sameOrigin } from './redirects.js'
 import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.js'
 import { RegistryError } from './registry-error.js'
 
@@ -76,6 +77,15 @@ export interface RegistryCallOptions {
   signal?: AbortSignal | undefined
 }
 
+/** Options of the {@link RegistryClient} constructor. */
+export interface RegistryClientOptions {
+  /**
+   * TLS settings for a host a redirect leads to (`host[:port]`), e.g. its certs.d CA; `undefined` means the
+   * system's CAs. Asked once per host. Default: the system's CAs for every redirect target.
+   */
+  redirectTls?: (host: string) => Promise<TlsSettings | undefined>
+}
+
 /**
  * A client for one repository on one registry (distribution API v2): resolve a tag or digest, fetch
  * manifests and blobs. Endpoints are tried in order; 401s go through the authorizer; 408, 429 and 5xx
@@ -83,6 +93,7 @@ export interface RegistryCallOptions {
  */
 export class RegistryClient {
   private readonly downgraded = new Map<RegistryEndpoint, URL>()
+  private readonly redirectTls = new Map<string, Promise<TlsSettings | undefined>>()
 
   constructor(
     /** The registry host as named in references (`docker.io`, `127.0.0.1:5000`). */
@@ -91,6 +102,7 @@ export class RegistryClient {
     readonly repository: string,
     private readonly endpoints: readonly RegistryEndpoint[],
     private readonly authorizer: Authorizer,
+    private readonly options: RegistryClientOptions = {},
   ) {
     if (endpoints.length === 0) throw new RegistryError('InvalidConfig', `no endpoints are configured for ${host}`)
   }
@@ -244,16 +256,24 @@ export class RegistryClient {
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
         const auth = this.authorizer.header(this.host, scope)
         let res: R
+        let at: URL
         try {
-          res = await send({
+          ;({ res, at } = await this.sendFollowing(send, {
             method,
             url,
             headers: { ...endpoint.headers, ...headers, ...(auth !== undefined ? { authorization: auth } : {}) },
             ...(endpoint.tls !== undefined ? { tls: endpoint.tls } : {}),
             signal: options.signal,
-          })
+          }, headers))
         } catch (err) {
           if (options.signal?.aborted === true) throw err
+          if (err instanceof RegistryError) {
+            // A redirect that cannot be followed (a loop, a downgrade) fails the call; an unreachable target
+            // is like an unreachable endpoint.
+            if (err.code !== 'Unavailable') throw err
+            lastError = err
+            break
+          }
           if (endpoint.plainHttpFallback === true && url.protocol === 'https:' && isPlainHttpAnswer(err)) {
             // An insecure registry that speaks no TLS: use HTTP from now on, like containerd's fallback.
             url.protocol = 'http:'
@@ -263,6 +283,12 @@ export class RegistryClient {
           }
           lastError = new RegistryError('Unavailable', `${url.host} is not reachable: ${(err as Error).message}`, { cause: err })
           break // next endpoint
+        }
+        if (res.status === 401 && !sameOrigin(at, url)) {
+          // Storage a redirect led to refused the request: our credentials are never sent there, so asking
+          // the registry for a new token would not help.
+          res.body.resume()
+          throw new RegistryError('Unauthorized', `${redactUrl(at)}, where ${url.host} redirected ${method} ${path}, answered 401`, { status: 401 })
         }
         if (res.status === 401) {
           res.body.resume()
@@ -275,7 +301,7 @@ export class RegistryClient {
         }
         if (res.status === 408 || res.status === 429 || res.status >= 500) {
           res.body.resume()
-          lastError = new RegistryError('Unavailable', `${url.host} answered ${res.status} to ${method} ${path}`, { status: res.status })
+          lastError = new RegistryError('Unavailable', `${answerer(url, at)} answered ${res.status} to ${method} ${path}`, { status: res.status })
           if (attempt < RETRIES) await sleep(retryDelay(res, attempt), undefined, options.signal ? { signal: options.signal } : undefined)
           continue
         }
@@ -283,11 +309,66 @@ export class RegistryClient {
         res.body.resume()
         if (res.status === 404) throw new RegistryError('NotFound', `${this.host}/${this.repository}: ${path.split('/').slice(-2).join(' ')} not found`, { status: 404 })
         if (res.status === 403) throw new RegistryError('Denied', `${this.host} denied ${method} on ${this.repository}`, { status: 403 })
-        throw new RegistryError('Protocol', `${url.host} answered ${res.status} to ${method} ${path}`, { status: res.status })
+        throw new RegistryError('Protocol', `${answerer(url, at)} answered ${res.status} to ${method} ${path}`, { status: res.status })
       }
     }
     throw lastError ?? new RegistryError('InvalidConfig', `no endpoint of ${this.host} may be used to ${capability}`)
   }
+
+  /**
+   * Sends `req` and follows redirects of GETs and HEADs (at most {@link MAX_REDIRECTS}), each hop with the
+   * same `send` (the raw fast path stays on for the storage the bytes come from). A hop to another origin
+   * than the registry's gets only `ownHeaders` (Accept, Range): no Authorization, no hosts.toml headers,
+   * and the target's own TLS settings; a hop back to the registry's origin gets everything again.
+   * Resolves with the first response that is not a redirect and the URL that answered it.
+   *
+   * @throws RegistryError `Protocol` for a loop, too many hops or a redirect that cannot be followed;
+   *   `Unavailable` when a redirect target cannot be reached. Messages never show a Location's query.
+   */
+  private async sendFollowing<R extends CallResponse>(
+    send: (req: HttpRequest) => Promise<R>,
+    req: HttpRequest,
+    ownHeaders: Record<string, string>,
+  ): Promise<{ res: R; at: URL }> {
+    let current = req
+    for (let hop = 0; ; hop++) {
+      let res: R
+      try {
+        res = await send(current)
+      } catch (err) {
+        if (hop === 0 || req.signal?.aborted === true) throw err
+        throw new RegistryError('Unavailable', `${redactUrl(current.url)}, where ${req.url.host} redirected ${req.method} ${req.url.pathname}, is not reachable: ${(err as Error).message}`, { cause: err })
+      }
+      if (!isRedirect(res.status) || (req.method !== 'GET' && req.method !== 'HEAD')) return { res, at: current.url }
+      res.body.resume()
+      if (hop >= MAX_REDIRECTS) {
+        throw new RegistryError('Protocol', `${req.method} ${redactUrl(req.url)}: more than ${MAX_REDIRECTS} redirects (last to ${redactUrl(current.url)})`, { status: res.status })
+      }
+      const next = resolveRedirect(current.url, firstHeader(res, 'location'), res.status)
+      if (sameOrigin(next, req.url)) {
+        current = { ...req, url: next }
+        continue
+      }
+      const tls = await this.tlsForRedirect(next)
+      current = { method: req.method, url: next, headers: { ...ownHeaders }, ...(tls !== undefined ? { tls } : {}), signal: req.signal }
+    }
+  }
+
+  private tlsForRedirect(url: URL): Promise<TlsSettings | undefined> {
+    const lookup = this.options.redirectTls
+    if (url.protocol !== 'https:' || lookup === undefined) return Promise.resolve(undefined)
+    let tls = this.redirectTls.get(url.host)
+    if (tls === undefined) {
+      tls = lookup(url.host)
+      this.redirectTls.set(url.host, tls)
+    }
+    return tls
+  }
+}
+
+/** Who answered a call: the registry, or the redirect target (shown without its query). */
+function answerer(registry: URL, at: URL): string {
+  return sameOrigin(registry, at) ? registry.host : `${redactUrl(at)} (redirected from ${registry.host})`
 }
 
 function sniffMediaType(body: Buffer): string {
