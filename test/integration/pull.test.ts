@@ -227,6 +227,49 @@ describe('pull', () => {
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
 
+  it('follows blob redirects to storage on another host, which never sees our credentials, and resumes there', async () => {
+    const creds = token.credentials
+    if (creds === undefined) throw new Error('the token registry has no user')
+    await using proxy = await startTamperProxy(token.url)
+    proxy.rules.redirectBlobs = 'cdn'
+    const probe = client.withNamespace(`${client.namespace}-redirect`)
+    const image = await multiLayerImage({ layers: 2, layerSize: 400_000, seed: `redirect-${Date.now()}` })
+    await pushFixture(token, image, 'team/redirect', 'v1')
+    const dropped = image.layers[2]?.descriptor.digest ?? ''
+    proxy.rules.dropBlobsAfter.set(dropped, 150_000)
+
+    const pulled = await probe.pull(`${proxy.host}/team/redirect:v1`, { auth: creds })
+    expect(await pulled.isUnpacked()).toBe(true)
+    // Every blob the registry was asked for came from the CDN (the busybox base may be in the store already).
+    const asked = proxy.log.filter((l) => /^GET \/v2\/team\/redirect\/blobs\//.test(l)).map((l) => l.split(' ')[1]?.split('/').pop())
+    const served = proxy.cdn.requests.map((r) => r.path.split('/').pop())
+    for (const layer of image.layers.slice(1)) expect(asked).toContain(layer.descriptor.digest)
+    expect(new Set(served)).toEqual(new Set(asked))
+    // The registry needed the token; the CDN never got it, nor any other credential.
+    expect(proxy.cdn.requests.length).toBeGreaterThan(0)
+    expect(proxy.cdn.requests.filter((r) => r.headers.authorization !== undefined)).toEqual([])
+    // The dropped layer was resumed with a Range request that went through the redirect to the CDN.
+    const resumed = proxy.log.filter((l) => l.startsWith(`GET cdn:`) && l.includes(dropped) && /bytes=\d+-/.test(l))
+    expect(resumed.length, proxy.log.join('\n')).toBe(1)
+    await probe.removeImage(pulled.name, { sync: true })
+    await client.namespaces.delete(probe.namespace).catch(() => undefined)
+  })
+
+  it('fails a redirect loop with a typed error and leaves nothing behind', async () => {
+    await using proxy = await startTamperProxy(plain.url)
+    proxy.rules.redirectBlobs = 'loop'
+    const probe = client.withNamespace(`${client.namespace}-loop`)
+    const image = await multiLayerImage({ layers: 1, layerSize: 100_000, seed: `loop-${Date.now()}` })
+    await pushFixture(plain, image, 'app/loop', 'v1')
+    const before = await storeLeftovers(probe)
+    const err = await probe.pull(`${proxy.host}/app/loop:v1`).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(RegistryError)
+    expect((err as RegistryError).code).toBe('Protocol')
+    expect((err as Error).message).toMatch(/more than 10 redirects/)
+    expect(await storeLeftovers(probe)).toEqual(before)
+    await client.namespaces.delete(probe.namespace).catch(() => undefined)
+  })
+
   it('refuses unknown media types, expired tokens and a registry that goes away mid-pull, leaving nothing', async () => {
     const probe = client.withNamespace(`${client.namespace}-bad`)
     const before = await storeLeftovers(probe)
