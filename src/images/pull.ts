@@ -6,7 +6,7 @@ import { runWithLease } from '../client/lease-context.js'
 import type { CallOptions } from '../client/transport/call-options.js'
 import { Authorizer } from '../registry/authorizer.js'
 import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
-import { credentialsProvider, registryEndpoints, type RegistryOptions } from '../registry/registry-access.js'
+import { credentialsProvider, redirectTargetTls, registryEndpoints, type RegistryOptions } from '../registry/registry-access.js'
 import { RegistryClient, type OciDescriptor, type RegistryEndpoint } from '../registry/registry-client.js'
 import { fetchIntoStore } from './fetch-into-store.js'
 import { Limiter } from './limiter.js'
@@ -99,7 +99,7 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
   const endpoints = options.endpoints !== undefined ? options.endpoints(ref.domain) : await registryEndpoints(ref.domain, options.registry)
   const registry = new RegistryClient(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls), {
     // Storage a blob GET is redirected to gets its own certs.d settings when it has some, else the system's CAs.
-    redirectTls: async (host) => (await registryEndpoints(host, options.registry)).find((e) => e.url.host === host)?.tls,
+    redirectTls: redirectTargetTls(options.registry),
   })
   // One abort for the whole pull: the first failure stops every other download.
   const controller = new AbortController()

@@ -2,7 +2,7 @@ import type { ClientCore } from '../client/client.js'
 import { DataLossError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../client/errors.js'
 import { Authorizer } from '../registry/authorizer.js'
 import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
-import { credentialsProvider, registryEndpoints, type RegistryOptions } from '../registry/registry-access.js'
+import { credentialsProvider, redirectTargetTls, registryEndpoints, type RegistryOptions } from '../registry/registry-access.js'
 import type { OciDescriptor, RegistryEndpoint } from '../registry/registry-client.js'
 import { splitHostPort } from '../registry/host-port.js'
 import { RegistryUploader } from '../registry/registry-uploader.js'
@@ -174,7 +174,9 @@ export async function pushImage(client: ClientCore, reference: string, options: 
 
   const credentials = credentialsProvider(options.auth)
   const endpoints = options.endpoints !== undefined ? options.endpoints(ref.domain) : await registryEndpoints(ref.domain, options.registry)
-  const uploader = new RegistryUploader(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls))
+  const uploader = new RegistryUploader(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls), {
+    redirectTls: redirectTargetTls(options.registry),
+  })
   const limiter = new Limiter(Math.max(1, options.maxConcurrentUploads ?? 3))
   const sourceKey = `${DISTRIBUTION_SOURCE_PREFIX}${ref.domain}`
 

@@ -3,7 +3,9 @@
  * CDN (Docker Hub, GCR/Artifact Registry, ECR, Quay, GHCR); containerd follows them with Go's http.Client.
  * The rules here are Go's, with one difference: an https → http hop is refused (see {@link resolveRedirect}).
  */
+import type { HttpRequest, HttpResponse, TlsSettings } from './http-request.js'
 import { RegistryError } from './registry-error.js'
+import { firstHeader } from './response-helpers.js'
 
 /** The statuses that are followed: 301, 302, 303, 307 and 308 (the method stays GET or HEAD for all). */
 export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
@@ -62,4 +64,70 @@ export function resolveRedirect(from: URL, location: string | undefined, status:
   to.password = ''
   to.hash = ''
   return to
+}
+
+/** What {@link sendFollowingRedirects} needs of a response (node:http's or raw-blob-get.ts'). */
+export interface RedirectableResponse {
+  status: number
+  headers: HttpResponse['headers']
+  /** Throws the body away. */
+  body: { resume(): void }
+}
+
+/**
+ * Sends `req` and, for a GET or HEAD, follows redirects (at most {@link MAX_REDIRECTS}), each hop with the
+ * same `send` (so the raw fast path stays on for the storage the bytes come from). A hop to another
+ * origin than `req`'s gets only `ownHeaders` (Accept, Range): no Authorization, no hosts.toml headers,
+ * and `tlsFor(target)` rather than the registry's TLS settings; a hop back to `req`'s origin sends
+ * everything again. Resolves with the first response that is not a redirect and the URL that answered.
+ *
+ * @throws RegistryError `Protocol` for a loop, too many hops or a Location that cannot be followed;
+ *   `Unavailable` when a redirect target cannot be reached. Messages never show a Location's query.
+ *   Errors of the first request are thrown as they are.
+ */
+export async function sendFollowingRedirects<R extends RedirectableResponse>(
+  send: (req: HttpRequest) => Promise<R>,
+  req: HttpRequest,
+  ownHeaders: Record<string, string>,
+  tlsFor: (url: URL) => Promise<TlsSettings | undefined>,
+): Promise<{ res: R; at: URL }> {
+  let current = req
+  for (let hop = 0; ; hop++) {
+    let res: R
+    try {
+      res = await send(current)
+    } catch (err) {
+      if (hop === 0 || req.signal?.aborted === true) throw err
+      throw new RegistryError('Unavailable', `${redactUrl(current.url)}, where ${req.url.host} redirected ${req.method} ${req.url.pathname}, is not reachable: ${(err as Error).message}`, { cause: err })
+    }
+    if (!isRedirect(res.status) || (req.method !== 'GET' && req.method !== 'HEAD')) return { res, at: current.url }
+    res.body.resume()
+    if (hop >= MAX_REDIRECTS) {
+      throw new RegistryError('Protocol', `${req.method} ${redactUrl(req.url)}: more than ${MAX_REDIRECTS} redirects (the last to ${redactUrl(current.url)})`, { status: res.status })
+    }
+    const next = resolveRedirect(current.url, firstHeader(res, 'location'), res.status)
+    if (sameOrigin(next, req.url)) {
+      current = { ...req, url: next }
+      continue
+    }
+    const tls = await tlsFor(next)
+    current = { method: req.method, url: next, headers: { ...ownHeaders }, ...(tls !== undefined ? { tls } : {}), signal: req.signal }
+  }
+}
+
+/**
+ * TLS settings per redirect target, from `lookup(host)` (e.g. the target's certs.d), asked once per host;
+ * none for http targets or without a lookup (the system's CAs).
+ */
+export function redirectTlsLookup(lookup: ((host: string) => Promise<TlsSettings | undefined>) | undefined): (url: URL) => Promise<TlsSettings | undefined> {
+  const cache = new Map<string, Promise<TlsSettings | undefined>>()
+  return (url) => {
+    if (url.protocol !== 'https:' || lookup === undefined) return Promise.resolve(undefined)
+    let tls = cache.get(url.host)
+    if (tls === undefined) {
+      tls = lookup(url.host)
+      cache.set(url.host, tls)
+    }
+    return tls
+  }
 }

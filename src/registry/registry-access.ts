@@ -1,6 +1,7 @@
 import type { CredentialsProvider, RegistryCredentials } from './credentials.js'
 import { loadDockerConfig, resolveCredentials, type DockerConfig } from './docker-config.js'
 import { resolveRegistryHosts } from './hosts-config.js'
+import type { TlsSettings } from './http-request.js'
 import type { RegistryEndpoint } from './registry-client.js'
 
 /** Where registry settings come from, for pull and push. */
@@ -28,6 +29,15 @@ export async function registryEndpoints(domain: string, options: RegistryOptions
     headers: Object.fromEntries(Object.entries(h.headers).map(([k, v]) => [k, v.join(', ')])),
     plainHttpFallback: h.plainHttpFallback,
   }))
+}
+
+/**
+ * The TLS settings of a host a registry redirects to (`host[:port]`, storage or a CDN): the CA, client
+ * certificate and verification setting that certs.d (or `insecure`) configures for that host, else the
+ * system's CAs. Used by the registry client and uploader for redirect targets on another origin.
+ */
+export function redirectTargetTls(options: RegistryOptions = {}): (host: string) => Promise<TlsSettings | undefined> {
+  return async (host) => (await registryEndpoints(host, options)).find((e) => e.url.host === host)?.tls
 }
 
 /**

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Authorizer } from './authorizer.js'
 import { discardBody, readBody, sendRequest, type HttpRequest, type HttpResponse, type TlsSettings } from './http-request.js'
 import { rawGet, type BlobSink } from './raw-blob-get.js'
-import { isRedirect, MAX_REDIRECTS, redactUrl, resolveRedirect, sameOrigin } from './redirects.js'
+import { redactUrl, redirectTlsLookup, sameOrigin, sendFollowingRedirects } from './redirects.js'
 import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.js'
 import { RegistryError } from './registry-error.js'
 
@@ -93,7 +93,7 @@ export interface RegistryClientOptions {
  */
 export class RegistryClient {
   private readonly downgraded = new Map<RegistryEndpoint, URL>()
-  private readonly redirectTls = new Map<string, Promise<TlsSettings | undefined>>()
+  private readonly tlsForRedirect: (url: URL) => Promise<TlsSettings | undefined>
 
   constructor(
     /** The registry host as named in references (`docker.io`, `127.0.0.1:5000`). */
@@ -102,9 +102,10 @@ export class RegistryClient {
     readonly repository: string,
     private readonly endpoints: readonly RegistryEndpoint[],
     private readonly authorizer: Authorizer,
-    private readonly options: RegistryClientOptions = {},
+    options: RegistryClientOptions = {},
   ) {
     if (endpoints.length === 0) throw new RegistryError('InvalidConfig', `no endpoints are configured for ${host}`)
+    this.tlsForRedirect = redirectTlsLookup(options.redirectTls)
   }
 
   /**
@@ -258,13 +259,13 @@ export class RegistryClient {
         let res: R
         let at: URL
         try {
-          ;({ res, at } = await this.sendFollowing(send, {
+          ;({ res, at } = await sendFollowingRedirects(send, {
             method,
             url,
             headers: { ...endpoint.headers, ...headers, ...(auth !== undefined ? { authorization: auth } : {}) },
             ...(endpoint.tls !== undefined ? { tls: endpoint.tls } : {}),
             signal: options.signal,
-          }, headers))
+          }, headers, (to) => this.tlsForRedirect(to)))
         } catch (err) {
           if (options.signal?.aborted === true) throw err
           if (err instanceof RegistryError) {
@@ -313,56 +314,6 @@ export class RegistryClient {
       }
     }
     throw lastError ?? new RegistryError('InvalidConfig', `no endpoint of ${this.host} may be used to ${capability}`)
-  }
-
-  /**
-   * Sends `req` and follows redirects of GETs and HEADs (at most {@link MAX_REDIRECTS}), each hop with the
-   * same `send` (the raw fast path stays on for the storage the bytes come from). A hop to another origin
-   * than the registry's gets only `ownHeaders` (Accept, Range): no Authorization, no hosts.toml headers,
-   * and the target's own TLS settings; a hop back to the registry's origin gets everything again.
-   * Resolves with the first response that is not a redirect and the URL that answered it.
-   *
-   * @throws RegistryError `Protocol` for a loop, too many hops or a redirect that cannot be followed;
-   *   `Unavailable` when a redirect target cannot be reached. Messages never show a Location's query.
-   */
-  private async sendFollowing<R extends CallResponse>(
-    send: (req: HttpRequest) => Promise<R>,
-    req: HttpRequest,
-    ownHeaders: Record<string, string>,
-  ): Promise<{ res: R; at: URL }> {
-    let current = req
-    for (let hop = 0; ; hop++) {
-      let res: R
-      try {
-        res = await send(current)
-      } catch (err) {
-        if (hop === 0 || req.signal?.aborted === true) throw err
-        throw new RegistryError('Unavailable', `${redactUrl(current.url)}, where ${req.url.host} redirected ${req.method} ${req.url.pathname}, is not reachable: ${(err as Error).message}`, { cause: err })
-      }
-      if (!isRedirect(res.status) || (req.method !== 'GET' && req.method !== 'HEAD')) return { res, at: current.url }
-      res.body.resume()
-      if (hop >= MAX_REDIRECTS) {
-        throw new RegistryError('Protocol', `${req.method} ${redactUrl(req.url)}: more than ${MAX_REDIRECTS} redirects (last to ${redactUrl(current.url)})`, { status: res.status })
-      }
-      const next = resolveRedirect(current.url, firstHeader(res, 'location'), res.status)
-      if (sameOrigin(next, req.url)) {
-        current = { ...req, url: next }
-        continue
-      }
-      const tls = await this.tlsForRedirect(next)
-      current = { method: req.method, url: next, headers: { ...ownHeaders }, ...(tls !== undefined ? { tls } : {}), signal: req.signal }
-    }
-  }
-
-  private tlsForRedirect(url: URL): Promise<TlsSettings | undefined> {
-    const lookup = this.options.redirectTls
-    if (url.protocol !== 'https:' || lookup === undefined) return Promise.resolve(undefined)
-    let tls = this.redirectTls.get(url.host)
-    if (tls === undefined) {
-      tls = lookup(url.host)
-      this.redirectTls.set(url.host, tls)
-    }
-    return tls
   }
 }
 

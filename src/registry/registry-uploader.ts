@@ -2,8 +2,9 @@ import { createHash, type Hash } from 'node:crypto'
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Authorizer } from './authorizer.js'
-import { discardBody, readBody, sendRequest, type HttpRequest, type HttpResponse } from './http-request.js'
-import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, type OciDescriptor, type RegistryCallOptions, type RegistryEndpoint } from './registry-client.js'
+import { discardBody, readBody, sendRequest, type HttpRequest, type HttpResponse, type TlsSettings } from './http-request.js'
+import { redactUrl, redirectTlsLookup, sameOrigin, sendFollowingRedirects } from './redirects.js'
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, type OciDescriptor, type RegistryCallOptions, type RegistryClientOptions, type RegistryEndpoint } from './registry-client.js'
 import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.js'
 import { RegistryError, type RegistryErrorCode } from './registry-error.js'
 import { contentRange, effectiveChunkSize, rechunk, resolveUploadLocation, uploadedBytes, withDigestParam } from './upload-protocol.js'
@@ -84,6 +85,7 @@ export class RegistryUploader {
   private readonly pushEndpoints: readonly RegistryEndpoint[]
   // Endpoints found to speak plain HTTP although configured as https (insecure registries).
   private readonly downgraded = new Map<RegistryEndpoint, URL>()
+  private readonly tlsForRedirect: (url: URL) => Promise<TlsSettings | undefined>
 
   constructor(
     /** The registry host as named in references (`docker.io`, `127.0.0.1:5000`): the credentials key. */
@@ -92,7 +94,10 @@ export class RegistryUploader {
     readonly repository: string,
     endpoints: readonly RegistryEndpoint[],
     private readonly authorizer: Authorizer,
+    /** `redirectTls`: TLS settings of hosts the existence checks (HEAD) are redirected to. */
+    options: RegistryClientOptions = {},
   ) {
+    this.tlsForRedirect = redirectTlsLookup(options.redirectTls)
     this.pushEndpoints = endpoints.filter((e) => e.capabilities.has('push'))
     if (this.pushEndpoints.length === 0) throw new RegistryError('InvalidConfig', `no endpoint of ${host} may be used to push`)
     this.scope = `repository:${repository}:pull,push`
@@ -317,8 +322,10 @@ export class RegistryUploader {
         const onBodyError = (err: unknown): void => { local.abort(err) }
         if (oneShot) (ex.body as Readable).once('error', onBodyError)
         let res: HttpResponse
+        let at: URL
         try {
-          res = await sendRequest({
+          // HEADs (existence checks) follow redirects like the pull side; the upload verbs never do.
+          ;({ res, at } = await sendFollowingRedirects(sendRequest, {
             method: ex.method,
             url,
             headers: { ...(sameHost ? endpoint.headers : {}), ...ex.headers, ...(auth !== undefined ? { authorization: auth } : {}) },
@@ -326,9 +333,15 @@ export class RegistryUploader {
             ...(sameHost && endpoint.tls !== undefined ? { tls: endpoint.tls } : {}),
             signal: ex.signal === undefined ? local.signal : AbortSignal.any([ex.signal, local.signal]),
             ...(ex.headersTimeoutMs !== undefined ? { headersTimeoutMs: ex.headersTimeoutMs } : {}),
-          })
+          }, { ...ex.headers }, this.tlsForRedirect))
         } catch (err) {
           if (ex.signal?.aborted === true) throw err
+          if (err instanceof RegistryError) {
+            // A redirect that cannot be followed fails the step; an unreachable target is like an unreachable host.
+            if (err.code !== 'Unavailable' || oneShot) throw err
+            lastError = markRestartable(err)
+            break
+          }
           if (endpoint.plainHttpFallback === true && url.protocol === 'https:' && isPlainHttpAnswer(err) && !oneShot) {
             // An insecure registry that speaks no TLS: use HTTP from now on, like containerd's fallback.
             url.protocol = 'http:'
@@ -350,6 +363,10 @@ export class RegistryUploader {
           break // next endpoint
         } finally {
           if (oneShot) (ex.body as Readable).removeListener('error', onBodyError)
+        }
+        if (res.status === 401 && !sameOrigin(at, url)) {
+          discardBody(res.body)
+          throw new RegistryError('Unauthorized', `${redactUrl(at)}, where ${url.host} redirected ${ex.method} ${describe(url)}, answered 401`, { status: 401 })
         }
         if (res.status === 401) {
           discardBody(res.body)

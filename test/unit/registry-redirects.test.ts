@@ -7,6 +7,7 @@ import type { BlobSink } from '../../src/registry/raw-blob-get.js'
 import { MAX_REDIRECTS, isRedirect, redactUrl, resolveRedirect, sameOrigin } from '../../src/registry/redirects.js'
 import { RegistryClient, type OciDescriptor } from '../../src/registry/registry-client.js'
 import { RegistryError } from '../../src/registry/registry-error.js'
+import { RegistryUploader } from '../../src/registry/registry-uploader.js'
 
 describe('resolveRedirect', () => {
   const from = new URL('https://registry.example.com/v2/library/busybox/blobs/sha256:abc')
@@ -78,6 +79,8 @@ describe('RegistryClient redirects', () => {
       const path = req.url ?? '/'
       if (path.includes('/loop/')) {
         res.writeHead(307, { location: `${path}x` }).end()
+      } else if (path.includes('/manifests/')) {
+        res.writeHead(308, { location: `${cdnUrl}/m?sig=s3cr3t` }).end()
       } else if (path.includes('/blobs/')) {
         res.writeHead(307, { location: `${cdnUrl}/storage/${desc.digest}?sig=s3cr3t` }).end()
       } else if (path.startsWith('/back')) {
@@ -89,7 +92,8 @@ describe('RegistryClient redirects', () => {
     })
     cdn = createServer((req, res) => {
       cdnSaw.push(req.headers)
-      if ((req.url ?? '').startsWith('/bounce')) res.writeHead(302, { location: `${registryUrl}/back` }).end()
+      if ((req.url ?? '').startsWith('/m?')) res.writeHead(200, { 'docker-content-digest': desc.digest, 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': 123 }).end()
+      else if ((req.url ?? '').startsWith('/bounce')) res.writeHead(302, { location: `${registryUrl}/back` }).end()
       else serveBlob(req, res)
     })
     await Promise.all([registry, cdn].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))))
@@ -133,6 +137,16 @@ describe('RegistryClient redirects', () => {
     }
     expect(cdnSaw[1]?.range).toBe('bytes=1000-')
     expect(registrySaw.at(-1)?.authorization).toBe('Bearer registry-token')
+  })
+
+  it('follows HEADs too: resolve, and the existence check of a push', async () => {
+    cdnSaw.length = 0
+    const uploader = new RegistryUploader('registry.test', 'library/app', [{ url: new URL(`${registryUrl}/v2`), capabilities: new Set(['push']) }], authorizer)
+    expect(await uploader.blobExists(desc)).toBe(true)
+    expect(await client().resolve('v1')).toEqual({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: desc.digest, size: 123 })
+    expect(cdnSaw).toHaveLength(2)
+    expect(cdnSaw.map((h) => h.authorization)).toEqual([undefined, undefined])
+    expect(cdnSaw[1]?.accept).toContain('application/vnd.oci.image.index.v1+json')
   })
 
   it('sends the credentials again on a hop back to the registry', async () => {
