@@ -1,4 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, copyFile, readFile, rm } from 'node:fs/promises'
+import { createServer as createHttpsServer } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,6 +12,8 @@ import { MAX_REDIRECTS, isRedirect, redactUrl, resolveRedirect, sameOrigin } fro
 import { RegistryClient, type OciDescriptor } from '../../src/registry/registry-client.js'
 import { RegistryError } from '../../src/registry/registry-error.js'
 import { RegistryUploader } from '../../src/registry/registry-uploader.js'
+import { redirectTargetTls } from '../../src/registry/registry-access.js'
+import { makeServerCertificates } from '../env/registry/certificates.js'
 
 describe('resolveRedirect', () => {
   const from = new URL('https://registry.example.com/v2/library/busybox/blobs/sha256:abc')
@@ -179,6 +185,50 @@ describe('RegistryClient redirects', () => {
       expect((err as Error).message).not.toContain('s3cr3t')
     } finally {
       await new Promise((resolve) => { dead.closeAllConnections(); dead.close(resolve) })
+    }
+  })
+})
+
+describe('RegistryClient redirects to https storage', () => {
+  it("uses the target's own certs.d CA, and the system's CAs without one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'csdk-redirect-'))
+    const blob = randomBytes(50_000)
+    const desc: OciDescriptor = { mediaType: 'application/octet-stream', digest: `sha256:${createHash('sha256').update(blob).digest('hex')}`, size: blob.byteLength }
+    const certs = await makeServerCertificates(dir)
+    const storage = createHttpsServer({ cert: await readFile(certs.certFile), key: await readFile(certs.keyFile) }, (_req, res) => {
+      res.writeHead(200, { 'content-length': blob.byteLength }).end(blob)
+    })
+    await new Promise<void>((resolve) => storage.listen(0, '127.0.0.1', resolve))
+    const storageHost = `127.0.0.1:${(storage.address() as AddressInfo).port}`
+    const registry = createServer((_req, res) => res.writeHead(302, { location: `https://${storageHost}/b?sig=s3cr3t` }).end())
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve))
+    const endpoints = [{ url: new URL(`http://127.0.0.1:${(registry.address() as AddressInfo).port}/v2`), capabilities: new Set(['pull']) }]
+    const authorizer = { header: () => undefined } as unknown as Authorizer
+    try {
+      const configDir = join(dir, 'certs.d')
+      await mkdir(join(configDir, storageHost), { recursive: true })
+      await copyFile(certs.caFile, join(configDir, storageHost, 'ca.crt'))
+      const lookup = redirectTargetTls({ configDirs: [configDir] })
+      expect((await lookup(storageHost))?.ca?.[0]?.toString()).toBe(certs.caPem)
+
+      const out: Buffer[] = []
+      let last = Buffer.alloc(0)
+      const sink: BlobSink = { target: () => Buffer.alloc(16 * 1024), advance: () => undefined, write: async (b) => { out.push(Buffer.from(b)) } }
+      await new RegistryClient('r.test', 'a', endpoints, authorizer, { redirectTls: lookup }).fetchBlobInto(desc, {
+        ...sink,
+        target: () => { const t = Buffer.alloc(16 * 1024); last = t; return t },
+        advance: (n) => { out.push(Buffer.from(last.subarray(0, n))); return undefined },
+      })
+      expect(Buffer.concat(out).equals(blob)).toBe(true)
+
+      // No configuration for the storage host: the system's CAs, which do not know this one.
+      const err = await new RegistryClient('r.test', 'a', endpoints, authorizer).fetchBlobInto(desc, sink).catch((e: unknown) => e)
+      expect((err as RegistryError).code).toBe('Unavailable')
+      expect((err as Error).message).toContain(`https://${storageHost}/b?…`)
+      expect((err as Error).message).not.toContain('s3cr3t')
+    } finally {
+      await Promise.all([registry, storage].map((s) => new Promise((resolve) => { s.closeAllConnections(); s.close(resolve) })))
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
