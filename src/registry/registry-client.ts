@@ -89,7 +89,8 @@ export interface RegistryClientOptions {
 /**
  * A client for one repository on one registry (distribution API v2): resolve a tag or digest, fetch
  * manifests and blobs. Endpoints are tried in order; 401s go through the authorizer; 408, 429 and 5xx
- * are retried with backoff; every byte fetched by digest is verified.
+ * are retried with backoff; every byte fetched by digest is verified. Redirects are followed as
+ * redirects.ts describes (storage and CDNs get no credentials).
  */
 export class RegistryClient {
   private readonly downgraded = new Map<RegistryEndpoint, URL>()
