@@ -116,6 +116,13 @@ export class Tee extends Writable {
     this.sources.clear()
   }
 
+  /** On destroy (a failed run), takes the listeners of a write still waiting off the caller's streams. */
+  override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
+    for (const [sink, release] of this.waiting) sink.off('drain', release).off('close', release).off('error', release)
+    this.waiting.clear()
+    callback(err)
+  }
+
   /** Lets go of the sinks the current write has waited on for `stallMs` without progress. */
   private dropStalled(stallMs: number): void {
     if (this.waiting.size === 0 || Date.now() - this.lastActivity < stallMs) return

@@ -73,8 +73,10 @@ export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {
    * ended); `'null'` drops it. Whichever it is, the output also goes to the container's json-file log, as
    * in nerdctl, so `client.logs()` shows it after the run; except with `{ logUri }`, which hands it to that
    * logging URI instead (the container then has no json-file log, label or `log-config.json`). A detached
-   * run always logs to the json-file log only. Your Writables are waited for once the process exited,
-   * except one that takes no chunk for 30 s, which is let go of so `run()` cannot hang. `'pipe'` for one
+   * run always logs to the json-file log only. Your Writables get the output with backpressure: while the
+   * process runs, one that is not read holds the process back (as a pipe would), and the json-file log
+   * with it; once the process exited they are waited for, except one that takes no chunk for 30 s, which
+   * is let go of so `run()` cannot hang after the exit. `'pipe'` for one
    * stream is refused (use `'pipe'` as a whole); a `{ logFile }` that cannot be opened fails the run before
    * anything is made.
    */
@@ -165,8 +167,9 @@ function checkRunStreams(streams: RunStreams): void {
     if (value === 'pipe') {
       throw new InvalidArgumentError(`stdio { ${key}: 'pipe' } is not a run() stdio: use stdio: 'pipe' to collect the output (run() returns it as stdout and stderr), or give a ${key === 'stdin' ? 'Readable' : 'Writable'}`)
     }
-    // A Writable has a (legacy) pipe() too: a Readable is told apart by read().
-    const methods = key === 'stdin' ? ['pipe', 'read'] : ['write']
+    // A Writable has a (legacy) pipe() too: a Readable is told apart by read(). A Writable must also be
+    // an event emitter: backpressure waits for its 'drain'.
+    const methods = key === 'stdin' ? ['pipe', 'read'] : ['write', 'once', 'off']
     if (value === null || typeof value !== 'object' || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
       throw new InvalidArgumentError(`stdio ${key} must be a ${key === 'stdin' ? 'Readable' : 'Writable'} stream, got ${value === null ? 'null' : typeof value}`)
     }

@@ -162,9 +162,10 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
   if (unknown.length > 0) {
     throw new InvalidArgumentError(`stdio: unknown key ${JSON.stringify(unknown[0])}; want 'null', 'pipe', 'inherit', { logFile }, { logUri }, { terminal: true } or { stdin?, stdout?, stderr? } streams`)
   }
-  const isStream = (s: unknown, method: 'pipe' | 'write'): boolean => s !== null && typeof s === 'object' && typeof (s as Record<string, unknown>)[method] === 'function'
+  const isStream = (s: unknown, method: 'pipe' | 'write' | 'once'): boolean => s !== null && typeof s === 'object' && typeof (s as Record<string, unknown>)[method] === 'function'
   const { stdin, stdout, stderr } = stdio
-  const isOutput = (s: unknown): boolean => s === undefined || s === 'pipe' || isStream(s, 'write')
+  // A Writable is piped into, which needs an event emitter too (pipe() listens for 'drain').
+  const isOutput = (s: unknown): boolean => s === undefined || s === 'pipe' || (isStream(s, 'write') && isStream(s, 'once'))
   if ((stdin !== undefined && !isStream(stdin, 'pipe')) || !isOutput(stdout) || !isOutput(stderr)) {
     throw new InvalidArgumentError("stdio streams: stdin must be a Readable, stdout and stderr Writables or 'pipe'")
   }

@@ -57,6 +57,8 @@ describe('checkRunOptions: terminals and stdin', () => {
     refused({ stdio: { stdout: process.stdout, extra: 1 } as never }, /unknown key "extra"/)
     refused({ stdio: { stdout: 'out.txt' } as never }, /stdout must be a Writable stream, got string/)
     refused({ stdio: { stdout: null } as never }, /stdout must be a Writable stream, got null/)
+    // A bare { write } is no stream: backpressure needs its 'drain' event.
+    refused({ stdio: { stdout: { write: () => true } } as never }, /stdout must be a Writable stream, got object/)
     refused({ stdio: { stdin: new Writable() } as never }, /stdin must be a Readable stream/)
     refused({ stdio: 'piped' as never }, /stdio must be 'inherit', 'pipe'/)
     refused({ stdio: { logFile: '' } }, /logFile must be a non-empty path/)
@@ -124,6 +126,16 @@ describe('Tee', () => {
     expect(Buffer.concat(slow).toString()).toBe('abc')
     expect(fastSink.writableEnded).toBe(false)
     expect(slowSink.writableEnded).toBe(false)
+  })
+
+  it('takes its listeners off a waited-for sink when destroyed (a failed run)', async () => {
+    const stuck = new Writable({ highWaterMark: 1, write() { /* never calls back */ } })
+    const tee = new Tee([stuck])
+    tee.write(Buffer.from('xy'))
+    await new Promise((r) => setImmediate(r))
+    expect(stuck.listenerCount('drain')).toBe(1)
+    tee.destroy()
+    for (const event of ['drain', 'close', 'error']) expect(stuck.listenerCount(event)).toBe(0)
   })
 
   it('skips a sink that went away', async () => {
