@@ -27,6 +27,11 @@ export interface RawGetRequest {
   signal?: AbortSignal | undefined
   /** Time allowed until the response head arrives. Default 60 s. */
   headersTimeoutMs?: number
+  /**
+   * Time allowed between two reads of the body (not counting waits for the sink). Default 60 s; a stall
+   * fails the body with code `ETIMEDOUT`, which the caller resumes like a dropped connection.
+   */
+  idleTimeoutMs?: number
 }
 
 /** The response head; `body` is read into a sink, or thrown away (which closes the connection). */
@@ -53,7 +58,8 @@ export class RawBody {
 
   /**
    * Reads the whole body (`length` bytes) into `sink`. Rejects with an error whose code is
-   * `ECONNRESET` when the connection ends early, so the caller can resume with a Range request.
+   * `ECONNRESET` when the connection ends early, or `ETIMEDOUT` when it stalls, so the caller can resume
+   * with a Range request.
    */
   readInto(sink: BlobSink): Promise<void> {
     if (this.length === undefined) return Promise.reject(new Error('a body without Content-Length cannot be read into a sink'))
@@ -90,8 +96,14 @@ class RawReader {
   private readonly socket: Socket
   private headBuffer: Buffer | undefined = Buffer.allocUnsafe(MAX_HEAD_BYTES)
   private headBytes = 0
+  // Body bytes read before the sink takes reads (with the head, or while the socket pauses): at most the body's length.
   private leftover: Buffer | undefined
+  private length: number | undefined
   private sink: BlobSink | undefined
+  // Reads go into the sink's memory: `leftover` was handed over.
+  private bodyStarted = false
+  // The server ended the connection before the body was read: what `leftover` holds is all there is.
+  private ended = false
   private remaining = 0
   private scratch: Buffer | undefined
   // The sink's memory handed to the socket last: a read into anything else (the buffer the socket held
@@ -104,6 +116,7 @@ class RawReader {
   private headDone = false
   private bodyDone: { resolve: () => void; reject: (err: unknown) => void } | undefined
   private readonly timer: NodeJS.Timeout
+  private idleTimer: NodeJS.Timeout | undefined
   private readonly onAbort: () => void
 
   constructor(private readonly req: RawGetRequest) {
@@ -137,7 +150,7 @@ class RawReader {
     }
     this.socket.once(secure ? 'secureConnect' : 'connect', () => this.sendRequest())
     this.socket.once('error', (err) => this.fail(err))
-    this.socket.once('close', () => this.fail(connectionClosed(`${url.host} closed the connection`)))
+    this.socket.once('close', () => this.onClose())
     // An end of stream: 'close' follows.
     this.socket.once('end', () => this.socket.destroy())
     const timeoutMs = req.headersTimeoutMs ?? 60_000
@@ -160,17 +173,7 @@ class RawReader {
       this.bodyDone = { resolve, reject }
       this.sink = sink
       this.remaining = length
-      const early = this.leftover
-      this.leftover = undefined
-      if (early === undefined || early.byteLength === 0) {
-        this.startBody()
-        return
-      }
-      const take = early.subarray(0, Math.min(early.byteLength, length))
-      this.remaining -= take.byteLength
-      const wait = sink.write(take)
-      if (this.remaining === 0) this.complete(wait)
-      else wait.then(() => this.startBody(), (err: unknown) => this.fail(err as Error))
+      this.feed()
     })
   }
 
@@ -178,13 +181,60 @@ class RawReader {
     this.fail(err ?? new Error('the body was thrown away'))
   }
 
-  private startBody(): void {
-    if (this.failure !== undefined) return
+  /**
+   * Copies what was read before the body was asked for into the sink (more may arrive while the sink
+   * takes it: TLS delivers records it already decrypted though the socket is paused), then lets the
+   * socket read into the sink's memory.
+   */
+  private feed(): void {
+    const sink = this.sink
+    if (this.failure !== undefined || this.closed || sink === undefined) return
+    const early = this.leftover
+    this.leftover = undefined
+    if (early !== undefined && early.byteLength > 0) {
+      const take = early.subarray(0, Math.min(early.byteLength, this.remaining))
+      this.remaining -= take.byteLength
+      let wait: Promise<void>
+      try {
+        wait = sink.write(take)
+      } catch (err) {
+        this.fail(err as Error)
+        return
+      }
+      if (this.remaining === 0) this.complete(wait)
+      else wait.then(() => this.feed(), (err: unknown) => this.fail(err as Error))
+      return
+    }
     if (this.remaining === 0) {
       this.complete(undefined)
       return
     }
+    if (this.ended) {
+      this.fail(connectionClosed(`${this.req.url.host} closed the connection`))
+      return
+    }
+    this.bodyStarted = true
+    this.armIdle()
     this.socket.resume()
+  }
+
+  private onClose(): void {
+    // Before the body goes to the sink, `leftover` may hold all of it (or a part, which is worth having).
+    if (this.headDone && !this.bodyStarted && !this.closed && this.failure === undefined) {
+      // readInto copies it, then fails if it falls short (a sink already set is taking a part: it goes on from there).
+      this.ended = true
+      return
+    }
+    this.fail(connectionClosed(`${this.req.url.host} closed the connection`))
+  }
+
+  /** (Re)starts the wait for the next body read. */
+  private armIdle(): void {
+    clearTimeout(this.idleTimer)
+    const ms = this.req.idleTimeoutMs ?? 60_000
+    this.idleTimer = setTimeout(() => {
+      this.fail(Object.assign(new Error(`${this.req.url.host} sent no body bytes for ${ms} ms`), { code: 'ETIMEDOUT' }))
+    }, ms)
   }
 
   private sendRequest(): void {
@@ -201,7 +251,7 @@ class RawReader {
   /** The buffer the next socket read fills. */
   private nextTarget(): Uint8Array {
     if (this.headBuffer !== undefined) return this.headBuffer.subarray(this.headBytes)
-    if (this.sink !== undefined && this.remaining > 0 && this.failure === undefined) {
+    if (this.bodyStarted && this.sink !== undefined && this.remaining > 0 && this.failure === undefined) {
       try {
         const target = this.sink.target()
         this.handed = target.byteLength > this.remaining ? target.subarray(0, this.remaining) : target
@@ -220,8 +270,13 @@ class RawReader {
     if (this.failure !== undefined) return false
     const head = this.headBuffer
     if (head !== undefined) return this.onHeadBytes(head, n)
+    if (!this.bodyStarted) {
+      this.keepEarly(buf, n)
+      return false
+    }
     const sink = this.sink
     if (sink === undefined || this.remaining === 0) return false
+    this.armIdle()
     const into = this.handed
     this.handed = undefined
     let wait: Promise<void> | undefined
@@ -243,24 +298,48 @@ class RawReader {
       return false
     }
     if (wait === undefined) return true
-    wait.then(() => { if (this.failure === undefined) this.socket.resume() }, (err: unknown) => this.fail(err as Error))
+    // Waiting for the sink is no stall of the server's.
+    clearTimeout(this.idleTimer)
+    wait.then(() => {
+      if (this.failure !== undefined || this.closed) return
+      this.armIdle()
+      this.socket.resume()
+    }, (err: unknown) => this.fail(err as Error))
     return false
   }
 
+  /** A read before the sink takes reads (into scratch): kept in `leftover`, up to the body's length. */
+  private keepEarly(buf: Uint8Array, n: number): void {
+    const have = this.leftover?.byteLength ?? 0
+    const room = (this.sink !== undefined ? this.remaining : this.length ?? 0) - have
+    if (room <= 0) return
+    const bytes = buf.subarray(0, Math.min(n, room))
+    this.leftover = have === 0 ? Buffer.from(bytes) : Buffer.concat([this.leftover!, bytes])
+  }
+
   private onHeadBytes(head: Buffer, n: number): boolean {
-    const searchFrom = Math.max(0, this.headBytes - 3)
+    let searchFrom = Math.max(0, this.headBytes - 3)
     this.headBytes += n
-    const end = head.subarray(0, this.headBytes).indexOf(HEAD_END, searchFrom)
-    if (end === -1) {
-      if (this.headBytes >= head.byteLength) this.fail(new Error(`${this.req.url.host} sent a response head larger than ${MAX_HEAD_BYTES} bytes`))
-      return this.failure === undefined
-    }
+    let end: number
     let parsed: { status: number; headers: IncomingHttpHeaders }
-    try {
-      parsed = parseHead(head.toString('latin1', 0, end))
-    } catch (err) {
-      this.fail(err as Error)
-      return false
+    for (;;) {
+      end = head.subarray(0, this.headBytes).indexOf(HEAD_END, searchFrom)
+      if (end === -1) {
+        if (this.headBytes >= head.byteLength) this.fail(new Error(`${this.req.url.host} sent a response head larger than ${MAX_HEAD_BYTES} bytes`))
+        return this.failure === undefined
+      }
+      try {
+        parsed = parseHead(head.toString('latin1', 0, end))
+      } catch (err) {
+        this.fail(err as Error)
+        return false
+      }
+      // An interim response (103 Early Hints, 100 Continue): the final one follows.
+      if (parsed.status < 100 || parsed.status > 199 || parsed.status === 101) break
+      const next = end + HEAD_END.byteLength
+      head.copy(head, 0, next, this.headBytes)
+      this.headBytes -= next
+      searchFrom = 0
     }
     // Body bytes that came with the head: copied once, below the sink's first target.
     this.leftover = Buffer.from(head.subarray(end + HEAD_END.byteLength, this.headBytes))
@@ -270,6 +349,8 @@ class RawReader {
     const te = parsed.headers['transfer-encoding']
     const cl = parsed.headers['content-length']
     const length = te === undefined && typeof cl === 'string' && /^\d+$/.test(cl) ? Number(cl) : undefined
+    this.length = length
+    if (length !== undefined && this.leftover.byteLength > length) this.leftover = this.leftover.subarray(0, length)
     this.resolveHead({ ...parsed, body: new RawBody(this, length) })
     // Nothing more is read until the caller asks for the body.
     return false
@@ -301,6 +382,7 @@ class RawReader {
 
   private cleanup(): void {
     clearTimeout(this.timer)
+    clearTimeout(this.idleTimer)
     this.req.signal?.removeEventListener('abort', this.onAbort)
   }
 }

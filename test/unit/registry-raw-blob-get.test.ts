@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createServer as createTlsServer } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { makeServerCertificates } from '../env/registry/certificates.js'
 import { parseHead, rawGet, type BlobSink } from '../../src/registry/raw-blob-get.js'
 
 /**
@@ -142,6 +148,112 @@ describe('rawGet', () => {
   it('refuses headers with line breaks and fails on a refused connection', async () => {
     await expect(rawGet({ url: new URL(`${base}/blob`), headers: { x: 'a\r\nb' } })).rejects.toThrow(/invalid character/)
     await expect(rawGet({ url: new URL('http://127.0.0.1:1/blob'), headers: {} })).rejects.toMatchObject({ code: 'ECONNREFUSED' })
+  })
+})
+
+/** A server that answers the first bytes of every connection with `answer(socket)`. */
+const craftedSockets = new Set<Socket>()
+
+async function crafted(server: NetServer, answer: (socket: Socket) => void): Promise<number> {
+  server.on('connection', (socket: Socket) => {
+    craftedSockets.add(socket)
+    socket.on('error', () => undefined)
+    socket.once('data', () => answer(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as AddressInfo).port
+}
+
+function closeServer(server: NetServer): Promise<unknown> {
+  for (const socket of craftedSockets) socket.destroy()
+  craftedSockets.clear()
+  return new Promise((resolve) => server.close(resolve))
+}
+
+describe('rawGet against crafted responses', () => {
+  it('keeps what TLS delivers between the head and readInto, and a body the server closed after', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'csdk-raw-'))
+    const big = randomBytes(8 * 1024 * 1024)
+    try {
+      const certs = await makeServerCertificates(dir)
+      const server = createTlsServer({ cert: await readFile(certs.certFile), key: await readFile(certs.keyFile) })
+      server.on('secureConnection', (socket) => {
+        socket.on('error', () => undefined)
+        socket.once('data', (request: Buffer) => {
+          const body = request.toString('latin1').startsWith('GET /big ') ? big : Buffer.from('hello')
+          socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.byteLength}\r\n\r\n`), body]))
+        })
+      })
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      const port = (server.address() as AddressInfo).port
+      const tls = { ca: [await readFile(certs.caFile)] }
+      try {
+        for (const [path, expected] of [['/big', big], ['/small', Buffer.from('hello')]] as const) {
+          const res = await rawGet({ url: new URL(`https://localhost:${port}${path}`), headers: {}, tls })
+          expect(res.status).toBe(200)
+          // Something awaited between the head and the body (the server's records arrive meanwhile).
+          await sleep(50)
+          const sink = collectingSink()
+          await res.body.readInto(sink)
+          expect(sink.bytes().equals(expected)).toBe(true)
+        }
+      } finally {
+        await closeServer(server)
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('skips interim 1xx responses', async () => {
+    const server = createNetServer()
+    const port = await crafted(server, (s) => s.end('HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'))
+    try {
+      const res = await rawGet({ url: new URL(`http://127.0.0.1:${port}/b`), headers: {} })
+      expect(res.status).toBe(200)
+      expect(res.headers['link']).toBeUndefined()
+      expect(res.body.length).toBe(2)
+      const sink = collectingSink()
+      await res.body.readInto(sink)
+      expect(sink.bytes().toString()).toBe('hi')
+    } finally {
+      await closeServer(server)
+    }
+  })
+
+  it('closes the connection when the sink throws on write', async () => {
+    const server = createNetServer()
+    const closed = new Promise<void>((resolve) => server.on('connection', (s: Socket) => s.once('close', () => resolve())))
+    const port = await crafted(server, (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nsome bytes'))
+    try {
+      const res = await rawGet({ url: new URL(`http://127.0.0.1:${port}/b`), headers: {} })
+      const broken = new Error('writer gone')
+      const sink: BlobSink = { target: () => new Uint8Array(1024), advance: () => undefined, write: () => { throw broken } }
+      await expect(res.body.readInto(sink)).rejects.toBe(broken)
+      await expect(Promise.race([closed.then(() => 'closed'), sleep(2000, 'open')])).resolves.toBe('closed')
+    } finally {
+      await closeServer(server)
+    }
+  })
+
+  it('fails a body that stalls with ETIMEDOUT, not counting waits for the sink', async () => {
+    const server = createNetServer()
+    const port = await crafted(server, (s) => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${1024 * 1024}\r\n\r\n`)
+      s.write(blob.subarray(0, 200_000))
+    })
+    try {
+      const res = await rawGet({ url: new URL(`http://127.0.0.1:${port}/b`), headers: {}, idleTimeoutMs: 200 })
+      // Slow slots (300 ms each) are no stall.
+      const sink = collectingSink(300)
+      const started = Date.now()
+      await expect(res.body.readInto(sink)).rejects.toMatchObject({ code: 'ETIMEDOUT' })
+      expect(Date.now() - started).toBeLessThan(5000)
+      expect(sink.waits).toBeGreaterThan(0)
+      expect(sink.bytes().equals(blob.subarray(0, 200_000))).toBe(true)
+    } finally {
+      await closeServer(server)
+    }
   })
 })
 
