@@ -187,7 +187,7 @@ export class RegistryClient {
    * its own whose reads fill the sink's memory (see raw-blob-get.ts); a registry that announces no
    * Content-Length is read through {@link fetchBlob} instead. The bytes are not verified here: give them
    * to something that checks the digest (containerd's content store does on commit). Resolves once the
-   * whole blob is in the sink; a connection that ends early rejects with a `RegistryError` `Unavailable`.
+   * whole blob is in the sink; a connection that ends early or stalls rejects with a `RegistryError` `Unavailable`.
    */
   async fetchBlobInto(desc: OciDescriptor, sink: BlobSink, options: RegistryCallOptions & { offset?: number } = {}): Promise<void> {
     if (!desc.digest.startsWith('sha256:')) {
@@ -218,7 +218,9 @@ export class RegistryClient {
     try {
       await res.body.readInto(sink)
     } catch (err) {
-      if ((err as { code?: unknown }).code === 'ECONNRESET') {
+      // A dropped or stalled connection: the caller resumes with a Range request.
+      const code = (err as { code?: unknown }).code
+      if (code === 'ECONNRESET' || code === 'ETIMEDOUT') {
         throw new RegistryError('Unavailable', `reading blob ${desc.digest} from ${this.host} failed: ${(err as Error).message}`, { cause: err })
       }
       throw err
