@@ -5,6 +5,7 @@ import type { PullOptions } from '../images/pull.js'
 import type { JsonFileLogOptions } from '../logs/log-config.js'
 import type { Readable, Writable } from 'node:stream'
 import type { LogFileStdio, LogUriStdio } from '../tasks/task-io.js'
+import { isReadableStream, isWritableStream } from '../tasks/stream-shape.js'
 
 /** When `run()` pulls the image: `missing` (default) only when it is not in the namespace. */
 export type PullPolicy = 'missing' | 'always' | 'never'
@@ -167,10 +168,7 @@ function checkRunStreams(streams: RunStreams): void {
     if (value === 'pipe') {
       throw new InvalidArgumentError(`stdio { ${key}: 'pipe' } is not a run() stdio: use stdio: 'pipe' to collect the output (run() returns it as stdout and stderr), or give a ${key === 'stdin' ? 'Readable' : 'Writable'}`)
     }
-    // A Writable has a (legacy) pipe() too: a Readable is told apart by read(). A Writable must also be
-    // an event emitter: backpressure waits for its 'drain'.
-    const methods = key === 'stdin' ? ['pipe', 'read'] : ['write', 'once', 'off']
-    if (value === null || typeof value !== 'object' || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+    if (!(key === 'stdin' ? isReadableStream(value) : isWritableStream(value))) {
       throw new InvalidArgumentError(`stdio ${key} must be a ${key === 'stdin' ? 'Readable' : 'Writable'} stream, got ${value === null ? 'null' : typeof value}`)
     }
   }

@@ -5,6 +5,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '../client/errors.
 import { attachDirectOutputs, type DirectOutputs } from './direct-output.js'
 import { FifoSet } from './fifo-set.js'
 import { OUTPUT_HOLDER_URI } from './output-holder.js'
+import { isReadableStream, isWritableStream } from './stream-shape.js'
 
 /** stdout and stderr appended, line by line as they come, to one file. */
 export interface LogFileStdio {
@@ -162,11 +163,9 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
   if (unknown.length > 0) {
     throw new InvalidArgumentError(`stdio: unknown key ${JSON.stringify(unknown[0])}; want 'null', 'pipe', 'inherit', { logFile }, { logUri }, { terminal: true } or { stdin?, stdout?, stderr? } streams`)
   }
-  const isStream = (s: unknown, method: 'pipe' | 'write' | 'once'): boolean => s !== null && typeof s === 'object' && typeof (s as Record<string, unknown>)[method] === 'function'
   const { stdin, stdout, stderr } = stdio
-  // A Writable is piped into, which needs an event emitter too (pipe() listens for 'drain').
-  const isOutput = (s: unknown): boolean => s === undefined || s === 'pipe' || (isStream(s, 'write') && isStream(s, 'once'))
-  if ((stdin !== undefined && !isStream(stdin, 'pipe')) || !isOutput(stdout) || !isOutput(stderr)) {
+  const isOutput = (s: unknown): boolean => s === undefined || s === 'pipe' || isWritableStream(s)
+  if ((stdin !== undefined && !isReadableStream(stdin)) || !isOutput(stdout) || !isOutput(stderr)) {
     throw new InvalidArgumentError("stdio streams: stdin must be a Readable, stdout and stderr Writables or 'pipe'")
   }
   if (stdin === undefined && direct !== undefined && (await direct())) return directIo(stdout, stderr)
