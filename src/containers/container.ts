@@ -160,8 +160,7 @@ export class Container {
       )
       created = true
       const closeStdin = (): Promise<void> => closeProcessStdin(this.client, this.id, '')
-      const exited = (): Promise<unknown> => this.client.services.tasks.wait({ containerId: this.id })
-      return new Task(this.client, this.id, pid, await io.attach(closeStdin, { pid, exited }), io.close, this.userDatabase(record), afterStart)
+      return new Task(this.client, this.id, pid, await io.attach(closeStdin, { pid, exited: this.waitForExit }), io.close, this.userDatabase(record), afterStart)
     } catch (err) {
       // Undo what was made: the task (if creating it succeeded but attaching failed), then the FIFOs.
       if (created) await this.client.services.tasks.delete({ containerId: this.id }).catch(() => undefined)
@@ -183,10 +182,9 @@ export class Container {
     const { process } = await this.client.services.tasks.get({ containerId: this.id }, options)
     if (options.attach !== true) return new Task(this.client, this.id, process?.pid ?? 0, {}, undefined, this.userDatabase(record))
     const pid = process?.pid ?? 0
-    const exited = (): Promise<unknown> => this.client.services.tasks.wait({ containerId: this.id })
     const io = await reattachIo(
       { stdin: process?.stdin ?? '', stdout: process?.stdout ?? '', stderr: process?.stderr ?? '' },
-      { pid, exited, exitedAlready: process?.status === Status.STOPPED, direct: () => directOutputAvailable(this.client) },
+      { pid, exited: this.waitForExit, exitedAlready: process?.status === Status.STOPPED, direct: () => directOutputAvailable(this.client) },
     )
     return new Task(this.client, this.id, process?.pid ?? 0, io.streams, io.close, this.userDatabase(record))
   }
@@ -226,6 +224,9 @@ export class Container {
   }
 
   /** Reads the container image's /etc/passwd and /etc/group when an exec names a user (not before). */
+  /** Starts waiting for the task's init process to exit (a Wait call of its own): direct output ends there. */
+  private readonly waitForExit = (): Promise<unknown> => this.client.services.tasks.wait({ containerId: this.id })
+
   private userDatabase(record: ContainerMessage): () => Promise<UserDatabase> {
     return async () => {
       if (record.image === '') return {}
