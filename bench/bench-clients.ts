@@ -5,7 +5,7 @@
  */
 import type * as grpc from '@grpc/grpc-js'
 import { Client } from '../src/index.js'
-import { Http2Channel } from '../src/client/transport/http2-channel.js'
+import { Http2Channel } from '../src/grpc/http2-channel.js'
 import { createConnectTransport, type ConnectTransport } from './connect-client.js'
 import { createGrpcJsClient, namespaceMetadata } from './grpc-js-client.js'
 

@@ -8,7 +8,7 @@ import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Client } from '../src/index.js'
 import type { Digest } from '../src/client/content/digest.js'
-import { NotFoundError } from '../src/client/errors.js'
+import { NotFoundError } from '../src/grpc/errors.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Where containerd 1.x keeps a blob under its root directory. */

@@ -4,7 +4,7 @@ export { Client } from './sdk/client.js'
 export { ClientCore, DEFAULT_SNAPSHOTTER, type ServerVersion } from './client/client.js'
 export type { ConnectOptions } from './client/client-options.js'
 export { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from './client/address.js'
-export type { CallOptions } from './client/transport/call-options.js'
+export type { CallOptions } from './grpc/call-options.js'
 export {
   ContainerdError,
   NotFoundError,
@@ -29,7 +29,7 @@ export {
   isContainerdError,
   type ErrorCode,
   type ContainerdErrorOptions,
-} from './client/errors.js'
+} from './grpc/errors.js'
 export { validateIdentifier } from './client/identifiers.js'
 export type { NamespaceInfo, NamespaceStore, SetLabelsOptions } from './client/namespaces.js'
 export type { Introspection, PluginInfo, PluginInitError, PluginsOptions, Platform, ServerInfo, DeprecationWarning } from './client/introspection.js'
@@ -57,7 +57,7 @@ export type {
   ServerStreamingFn,
   ClientStreamingFn,
   BiDiStreamingFn,
-} from './client/transport/service-client.js'
+} from './grpc/service-client.js'
 export { Image, type PlatformOptions, type PlatformManifest, type ImageSize } from './images/image.js'
 export type { ListImagesOptions, RemoveImageOptions } from './images/image-store.js'
 export type { PullOptions } from './images/pull.js'
@@ -73,13 +73,14 @@ export {
   type ImageReference,
   type ParseReferenceOptions,
   type ReferenceParts,
-} from './images/reference.js'
-export { hostPlatform, parsePlatform, formatPlatform, platformMatches, type PlatformSpec } from './images/platform.js'
-export { MediaTypes } from './images/media-types.js'
-export type { ImageConfig, ImageIndex, ImageManifest, ImageRuntimeConfig, ImageHistoryEntry, ImageRootfs } from './images/oci-types.js'
+} from './image-spec/reference.js'
+export { hostPlatform, parsePlatform, formatPlatform, platformMatches, type PlatformSpec } from './image-spec/platform.js'
+export { MediaTypes } from './image-spec/media-types.js'
+export type { ImageConfig, ImageIndex, ImageManifest, ImageRuntimeConfig, ImageHistoryEntry, ImageRootfs } from './image-spec/manifest.js'
 export { RegistryError, isRegistryError, type RegistryErrorCode, type RegistryErrorOptions } from './registry/registry-error.js'
 export type { RegistryCredentials, CredentialsProvider, PasswordCredentials, IdentityTokenCredentials } from './registry/credentials.js'
-export type { OciDescriptor, DescriptorPlatform, RegistryEndpoint } from './registry/registry-client.js'
+export type { RegistryEndpoint } from './registry/registry-client.js'
+export type { OciDescriptor, DescriptorPlatform } from './image-spec/descriptor.js'
 export type { TlsSettings } from './registry/http-request.js'
 export { registryEndpoints, dockerConfigCredentials, type RegistryOptions } from './registry/registry-access.js'
 export { login, logout, type LoginOptions } from './registry/login.js'
@@ -92,14 +93,14 @@ export { ArchiveError, type ArchiveErrorReason } from './images/archive/archive-
 export type { ImportImagesOptions, ImportedImage } from './images/archive/import-images.js'
 export type { ExportImagesOptions, ExportResult, ExportedImage } from './images/archive/export-images.js'
 export { Container, type ContainerInfo, type NewTaskOptions, type DeleteContainerOptions, type LoadTaskOptions } from './containers/container.js'
-export { STOP_SIGNAL_LABEL, STOP_TIMEOUT_LABEL, DEFAULT_STOP_TIMEOUT_SECONDS, type StopContainerOptions } from './containers/container-stop.js'
+export { STOP_SIGNAL_LABEL, STOP_TIMEOUT_LABEL, DEFAULT_STOP_TIMEOUT_SECONDS, type StopContainerOptions } from './docker/container-stop.js'
 export type { UpdateContainerOptions, ImageName } from './containers/container-update.js'
-export type { JsonFileStdio } from './containers/json-file-stdio.js'
-export { DEFAULT_DATA_ROOT, dataStorePath, containerStateDir, jsonLogPath } from './containers/data-store.js'
+export type { JsonFileStdio } from './logs/json-file-stdio.js'
+export { DEFAULT_DATA_ROOT, dataStorePath, containerStateDir, jsonLogPath } from './nerdctl/data-store.js'
 // nerdctl-compatible metadata: ids, names, labels, state dirs, inspect and ps.
-export { generateContainerId, isContainerId, shortContainerId } from './containers/container-id.js'
-export { NameStore, validateContainerName, type AcquireNameOptions } from './containers/name-store.js'
-export { withDirLock, DEFAULT_LOCK_TIMEOUT_MS, type DirLockOptions } from './containers/nerdctl-store.js'
+export { generateContainerId, isContainerId, shortContainerId } from './nerdctl/container-id.js'
+export { NameStore, validateContainerName, type AcquireNameOptions } from './nerdctl/name-store.js'
+export { withDirLock, DEFAULT_LOCK_TIMEOUT_MS, type DirLockOptions } from './nerdctl/dir-lock.js'
 export {
   nerdctlLabels,
   withNerdctlAnnotations,
@@ -111,12 +112,12 @@ export {
   type PortMapping,
   type MountPoint,
   type NerdctlLogConfig,
-} from './containers/nerdctl-labels.js'
-export { createStateDir, removeStateDir, withHostnameFile, recordStarted, readLifecycle, type CreateStateDirOptions, type Lifecycle } from './containers/state-dir.js'
-export { inspectContainer, buildContainerInspect, type ContainerInspect, type PortBinding, type DockerContainerStatus } from './containers/container-inspect.js'
-export { listContainerRows, buildContainerRow, formatPorts, type ContainerRow, type ContainerRowOptions, type ListContainerRowsOptions } from './containers/container-rows.js'
-export { readContainerSnapshot, type ContainerSnapshot, type TaskState, type StateDirFiles } from './containers/container-state.js'
-export { resolveContainerId } from './containers/container-lookup.js'
+} from './nerdctl/labels.js'
+export { createStateDir, removeStateDir, withHostnameFile, recordStarted, readLifecycle, type CreateStateDirOptions, type Lifecycle } from './nerdctl/state-dir.js'
+export { inspectContainer, buildContainerInspect, type ContainerInspect, type PortBinding, type DockerContainerStatus } from './docker/container-inspect.js'
+export { listContainerRows, buildContainerRow, formatPorts, type ContainerRow, type ContainerRowOptions, type ListContainerRowsOptions } from './docker/container-rows.js'
+export { readContainerSnapshot, type ContainerSnapshot, type TaskState, type StateDirFiles } from './docker/container-state.js'
+export { resolveContainerId } from './nerdctl/container-lookup.js'
 export {
   RESTART_LABELS,
   parseRestartPolicy,

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from './errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 /** containerd's default socket (`defaults.DefaultAddress` on Linux). */
 export const DEFAULT_ADDRESS = '/run/containerd/containerd.sock'

@@ -1,7 +1,7 @@
 import { resolveAddress, resolveNamespace } from './address.js'
 import type { ConnectOptions } from './client-options.js'
 import { ContentStore } from './content/content-store.js'
-import { InvalidArgumentError, UnavailableError } from './errors.js'
+import { InvalidArgumentError, UnavailableError } from '../grpc/errors.js'
 import { subscribeEvents, type EventsOptions, type ContainerdEvent } from './events/events.js'
 import { validateIdentifier } from './identifiers.js'
 import { Introspection } from './introspection.js'
@@ -11,8 +11,8 @@ import { NamespaceGuard } from './namespace-guard.js'
 import { NamespaceStore } from './namespaces.js'
 import { createServices, type Services } from './services.js'
 import { SnapshotStore } from './snapshots/snapshot-store.js'
-import type { CallOptions, Metadata } from './transport/call-options.js'
-import { Http2Channel } from './transport/http2-channel.js'
+import type { CallOptions, Metadata } from '../grpc/call-options.js'
+import { Http2Channel } from '../grpc/http2-channel.js'
 
 /** What `client.version()` returns. */
 export interface ServerVersion {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from './errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 // containerd's rule for namespaces, container ids, lease ids and snapshotter keys (`pkg/identifiers`):
 // alphanumeric components joined by single '.', '_' or '-', at most 76 characters.

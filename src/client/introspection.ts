@@ -1,5 +1,5 @@
 import type { Platform as PlatformMessage } from '../gen/containerd/types/platform_pb.js'
-import type { CallOptions } from './transport/call-options.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import type { Services } from './services.js'
 import { toDate } from './time.js'
 

@@ -1,5 +1,5 @@
-import type { CallOptions } from './transport/call-options.js'
-import { NotFoundError } from './errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
+import { NotFoundError } from '../grpc/errors.js'
 import { validateIdentifier } from './identifiers.js'
 import { labelPatch } from './label-patch.js'
 import type { NamespaceGuard } from './namespace-guard.js'

@@ -12,8 +12,8 @@ import { Streaming } from '../gen/containerd/services/streaming/v1/streaming_pb.
 import { Tasks } from '../gen/containerd/services/tasks/v1/tasks_pb.js'
 import { Transfer } from '../gen/containerd/services/transfer/v1/transfer_pb.js'
 import { Version } from '../gen/containerd/services/version/v1/version_pb.js'
-import type { Http2Channel } from './transport/http2-channel.js'
-import { createServiceClient, type MetadataProvider, type ServiceClient } from './transport/service-client.js'
+import type { Http2Channel } from '../grpc/http2-channel.js'
+import { createServiceClient, type MetadataProvider, type ServiceClient } from '../grpc/service-client.js'
 
 const descriptors = {
   containers: Containers,

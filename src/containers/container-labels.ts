@@ -1,6 +1,6 @@
 import type { ClientCore } from '../client/client.js'
 import { labelPatch } from '../client/label-patch.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import type { CallOptions } from '../grpc/call-options.js'
 
 /**
  * Changes only the given labels of a container record (a field-masked update; a `''` value removes the

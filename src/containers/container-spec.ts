@@ -1,6 +1,6 @@
 import type { ClientCore } from '../client/client.js'
-import type { CallOptions } from '../client/transport/call-options.js'
-import type { ImageConfig, ImageManifest } from '../images/oci-types.js'
+import type { CallOptions } from '../grpc/call-options.js'
+import type { ImageConfig, ImageManifest } from '../image-spec/manifest.js'
 import { defaultLinuxSpec } from '../oci/default-spec.js'
 import { withImageConfig } from '../oci/image-config-option.js'
 import type { Spec } from '../oci/runtime-spec.js'

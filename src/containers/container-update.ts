@@ -8,9 +8,9 @@
  */
 
 import type { ClientCore } from '../client/client.js'
-import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
+import { InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
 import { labelPatch } from '../client/label-patch.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import type { Spec } from '../oci/runtime-spec.js'
 import { decodeSpec, encodeSpec } from '../oci/spec-json.js'

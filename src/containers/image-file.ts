@@ -2,8 +2,8 @@ import { createGunzip } from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
 import { extract } from 'tar-stream'
 import type { ClientCore } from '../client/client.js'
-import type { CallOptions } from '../client/transport/call-options.js'
-import type { ImageManifest } from '../images/oci-types.js'
+import type { CallOptions } from '../grpc/call-options.js'
+import type { ImageManifest } from '../image-spec/manifest.js'
 import type { UserDatabase } from '../oci/user-database.js'
 
 /**

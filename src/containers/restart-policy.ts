@@ -1,7 +1,7 @@
 import type { ClientCore } from '../client/client.js'
-import { InvalidArgumentError, NotFoundError, NotImplementedError } from '../client/errors.js'
+import { InvalidArgumentError, NotFoundError, NotImplementedError } from '../grpc/errors.js'
 import { patchContainerLabels } from './container-labels.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'
 
 // containerd's restart monitor (a daemon plugin, `runtime/restart` in 1.x, `plugins/restart` in 2.x) polls

@@ -1,5 +1,5 @@
 import { create, toBinary } from '@bufbuild/protobuf'
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { OptionsSchema } from '../gen/containerd/types/runc/options/oci_pb.js'
 
 /** The runtime containerd's Go client uses by default. */

@@ -1,8 +1,9 @@
 import type { ClientCore } from '../client/client.js'
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../client/errors.js'
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
 import type { Digest } from '../client/content/digest.js'
 import type { BlobSink } from '../registry/raw-blob-get.js'
-import type { OciDescriptor, RegistryClient } from '../registry/registry-client.js'
+import type { RegistryClient } from '../registry/registry-client.js'
+import type { OciDescriptor } from '../image-spec/descriptor.js'
 import { RegistryError } from '../registry/registry-error.js'
 import type { PullProgressListener } from './progress.js'
 

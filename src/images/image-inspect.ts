@@ -1,6 +1,6 @@
-import type { CallOptions } from '../client/transport/call-options.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import type { Image } from './image.js'
-import { parseReference, familiarName } from './reference.js'
+import { parseReference, familiarName } from '../image-spec/reference.js'
 
 /** `docker image inspect` JSON for one image, as Docker and nerdctl print it (the fields we can fill). */
 export interface DockerImageInspect {

@@ -1,7 +1,7 @@
 import type { ClientCore } from '../client/client.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import { listImages } from './image-store.js'
-import { parseReference } from './reference.js'
+import { parseReference } from '../image-spec/reference.js'
 
 /** Options of `client.pruneImages()`. */
 export interface PruneImagesOptions extends CallOptions {

@@ -1,8 +1,8 @@
 import type { ClientCore } from '../client/client.js'
-import { InternalError } from '../client/errors.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import { InternalError } from '../grpc/errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import { Image } from './image.js'
-import { parseReference } from './reference.js'
+import { parseReference } from '../image-spec/reference.js'
 
 /**
  * Reads one image record by reference (normalized first: `busybox` finds `docker.io/library/busybox:latest`).

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream'
-import { isIndex, isManifest } from './media-types.js'
+import { isIndex, isManifest } from '../image-spec/media-types.js'
 import type { PullProgressEvent } from './progress.js'
 
 /** Options of {@link createProgressRenderer}. */

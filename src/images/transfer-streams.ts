@@ -2,8 +2,8 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import type { Any } from '@bufbuild/protobuf/wkt'
 import { randomBytes } from 'node:crypto'
 import type { ClientCore } from '../client/client.js'
-import { InternalError } from '../client/errors.js'
-import { AsyncQueue } from '../client/util/async-queue.js'
+import { InternalError } from '../grpc/errors.js'
+import { AsyncQueue } from '../util/async-queue.js'
 import { StreamInitSchema } from '../gen/containerd/services/streaming/v1/streaming_pb.js'
 
 /** Packs a message into an Any the way containerd's typeurl does: the bare message name as the URL. */

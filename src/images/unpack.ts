@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { ClientCore } from '../client/client.js'
-import { AlreadyExistsError, DataLossError, NotFoundError } from '../client/errors.js'
-import type { OciDescriptor } from '../registry/registry-client.js'
-import type { ImageManifest } from './oci-types.js'
+import { AlreadyExistsError, DataLossError, NotFoundError } from '../grpc/errors.js'
+import type { OciDescriptor } from '../image-spec/descriptor.js'
+import type { ImageManifest } from '../image-spec/manifest.js'
 import type { PullProgressListener } from './progress.js'
 
 /** Labels containerd's unpacker puts on snapshots and blobs; `ctr` and nerdctl read them. */

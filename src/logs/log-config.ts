@@ -1,8 +1,8 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { validateIdentifier } from '../client/identifiers.js'
-import { containerStateDir, jsonLogPath } from '../containers/data-store.js'
+import { containerStateDir, jsonLogPath } from '../nerdctl/data-store.js'
 
 /** The file beside the log that tells the logger how to rotate (nerdctl's name and shape). */
 export const LOG_CONFIG_FILE = 'log-config.json'

@@ -1,5 +1,5 @@
 import { dirname } from 'node:path'
-import { CanceledError, InvalidArgumentError, NotFoundError } from '../client/errors.js'
+import { CanceledError, InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
 import { ChangeWaiter } from './change-waiter.js'
 import { configuredLogPath } from './log-config.js'
 import { nextStep, openCursor, readLines, type LogCursor } from './log-cursor.js'

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 }
 const DURATION = /^([+-]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/

@@ -3,7 +3,7 @@
  * nerdctl parse them (go-units `RAMInBytes`): binary multiples, case-insensitive unit, optional `i` and `b`.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 // A number (one optional fraction), an optional space, then an optional k/m/g/t/p with optional "i" and "b".
 const SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i

@@ -6,7 +6,7 @@
  * privileged container receives here.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 /** Every capability the kernel defines, in number order. */
 export const KNOWN_CAPABILITIES: readonly string[] = Object.freeze([

@@ -3,7 +3,7 @@
  */
 
 import { posix } from 'node:path'
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { ensureLinux } from './spec-sections.js'
 import type { SpecOption } from './spec-options.js'
 

@@ -4,7 +4,7 @@
  * `DeviceFromPath` does.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import type { LinuxDevice } from './runtime-spec.js'
 
 /** A parsed `--device` value. */

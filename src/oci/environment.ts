@@ -3,7 +3,7 @@
  * another.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 /** Looks a variable up in the caller's environment; `undefined` when it is not set. */
 export type EnvLookup = (name: string) => string | undefined

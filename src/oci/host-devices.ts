@@ -5,7 +5,7 @@
 
 import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { deviceFromStat } from './device-spec.js'
 import type { LinuxDevice } from './runtime-spec.js'
 

@@ -3,10 +3,10 @@
  * `WithImageConfig`/`WithImageConfigArgs` do, with the Docker overrides `--entrypoint`, args and `--user`.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { DEFAULT_PATH_ENV } from './default-spec.js'
 import { mergeEnv } from './environment.js'
-import type { Image, ImageConfig } from './image-spec.js'
+import type { Image, ImageConfig } from '../image-spec/image-config.js'
 import { ensureProcess } from './spec-sections.js'
 import type { SpecOption } from './spec-options.js'
 import { resolveUser, supplementaryGids, withPrimary, type UserDatabase } from './user-database.js'

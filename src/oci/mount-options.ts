@@ -4,7 +4,7 @@
  */
 
 import { posix } from 'node:path'
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { parseByteSize } from './byte-size.js'
 import {
   parseBindMount,

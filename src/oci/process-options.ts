@@ -4,7 +4,7 @@
  */
 
 import { posix } from 'node:path'
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { DEFAULT_PATH_ENV } from './default-spec.js'
 import { mergeEnv, parseEnvFile, resolveEnvList, type EnvResolveOptions, type ParseEnvFileOptions } from './environment.js'
 import type { Mount } from './runtime-spec.js'

@@ -3,7 +3,7 @@
  * sets, pids, block I/O weight, and rlimits.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { parseByteSize } from './byte-size.js'
 import type { Spec } from './runtime-spec.js'
 import { ensureCpu, ensureMemory, ensureProcess, ensureResources } from './spec-sections.js'

@@ -3,7 +3,7 @@
  * default seccomp profile.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { isAllCapabilities, KNOWN_CAPABILITIES, normalizeCapability } from './capabilities.js'
 import { defaultSeccompProfile, type DefaultSeccompOptions } from './default-seccomp.js'
 import type { LinuxCapabilities, LinuxDevice, LinuxSeccomp } from './runtime-spec.js'

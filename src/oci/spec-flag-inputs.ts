@@ -6,7 +6,7 @@
 
 import { constants, statSync } from 'node:fs'
 import { access, readFile, stat } from 'node:fs/promises'
-import { FailedPreconditionError, InvalidArgumentError } from '../client/errors.js'
+import { FailedPreconditionError, InvalidArgumentError } from '../grpc/errors.js'
 import { capabilitiesFromMask } from './capabilities.js'
 import type { DeviceStat } from './device-spec.js'
 import { listHostDevices } from './host-devices.js'

@@ -7,7 +7,7 @@
  * the caller and passed in {@link SpecFlagInputs}, so that this mapping stays synchronous and testable.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { withAnnotations, withCgroupParent, withDomainname, withHostname, withSysctls } from './container-options.js'
 import { withDevice } from './device-options.js'
 import type { DeviceStat } from './device-spec.js'

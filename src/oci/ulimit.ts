@@ -3,7 +3,7 @@
  * (go-units `ParseUlimit`) into the spec's rlimit form.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { RLIMIT_INFINITY, type POSIXRlimit } from './runtime-spec.js'
 
 // The names Docker accepts. `as` is left out on purpose, as in Docker: the address-space limit breaks the

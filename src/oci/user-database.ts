@@ -7,7 +7,7 @@
  * `WithAppendAdditionalGroups`.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 /** The text of an image's account files; a missing member means the image has no such file. */
 export interface UserDatabase {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import type { CreateContainerOptions } from '../containers/create-container.js'
 import type { RestartPolicy } from '../containers/restart-policy.js'
 import type { PullOptions } from '../images/pull.js'

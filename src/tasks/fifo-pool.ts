@@ -4,7 +4,7 @@ import { readdirSync, rmSync, statSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { InternalError } from '../client/errors.js'
+import { InternalError } from '../grpc/errors.js'
 
 const run = promisify(execFile)
 

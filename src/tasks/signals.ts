@@ -1,5 +1,5 @@
 import { constants } from 'node:os'
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 /** A signal by number or name (`SIGTERM`, `TERM`, `9`). */
 export type SignalInput = number | NodeJS.Signals | string

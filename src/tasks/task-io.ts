@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
-import { FailedPreconditionError, InvalidArgumentError } from '../client/errors.js'
+import { FailedPreconditionError, InvalidArgumentError } from '../grpc/errors.js'
 import { attachDirectOutputs, type DirectOutputs } from './direct-output.js'
 import { FifoSet } from './fifo-set.js'
 import { OUTPUT_HOLDER_URI } from './output-holder.js'

@@ -10,8 +10,8 @@
 
 import { fromBinary } from '@bufbuild/protobuf'
 import type { ClientCore } from '../client/client.js'
-import { NotFoundError, NotImplementedError } from '../client/errors.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import { NotFoundError, NotImplementedError } from '../grpc/errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import { toDate } from '../client/time.js'
 import { MetricsSchema as V1MetricsSchema, type BlkIOEntry, type Metrics as V1Metrics } from '../gen/containerd/cgroups/v1/metrics_pb.js'
 import { MetricsSchema as V2MetricsSchema, type Metrics as V2Metrics } from '../gen/containerd/cgroups/v2/metrics_pb.js'

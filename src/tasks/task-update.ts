@@ -8,8 +8,8 @@
  */
 
 import type { ClientCore } from '../client/client.js'
-import { FailedPreconditionError, InvalidArgumentError, UnknownError } from '../client/errors.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import { FailedPreconditionError, InvalidArgumentError, UnknownError } from '../grpc/errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'
 import {
   withBlkioWeight,

@@ -1,6 +1,6 @@
 import type { ClientCore } from '../client/client.js'
-import { FailedPreconditionError, NotFoundError } from '../client/errors.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import { FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import { toDate } from '../client/time.js'
 import { ProcessHandle, type ExitStatus } from './process-handle.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import type { ContainerdLine } from './containerd-binaries.js'
 
 /** Paths of one private containerd instance. */

@@ -1,5 +1,5 @@
 import type { Client } from '../../src/index.js'
-import { AlreadyExistsError } from '../../src/client/errors.js'
+import { AlreadyExistsError } from '../../src/grpc/errors.js'
 import type { Descriptor, OciArtifact, OciImage } from '../fixtures/index.js'
 
 /**

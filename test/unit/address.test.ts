@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE, resolveAddress, resolveNamespace, socketPath } from '../../src/client/address.js'
-import { ContainerdError, InvalidArgumentError } from '../../src/client/errors.js'
+import { ContainerdError, InvalidArgumentError } from '../../src/grpc/errors.js'
 
 describe('constants', () => {
   it('match containerd defaults', () => {

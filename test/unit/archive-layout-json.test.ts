@@ -5,7 +5,7 @@ import { checkOciLayout, MAX_JSON_BYTES, parseIndexDocument, parseManifestDocume
 import { buildDockerManifestJson, parseDockerManifestJson } from '../../src/images/archive/docker-manifest-json.js'
 import { DOCKER_LAYER_TAR, dockerLayerMediaType, dockerSchema2Manifest } from '../../src/images/archive/docker-schema2.js'
 import { buildIndexJson, ociLayoutJson } from '../../src/images/archive/index-json.js'
-import { MediaTypes } from '../../src/images/media-types.js'
+import { MediaTypes } from '../../src/image-spec/media-types.js'
 
 const D1 = `sha256:${'1'.repeat(64)}`
 const D2 = `sha256:${'2'.repeat(64)}`

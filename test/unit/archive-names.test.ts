@@ -10,7 +10,7 @@ import {
   normalizeNamePrefix,
   ociRefName,
 } from '../../src/images/archive/image-names.js'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
 

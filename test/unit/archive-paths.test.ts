@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ArchiveError } from '../../src/images/archive/archive-error.js'
 import { blobPath, digestFromBlobPath, normalizeEntryPath, resolveLinkTarget } from '../../src/images/archive/entry-path.js'
-import { DataLossError, InvalidArgumentError, NotFoundError } from '../../src/client/errors.js'
+import { DataLossError, InvalidArgumentError, NotFoundError } from '../../src/grpc/errors.js'
 
 function reasonOf(fn: () => unknown): string | undefined {
   try {

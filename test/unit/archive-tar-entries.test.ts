@@ -6,7 +6,7 @@ import { ArchiveError } from '../../src/images/archive/archive-error.js'
 import { gunzipIfNeeded } from '../../src/images/archive/gunzip-if-needed.js'
 import { layoutRecords } from '../../src/images/archive/layout-tar-writer.js'
 import { tarEntries } from '../../src/images/archive/tar-entries.js'
-import { MediaTypes } from '../../src/images/media-types.js'
+import { MediaTypes } from '../../src/image-spec/media-types.js'
 
 type RawEntry = Partial<Header> & { name: string; content?: Buffer | string }
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { AsyncQueue } from '../../src/client/util/async-queue.js'
+import { AsyncQueue } from '../../src/util/async-queue.js'
 
 async function drain<T>(q: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []

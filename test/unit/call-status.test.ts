@@ -9,8 +9,8 @@ import {
   InternalError,
   ResourceExhaustedError,
   UnavailableError,
-} from '../../src/client/errors.js'
-import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from '../../src/client/transport/call-status.js'
+} from '../../src/grpc/errors.js'
+import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from '../../src/grpc/call-status.js'
 
 const METHOD = '/containerd.services.containers.v1.Containers/Get'
 

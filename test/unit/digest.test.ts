@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { describe, it, expect } from 'vitest'
 import { digestAlgorithm, validateDigest } from '../../src/client/content/digest.js'
 import type { Digest } from '../../src/client/content/digest.js'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 
 const hex = (algo: string, data = 'hello'): string => createHash(algo).update(data).digest('hex')
 const EMPTY_SHA256 = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { FrameDecoder, FrameError, MAX_MESSAGE_BYTES, encodeFrame } from '../../src/client/transport/grpc-frame.js'
+import { FrameDecoder, FrameError, MAX_MESSAGE_BYTES, encodeFrame } from '../../src/grpc/grpc-frame.js'
 
 function bytes(n: number, seed = 1): Buffer {
   const b = Buffer.alloc(n)

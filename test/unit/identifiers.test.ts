@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { validateIdentifier } from '../../src/client/identifiers.js'
 
 function errorOf(fn: () => void): InvalidArgumentError {

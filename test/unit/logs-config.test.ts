@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { configuredLogPath, parseHumanSize, prepareJsonFileLog } from '../../src/logs/log-config.js'
 import { JSON_FILE_LOGGER_PATH, jsonFileLogUri } from '../../src/logs/logger-uri.js'
 

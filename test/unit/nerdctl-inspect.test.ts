@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { buildContainerInspect, dockerStatus, portMap, restartPolicy, ZERO_TIME } from '../../src/containers/container-inspect.js'
-import { buildContainerRow, containerCommand, ellipsis, formatPorts, humanDuration, timeSince } from '../../src/containers/container-rows.js'
-import type { ContainerSnapshot, TaskState } from '../../src/containers/container-state.js'
-import { mountLabels, nerdctlLabels } from '../../src/containers/nerdctl-labels.js'
+import { buildContainerInspect, dockerStatus, portMap, restartPolicy, ZERO_TIME } from '../../src/docker/container-inspect.js'
+import { buildContainerRow, containerCommand, ellipsis, formatPorts, humanDuration, timeSince } from '../../src/docker/container-rows.js'
+import type { ContainerSnapshot, TaskState } from '../../src/docker/container-state.js'
+import { mountLabels, nerdctlLabels } from '../../src/nerdctl/labels.js'
 
 const id = 'f'.repeat(8) + '0'.repeat(56)
 const created = new Date('2024-01-02T03:04:05.678Z')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
-import { generateContainerId, isContainerId, shortContainerId } from '../../src/containers/container-id.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
+import { generateContainerId, isContainerId, shortContainerId } from '../../src/nerdctl/container-id.js'
 import {
   checkUserLabels,
   defaultContainerName,
@@ -10,9 +10,9 @@ import {
   readMountLabels,
   readPortsLabel,
   withNerdctlAnnotations,
-} from '../../src/containers/nerdctl-labels.js'
+} from '../../src/nerdctl/labels.js'
 import { defaultLinuxSpec } from '../../src/oci/default-spec.js'
-import { formatPlatform, hostPlatform } from '../../src/images/platform.js'
+import { formatPlatform, hostPlatform } from '../../src/image-spec/platform.js'
 
 const id = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90'
 

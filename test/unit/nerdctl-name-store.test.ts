@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CanceledError, ConflictError, DeadlineExceededError, InvalidArgumentError, NotFoundError } from '../../src/client/errors.js'
-import { generateContainerId } from '../../src/containers/container-id.js'
-import { NameStore, nameStoreDir, validateContainerName } from '../../src/containers/name-store.js'
-import { withDirLock } from '../../src/containers/nerdctl-store.js'
+import { CanceledError, ConflictError, DeadlineExceededError, InvalidArgumentError, NotFoundError } from '../../src/grpc/errors.js'
+import { generateContainerId } from '../../src/nerdctl/container-id.js'
+import { NameStore, nameStoreDir, validateContainerName } from '../../src/nerdctl/name-store.js'
+import { withDirLock } from '../../src/nerdctl/dir-lock.js'
 
 const run = promisify(execFile)
 let root: string

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
-import { generateContainerId } from '../../src/containers/container-id.js'
-import { containerStateDir } from '../../src/containers/data-store.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
+import { generateContainerId } from '../../src/nerdctl/container-id.js'
+import { containerStateDir } from '../../src/nerdctl/data-store.js'
 import {
   createStateDir,
   readLifecycle,
@@ -12,7 +12,7 @@ import {
   recordStarted,
   removeStateDir,
   writeNetworkConfig,
-} from '../../src/containers/state-dir.js'
+} from '../../src/nerdctl/state-dir.js'
 
 let root: string
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { lstatSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { defaultLinuxSpec } from '../../src/oci/default-spec.js'
 import { withDevice } from '../../src/oci/device-options.js'
 import { deviceFromStat, parseDeviceRequest, type DeviceStat } from '../../src/oci/device-spec.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { defaultLinuxSpec } from '../../src/oci/default-spec.js'
 import { withBindMount, withCgroupfsMount, withMount, withReadonlyRootfs, withShmSize, withTmpfs } from '../../src/oci/mount-options.js'
 import { mergeTmpfsOptions, parseBindMount, parseTmpfsMount, structuredBindMount, structuredTmpfsMount } from '../../src/oci/mount-spec.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { KNOWN_CAPABILITIES, normalizeCapability } from '../../src/oci/capabilities.js'
 import { DEFAULT_CAPABILITIES, defaultLinuxSpec } from '../../src/oci/default-spec.js'
 import type { LinuxSeccomp, Spec } from '../../src/oci/runtime-spec.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { DEFAULT_CAPABILITIES, defaultLinuxSpec } from '../../src/oci/default-spec.js'
 import { withImageConfig } from '../../src/oci/image-config-option.js'
 import { INIT_PATH } from '../../src/oci/process-options.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { parseByteSize } from '../../src/oci/byte-size.js'
 import { RLIMIT_INFINITY } from '../../src/oci/runtime-spec.js'
 import { parseUlimit } from '../../src/oci/ulimit.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { parseGroup, parsePasswd, resolveGroups, resolveUser, supplementaryGids } from '../../src/oci/user-database.js'
 
 const passwd = ['root:x:0:0:root:/root:/bin/sh', 'app:x:1000:1000::/home/app:/bin/sh', 'daemon:x:2:2::/:/usr/sbin/nologin', ''].join('\n')

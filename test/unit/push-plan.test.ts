@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { ClientCore } from '../../src/client/client.js'
-import { NotFoundError } from '../../src/client/errors.js'
-import { MediaTypes } from '../../src/images/media-types.js'
+import { NotFoundError } from '../../src/grpc/errors.js'
+import { MediaTypes } from '../../src/image-spec/media-types.js'
 import { planPush } from '../../src/images/push.js'
-import type { OciDescriptor } from '../../src/registry/registry-client.js'
+import type { OciDescriptor } from '../../src/image-spec/descriptor.js'
 
 /** A content store in memory: just what planPush reads. */
 function store(): { client: ClientCore; put: (value: unknown, mediaType: string, extra?: Partial<OciDescriptor>) => OciDescriptor; drop: (digest: string) => void } {

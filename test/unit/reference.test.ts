@@ -13,8 +13,8 @@ import {
   withDigest,
   withTag,
   type ImageReference,
-} from '../../src/images/reference.js'
-import { ContainerdError, InvalidArgumentError } from '../../src/client/errors.js'
+} from '../../src/image-spec/reference.js'
+import { ContainerdError, InvalidArgumentError } from '../../src/grpc/errors.js'
 
 // Most vectors come from github.com/distribution/reference (reference_test.go, normalize_test.go,
 // regexp_test.go), translated to this module's normalised output.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/client/errors.js'
+import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { buildUpdateResources, checkLinuxResources } from '../../src/tasks/task-update.js'
 
 const MiB = 1024 * 1024

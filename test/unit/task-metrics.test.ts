@@ -1,6 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf'
 import { describe, expect, it } from 'vitest'
-import { NotImplementedError } from '../../src/client/errors.js'
+import { NotImplementedError } from '../../src/grpc/errors.js'
 import { MetricsSchema as V1Schema } from '../../src/gen/containerd/cgroups/v1/metrics_pb.js'
 import { MetricsSchema as V2Schema } from '../../src/gen/containerd/cgroups/v2/metrics_pb.js'
 import { MetricSchema, type Metric } from '../../src/gen/containerd/types/metrics_pb.js'

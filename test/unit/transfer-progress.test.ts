@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { NotFoundError, UnknownError } from '../../src/client/errors.js'
+import { NotFoundError, UnknownError } from '../../src/grpc/errors.js'
 import { mapTransferProgress, type TransferProgress } from '../../src/images/transfer-progress.js'
 import { registryFailure } from '../../src/images/transfer-pull.js'
 import { RegistryError } from '../../src/registry/registry-error.js'

@@ -5,12 +5,12 @@ import {
   type WriteContentRequestSchema,
   type WriteContentResponse,
 } from '../../gen/containerd/services/content/v1/content_pb.js'
-import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../errors.js'
+import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../../grpc/errors.js'
 import type { Services } from '../services.js'
-import type { CallOptions } from '../transport/call-options.js'
-import { AsyncQueue } from '../util/async-queue.js'
+import type { CallOptions } from '../../grpc/call-options.js'
+import { AsyncQueue } from '../../util/async-queue.js'
 import { digestAlgorithm, validateDigest, type Digest } from './digest.js'
-import type { PreEncoded } from '../transport/pre-encoded.js'
+import type { PreEncoded } from '../../grpc/pre-encoded.js'
 import { encodeWriteMessage } from './write-message.js'
 
 /** containerd's content service takes writes of up to 1 MiB per message (DESIGN.md). */

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../../grpc/errors.js'
 
 /** An OCI content digest: `<algorithm>:<hex>`, e.g. `sha256:e3b0c4…`. */
 export type Digest = `${string}:${string}`

@@ -1,4 +1,4 @@
-import { PreEncoded } from '../transport/pre-encoded.js'
+import { PreEncoded } from '../../grpc/pre-encoded.js'
 
 // Field tags of containerd.services.content.v1.WriteContentRequest (field number << 3 | wire type):
 // action = 1 (varint), ref = 2 (length-delimited), offset = 5 (varint), data = 6 (length-delimited).

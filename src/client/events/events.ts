@@ -1,7 +1,7 @@
 import { createRegistry, fromBinary } from '@bufbuild/protobuf'
 import type { Any } from '@bufbuild/protobuf/wkt'
 import type { Services } from '../services.js'
-import type { CallOptions } from '../transport/call-options.js'
+import type { CallOptions } from '../../grpc/call-options.js'
 import { toDate } from '../time.js'
 import { EVENT_SCHEMAS, type EventPayloads } from './event-payloads.js'
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { CallOptions } from '../transport/call-options.js'
+import type { CallOptions } from '../../grpc/call-options.js'
 import { validateIdentifier } from '../identifiers.js'
 import { runWithLease } from '../lease-context.js'
 import type { NamespaceScope } from '../namespace-scope.js'

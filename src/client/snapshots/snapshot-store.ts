@@ -1,10 +1,10 @@
 import { Kind, type Info } from '../../gen/containerd/services/snapshots/v1/snapshots_pb.js'
 import type { Mount as MountMessage } from '../../gen/containerd/types/mount_pb.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../../grpc/errors.js'
 import { labelPatch } from '../label-patch.js'
 import type { NamespaceScope } from '../namespace-scope.js'
 import type { Services } from '../services.js'
-import type { CallOptions } from '../transport/call-options.js'
+import type { CallOptions } from '../../grpc/call-options.js'
 import { toDate } from '../time.js'
 
 /** A filesystem mount as containerd describes it (what `mount -t type -o options source target` needs). */

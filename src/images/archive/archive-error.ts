@@ -1,4 +1,4 @@
-import { ContainerdError, type ErrorCode } from '../../client/errors.js'
+import { ContainerdError, type ErrorCode } from '../../grpc/errors.js'
 
 /**
  * Why an image archive was refused. The errdefs class in {@link ArchiveError.code} says how to treat

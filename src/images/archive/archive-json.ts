@@ -1,6 +1,6 @@
 import { validateDigest } from '../../client/content/digest.js'
-import type { OciDescriptor } from '../../registry/registry-client.js'
-import type { ImageIndex, ImageManifest } from '../oci-types.js'
+import type { OciDescriptor } from '../../image-spec/descriptor.js'
+import type { ImageIndex, ImageManifest } from '../../image-spec/manifest.js'
 import { ArchiveError } from './archive-error.js'
 
 /**

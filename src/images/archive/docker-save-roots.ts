@@ -1,6 +1,6 @@
 import type { ClientCore } from '../../client/client.js'
 import type { Digest } from '../../client/content/digest.js'
-import type { OciDescriptor } from '../../registry/registry-client.js'
+import type { OciDescriptor } from '../../image-spec/descriptor.js'
 import { ArchiveError } from './archive-error.js'
 import { isObject, MAX_JSON_BYTES, parseArchiveJson } from './archive-json.js'
 import { parseDockerManifestJson, type DockerManifestEntry } from './docker-manifest-json.js'

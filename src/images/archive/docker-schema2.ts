@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Digest } from '../../client/content/digest.js'
-import type { OciDescriptor } from '../../registry/registry-client.js'
-import { MediaTypes } from '../media-types.js'
+import type { OciDescriptor } from '../../image-spec/descriptor.js'
+import { MediaTypes } from '../../image-spec/media-types.js'
 
 /** Docker's media type for an uncompressed layer tar (missing from {@link MediaTypes}: registries never serve it). */
 export const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar'

@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '../../client/errors.js'
-import { familiarName, parseReference, type ImageReference } from '../reference.js'
+import { InvalidArgumentError } from '../../grpc/errors.js'
+import { familiarName, parseReference, type ImageReference } from '../../image-spec/reference.js'
 import { ArchiveError } from './archive-error.js'
 
 /** containerd's annotation on an OCI layout's index.json entries: the full image name. */

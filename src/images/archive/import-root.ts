@@ -1,4 +1,4 @@
-import type { OciDescriptor } from '../../registry/registry-client.js'
+import type { OciDescriptor } from '../../image-spec/descriptor.js'
 
 /**
  * An image an archive offers for import: the descriptor an image record would point at (an

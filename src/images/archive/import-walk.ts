@@ -1,12 +1,12 @@
 import type { ClientCore } from '../../client/client.js'
-import { NotFoundError } from '../../client/errors.js'
-import type { OciDescriptor } from '../../registry/registry-client.js'
-import { isIndex, isManifest } from '../media-types.js'
-import type { ImageManifest } from '../oci-types.js'
-import { formatPlatform, type PlatformSpec } from '../platform.js'
+import { NotFoundError } from '../../grpc/errors.js'
+import type { OciDescriptor } from '../../image-spec/descriptor.js'
+import { isIndex, isManifest } from '../../image-spec/media-types.js'
+import type { ImageManifest } from '../../image-spec/manifest.js'
+import { formatPlatform, type PlatformSpec } from '../../image-spec/platform.js'
 import { ArchiveError } from './archive-error.js'
 import { MAX_JSON_BYTES, parseIndexDocument, parseManifestDocument } from './archive-json.js'
-import { descriptorPlatform } from '../platform.js'
+import { descriptorPlatform } from '../../image-spec/platform.js'
 import { describePlatforms, selects, type PlatformSelection } from './platform-selection.js'
 
 /** A manifest an import keeps, with the platform its index entry gave it (if any). */

@@ -1,5 +1,5 @@
-import type { OciDescriptor } from '../../registry/registry-client.js'
-import { MediaTypes } from '../media-types.js'
+import type { OciDescriptor } from '../../image-spec/descriptor.js'
+import { MediaTypes } from '../../image-spec/media-types.js'
 import { OCI_LAYOUT_VERSION } from './archive-json.js'
 
 /** Name of the OCI layout marker file. */

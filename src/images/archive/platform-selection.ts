@@ -1,5 +1,5 @@
-import type { OciDescriptor } from '../../registry/registry-client.js'
-import { descriptorPlatform, formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformMatches, type PlatformSpec } from '../platform.js'
+import type { OciDescriptor } from '../../image-spec/descriptor.js'
+import { descriptorPlatform, formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformMatches, type PlatformSpec } from '../../image-spec/platform.js'
 
 /** Which manifests of a multi-platform index an import or export takes. */
 export interface PlatformSelection {

@@ -1,5 +1,5 @@
-import type { OciDescriptor } from '../registry/registry-client.js'
-import { InvalidArgumentError } from '../client/errors.js'
+import type { OciDescriptor } from './descriptor.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 
 /** An OS/architecture/variant triple, as in image indexes. */
 export interface PlatformSpec {

@@ -7,11 +7,11 @@
  */
 
 import type { ClientCore } from '../client/client.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import type { Mount, Spec } from '../oci/runtime-spec.js'
 import { readContainerSnapshot, type ContainerSnapshot, type TaskState } from './container-state.js'
-import { readRestartState, RESTART_LABELS } from './restart-policy.js'
-import { NerdctlLabel, readMountLabels, type MountPoint, type NerdctlLogConfig, type PortMapping } from './nerdctl-labels.js'
+import { readRestartState, RESTART_LABELS } from '../containers/restart-policy.js'
+import { NerdctlLabel, readMountLabels, type MountPoint, type NerdctlLogConfig, type PortMapping } from '../nerdctl/labels.js'
 
 /** Docker's zero time, shown for a time that never happened (not started, not finished). */
 export const ZERO_TIME = '0001-01-01T00:00:00Z'

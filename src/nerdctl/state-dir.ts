@@ -8,10 +8,10 @@
 
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import type { SpecOption } from '../oci/spec-options.js'
-import { toPortMappings, type PortMapping } from './nerdctl-labels.js'
-import { ensureStoreDir, withDirLock, writeFileAtomic, type DirLockOptions } from './nerdctl-store.js'
+import { toPortMappings, type PortMapping } from './labels.js'
+import { ensureStoreDir, withDirLock, writeFileAtomic, type DirLockOptions } from './dir-lock.js'
 
 /** File names inside a state dir, as nerdctl names them. */
 export const StateFile = {

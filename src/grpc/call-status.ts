@@ -7,7 +7,7 @@ import {
   GrpcCode,
   InternalError,
   UnavailableError,
-} from '../errors.js'
+} from './errors.js'
 
 /** Reads `grpc-status`/`grpc-message` from trailers (or a trailers-only response); undefined if absent. */
 export function statusFromHeaders(headers: IncomingHttpHeaders): { code: number; message: string } | undefined {

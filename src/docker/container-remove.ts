@@ -1,9 +1,9 @@
 import type { ClientCore } from '../client/client.js'
-import { FailedPreconditionError, NotFoundError } from '../client/errors.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import { FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import { Task } from '../tasks/task.js'
-import { Container } from './container.js'
-import { markRestartStopping } from './restart-policy.js'
+import { Container } from '../containers/container.js'
+import { markRestartStopping } from '../containers/restart-policy.js'
 
 /**
  * Removes a container like `docker rm`: a stopped (or created) task is deleted, a running one only with

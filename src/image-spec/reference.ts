@@ -29,7 +29,7 @@
  *   like a registry (`docker.io/foo.com/bar`), so familiar forms always parse back to the same image.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { validateDigest, type Digest } from '../client/content/digest.js'
 
 /** A parsed, normalised image reference. Objects returned by this module are frozen. */

@@ -8,7 +8,7 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from '@bufbuild/protobuf'
-import { InternalError } from '../errors.js'
+import { InternalError } from './errors.js'
 import type { CallOptions, Metadata } from './call-options.js'
 import type { Http2Channel } from './http2-channel.js'
 import { PreEncoded } from './pre-encoded.js'

@@ -6,14 +6,14 @@
  */
 
 import type { ClientCore } from '../client/client.js'
-import { Limiter } from '../images/limiter.js'
-import { NotFoundError } from '../client/errors.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import { Limiter } from '../util/limiter.js'
+import { NotFoundError } from '../grpc/errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import type { Spec } from '../oci/runtime-spec.js'
-import { shortContainerId } from './container-id.js'
+import { shortContainerId } from '../nerdctl/container-id.js'
 import { dockerStatus, type DockerContainerStatus } from './container-inspect.js'
 import { readContainerSnapshot, type ContainerSnapshot } from './container-state.js'
-import { NerdctlLabel, type PortMapping } from './nerdctl-labels.js'
+import { NerdctlLabel, type PortMapping } from '../nerdctl/labels.js'
 
 /** One row of `ps`. */
 export interface ContainerRow {

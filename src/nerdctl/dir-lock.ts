@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { CanceledError, DeadlineExceededError, FailedPreconditionError } from '../client/errors.js'
+import { CanceledError, DeadlineExceededError, FailedPreconditionError } from '../grpc/errors.js'
 
 /** Permission of the directories nerdctl's stores create (`store.New`'s default). */
 export const STORE_DIR_MODE = 0o700

@@ -1,10 +1,10 @@
 import type { ClientCore } from '../client/client.js'
-import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import { InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { signalNumber, type SignalInput } from '../tasks/signals.js'
 import { Task } from '../tasks/task.js'
-import { markRestartRunning, markRestartStopped, markRestartStopping } from './restart-policy.js'
+import { markRestartRunning, markRestartStopped, markRestartStopping } from '../containers/restart-policy.js'
 
 /** The label the Go client's `WithImageStopSignal` sets from the image config's StopSignal. */
 export const STOP_SIGNAL_LABEL = 'io.containerd.image.config.stop-signal'

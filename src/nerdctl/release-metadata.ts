@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
-import { ConflictError, NotFoundError } from '../client/errors.js'
+import { ConflictError, NotFoundError } from '../grpc/errors.js'
 import { NameStore } from './name-store.js'
-import { NerdctlLabel } from './nerdctl-labels.js'
+import { NerdctlLabel } from './labels.js'
 
 /**
  * Releases what nerdctl-style metadata a container had outside containerd (its name in the name store

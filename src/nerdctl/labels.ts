@@ -5,9 +5,9 @@
  * nerdctl also copies each of them into the OCI spec's annotations, because its hook only sees the spec.
  */
 
-import { InvalidArgumentError } from '../client/errors.js'
-import { parseReference } from '../images/reference.js'
-import { formatPlatform, hostPlatform, parsePlatform } from '../images/platform.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
+import { parseReference } from '../image-spec/reference.js'
+import { formatPlatform, hostPlatform, parsePlatform } from '../image-spec/platform.js'
 import type { SpecOption } from '../oci/spec-options.js'
 import { shortContainerId } from './container-id.js'
 

@@ -7,7 +7,7 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from 'node:http2'
-import { ContainerdError, DeadlineExceededError, errorFromStatus, InternalError, ResourceExhaustedError, UnavailableError } from '../errors.js'
+import { ContainerdError, DeadlineExceededError, errorFromStatus, InternalError, ResourceExhaustedError, UnavailableError } from './errors.js'
 import type { CallOptions, Metadata } from './call-options.js'
 import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from './call-status.js'
 import { encodeFrame, FrameDecoder, FrameError, frameHeader, MAX_MESSAGE_BYTES } from './grpc-frame.js'

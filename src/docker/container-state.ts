@@ -10,13 +10,13 @@ import type { ClientCore } from '../client/client.js'
 import { statusName, type TaskStatus } from '../tasks/task.js'
 import { decodeRecordSpec } from '../oci/spec-json.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
-import { NotFoundError } from '../client/errors.js'
+import { NotFoundError } from '../grpc/errors.js'
 import { toDate } from '../client/time.js'
-import type { CallOptions } from '../client/transport/call-options.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import type { Spec } from '../oci/runtime-spec.js'
-import { toInfo, type ContainerInfo } from './container.js'
-import { NerdctlLabel, readPortsLabel, type PortMapping } from './nerdctl-labels.js'
-import { readLifecycle, readNetworkConfig, StateFile } from './state-dir.js'
+import { toInfo, type ContainerInfo } from '../containers/container.js'
+import { NerdctlLabel, readPortsLabel, type PortMapping } from '../nerdctl/labels.js'
+import { readLifecycle, readNetworkConfig, StateFile } from '../nerdctl/state-dir.js'
 
 /** A task's state as containerd reports it. */
 export interface TaskState {

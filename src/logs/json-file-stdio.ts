@@ -1,11 +1,11 @@
 import type { ClientCore } from '../client/client.js'
-import type { CallOptions } from '../client/transport/call-options.js'
-import { prepareJsonFileLog, type JsonFileLogOptions } from '../logs/log-config.js'
-import { jsonFileLogUri } from '../logs/logger-uri.js'
+import type { CallOptions } from '../grpc/call-options.js'
+import { prepareJsonFileLog, type JsonFileLogOptions } from './log-config.js'
+import { jsonFileLogUri } from './logger-uri.js'
 import type { LogUriStdio } from '../tasks/task-io.js'
-import { patchContainerLabels } from './container-labels.js'
-import { dataStorePath } from './data-store.js'
-import { NerdctlLabel } from './nerdctl-labels.js'
+import { patchContainerLabels } from '../containers/container-labels.js'
+import { dataStorePath } from '../nerdctl/data-store.js'
+import { NerdctlLabel } from '../nerdctl/labels.js'
 
 /**
  * A task's stdout and stderr written by the json-file logger shipped in this package, in nerdctl's format

@@ -1,5 +1,5 @@
-import { DataLossError } from '../client/errors.js'
-import type { OciDescriptor } from '../registry/registry-client.js'
+import { DataLossError } from '../grpc/errors.js'
+import type { OciDescriptor } from './descriptor.js'
 
 /** An OCI image manifest (or Docker schema 2 manifest: same shape). */
 export interface ImageManifest {

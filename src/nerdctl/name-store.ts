@@ -6,9 +6,9 @@
 
 import { readFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../client/errors.js'
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
 import { validateIdentifier } from '../client/identifiers.js'
-import { withDirLock, writeFileAtomic, type DirLockOptions } from './nerdctl-store.js'
+import { withDirLock, writeFileAtomic, type DirLockOptions } from './dir-lock.js'
 
 /** Docker's rule for container names (nerdctl's `ValidateDockerCompat`): two or more characters. */
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/

@@ -1,7 +1,7 @@
 import type { ClientCore } from '../client/client.js'
-import { InvalidArgumentError, NotFoundError } from '../client/errors.js'
-import type { CallOptions } from '../client/transport/call-options.js'
-import { NerdctlLabel } from './nerdctl-labels.js'
+import { InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
+import type { CallOptions } from '../grpc/call-options.js'
+import { NerdctlLabel } from './labels.js'
 
 const NAME_OR_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 
