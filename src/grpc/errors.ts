@@ -201,12 +201,18 @@ function grpcCodeOf(code: ErrorCode): GrpcCode {
 /**
  * Maps a gRPC status to its errdefs class. containerd appends the class name to FailedPrecondition messages
  * (`…: conflict`, `…: not modified`), which is the only way to tell those two apart on the wire.
+ *
+ * An Unknown status whose message says the task or process is in the wrong state for the call (the
+ * runc shim's and runc's refusals, listed at `RUNTIME_STATE_MESSAGES` below) becomes
+ * `FailedPreconditionError`; its `grpcCode` keeps the Unknown that was sent.
  */
 export function errorFromStatus(grpcCode: number, message: string, method?: string): ContainerdError {
   let code: ErrorCode = CODE_BY_GRPC[grpcCode] ?? 'Unknown'
   if (code === 'FailedPrecondition') {
     if (hasClassSuffix(message, 'conflict')) code = 'Conflict'
     else if (hasClassSuffix(message, 'not modified')) code = 'NotModified'
+  } else if (grpcCode === GrpcCode.Unknown && isRuntimeStateMessage(message)) {
+    code = 'FailedPrecondition'
   }
   const options: ContainerdErrorOptions = { grpcCode: grpcCode as GrpcCode }
   if (method !== undefined) options.method = method
@@ -230,6 +236,29 @@ const CODE_BY_GRPC: Partial<Record<number, ErrorCode>> = {
   [GrpcCode.Unavailable]: 'Unavailable',
   [GrpcCode.DataLoss]: 'DataLoss',
   [GrpcCode.Unauthenticated]: 'Unauthenticated',
+}
+
+// The runc shim's process state machine (containerd pkg/process: init_state.go, exec_state.go,
+// deleted_state.go) refuses calls that do not fit the current state with plain errors, which containerd
+// forwards as gRPC Unknown (1.6/1.7 append ": unknown", 2.x does not): "cannot exec in a stopped state",
+// "cannot pause a stopped container", "cannot resume a running process", "cannot start a stopped process",
+// "cannot resize a stopped container", "cannot pause task in created state", "cannot checkpoint a task in
+// created state"... Each says the object is in the wrong state for the call: FailedPrecondition in errdefs
+// terms, which is what callers branch on. runc's own refusals reach us wrapped the same way ("OCI runtime
+// exec failed: exec failed: cannot exec in a stopped container"; libcontainer's ErrNotRunning "container
+// not running", ErrNotPaused "container not paused"; `runc start`'s "cannot start a container that has
+// stopped"), as does Go's os.ErrProcessDone ("os: process already finished") when a process exits under
+// the call.
+const RUNTIME_STATE_MESSAGES: readonly RegExp[] = [
+  /\bcannot (?:start|delete|pause|resume|update|checkpoint|resize|exec in|kill) (?:an? )?(?:task in )?(?:created|running|paused|stopped|deleted) (?:state|process|container)\b/,
+  /\bcannot start (?:a container that has stopped|an already running container)\b/,
+  /\b(?:container|process|task)\b[^:]*\bnot (?:running|paused)\b/,
+  /\bprocess already finished\b/,
+]
+
+/** True when an Unknown status's message is one of the shim's or runc's "wrong state for this call" refusals. */
+function isRuntimeStateMessage(message: string): boolean {
+  return RUNTIME_STATE_MESSAGES.some((pattern) => pattern.test(message))
 }
 
 function hasClassSuffix(message: string, cls: string): boolean {

@@ -177,6 +177,70 @@ describe('errorFromStatus', () => {
   })
 })
 
+describe('errorFromStatus: the runtime\'s wrong-state refusals (sent as Unknown)', () => {
+  // Wording of containerd's runc shim (pkg/process init_state.go, exec_state.go, deleted_state.go) and of
+  // runc, as the three daemon lines send it: 1.6 and 1.7 append ": unknown", 2.x does not.
+  const refusals = [
+    'cannot exec in a stopped state',
+    'cannot exec in a paused state',
+    'cannot exec in a created state',
+    'cannot exec in a deleted state',
+    'cannot pause a stopped container',
+    'cannot pause a paused container',
+    'cannot pause a deleted process',
+    'cannot pause task in created state',
+    'cannot resume a stopped container',
+    'cannot resume a running process',
+    'cannot resume task in created state',
+    'cannot start a stopped process',
+    'cannot start a running process',
+    'cannot start a paused process',
+    'cannot delete a running process',
+    'cannot delete a paused process',
+    'cannot update a stopped container',
+    'cannot checkpoint a stopped container',
+    'cannot checkpoint a task in created state',
+    'cannot resize a stopped container',
+    'cannot resize a deleted process',
+    'OCI runtime exec failed: exec failed: cannot exec in a stopped container',
+    'OCI runtime exec failed: exec failed: cannot exec in a paused container (use --ignore-paused to override)',
+    'OCI runtime pause failed: container not running',
+    'OCI runtime resume failed: container not paused',
+    'OCI runtime start failed: cannot start a container that has stopped',
+    'OCI runtime start failed: cannot start an already running container',
+    'container abc123 is not running',
+    'os: process already finished',
+  ]
+
+  it.each(refusals.flatMap((m) => [m, `${m}: unknown`]))('%s → FailedPreconditionError, keeping grpcCode Unknown', (message) => {
+    const err = errorFromStatus(GrpcCode.Unknown, message, '/containerd.services.tasks.v1.Tasks/Exec')
+    expect(err).toBeInstanceOf(FailedPreconditionError)
+    expect(err.code).toBe('FailedPrecondition')
+    expect(err.grpcCode).toBe(GrpcCode.Unknown)
+    expect(err.message).toBe(message)
+    expect(err.method).toBe('/containerd.services.tasks.v1.Tasks/Exec')
+  })
+
+  it.each([
+    'something failed',
+    'failed to create shim task: OCI runtime create failed: exec: "nope": executable file not found in $PATH: unknown',
+    'ttrpc: closed: unknown',
+    'cannot start the engine',
+    'not running out of memory',
+  ])('leaves other Unknown messages Unknown: %s', (message) => {
+    const err = errorFromStatus(GrpcCode.Unknown, message)
+    expect(err).toBeInstanceOf(UnknownError)
+    expect(err.code).toBe('Unknown')
+  })
+
+  it('keeps the class of the other codes that carry such words', () => {
+    // containerd already classes a kill of an exited process: NotFound stays NotFound.
+    expect(errorFromStatus(GrpcCode.NotFound, 'process already finished: not found')).toBeInstanceOf(NotFoundError)
+    expect(errorFromStatus(GrpcCode.Internal, 'cannot pause a stopped container')).toBeInstanceOf(InternalError)
+    expect(errorFromStatus(GrpcCode.FailedPrecondition, 'cannot exec in a stopped state: conflict')).toBeInstanceOf(ConflictError)
+  })
+})
+
 describe('error classes', () => {
   it.each(byErrorCode)('%s: code, name, default grpcCode', (code, cls, grpcCode) => {
     const err = new cls('boom')
