@@ -1,4 +1,6 @@
+import { stat } from 'node:fs/promises'
 import { connect as netConnect, type Socket } from 'node:net'
+import { join } from 'node:path'
 import {
   connect as http2Connect,
   constants,
@@ -7,15 +9,24 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from 'node:http2'
-import { ContainerdError, DeadlineExceededError, errorFromStatus, InternalError, ResourceExhaustedError, UnavailableError } from './errors.js'
+import {
+  ContainerdError,
+  DeadlineExceededError,
+  errorFromStatus,
+  InternalError,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  UnavailableError,
+} from './errors.js'
 import type { CallOptions, Metadata } from './call-options.js'
 import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from './call-status.js'
+import { checkTimeoutMs, expiredDeadline, grpcTimeoutHeader } from './deadline.js'
 import { encodeFrame, FrameDecoder, FrameError, frameHeader, MAX_MESSAGE_BYTES } from './grpc-frame.js'
 import { PreEncoded } from './pre-encoded.js'
 
 /** Options for {@link Http2Channel}. */
 export interface Http2ChannelOptions {
-  /** How long to wait for the socket to accept a connection. Default 10 s. */
+  /** How long to wait for the socket to accept a connection, up to 2^31 - 1 ms. Default 10 s. */
   connectTimeoutMs?: number
   /** Largest message accepted or sent. Default 16 MiB, containerd's own limit. */
   maxMessageBytes?: number
@@ -43,12 +54,15 @@ export class Http2Channel {
   private readonly connectTimeoutMs: number
   private readonly maxMessageBytes: number
 
+  /** @throws InvalidArgumentError for a `connectTimeoutMs` that is not a number of milliseconds a timer can hold. */
   constructor(
     /** Filesystem path of the unix socket. */
     readonly socketPath: string,
     options: Http2ChannelOptions = {},
   ) {
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    checkTimeoutMs(connectTimeoutMs, `connecting to ${socketPath}`)
+    this.connectTimeoutMs = connectTimeoutMs
     this.maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES
   }
 
@@ -177,7 +191,12 @@ export class Http2Channel {
   }
 
   private async open(method: string, metadata: Metadata, options: CallOptions): Promise<ClientHttp2Stream> {
+    // A bad timeoutMs is the caller's mistake: refused before anything is sent (a NaN or an overlong one
+    // would otherwise reach the timer and the grpc-timeout header as garbage).
+    if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, method)
     if (options.signal?.aborted) throw abortError(options.signal, method)
+    const expired = expiredDeadline(options.timeoutMs, method)
+    if (expired !== undefined) throw expired
     // Skip the await (two promise hops) when the session is already open: the common case.
     const current = this.session
     const session = current !== undefined && !current.closed && !current.destroyed && !this.closed
@@ -192,7 +211,7 @@ export class Http2Channel {
       te: 'trailers',
     }
     for (const key in metadata) headers[key] = metadata[key]
-    if (options.timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(options.timeoutMs))}m`
+    if (options.timeoutMs !== undefined) headers['grpc-timeout'] = grpcTimeoutHeader(options.timeoutMs)
     let stream: ClientHttp2Stream
     try {
       stream = session.request(headers, { endStream: false })
@@ -253,7 +272,7 @@ export class Http2Channel {
       socket.once('connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(socket) })
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer)
-        reject(new UnavailableError(`containerd is not reachable at ${this.socketPath}: ${describeSocketError(err)}`, { cause: err }))
+        void connectError(this.socketPath, err).then(reject)
       })
     })
   }
@@ -274,6 +293,36 @@ export class Http2Channel {
   /** True once {@link close} was called. */
   get isClosed(): boolean {
     return this.closed
+  }
+}
+
+/**
+ * The error for a failed connect. A path that exists but is no socket (the directory `/run/containerd`,
+ * a regular file) is the caller's mistake, not a daemon that is down: connect(2) reports it as
+ * ECONNREFUSED like a socket nobody listens on, so the path is looked at to tell the two apart.
+ */
+async function connectError(path: string, err: NodeJS.ErrnoException): Promise<ContainerdError> {
+  if (err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK') {
+    const kind = await fileKind(path)
+    if (kind !== undefined && kind !== 'socket') {
+      const example = kind === 'a directory' ? join(path, 'containerd.sock') : '/run/containerd/containerd.sock'
+      return new InvalidArgumentError(`${path} is ${kind}, not a socket: pass the socket path, e.g. ${example}`, { cause: err })
+    }
+  }
+  return new UnavailableError(`containerd is not reachable at ${path}: ${describeSocketError(err)}`, { cause: err })
+}
+
+/** What is at `path` (symbolic links followed), or undefined when it cannot be looked at. */
+async function fileKind(path: string): Promise<string | undefined> {
+  try {
+    const s = await stat(path)
+    if (s.isSocket()) return 'socket'
+    if (s.isDirectory()) return 'a directory'
+    if (s.isFile()) return 'a regular file'
+    if (s.isFIFO()) return 'a FIFO'
+    return s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : 'a special file'
+  } catch {
+    return undefined
   }
 }
 

@@ -1,6 +1,11 @@
-import { describe, it, expect } from 'vitest'
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, it, expect } from 'vitest'
 import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE, resolveAddress, resolveNamespace, socketPath } from '../../src/client/address.js'
-import { ContainerdError, InvalidArgumentError } from '../../src/grpc/errors.js'
+import { ClientCore } from '../../src/client/client.js'
+import { ContainerdError, InvalidArgumentError, UnavailableError } from '../../src/grpc/errors.js'
 
 describe('constants', () => {
   it('match containerd defaults', () => {
@@ -129,5 +134,60 @@ describe('socketPath edge cases', () => {
   it('rejects a unix URL without a path', () => {
     expect(() => socketPath('unix://')).toThrow(InvalidArgumentError)
     expect(() => socketPath('unix:')).toThrow(/names no socket path/)
+  })
+})
+
+describe('connect to a path that is no socket', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'csdk-address-'))
+    await writeFile(join(dir, 'file.sock'), '')
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  async function connectError(address: string, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    return ClientCore.connect({ address, ...options }).then((c) => { c.close(); return undefined }, (err: unknown) => err)
+  }
+
+  it('says a directory is a directory, with the socket path to pass instead (InvalidArgumentError)', async () => {
+    const err = await connectError(dir)
+    expect(err).toBeInstanceOf(InvalidArgumentError)
+    expect((err as Error).message).toBe(`${dir} is a directory, not a socket: pass the socket path, e.g. ${join(dir, 'containerd.sock')}`)
+    // The unix:// form too.
+    expect(await connectError(`unix://${dir}`)).toBeInstanceOf(InvalidArgumentError)
+  })
+
+  it('says a regular file is a regular file (InvalidArgumentError)', async () => {
+    const err = await connectError(join(dir, 'file.sock'))
+    expect(err).toBeInstanceOf(InvalidArgumentError)
+    expect((err as Error).message).toBe(`${join(dir, 'file.sock')} is a regular file, not a socket: pass the socket path, e.g. /run/containerd/containerd.sock`)
+  })
+
+  it('keeps a missing path an UnavailableError naming the path', async () => {
+    const missing = join(dir, 'missing.sock')
+    const err = await connectError(missing)
+    expect(err).toBeInstanceOf(UnavailableError)
+    expect((err as Error).message).toContain(`containerd is not reachable at ${missing}: no socket exists at that path`)
+  })
+
+  it('keeps a socket nobody listens on an UnavailableError (containerd is not running)', async () => {
+    const path = join(dir, 'stale.sock')
+    // A socket file left by a server that died (a closing server would remove it).
+    const child = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`])
+    await new Promise((resolve) => child.once('exit', resolve))
+    expect((await stat(path)).isSocket()).toBe(true)
+    const err = await connectError(path)
+    expect(err).toBeInstanceOf(UnavailableError)
+    expect((err as Error).message).toBe(`containerd is not reachable at ${path}: nothing is listening on that socket (containerd is not running)`)
+  })
+
+  it('refuses a timeoutMs a timer cannot hold before connecting (InvalidArgumentError, not a RangeError)', async () => {
+    for (const timeoutMs of [NaN, Infinity, 2 ** 31]) {
+      const err = await connectError(dir, { timeoutMs })
+      expect(err).toBeInstanceOf(InvalidArgumentError)
+      expect((err as Error).message).toMatch(/timeoutMs must be a number of milliseconds up to 2147483647/)
+    }
   })
 })
