@@ -13,18 +13,46 @@ import { withDirLock, writeFileAtomic, type DirLockOptions } from './dir-lock.js
 /** Docker's rule for container names (nerdctl's `ValidateDockerCompat`): two or more characters. */
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
 
-/** The longest file name the store can hold (nerdctl's path component limit). */
-const MAX_NAME_LENGTH = 255
+// A file name holds at most 255 bytes (NAME_MAX; nerdctl checks the same for every store key).
+const MAX_FILE_NAME_BYTES = 255
+// Each name is written through a temp file beside it, `.tmp-<name><12 hex>` (writeFileAtomic), which must
+// fit in a file name too: a longer name fails the write with ENAMETOOLONG after the image was pulled.
+const TEMP_FILE_EXTRA_BYTES = '.tmp-'.length + 12
+
+/**
+ * The longest container name: 238 characters, so that its name store file and the temp file it is
+ * written through fit in a file name. (Docker sets no limit; nerdctl's store, whose temp names are up to
+ * 2 characters shorter than ours, takes up to 240.)
+ */
+export const MAX_CONTAINER_NAME_LENGTH = MAX_FILE_NAME_BYTES - TEMP_FILE_EXTRA_BYTES
 
 /**
  * Checks a container name by Docker's rule: a letter or digit, then one or more letters, digits, `_`,
- * `.` or `-`.
- * @throws InvalidArgumentError naming the rule.
+ * `.` or `-`; and at most {@link MAX_CONTAINER_NAME_LENGTH} characters.
+ * @throws InvalidArgumentError naming the rule or the limit.
  */
 export function validateContainerName(name: string): void {
-  if (name.length > MAX_NAME_LENGTH || !NAME.test(name)) {
+  checkName(name, MAX_CONTAINER_NAME_LENGTH)
+}
+
+/**
+ * The names only looked up or removed may be as long as a file name: nerdctl may have written one a
+ * little longer than {@link MAX_CONTAINER_NAME_LENGTH}, and it must still be found and freed.
+ */
+function checkExistingName(name: string): void {
+  checkName(name, MAX_FILE_NAME_BYTES)
+}
+
+function checkName(name: string, maxLength: number): void {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    const shown = typeof name === 'string' ? JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name) : String(name)
     throw new InvalidArgumentError(
-      `container name "${name}" is invalid: use at least two characters, a letter or digit first, then letters, digits, '_', '.' or '-' (at most ${MAX_NAME_LENGTH})`,
+      `container name ${shown} is invalid: use at least two characters, a letter or digit first, then letters, digits, '_', '.' or '-'`,
+    )
+  }
+  if (name.length > maxLength) {
+    throw new InvalidArgumentError(
+      `container name "${name.slice(0, 32)}…" is ${name.length} characters long; at most ${maxLength} are allowed (each name is a file in nerdctl's name store, and a file name holds at most ${MAX_FILE_NAME_BYTES} bytes)`,
     )
   }
 }
@@ -90,7 +118,7 @@ export class NameStore {
    * @throws InvalidArgumentError for an invalid name; ConflictError when another container holds it.
    */
   async release(name: string, id: string, options: DirLockOptions = {}): Promise<boolean> {
-    validateContainerName(name)
+    checkExistingName(name)
     checkId(id)
     return withDirLock(
       this.dir,
@@ -111,7 +139,7 @@ export class NameStore {
    *   belongs to another container; NotFoundError when nobody holds `oldName`.
    */
   async rename(oldName: string, id: string, newName: string, options: DirLockOptions = {}): Promise<void> {
-    validateContainerName(oldName)
+    checkExistingName(oldName)
     validateContainerName(newName)
     checkId(id)
     await withDirLock(
@@ -131,7 +159,7 @@ export class NameStore {
 
   /** The id holding `name`, or undefined when it is free. @throws InvalidArgumentError for an invalid name. */
   async get(name: string, options: DirLockOptions = {}): Promise<string | undefined> {
-    validateContainerName(name)
+    checkExistingName(name)
     return withDirLock(this.dir, () => this.read(name), options)
   }
 

@@ -1,6 +1,11 @@
-import { describe, it, expect } from 'vitest'
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, it, expect } from 'vitest'
 import { InvalidArgumentError } from '../../src/grpc/errors.js'
 import { validateIdentifier } from '../../src/client/identifiers.js'
+import { generateContainerId } from '../../src/nerdctl/container-id.js'
+import { MAX_CONTAINER_NAME_LENGTH, NameStore, validateContainerName } from '../../src/nerdctl/name-store.js'
 
 function errorOf(fn: () => void): InvalidArgumentError {
   try {
@@ -81,5 +86,52 @@ describe('validateIdentifier', () => {
 
   it('includes the kind in the message', () => {
     expect(() => validateIdentifier('snapshot key', 'bad key')).toThrow(/^snapshot key "bad key"/)
+  })
+})
+
+describe('container names: too long is refused up front, saying the limit', () => {
+  let root: string
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'csdk-long-names-'))
+  })
+  afterAll(async () => rm(root, { recursive: true, force: true }))
+
+  it('allows 238 characters: the name store file and its temp file fit in a 255-byte file name', () => {
+    expect(MAX_CONTAINER_NAME_LENGTH).toBe(238)
+    expect(() => validateContainerName('a'.repeat(238))).not.toThrow()
+  })
+
+  it.each([239, 240, 300])('refuses %d characters with InvalidArgumentError naming the limit', (length) => {
+    const err = errorOf(() => validateContainerName('a'.repeat(length)))
+    expect(err.message).toBe(
+      `container name "${'a'.repeat(32)}…" is ${length} characters long; at most 238 are allowed (each name is a file in nerdctl's name store, and a file name holds at most 255 bytes)`,
+    )
+  })
+
+  it('acquires a 238-character name on disk, and refuses 240 before touching the disk (it failed with ENAMETOOLONG)', async () => {
+    const store = new NameStore(join(root, 'store'), 'default')
+    const id = generateContainerId()
+    await store.acquire('b'.repeat(238), id)
+    expect(await store.get('b'.repeat(238))).toBe(id)
+    const untouched = new NameStore(join(root, 'untouched'), 'default')
+    await expect(untouched.acquire('a'.repeat(240), id)).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(stat(join(root, 'untouched'))).rejects.toThrow()
+    await expect(store.rename('b'.repeat(238), id, 'c'.repeat(240))).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+
+  it('still finds and frees a longer name nerdctl wrote (its temp files are shorter than ours)', async () => {
+    const store = new NameStore(join(root, 'nerdctl'), 'default')
+    const id = generateContainerId()
+    await mkdir(store.dir, { recursive: true })
+    await writeFile(join(store.dir, 'n'.repeat(240)), id)
+    expect(await store.get('n'.repeat(240))).toBe(id)
+    expect(await store.release('n'.repeat(240), id)).toBe(true)
+    expect(await readdir(store.dir)).not.toContain('n'.repeat(240))
+    await expect(store.get('n'.repeat(256))).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+
+  it('does not quote a whole overlong invalid name', () => {
+    const err = errorOf(() => validateContainerName(`-${'x'.repeat(300)}`))
+    expect(err.message).toBe(`container name "-${'x'.repeat(63)}…" is invalid: use at least two characters, a letter or digit first, then letters, digits, '_', '.' or '-'`)
   })
 })
