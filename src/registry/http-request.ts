@@ -1,6 +1,8 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+import { Agent as HttpAgent, maxHeaderSize, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { rootCertificates } from 'node:tls'
+import { canceledError } from '../grpc/abort.js'
+import { RegistryError } from './registry-error.js'
 
 /** TLS settings for one registry host (from certs.d / hosts.toml, or the caller). */
 export interface TlsSettings {
@@ -63,12 +65,16 @@ function agentFor(url: URL, tls: TlsSettings | undefined): HttpAgent | HttpsAgen
 
 /**
  * Sends one HTTP(S) request and resolves when the response headers arrive. The caller owns the body
- * stream. Abort destroys the request and the body.
+ * stream. Abort destroys the request and the body, with a `CanceledError` whose cause is the signal's
+ * reason (the request rejects with it, or the body fails with it).
+ * @throws RegistryError `TooLarge` when the response headers are larger than Node accepts; the socket
+ *   errors of node:http otherwise (the caller maps them).
  */
 export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
+    const what = `${req.method} ${req.url.host}${req.url.pathname}`
     if (req.signal?.aborted === true) {
-      reject(req.signal.reason)
+      reject(canceledError(req.signal, what))
       return
     }
     const send = req.url.protocol === 'https:' ? httpsRequest : httpRequest
@@ -76,22 +82,35 @@ export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
     if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.byteLength)
     const r = send(req.url, { method: req.method, headers, agent: agentFor(req.url, req.tls) })
     const timer = setTimeout(() => r.destroy(new Error(`no response from ${req.url.host} within ${req.headersTimeoutMs ?? 60_000} ms`)), req.headersTimeoutMs ?? 60_000)
-    const onAbort = (): void => { r.destroy(req.signal?.reason instanceof Error ? req.signal.reason : new Error('aborted')) }
+    const onAbort = (): void => { r.destroy(canceledError(req.signal as AbortSignal, what)) }
     req.signal?.addEventListener('abort', onAbort, { once: true })
     r.once('response', (res) => {
       clearTimeout(timer)
       res.once('close', () => req.signal?.removeEventListener('abort', onAbort))
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res })
     })
-    r.once('error', (err) => {
+    r.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       req.signal?.removeEventListener('abort', onAbort)
-      reject(err)
+      reject(err.code === 'HPE_HEADER_OVERFLOW' ? headersTooLarge(req, maxHeaderSize, err) : err)
     })
     if (req.body === undefined) r.end()
     else if (Buffer.isBuffer(req.body)) r.end(req.body)
     else req.body.pipe(r)
   })
+}
+
+/**
+ * The error for a response whose headers are larger than we accept (node:http's parser limit, 16 KiB
+ * unless `--max-http-header-size` says otherwise): not a registry that cannot be reached, so not retried
+ * on another endpoint as one.
+ */
+export function headersTooLarge(req: Pick<HttpRequest, 'method' | 'url'>, limit: number, cause?: unknown): RegistryError {
+  return new RegistryError(
+    'TooLarge',
+    `the response headers ${req.url.host} sent for ${req.method} ${req.url.pathname} were too large: over ${limit} bytes, the most accepted (Node's --max-http-header-size)`,
+    cause === undefined ? {} : { cause },
+  )
 }
 
 /** Reads a whole response body, refusing more than `maxBytes`. */

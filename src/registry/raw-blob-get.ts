@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { connect as netConnect, isIP, type OnReadOpts, type Socket } from 'node:net'
 import { rootCertificates, connect as tlsConnect, type ConnectionOptions } from 'node:tls'
-import type { TlsSettings } from './http-request.js'
+import { canceledError } from '../grpc/abort.js'
+import { headersTooLarge, type TlsSettings } from './http-request.js'
 
 /**
  * Where a blob's bytes go, read by the socket straight into the consumer's memory: no buffer is
@@ -155,7 +156,7 @@ class RawReader {
     this.socket.once('end', () => this.socket.destroy())
     const timeoutMs = req.headersTimeoutMs ?? 60_000
     this.timer = setTimeout(() => this.fail(new Error(`no response from ${url.host} within ${timeoutMs} ms`)), timeoutMs)
-    this.onAbort = () => this.fail(req.signal?.reason instanceof Error ? req.signal.reason : new Error('aborted'))
+    this.onAbort = () => this.fail(canceledError(req.signal as AbortSignal, `GET ${url.host}${url.pathname}`))
     if (req.signal?.aborted === true) this.onAbort()
     else req.signal?.addEventListener('abort', this.onAbort, { once: true })
   }
@@ -325,7 +326,7 @@ class RawReader {
     for (;;) {
       end = head.subarray(0, this.headBytes).indexOf(HEAD_END, searchFrom)
       if (end === -1) {
-        if (this.headBytes >= head.byteLength) this.fail(new Error(`${this.req.url.host} sent a response head larger than ${MAX_HEAD_BYTES} bytes`))
+        if (this.headBytes >= head.byteLength) this.fail(headersTooLarge({ method: 'GET', url: this.req.url }, MAX_HEAD_BYTES))
         return this.failure === undefined
       }
       try {
