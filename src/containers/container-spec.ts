@@ -1,6 +1,7 @@
 import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../grpc/call-options.js'
-import type { ImageConfig, ImageManifest } from '../image-spec/manifest.js'
+import type { ImageConfig } from '../image-spec/image-config.js'
+import type { ImageManifest } from '../image-spec/manifest.js'
 import { defaultLinuxSpec } from '../oci/default-spec.js'
 import { withImageConfig } from '../oci/image-config-option.js'
 import type { Spec } from '../oci/runtime-spec.js'
@@ -52,7 +53,7 @@ export async function buildContainerSpec(client: ClientCore, target: SpecTarget,
   const db: UserDatabase = user !== '' || namedGroups ? await readUserDatabase(client, target.manifest, options) : {}
   const spec = defaultLinuxSpec({ namespace: target.namespace, id: target.id })
   const steps: SpecOption[] = [
-    withImageConfig(target.config as unknown as Parameters<typeof withImageConfig>[0], {
+    withImageConfig(target.config, {
       ...db,
       ...(options.args !== undefined ? { args: options.args } : {}),
       ...(options.entrypoint !== undefined ? { entrypoint: options.entrypoint } : {}),

@@ -1,62 +1,66 @@
 /**
- * TypeScript types for the OCI image configuration (image-spec v1.1 `config.json`, media type
- * `application/vnd.oci.image.config.v1+json`), which Docker's schema-2 config shares.
+ * The OCI image configuration (image-spec v1.1 `config.json`, media type
+ * `application/vnd.oci.image.config.v1+json`), which Docker's schema-2 config
+ * (`application/vnd.docker.container.image.v1+json`) shares, plus the Docker extensions found in
+ * Docker-built images (`Healthcheck`, `OnBuild`, `Shell`).
  *
- * This layer keeps its own copy instead of reusing `src/images`, so that spec building depends on nothing
- * but these JSON shapes: a config read from a registry, an archive or containerd's content store all fit.
- * Field names are the exact JSON names, which is why the runtime fields are capitalised (`Env`, `Cmd`).
+ * One set of types for every reader: a config read from a registry, an archive or containerd's content
+ * store, and the spec builder that applies it. Field names are the exact JSON names, which is why the
+ * runtime fields are capitalised (`Env`, `Cmd`) and the others are not (`rootfs.diff_ids`). The members
+ * Docker-built configs carry as `null` when empty (`"Entrypoint": null`, `"Cmd": null`, `"Volumes": null`,
+ * `"OnBuild": null`, `"Labels": null`) admit `null`.
  */
 
-/** The image configuration blob. */
-export interface Image {
-  /** Creation time, RFC 3339. */
+/** The image config blob: what the image is for (platform), how it was built, its layers and runtime defaults. */
+export interface ImageConfig {
+  /** When the image was created (RFC 3339). */
   created?: string
   /** Who made the image. */
   author?: string
-  /** CPU architecture in GOARCH terms: `amd64`, `arm64`, … */
+  /** CPU architecture in GOARCH terms, e.g. `amd64`, `arm64`. */
   architecture: string
-  /** Operating system in GOOS terms: `linux`, `windows`, … */
+  /** Operating system in GOOS terms, e.g. `linux`, `windows`. */
   os: string
   /** Operating system version (Windows). */
   'os.version'?: string
   /** Required operating system features (Windows). */
   'os.features'?: string[]
-  /** CPU variant, e.g. `v8` for arm64. */
+  /** Architecture variant, e.g. `v7` for arm, `v8` for arm64. */
   variant?: string
-  /** The defaults a container made from the image starts with. */
-  config?: ImageConfig
-  /** The layers' uncompressed digests, bottom first. */
-  rootfs: ImageRootFS
-  /** How each layer was made. */
-  history?: ImageHistory[]
+  /** Runtime defaults for containers made from the image. */
+  config?: ImageRuntimeConfig
+  /** The layers as the filesystem sees them. */
+  rootfs: ImageRootfs
+  /** Build history, oldest first. */
+  history?: ImageHistoryEntry[]
 }
 
-/** The runtime defaults of an image (the `config` member of the config blob). */
-export interface ImageConfig {
+/** Runtime defaults an image declares for its containers (the `config` member of the config blob). */
+export interface ImageRuntimeConfig {
   /** `user`, `uid`, `user:group`, `uid:gid`, `uid:group` or `user:gid`; empty means root. */
   User?: string
   /** Ports the image listens on, as keys `port/tcp` or `port/udp` with empty-object values. */
   ExposedPorts?: Record<string, Record<string, never>>
-  /** Environment, as `KEY=value` strings. */
+  /** Environment as `KEY=value` strings. */
   Env?: string[]
   /** The executable and fixed leading arguments. */
-  Entrypoint?: string[]
+  Entrypoint?: string[] | null
   /** Default arguments (or the whole command when there is no entrypoint); replaced by the caller's args. */
-  Cmd?: string[]
-  /** Paths that should be volumes, as keys with empty-object values. */
-  Volumes?: Record<string, Record<string, never>>
+  Cmd?: string[] | null
+  /** Paths meant to be volumes, as keys with empty-object values. */
+  Volumes?: Record<string, Record<string, never>> | null
   /** Working directory of the process; empty means `/`. */
   WorkingDir?: string
-  /** Free-form metadata. */
-  Labels?: Record<string, string>
-  /** The signal that stops the container, e.g. `SIGTERM` or `15`. */
+  /** Image labels. */
+  Labels?: Record<string, string> | null
+  /** The signal that stops the container, e.g. `SIGQUIT` or `15`. */
   StopSignal?: string
   /** Deprecated Windows flag: Entrypoint/Cmd are already escaped into one command line. */
   ArgsEscaped?: boolean
   /** Docker extension: the health check. */
   Healthcheck?: ImageHealthcheck
   /** Docker extension: build triggers for child images. */
-  OnBuild?: string[]
+  OnBuild?: string[] | null
   /** Docker extension: the shell for shell-form instructions. */
   Shell?: string[]
 }
@@ -77,23 +81,23 @@ export interface ImageHealthcheck {
   Retries?: number
 }
 
-/** The layer list of an image. */
-export interface ImageRootFS {
+/** The `rootfs` of an image config. */
+export interface ImageRootfs {
   /** Always `layers`. */
   type: string
-  /** Uncompressed layer digests (`sha256:…`), bottom first. */
+  /** The uncompressed layer digests (diffIDs, `sha256:…`), base first. */
   diff_ids: string[]
 }
 
-/** One history entry. */
-export interface ImageHistory {
-  /** When the layer was made, RFC 3339. */
+/** One step of how the image was built. */
+export interface ImageHistoryEntry {
+  /** When the step ran (RFC 3339). */
   created?: string
   /** The command that made it. */
   created_by?: string
   /** Who made it. */
   author?: string
-  /** A comment. */
+  /** Free text. */
   comment?: string
   /** True when the step made no layer. */
   empty_layer?: boolean

@@ -57,7 +57,7 @@ export async function inspectImage(image: Image, options: CallOptions & { platfo
     Parent: '',
     Comment: '',
     Created: config.created ?? '',
-    Author: (config as { author?: string }).author ?? '',
+    Author: config.author ?? '',
     Config: { ...(config.config ?? {}) },
     Architecture: config.architecture,
     Os: config.os,

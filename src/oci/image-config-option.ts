@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '../grpc/errors.js'
 import { DEFAULT_PATH_ENV } from './default-spec.js'
 import { mergeEnv } from './environment.js'
-import type { Image, ImageConfig } from '../image-spec/image-config.js'
+import type { ImageConfig, ImageRuntimeConfig } from '../image-spec/image-config.js'
 import { ensureProcess } from './spec-sections.js'
 import type { SpecOption } from './spec-options.js'
 import { resolveUser, supplementaryGids, withPrimary, type UserDatabase } from './user-database.js'
@@ -25,7 +25,7 @@ export interface ImageConfigOptions extends UserDatabase {
 }
 
 /**
- * Applies an image config: the whole config blob ({@link Image}) or just its `config` member.
+ * Applies an image config: the whole config blob ({@link ImageConfig}) or just its `config` member ({@link ImageRuntimeConfig}).
  *
  * - env: the image's Env (or the default PATH when it has none), then the env already in the spec on top,
  *   replacing by key; a default PATH is added when the result has none (nerdctl does so too).
@@ -36,7 +36,7 @@ export interface ImageConfigOptions extends UserDatabase {
  *
  * @throws InvalidArgumentError when there is no command at all, or the user or group is unknown.
  */
-export function withImageConfig(image: Image | ImageConfig, options: ImageConfigOptions = {}): SpecOption {
+export function withImageConfig(image: ImageConfig | ImageRuntimeConfig, options: ImageConfigOptions = {}): SpecOption {
   const config = isImage(image) ? (image.config ?? {}) : image
   const args = commandOf(config, options)
   const db: UserDatabase = {}
@@ -62,7 +62,7 @@ export function withImageConfig(image: Image | ImageConfig, options: ImageConfig
   }
 }
 
-function commandOf(config: ImageConfig, options: ImageConfigOptions): string[] {
+function commandOf(config: ImageRuntimeConfig, options: ImageConfigOptions): string[] {
   let args: string[]
   if (options.entrypoint !== undefined) {
     args = [...options.entrypoint, ...(options.args ?? [])]
@@ -77,6 +77,6 @@ function commandOf(config: ImageConfig, options: ImageConfigOptions): string[] {
 }
 
 // The blob has lower-case top-level members; a bare config only has capitalised ones.
-function isImage(value: Image | ImageConfig): value is Image {
+function isImage(value: ImageConfig | ImageRuntimeConfig): value is ImageConfig {
   return 'config' in value || 'rootfs' in value || 'architecture' in value || 'os' in value
 }

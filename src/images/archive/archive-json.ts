@@ -1,6 +1,7 @@
 import { validateDigest } from '../../client/content/digest.js'
 import type { OciDescriptor } from '../../image-spec/descriptor.js'
-import type { ImageIndex, ImageManifest } from '../../image-spec/manifest.js'
+import type { ImageIndex } from '../../image-spec/image-index.js'
+import type { ImageManifest } from '../../image-spec/manifest.js'
 import { ArchiveError } from './archive-error.js'
 
 /**

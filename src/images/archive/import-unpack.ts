@@ -1,10 +1,11 @@
 import type { ClientCore } from '../../client/client.js'
 import { isLayer } from '../../image-spec/media-types.js'
-import type { ImageConfig } from '../../image-spec/manifest.js'
+import type { ImageConfig } from '../../image-spec/image-config.js'
+import { isImageConfig } from '../../image-spec/parse.js'
 import { platformMatches, type PlatformSpec } from '../../image-spec/platform.js'
 import { unpackManifest } from '../unpack.js'
 import { ArchiveError } from './archive-error.js'
-import { isObject, MAX_JSON_BYTES, parseArchiveJson } from './archive-json.js'
+import { MAX_JSON_BYTES, parseArchiveJson } from './archive-json.js'
 import type { WalkedManifest } from './import-walk.js'
 import { bestMatch } from './platform-selection.js'
 
@@ -69,9 +70,6 @@ async function readConfig(client: ClientCore, entry: WalkedManifest, signal: Abo
     throw new ArchiveError('TooLarge', `config ${desc.digest} is ${desc.size} bytes, more than the ${MAX_JSON_BYTES}-byte limit for JSON documents`)
   }
   const value = parseArchiveJson(await client.content.readAll(desc.digest, { maxBytes: MAX_JSON_BYTES, signal }), `config ${desc.digest}`)
-  const rootfs = isObject(value) ? value['rootfs'] : undefined
-  if (!isObject(value) || typeof value['os'] !== 'string' || typeof value['architecture'] !== 'string' || !isObject(rootfs) || !Array.isArray(rootfs['diff_ids']) || rootfs['diff_ids'].some((d) => typeof d !== 'string')) {
-    throw new ArchiveError('Malformed', `config ${desc.digest} lacks os, architecture or rootfs.diff_ids`)
-  }
-  return value as unknown as ImageConfig
+  if (!isImageConfig(value)) throw new ArchiveError('Malformed', `config ${desc.digest} lacks os, architecture or rootfs.diff_ids`)
+  return value
 }
