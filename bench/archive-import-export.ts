@@ -26,9 +26,9 @@ import { createPullReset, type PullReset } from './pull-reset.js'
 import { median, nowUs, round } from './stats.js'
 import { printTable, ratio } from './table.js'
 
-export const OURS_IMPORT = 'ours: client.importImages(file, { unpack: false })'
+export const OURS_IMPORT = 'ours: client.images.import(file, { unpack: false })'
 export const CTR_IMPORT = 'ctr images import --no-unpack <file>'
-export const OURS_EXPORT = 'ours: client.exportImages([name], file)'
+export const OURS_EXPORT = 'ours: client.images.export([name], file)'
 export const CTR_EXPORT = 'ctr images export <file> <name>'
 
 const run = promisify(execFile)
@@ -98,7 +98,7 @@ function operation(runsMs: Record<string, number[]>, ours: string, ctr: string):
 /** Checks what an import stored in `namespace`: the record, every blob, and no unpacking. */
 async function checkImported(clients: BenchClients, namespace: string, fixture: ArchiveFixture, who: string): Promise<void> {
   const ns = clients.ours.withNamespace(namespace)
-  const image = await ns.getImage(fixture.name)
+  const image = await ns.images.get(fixture.name)
   if (image.target.digest !== fixture.manifestDigest) throw new Error(`${who}: ${fixture.name} points at ${image.target.digest}, expected ${fixture.manifestDigest}`)
   for (const digest of fixture.digests) await ns.content.info(digest)
   if (await image.isUnpacked()) throw new Error(`${who}: the image was unpacked, but both sides are to import without unpacking`)
@@ -124,7 +124,7 @@ async function benchImport(clients: BenchClients, config: BenchConfig, archive: 
       [OURS_IMPORT]: async (r) => {
         const ns = clients.ours.withNamespace(namespace(r, OURS_IMPORT))
         return timedMs(async () => {
-          const images = await ns.importImages(fixture.path, { unpack: false })
+          const images = await ns.images.import(fixture.path, { unpack: false })
           if (images.length !== 1 || images[0]?.name !== fixture.name) throw new Error(`importImages created ${images.map((i) => i.name).join(', ')}`)
         })
       },
@@ -155,7 +155,7 @@ async function benchExport(
   const out = (name: string): string => join(workDir, `archive-export-${name === OURS_EXPORT ? 'ours' : 'ctr'}.tar`)
   const sizes: Record<string, number> = {}
   try {
-    await ns.importImages(fixture.path, { unpack: false })
+    await ns.images.import(fixture.path, { unpack: false })
     await checkImported(clients, namespace, fixture, 'export set-up')
     const runsMs = await runInterleaved(
       archive.runs,
@@ -163,7 +163,7 @@ async function benchExport(
         [OURS_EXPORT]: async () => {
           await rm(out(OURS_EXPORT), { force: true })
           return timedMs(async () => {
-            const result = await ns.exportImages([fixture.name], out(OURS_EXPORT))
+            const result = await ns.images.export([fixture.name], out(OURS_EXPORT))
             if (result.blobs !== fixture.digests.length) throw new Error(`exportImages wrote ${result.blobs} blobs, expected ${fixture.digests.length}`)
           })
         },

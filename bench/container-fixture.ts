@@ -17,7 +17,7 @@ export async function importBenchImage(client: Client, containers: ContainerBenc
   const archive = join(workDir, 'busybox-containers.tar')
   try {
     await writeBusyboxImageArchive(archive, { name: containers.image })
-    const images = await client.importImages(archive)
+    const images = await client.images.import(archive)
     const image = images.find((i) => i.name === containers.image)
     if (image === undefined) throw new Error(`importing the busybox archive created ${images.map((i) => i.name).join(', ') || 'nothing'}`)
     if (!(await image.isUnpacked())) throw new Error(`${containers.image} was imported but not unpacked`)

@@ -38,6 +38,6 @@ export async function benchContainerSections(client: Client, config: BenchConfig
     return containerResultJson(lifecycle, exec, stdout)
   } finally {
     await checkNothingLeft(ns, 'the container sections')
-    await ns.removeImage(containers.image)
+    await ns.images.remove(containers.image)
   }
 }

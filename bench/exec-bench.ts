@@ -55,7 +55,7 @@ async function execNull(task: Task, execId: string): Promise<void> {
 }
 
 export async function benchExec(client: Client, containers: ContainerBenchConfig): Promise<ExecBench> {
-  const container = await client.createContainer(CONTAINER_ID, {
+  const container = await client.containers.create(CONTAINER_ID, {
     image: containers.image,
     args: ['sleep', SLEEP_SECONDS],
     labels: { [CONTAINER_BENCH_LABEL]: 'exec' },

@@ -76,7 +76,7 @@ function drain(stream: Readable | undefined): Promise<void> {
 
 /** Ours: the steps a user of the SDK writes, by the public API. */
 export async function oursLifecycle(client: Client, image: string | Image, id: string, stdio: TaskStdio): Promise<void> {
-  const container = await client.createContainer(id, { image, args: ['true'], labels: { [CONTAINER_BENCH_LABEL]: 'lifecycle' } })
+  const container = await client.containers.create(id, { image, args: ['true'], labels: { [CONTAINER_BENCH_LABEL]: 'lifecycle' } })
   try {
     const task = await container.newTask({ stdio })
     try {
@@ -119,7 +119,7 @@ function idFor(name: string, phase: string, n: number): string {
 }
 
 export async function benchLifecycle(client: Client, containers: ContainerBenchConfig, goBinary?: string): Promise<LifecycleBench> {
-  const runs = contenders(client, containers, await client.getImage(containers.image))
+  const runs = contenders(client, containers, await client.images.get(containers.image))
   const names = Object.keys(runs)
   const sequential: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))
   const concurrent: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))

@@ -95,7 +95,7 @@ export async function createPullReset(options: PullResetOptions): Promise<PullRe
       used.add(namespace)
       const ns = client.withNamespace(namespace)
       // Image record first: with it gone, a synchronous GC collects its blobs and snapshots.
-      await ignoreNotFound(ns.removeImage(reference, { sync: true }))
+      await ignoreNotFound(ns.images.remove(reference, { sync: true }))
       for (const lease of await ns.leases.list()) await ignoreNotFound(ns.leases.delete(lease.id, { sync: true }))
       // Whatever GC did not take (nothing, normally): snapshots top-down, like `ctr snapshots rm`, then blobs.
       const snapshots = ns.snapshots(SNAPSHOTTER)

@@ -131,7 +131,7 @@ export async function benchPullUnpack(clients: BenchClients, config: BenchConfig
           // Untimed: the run stored every blob and unpacked the top layer, then everything goes.
           const ns = clients.ours.withNamespace(namespace)
           for (const digest of image.digests) await ns.content.info(digest)
-          if (!(await (await ns.getImage(image.reference)).isUnpacked())) throw new Error(`${name}: the image is not unpacked`)
+          if (!(await (await ns.images.get(image.reference)).isUnpacked())) throw new Error(`${name}: the image is not unpacked`)
           await reset.reset(namespace)
         }
       }

@@ -104,7 +104,7 @@ async function onHost(mib: number, sink: Writable, baseRssMiB: number) {
 /** Ours in a container, stdout piped into the sink; the stream ends with stdout's end (see the header for the modes). */
 async function inContainer(client: Client, image: string, id: string, mib: number, counter: ReturnType<typeof countingSink>, baseRssMiB: number, mode: string) {
   const begin = nowUs()
-  const container = await client.createContainer(id, { image, args: ['busybox', ...ddArgs(mib)], labels: { [CONTAINER_BENCH_LABEL]: 'stdout' } })
+  const container = await client.containers.create(id, { image, args: ['busybox', ...ddArgs(mib)], labels: { [CONTAINER_BENCH_LABEL]: 'stdout' } })
   let result: Awaited<ReturnType<typeof measure>>
   try {
     const task = await container.newTask({ stdio: mode === 'direct' ? { stdout: 'pipe', stderr: 'pipe' } : 'pipe' })

@@ -48,7 +48,7 @@ try {
   try {
     const archive = join(dir, 'busybox.tar')
     await writeBusyboxImageArchive(archive, { name: 'docker.io/library/busybox:hello' })
-    const [image] = await client.importImages(archive)
+    const [image] = await client.images.import(archive)
     if (image === undefined) throw new Error('the archive held no image')
     console.log(`image ${image.name} ${image.digest}`)
 
@@ -67,7 +67,7 @@ try {
     const term = await client.run(image.name, { tty: true, stdio: 'pipe', args: ['sh', '-c', 'echo "on $(tty)"'] })
     process.stdout.write((term.stdout ?? '').replace(/\r\n/g, '\n'))
     for await (const entry of client.logs(term.name)) console.log(`log ${term.name} ${entry.stream}: ${entry.line.trimEnd()}`)
-    await client.removeContainer(term.name)
+    await (await client.containers.get(term.name)).remove()
 
     // Detached, like `nerdctl run -d`: its output goes to the json-file log; follow it to the end.
     const ticker = await client.run(image.name, {
@@ -77,8 +77,8 @@ try {
     for await (const entry of client.logs(ticker.name, { follow: true })) {
       console.log(`log ${ticker.name} ${entry.stream}: ${entry.line}`)
     }
-    await client.removeContainer(ticker.name)
-    await client.removeImage(image.name)
+    await (await client.containers.get(ticker.name)).remove()
+    await client.images.remove(image.name)
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

@@ -2,7 +2,7 @@ import { resolveAddress, resolveNamespace } from './address.js'
 import type { ConnectOptions } from './client-options.js'
 import { ContentStore } from './content/content-store.js'
 import { InvalidArgumentError, UnavailableError } from '../grpc/errors.js'
-import { subscribeEvents, type EventsOptions, type ContainerdEvent } from './events/events.js'
+import { namespaceFilters, subscribeEvents, type EventsOptions, type ContainerdEvent } from './events/events.js'
 import { validateIdentifier } from './identifiers.js'
 import { Introspection } from './introspection.js'
 import { currentLease } from './lease-context.js'
@@ -152,12 +152,14 @@ export class ClientCore implements AsyncDisposable {
   }
 
   /**
-   * Subscribes to the daemon's events (all namespaces unless a filter says otherwise), yielding typed,
-   * decoded payloads. The iterable ends when `signal` aborts or the loop breaks; if the connection is
-   * lost it throws `UnavailableError` (subscribe again to resume: events in between are not replayed).
+   * Subscribes to the daemon's events in this client's namespace (every namespace with
+   * `allNamespaces: true`), yielding typed, decoded payloads. The iterable ends when `signal` aborts or
+   * the loop breaks; if the connection is lost it throws `UnavailableError` (subscribe again to resume:
+   * events in between are not replayed).
    */
   events(options: EventsOptions = {}): AsyncIterable<ContainerdEvent> {
-    return subscribeEvents(this.services, options)
+    const { allNamespaces, filters, ...rest } = options
+    return subscribeEvents(this.services, { ...rest, filters: allNamespaces === true ? (filters ?? []) : namespaceFilters(this.namespace, filters) })
   }
 
   /** Closes the connection. Idempotent. Calls made afterwards fail with `UnavailableError`. */

@@ -5,19 +5,19 @@ import { patchContainerLabels } from './container-labels.js'
 import { toDate } from '../client/time.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
 import { snapshotMounts } from './snapshot-mounts.js'
-import { Task } from '../tasks/task.js'
+import { Task, type TaskStatus } from '../tasks/task.js'
+import type { ExecOptions, ExecProcess } from '../tasks/exec-process.js'
+import type { KillOptions } from '../tasks/process-handle.js'
+import type { SignalInput } from '../tasks/signals.js'
+import type { TaskMetrics } from '../tasks/task-metrics.js'
 import { Status } from '../gen/containerd/types/task/task_pb.js'
 import { reattachIo, taskIo, type TaskStdio } from '../tasks/task-io.js'
 import { directOutputAvailable, DirectOutputFailure, isHolderStartFailure, markDirectOutputUnavailable } from '../tasks/output-holder.js'
 import { closeProcessStdin } from '../tasks/process-handle.js'
-import { getImage } from '../images/image-store.js'
+import { getImage } from '../images/get-image.js'
 import type { UserDatabase } from '../oci/user-database.js'
 import { readUserDatabase } from './image-file.js'
 import { decodeRecordSpec } from '../oci/spec-json.js'
-import { releaseNerdctlMetadata } from '../nerdctl/release-metadata.js'
-import { jsonFileStdio, type JsonFileStdio } from '../logs/json-file-stdio.js'
-import { stopContainer, type StopContainerOptions } from '../docker/container-stop.js'
-import type { ExitStatus } from '../tasks/process-handle.js'
 import { updateContainer, type UpdateContainerOptions } from './container-update.js'
 import { markRestartRunning, markRestartStarting, readRestartState, updateRestartPolicy, type RestartPolicy } from './restart-policy.js'
 
@@ -41,13 +41,13 @@ export interface ContainerInfo {
   updatedAt: Date | undefined
 }
 
-/** Options of {@link Container.newTask}. */
-export interface NewTaskOptions extends CallOptions {
-  /** Where the process's stdio goes (see {@link TaskStdio}), or the json-file logger ({@link JsonFileStdio}). Default `'null'`. */
-  stdio?: TaskStdio | JsonFileStdio
+/** Options of {@link ContainerdContainer.newTask}. */
+export interface CreateTaskOptions extends CallOptions {
+  /** Where the process's stdio goes (see {@link TaskStdio}). Default `'null'`. */
+  stdio?: TaskStdio
 }
 
-/** Options of {@link Container.task}. */
+/** Options of {@link ContainerdContainer.task}. */
 export interface LoadTaskOptions extends CallOptions {
   /**
    * Reconnect to the task's stdio FIFOs (made by whichever client created the task, even one that has
@@ -60,14 +60,19 @@ export interface LoadTaskOptions extends CallOptions {
   attach?: boolean
 }
 
-/** Options of {@link Container.delete}. */
+/** Options of {@link ContainerdContainer.delete}. */
 export interface DeleteContainerOptions extends CallOptions {
   /** Also remove the container's rootfs snapshot. Default true. */
   cleanupSnapshot?: boolean
 }
 
-/** A handle on a container in the client's namespace. */
-export class Container {
+/**
+ * A handle on a container with containerd's semantics only: its record (labels, spec, image, runtime),
+ * its rootfs snapshot, its task, and the verbs that act on the task's processes. It never touches
+ * nerdctl's metadata (names, state dirs, json logs): the {@link Container} handles that
+ * `client.containers` gives add Docker's verbs on top (stop with a grace period, `remove`, `inspect`).
+ */
+export class ContainerdContainer {
   /** The container's id. */
   readonly id: string
 
@@ -117,7 +122,7 @@ export class Container {
    * Creates the container's task (its process, not yet started). Call `task.wait()` before `task.start()`.
    * @throws AlreadyExistsError when the container already has a task.
    */
-  async newTask(options: NewTaskOptions = {}): Promise<Task> {
+  async newTask(options: CreateTaskOptions = {}): Promise<Task> {
     const record = await this.record(options)
     const stdio = options.stdio ?? 'null'
     const wantsTerminal = typeof stdio === 'object' && 'terminal' in stdio && (stdio.terminal === true || !('logUri' in stdio))
@@ -131,14 +136,13 @@ export class Container {
     // monitor would kill or replace a `created` task) and comes back under it once the task started.
     const managed = readRestartState(record.labels) !== undefined && (await markRestartStarting(this.client, this.id, options))
     const afterStart = managed ? () => markRestartRunning(this.client, this.id) : undefined
-    const resolved = typeof stdio === 'object' && 'jsonFile' in stdio ? await jsonFileStdio(this.client, this.id, record.labels, stdio, options) : stdio
     try {
-      return await this.createTask(record, resolved, () => directOutputAvailable(this.client), options, afterStart)
+      return await this.createTask(record, stdio, () => directOutputAvailable(this.client), options, afterStart)
     } catch (err) {
       if (!(err instanceof DirectOutputFailure)) throw err
       // Direct output did not work with this daemon after all: FIFOs from now on.
       markDirectOutputUnavailable(this.client)
-      return await this.createTask(record, resolved, undefined, options, afterStart)
+      return await this.createTask(record, stdio, undefined, options, afterStart)
     }
   }
 
@@ -147,7 +151,7 @@ export class Container {
     record: ContainerMessage,
     stdio: TaskStdio,
     direct: (() => Promise<boolean>) | undefined,
-    options: NewTaskOptions,
+    options: CreateTaskOptions,
     afterStart: (() => Promise<unknown>) | undefined,
   ): Promise<Task> {
     const io = await taskIo(stdio, this.id, direct)
@@ -190,19 +194,9 @@ export class Container {
   }
 
   /**
-   * Stops the container's task like `docker stop` (stop signal, grace period, SIGKILL), recording the stop
-   * so a restart policy does not bring it back (the stop signal comes from the image, or the
-   * `stopSignal` option; the grace period from `timeout`, the container's `nerdctl/stop-timeout` label,
-   * else 10 s). A paused task is thawed so it can act on the signal. Resolves with how it exited,
-   * or undefined when it has no task.
-   */
-  async stop(options?: StopContainerOptions): Promise<ExitStatus | undefined> {
-    return stopContainer(this.client, this.id, options)
-  }
-
-  /**
-   * Deletes the container and (by default) its rootfs snapshot; a container with nerdctl metadata (made by
-   * `run()` or by nerdctl) also loses its name reservation and its state dir (with its json log).
+   * Deletes the container record and (by default) its rootfs snapshot: containerd's delete, nothing
+   * more. nerdctl metadata (a name, a state dir with the json log) stays: `Container.remove()` is the
+   * Docker-style removal that also takes those.
    * @throws FailedPreconditionError while it has a task: delete the task first.
    */
   async delete(options: DeleteContainerOptions = {}): Promise<void> {
@@ -219,14 +213,68 @@ export class Container {
         if (!(err instanceof NotFoundError)) throw err
       })
     }
-    // Last: the record and snapshot are gone even when the name store or state dir cannot be reached.
-    await releaseNerdctlMetadata(this.id, record.labels)
   }
 
-  /** Reads the container image's /etc/passwd and /etc/group when an exec names a user (not before). */
+  /**
+   * Runs another process in the running task (like `docker exec`), created but not started: `output()`
+   * starts it, collects its output and waits; or `start()` it and use its streams.
+   * @throws NotFoundError when the container has no task; FailedPreconditionError when it is not running.
+   */
+  async exec(options: ExecOptions): Promise<ExecProcess> {
+    return (await this.task(callOptions(options))).exec(options)
+  }
+
+  /**
+   * Sends a signal to the task's init process (`all: true`: to every process of the task).
+   * @throws NotFoundError when the container has no task.
+   */
+  async kill(signal: SignalInput = 'SIGTERM', options: KillOptions = {}): Promise<void> {
+    await (await this.task(callOptions(options))).kill(signal, options)
+  }
+
+  /** Freezes every process of the task. @throws NotFoundError when the container has no task. */
+  async pause(options?: CallOptions): Promise<void> {
+    await (await this.task(options)).pause(options)
+  }
+
+  /** Thaws a paused task. @throws NotFoundError when the container has no task. */
+  async resume(options?: CallOptions): Promise<void> {
+    await (await this.task(options)).resume(options)
+  }
+
+  /** The host pids of the task's processes. @throws NotFoundError when the container has no task. */
+  async pids(options?: CallOptions): Promise<number[]> {
+    return (await this.task(options)).pids(options)
+  }
+
+  /** The task's cgroup metrics (cgroup v1 or v2). @throws NotFoundError when the container has no task. */
+  async metrics(options?: CallOptions): Promise<TaskMetrics> {
+    return (await this.task(options)).metrics(options)
+  }
+
+  /** The task's status, or `undefined` when the container has no task. */
+  async status(options?: CallOptions): Promise<TaskStatus | undefined> {
+    try {
+      return await (await this.task(options)).status(options)
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined
+      throw err
+    }
+  }
+
+  /**
+   * The running task with its stdio reconnected (`task({ attach: true })`): its `stdout`, `stderr` and
+   * `stdin` carry the process's I/O from here on. See {@link LoadTaskOptions.attach}.
+   * @throws NotFoundError when the container has no task.
+   */
+  async attach(options?: CallOptions): Promise<Task> {
+    return this.task({ ...options, attach: true })
+  }
+
   /** Starts waiting for the task's init process to exit (a Wait call of its own): direct output ends there. */
   private readonly waitForExit = (): Promise<unknown> => this.client.services.tasks.wait({ containerId: this.id })
 
+  /** Reads the container image's /etc/passwd and /etc/group when an exec names a user (not before). */
   private userDatabase(record: ContainerMessage): () => Promise<UserDatabase> {
     return async () => {
       if (record.image === '') return {}
@@ -235,7 +283,8 @@ export class Container {
     }
   }
 
-  private async record(options?: CallOptions): Promise<ContainerMessage> {
+  /** @internal The record as containerd stores it. */
+  protected async record(options?: CallOptions): Promise<ContainerMessage> {
     const { container } = await this.client.services.containers.get({ id: this.id }, options)
     if (container === undefined) throw new NotFoundError(`container ${this.id}: not found`)
     return container
@@ -259,4 +308,9 @@ export function toInfo(c: ContainerMessage): ContainerInfo {
     createdAt: toDate(c.createdAt),
     updatedAt: toDate(c.updatedAt),
   }
+}
+
+/** Only the call options of an options bag (a task lookup must not see exec's or kill's own keys). */
+function callOptions(options: CallOptions): CallOptions {
+  return { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) }
 }

@@ -2,18 +2,26 @@ import type { ClientCore } from '../client/client.js'
 import { FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
 import type { CallOptions } from '../grpc/call-options.js'
 import { Task } from '../tasks/task.js'
-import { Container } from '../containers/container.js'
+import { ContainerdContainer } from '../containers/container.js'
 import { markRestartStopping } from '../containers/restart-policy.js'
+import { releaseNerdctlMetadata } from '../nerdctl/release-metadata.js'
+
+/** Options of `container.remove()`. */
+export interface RemoveContainerOptions extends CallOptions {
+  /** Kill a running (or paused) task first (`docker rm -f`). Default false: a running container is refused. */
+  force?: boolean
+}
 
 /**
  * Removes a container like `docker rm`: a stopped (or created) task is deleted, a running one only with
- * `force` (SIGKILL first); then the record, its rootfs snapshot, and its nerdctl name and state dir.
+ * `force` (SIGKILL first); then the record, its rootfs snapshot, and its nerdctl name and state dir
+ * (with the json log).
  * @throws FailedPreconditionError when the task is running and `force` is not set; NotFoundError when
  *   there is no such container.
  */
-export async function removeContainer(client: ClientCore, id: string, options: CallOptions & { force?: boolean } = {}): Promise<void> {
-  const container = new Container(client, id)
-  await container.info(options)
+export async function removeContainer(client: ClientCore, id: string, options: RemoveContainerOptions = {}): Promise<void> {
+  const container = new ContainerdContainer(client, id)
+  const { labels } = await container.info(options)
   const task = new Task(client, id, 0)
   let status: string | undefined
   try {
@@ -29,4 +37,6 @@ export async function removeContainer(client: ClientCore, id: string, options: C
   await markRestartStopping(client, id, options)
   if (status !== undefined) await task.delete({ ...options, force: true })
   await container.delete(options)
+  // Last: the record and snapshot are gone even when the name store or state dir cannot be reached.
+  await releaseNerdctlMetadata(id, labels)
 }

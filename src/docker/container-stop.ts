@@ -5,9 +5,8 @@ import type { ExitStatus } from '../tasks/process-handle.js'
 import { signalNumber, type SignalInput } from '../tasks/signals.js'
 import { Task } from '../tasks/task.js'
 import { markRestartRunning, markRestartStopped, markRestartStopping } from '../containers/restart-policy.js'
+import { STOP_SIGNAL_LABEL } from '../containers/container-labels.js'
 
-/** The label the Go client's `WithImageStopSignal` sets from the image config's StopSignal. */
-export const STOP_SIGNAL_LABEL = 'io.containerd.image.config.stop-signal'
 
 /** The label nerdctl keeps `--stop-timeout` (seconds) in. */
 export const STOP_TIMEOUT_LABEL = 'nerdctl/stop-timeout'

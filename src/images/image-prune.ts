@@ -1,9 +1,8 @@
 import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../grpc/call-options.js'
-import { listImages } from './image-store.js'
 import { parseReference } from '../image-spec/reference.js'
 
-/** Options of `client.pruneImages()`. */
+/** Options of `client.images.prune()`. */
 export interface PruneImagesOptions extends CallOptions {
   /**
    * `true` (default): remove only dangling images, those without a tag (a name that is a digest
@@ -21,7 +20,7 @@ export async function pruneImages(client: ClientCore, options: PruneImagesOption
   const { containers } = await client.services.containers.list({}, options)
   const inUse = new Set(containers.map((c) => c.image))
   const removed: string[] = []
-  const images = await listImages(client, options)
+  const { images } = await client.services.images.list({ filters: [] }, options)
   for (const image of images) {
     if (inUse.has(image.name)) continue
     if (dangling && !isUntagged(image.name)) continue

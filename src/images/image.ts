@@ -14,8 +14,6 @@ import { parseReference } from '../image-spec/reference.js'
 import { chainIds } from './unpack.js'
 import { inspectImage, type DockerImageInspect } from './image-inspect.js'
 import { mountImage, unmountImage, type MountImageOptions } from './image-mount.js'
-import type { Container } from '../containers/container.js'
-import type { CreateContainerOptions } from '../containers/create-container.js'
 
 /** Options that pick one platform of a multi-platform image. Default: this host's. */
 export interface PlatformOptions extends CallOptions {
@@ -205,16 +203,5 @@ export class Image {
       const { image: updated } = await this.client.services.images.update({ image, updateMask: { paths: ['target'] } }, options)
       return new Image(this.client, updated ?? (image as unknown as ImageMessage))
     }
-  }
-
-  /**
-   * Creates a container from this image with a new snapshot: `client.createContainer(id, { image, … })`
-   * with this image filled in (see `CreateContainerOptions`).
-   * @throws AlreadyExistsError when the id is taken; NotFoundError when the image is not unpacked.
-   */
-  async createContainer(id: string, options: Omit<CreateContainerOptions, 'image'> = {}): Promise<Container> {
-    // Loaded when called: the containers module builds on this one, so a static import would be a cycle.
-    const { createContainer } = await import('../containers/create-container.js')
-    return this.client.guardNamespace(() => createContainer(this.client, id, { ...options, image: this }))
   }
 }

@@ -1,7 +1,9 @@
 import { rm } from 'node:fs/promises'
 import type { ClientCore } from '../client/client.js'
 import { NotFoundError, NotImplementedError } from '../grpc/errors.js'
-import { Container } from '../containers/container.js'
+import type { ContainerdContainer } from '../containers/container.js'
+import { Container } from '../docker/container.js'
+import { releaseNerdctlMetadata } from '../nerdctl/release-metadata.js'
 import { generateContainerId } from '../nerdctl/container-id.js'
 import { createContainer } from '../containers/create-container.js'
 import { containerStateDir, dataStorePath } from '../nerdctl/data-store.js'
@@ -10,7 +12,7 @@ import { checkUserLabels, defaultContainerName, nerdctlLabels, withNerdctlAnnota
 import { checkRestartPolicy, restartLabels } from '../containers/restart-policy.js'
 import { createStateDir, recordStarted, withHostnameFile } from '../nerdctl/state-dir.js'
 import type { Image } from '../images/image.js'
-import { getImage } from '../images/image-store.js'
+import { getImage } from '../images/get-image.js'
 import { pullImage } from '../images/pull.js'
 import { prepareJsonFileLog } from '../logs/log-config.js'
 import { startBinaryLogger, type BinaryLogger } from '../logs/binary-logger.js'
@@ -21,16 +23,20 @@ import type { TaskStdio } from '../tasks/task-io.js'
 import { openLogFile, RunIo } from './run-io.js'
 import { checkRunOptions, type RunOptions } from './run-options.js'
 
-/** What a detached `run()` gives back: the container, running. */
-export interface DetachedRun {
-  /** The container's id (64 hex characters). */
-  id: string
+/**
+ * What a detached `run()` gives back: the container, running, with its name. It is a {@link Container},
+ * so `stop()`, `remove()`, `inspect()`, `exec()`, `task()` and the rest work on it directly; `await using`
+ * it removes the container (task, record, snapshot, name, state dir, log) when the scope ends.
+ */
+export class DetachedRun extends Container {
   /** Its name. */
-  name: string
-  /** The container. */
-  container: Container
-  /** Its running task. */
-  task: Task
+  readonly name: string
+
+  /** @internal */
+  constructor(client: ClientCore, id: string, name: string) {
+    super(client, id)
+    this.name = name
+  }
 }
 
 /** What an attached `run()` gives back once the process exited. */
@@ -86,7 +92,7 @@ export async function runContainer(client: ClientCore, reference: string, option
   const names = new NameStore(dataStore, client.namespace)
   await names.acquire(name, id, callOptions).catch(dropLogFile)
 
-  let container: Container | undefined
+  let container: ContainerdContainer | undefined
   let task: Task | undefined
   let io: RunIo | undefined
   let loggerStart: Promise<BinaryLogger> | undefined
@@ -141,7 +147,7 @@ export async function runContainer(client: ClientCore, reference: string, option
       await task.start(callOptions)
       await recordStarted(stateDir)
       // (A restart policy's status label was set by task.start(): see Container.newTask.)
-      return { id, name, container, task }
+      return new DetachedRun(client, id, name)
     }
 
     let taskStdio: TaskStdio
@@ -165,8 +171,9 @@ export async function runContainer(client: ClientCore, reference: string, option
     if (options.rm === true) {
       await task.delete(callOptions)
       await container.delete(callOptions)
+      await releaseNerdctlMetadata(id, labels)
     }
-    return { id, name, container: options.rm === true ? undefined : container, exitCode, ...collected }
+    return { id, name, container: options.rm === true ? undefined : new Container(client, id), exitCode, ...collected }
   } catch (err) {
     io?.abort()
     if (io === undefined) {
@@ -221,7 +228,7 @@ function logConfigOpts(options: NonNullable<RunOptions['logOptions']>): Record<s
 }
 
 /** Removes what a failed run made, newest first; each step best effort so the others still happen. */
-async function undo(names: NameStore, name: string, id: string, stateDir: string, container: Container | undefined, task: Task | undefined): Promise<void> {
+async function undo(names: NameStore, name: string, id: string, stateDir: string, container: ContainerdContainer | undefined, task: Task | undefined): Promise<void> {
   if (task !== undefined) await task.delete({ force: true }).catch(() => undefined)
   if (container !== undefined) await container.delete().catch(() => undefined)
   await names.release(name, id).catch(() => undefined)

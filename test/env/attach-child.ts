@@ -10,7 +10,7 @@ if (address === undefined || namespace === undefined || id === undefined || imag
   throw new Error('usage: attach-child <address> <namespace> <id> <image> [pipe|streams]')
 }
 const client = await Client.connect({ address, namespace })
-const container = await client.createContainer(id, {
+const container = await client.containers.create(id, {
   image: imageName,
   args: ['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); sleep 0.05; done'],
 })

@@ -11,7 +11,7 @@ if (address === undefined || namespace === undefined || id === undefined || imag
 }
 const client = await Client.connect({ address, namespace })
 if (mode === 'attach') {
-  const error = await (await client.loadContainer(id)).task({ attach: true }).then(() => undefined, (err: unknown) => err as Error)
+  const error = await (await client.containers.get(id)).task({ attach: true }).then(() => undefined, (err: unknown) => err as Error)
   client.close()
   process.stdout.write(`${JSON.stringify({ name: error?.name, message: error?.message })}\n`)
   process.exit(0)
@@ -23,7 +23,7 @@ const stdout = new Writable({
     callback()
   },
 })
-const container = await client.createContainer(id, { image: imageName, args: ['echo', 'hello'] })
+const container = await client.containers.create(id, { image: imageName, args: ['echo', 'hello'] })
 const task = await container.newTask({ stdio: { stdout } })
 const uri = (await client.services.tasks.get({ containerId: id })).process?.stdout ?? ''
 const exited = task.wait()

@@ -17,7 +17,7 @@ export async function runFootprint(client: Client): Promise<RunFootprint> {
   for await (const _ of client.snapshots().list()) snapshots++
   const list = async (dir: string): Promise<string[]> => (existsSync(dir) ? (await readdir(dir)).sort() : [])
   return {
-    containers: (await client.listContainers()).map((c) => c.id).sort(),
+    containers: (await client.containers.list()).map((c) => c.id).sort(),
     snapshots,
     names: await list(join(client.dataStore, 'names', client.namespace)),
     stateDirs: await list(join(client.dataStore, 'containers', client.namespace)),

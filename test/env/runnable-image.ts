@@ -6,7 +6,7 @@ import { unpackImage } from './unpack-image.js'
 /** Stores the busybox fixture under `name` in the client's namespace and unpacks it, ready for containers. */
 export async function runnableBusybox(client: Client, name = 'docker.io/library/busybox:fixture'): Promise<Image> {
   await importFixture(client, await busyboxImage(), name)
-  const image = await client.getImage(name)
+  const image = await client.images.get(name)
   await unpackImage(client, image)
   return image
 }

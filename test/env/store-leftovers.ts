@@ -19,7 +19,7 @@ export async function storeLeftovers(c: Client): Promise<StoreLeftovers> {
   let snapshots = 0
   for await (const _ of c.snapshots().list()) snapshots++
   return {
-    images: (await c.listImages()).length,
+    images: (await c.images.list()).length,
     leases: (await c.leases.list()).length,
     content,
     ingests: (await c.content.listStatuses()).length,

@@ -128,7 +128,7 @@ describe('importImages', () => {
       [MULTI, multi.index.digest],
       [LAYERS, layers.manifest.digest],
     ])
-    for (const name of [BUSY, MULTI, LAYERS]) expect(await (await client.getImage(name)).isUnpacked()).toBe(true)
+    for (const name of [BUSY, MULTI, LAYERS]) expect(await (await client.images.get(name)).isUnpacked()).toBe(true)
 
     // containerd's GC labels: the index keeps only the host's manifest, the manifest its blobs.
     const hostIndex = multi.images.findIndex((i) => i.platform.architecture === hostArchitecture() && i.platform.variant === undefined)
@@ -150,7 +150,7 @@ describe('importImages', () => {
     await writeFile(file, gzipSync(await ociLayoutTar({ ...busybox, name: BUSY })))
     const imported = await importImages(client, file)
     expect(imported).toEqual([{ name: BUSY, target: expect.objectContaining({ digest: busybox.manifest.digest }) }])
-    expect((await client.listImages()).filter((i) => i.name === BUSY)).toHaveLength(1)
+    expect((await client.images.list()).filter((i) => i.name === BUSY)).toHaveLength(1)
   })
 
   it('names entries with only a tag or nothing through namePrefix, and skips them without it', async () => {
@@ -177,7 +177,7 @@ describe('importImages', () => {
     const fromOci = await importImages(c, ociArchive)
     expect(fromOci.map((i) => i.name)).toEqual(['docker.io/library/busybox:skopeo-oa'])
     for (const name of ['docker.io/library/busybox:skopeo-da', 'docker.io/library/busybox:skopeo-oa']) {
-      const image = await c.getImage(name)
+      const image = await c.images.get(name)
       expect(await image.isUnpacked()).toBe(true)
       expect((await image.config()).rootfs.diff_ids).toEqual([busybox.layers[0]?.diffID])
     }
@@ -186,7 +186,7 @@ describe('importImages', () => {
     // ctr synthesizes the same Docker manifest for the docker-archive, byte for byte.
     const viaCtr = fresh('archive-skopeo-ctr')
     await ctr(viaCtr.namespace, 'images', 'import', '--no-unpack', dockerArchive)
-    expect((await viaCtr.getImage('docker.io/library/busybox:skopeo-da')).digest).toBe(fromDocker[0]?.target.digest)
+    expect((await viaCtr.images.get('docker.io/library/busybox:skopeo-da')).digest).toBe(fromDocker[0]?.target.digest)
   })
 })
 
@@ -214,7 +214,7 @@ describe('importImages of docker save archives', () => {
     const c = fresh('archive-legacy')
     const imported = await importImages(c, file)
     expect(imported.map((i) => i.name)).toEqual(['docker.io/library/busybox:legacy', 'example.com/team/bb:v1'])
-    const image = await c.getImage('busybox:legacy')
+    const image = await c.images.get('busybox:legacy')
     const { manifest } = await image.manifest()
     expect(manifest.layers.map((l) => [l.mediaType, l.digest])).toEqual([
       ['application/vnd.docker.image.rootfs.diff.tar', layer.diffID],
@@ -224,7 +224,7 @@ describe('importImages of docker save archives', () => {
     // The same manifest digest as containerd's own importer.
     const viaCtr = fresh('archive-legacy-ctr')
     await ctr(viaCtr.namespace, 'images', 'import', '--no-unpack', file)
-    expect((await viaCtr.getImage('busybox:legacy')).digest).toBe(image.digest)
+    expect((await viaCtr.images.get('busybox:legacy')).digest).toBe(image.digest)
 
     // And it exports and re-imports as it is, plain-tar layers and Docker media types included.
     const out = collect()
@@ -234,7 +234,7 @@ describe('importImages of docker save archives', () => {
       ['docker.io/library/busybox:legacy', image.digest],
       ['example.com/team/bb:v1', image.digest],
     ])
-    expect(await (await again.getImage('example.com/team/bb:v1')).isUnpacked()).toBe(true)
+    expect(await (await again.images.get('example.com/team/bb:v1')).isUnpacked()).toBe(true)
   })
 })
 
@@ -301,7 +301,7 @@ describe('exportImages', () => {
       [MULTI, multi.index.digest],
       [LAYERS, layers.manifest.digest],
     ])
-    const image = await c.getImage(LAYERS)
+    const image = await c.images.get(LAYERS)
     expect(await image.isUnpacked()).toBe(true)
     expect((await image.manifest()).manifest.layers.map((l) => l.digest)).toEqual(layers.layers.map((l) => l.descriptor.digest))
   })
@@ -391,8 +391,8 @@ describe('a refused archive leaves nothing behind', () => {
     const tar = await rawTar([...entries.filter((e) => e.name !== layer), { name: layer, content: tampered }])
     const err = await importImages(client, Readable.from([tar])).then(() => undefined, (e: unknown) => e)
     expect(err).toMatchObject({ reason: 'DigestMismatch', path: layer })
-    await expect(client.getImage('docker.io/library/busybox:tampered')).rejects.toBeInstanceOf(NotFoundError)
-    expect(await (await client.getImage(BUSY)).isUnpacked()).toBe(true)
+    await expect(client.images.get('docker.io/library/busybox:tampered')).rejects.toBeInstanceOf(NotFoundError)
+    expect(await (await client.images.get(BUSY)).isUnpacked()).toBe(true)
     expect(sha256Digest(await client.content.readAll(digest))).toBe(digest)
     expect(await storeLeftovers(client)).toMatchObject({ leases: 0, ingests: 0 })
   })

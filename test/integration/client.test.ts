@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  CanceledError,
-  Client,
-  ContainerdError,
-  InvalidArgumentError,
-  UnavailableError,
-} from '../../src/index.js'
+import { CanceledError, Client, ContainerdError, InvalidArgumentError, UnavailableError } from '../../src/index.js'
 import { startContainerd } from '../../src/testing/containerd-daemon.js'
 import { daemonAddress, daemonLine } from '../env/test-client.js'
 

@@ -2,7 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, withCapabilities, withMemory, withPidsLimit, type Image } from '../../src/index.js'
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type Image } from '../../src/index.js'
+import { withCapabilities } from '../../src/oci/security-options.js'
+import { withMemory, withPidsLimit } from '../../src/oci/resource-options.js'
 import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
 
@@ -18,7 +20,7 @@ afterAll(async () => rm(logDir, { recursive: true, force: true }))
 
 describe('containers and tasks', () => {
   it('runs a process and reports its exit code (Start with exit 7)', async () => {
-    const container = await client.createContainer(uniqueId('exit7'), { image, args: ['sh', '-c', 'exit 7'] })
+    const container = await client.containers.create(uniqueId('exit7'), { image, args: ['sh', '-c', 'exit 7'] })
     const task = await container.newTask()
     expect(task.pid).toBeGreaterThan(0)
     const exited = task.wait() // before start, so a fast exit is not missed
@@ -34,7 +36,7 @@ describe('containers and tasks', () => {
 
   it('writes stdout and stderr to files, with the image config applied', async () => {
     const log = join(logDir, 'output.log')
-    const container = await client.createContainer(uniqueId('output'), {
+    const container = await client.containers.create(uniqueId('output'), {
       image,
       args: ['sh', '-c', 'echo out-$(id -u) && echo err >&2 && echo $PATH'],
       labels: { purpose: 'test' },
@@ -52,7 +54,7 @@ describe('containers and tasks', () => {
   })
 
   it('kills, refuses to delete a running task, and force-deletes (Kill, DeleteRunningContainer, ForceDelete)', async () => {
-    const container = await client.createContainer(uniqueId('sleeper'), { image, args: ['sleep', '600'] })
+    const container = await client.containers.create(uniqueId('sleeper'), { image, args: ['sleep', '600'] })
     const task = await container.newTask()
     const exited = task.wait()
     await task.start()
@@ -79,20 +81,20 @@ describe('containers and tasks', () => {
 
   it('refuses bad input and leaves nothing behind', async () => {
     const id = uniqueId('dup')
-    const container = await client.createContainer(id, { image, args: ['true'] })
-    await expect(client.createContainer(id, { image, args: ['true'] })).rejects.toBeInstanceOf(AlreadyExistsError)
+    const container = await client.containers.create(id, { image, args: ['true'] })
+    await expect(client.containers.create(id, { image, args: ['true'] })).rejects.toBeInstanceOf(AlreadyExistsError)
     await container.delete()
 
-    await expect(client.createContainer('bad id!', { image })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.containers.create('bad id!', { image })).rejects.toBeInstanceOf(InvalidArgumentError)
     const missing = uniqueId('missing')
-    await expect(client.createContainer(missing, { image: 'docker.io/library/nope:latest' })).rejects.toBeInstanceOf(NotFoundError)
+    await expect(client.containers.create(missing, { image: 'docker.io/library/nope:latest' })).rejects.toBeInstanceOf(NotFoundError)
     await expect(client.services.containers.get({ id: missing })).rejects.toBeInstanceOf(NotFoundError)
     await expect(client.snapshots().stat(missing)).rejects.toBeInstanceOf(NotFoundError)
     await expect(client.snapshots().stat(id)).rejects.toBeInstanceOf(NotFoundError)
   })
 
   it('pipes stdio through FIFOs and execs into a running task (Output, Exec, CloseIO)', async () => {
-    const container = await client.createContainer(uniqueId('pipes'), { image, args: ['cat'] })
+    const container = await client.containers.create(uniqueId('pipes'), { image, args: ['cat'] })
     const task = await container.newTask({ stdio: 'pipe' })
     const exited = task.wait()
     const chunks: Buffer[] = []
@@ -115,7 +117,7 @@ describe('containers and tasks', () => {
   })
 
   it('runs as a user resolved from the image (Username, UserID) and applies spec options', async () => {
-    const asApp = await client.createContainer(uniqueId('user'), { image, user: 'app', args: ['id'] })
+    const asApp = await client.containers.create(uniqueId('user'), { image, user: 'app', args: ['id'] })
     const task = await asApp.newTask({ stdio: 'pipe' })
     const out: Buffer[] = []
     task.stdout?.on('data', (c: Buffer) => out.push(c))
@@ -125,10 +127,10 @@ describe('containers and tasks', () => {
     await task.delete()
     expect(Buffer.concat(out).toString()).toMatch(/^uid=1000\(app\) gid=1000\(app\) groups=1000\(app\),2000\(extra\)/)
     await asApp.delete()
-    await expect(client.createContainer(uniqueId('nouser'), { image, user: 'nobody-here', args: ['id'] })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.containers.create(uniqueId('nouser'), { image, user: 'nobody-here', args: ['id'] })).rejects.toBeInstanceOf(InvalidArgumentError)
 
     // Resource limits land in the container's cgroup (read from the host; cgroup v1 or v2).
-    const limited = await client.createContainer(uniqueId('limits'), {
+    const limited = await client.containers.create(uniqueId('limits'), {
       image,
       args: ['sleep', '60'],
       specOptions: [withMemory('64m'), withPidsLimit(42), withCapabilities({ drop: ['NET_RAW'] })],

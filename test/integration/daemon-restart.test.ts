@@ -24,7 +24,7 @@ beforeAll(async () => {
   daemon = await startContainerd({ version: line as ContainerdLine, restartMonitorIntervalMs: INTERVAL_MS })
   client = await Client.connect({ address: daemon.address, namespace: 'daemon-restart' })
   await importFixture(client, await busyboxImage(), 'docker.io/library/busybox:fixture')
-  image = await client.getImage('docker.io/library/busybox:fixture')
+  image = await client.images.get('docker.io/library/busybox:fixture')
   const { unpackImage } = await import('../env/unpack-image.js')
   await unpackImage(client, image)
 })
@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe.skipIf(line === 'external')('daemon restart', () => {
   it('a running task survives a daemon restart and can be waited on, exec\'d into and killed (DaemonRestart)', async () => {
-    const container = await client.createContainer(uniqueId('survivor'), { image, args: ['sleep', '600'] })
+    const container = await client.containers.create(uniqueId('survivor'), { image, args: ['sleep', '600'] })
     try {
       const task = await container.newTask()
       // Settled into a value at once: it rejects while the daemon restarts, before anyone awaits it.
@@ -68,7 +68,7 @@ describe.skipIf(line === 'external')('daemon restart', () => {
   })
 
   it('calls fail with UnavailableError while the daemon is down, and a new client sees the task after', async () => {
-    const container = await client.createContainer(uniqueId('down'), { image, args: ['sleep', '600'] })
+    const container = await client.containers.create(uniqueId('down'), { image, args: ['sleep', '600'] })
     try {
       const task = await container.newTask()
       await task.start()
@@ -79,7 +79,7 @@ describe.skipIf(line === 'external')('daemon restart', () => {
         await daemon.restart()
       }
       await using fresh = await Client.connect({ address: daemon.address, namespace: 'daemon-restart' })
-      const loaded = await (await fresh.loadContainer(container.id)).task()
+      const loaded = await (await fresh.containers.get(container.id)).task()
       expect(loaded.pid).toBe(task.pid)
       expect(await loaded.status()).toBe('running')
       await loaded.delete({ force: true })
@@ -89,7 +89,7 @@ describe.skipIf(line === 'external')('daemon restart', () => {
   })
 
   it('an always container whose task died while the daemon was down is restarted once it is back', async () => {
-    const container = await client.createContainer(uniqueId('revived'), { image, args: ['sleep', '600'], labels: restartLabels('always') })
+    const container = await client.containers.create(uniqueId('revived'), { image, args: ['sleep', '600'], labels: restartLabels('always') })
     try {
       const task = await container.newTask()
       await task.start()

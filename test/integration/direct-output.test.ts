@@ -67,7 +67,7 @@ describe('direct output', () => {
   it('reads stdout and stderr from the process pipes, whole and in order, ending at exit', async () => {
     const id = uniqueId('direct')
     // 3 MiB of zeros (more than the 1 MiB pipe), then a marker on each stream.
-    const container = await client.createContainer(id, { image, args: ['sh', '-c', 'dd if=/dev/zero bs=64k count=48 2>/dev/null; echo end; echo err-end >&2'] })
+    const container = await client.containers.create(id, { image, args: ['sh', '-c', 'dd if=/dev/zero bs=64k count=48 2>/dev/null; echo end; echo err-end >&2'] })
     const out = collector()
     const err = collector()
     const task = await container.newTask({ stdio: { stdout: out.sink, stderr: err.sink } })
@@ -91,7 +91,7 @@ describe('direct output', () => {
 
   it("gives Readables for 'pipe' per output that end when the process ends, direct or beside a stdin stream", async () => {
     const script = 'dd if=/dev/zero bs=64k count=40 2>/dev/null; echo err-end >&2; cat'
-    const direct = await client.createContainer(uniqueId('direct-pipe'), { image, args: ['sh', '-c', script] })
+    const direct = await client.containers.create(uniqueId('direct-pipe'), { image, args: ['sh', '-c', script] })
     const task = await direct.newTask({ stdio: { stdout: 'pipe', stderr: 'pipe' } })
     expect((await client.services.tasks.get({ containerId: direct.id })).process?.stdout).toMatch(/^binary:/)
     expect(task.stdin).toBeUndefined()
@@ -106,7 +106,7 @@ describe('direct output', () => {
     await direct.delete()
 
     // With a stdin stream the shim's FIFOs carry the outputs; 'pipe' works the same.
-    const fifo = await client.createContainer(uniqueId('fifo-pipe'), { image, args: ['sh', '-c', script] })
+    const fifo = await client.containers.create(uniqueId('fifo-pipe'), { image, args: ['sh', '-c', script] })
     const fed = await fifo.newTask({ stdio: { stdin: Readable.from(['fed\n']), stdout: 'pipe', stderr: 'pipe' } })
     expect((await client.services.tasks.get({ containerId: fifo.id })).process?.stdout).toMatch(/^\/run\/containerd\/fifo\//)
     const fifoOut = new StreamText(fed.stdout)
@@ -122,7 +122,7 @@ describe('direct output', () => {
   })
 
   it('drains an output nobody asked for, so the process never blocks on it', async () => {
-    const container = await client.createContainer(uniqueId('direct-unread'), { image, args: ['sh', '-c', 'dd if=/dev/zero bs=1M count=4 2>/dev/null; echo done >&2'] })
+    const container = await client.containers.create(uniqueId('direct-unread'), { image, args: ['sh', '-c', 'dd if=/dev/zero bs=1M count=4 2>/dev/null; echo done >&2'] })
     const err = collector()
     const task = await container.newTask({ stdio: { stderr: err.sink } })
     const exited = task.wait()
@@ -135,7 +135,7 @@ describe('direct output', () => {
   })
 
   it('holds back a writer while the consumer does not read (backpressure)', async () => {
-    const container = await client.createContainer(uniqueId('direct-slow'), { image, args: ['sh', '-c', 'dd if=/dev/zero bs=1M count=16 2>/dev/null'] })
+    const container = await client.containers.create(uniqueId('direct-slow'), { image, args: ['sh', '-c', 'dd if=/dev/zero bs=1M count=16 2>/dev/null'] })
     let taken = 0
     let release: () => void = () => undefined
     const gate = new Promise<void>((resolve) => { release = resolve })
@@ -170,14 +170,14 @@ describe('direct output', () => {
     expect(result.output).toBe('hello\n')
     expect(result.exitCode).toBe(0)
     // Nothing of the failed first try is left: no task, no container.
-    expect(await client.listContainers({ filters: [`id==${id}`] })).toEqual([])
+    expect(await client.containers.list({ filters: [`id==${id}`] })).toEqual([])
   })
 
   it('reattaches to a task with direct output from a new client after the first one died (Attach)', async () => {
     const id = uniqueId('direct-attach')
     const child = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../env/attach-child.ts'), daemonAddress(), client.namespace, id, IMAGE, 'streams'], { timeout: 60_000 })
     expect(child.stdout.trim()).toBe(id)
-    const container = await client.loadContainer(id)
+    const container = await client.containers.get(id)
     expect((await client.services.tasks.get({ containerId: id })).process?.stdout).toMatch(/^binary:\/\/\/usr\/bin\/perl/)
     const task = await container.task({ attach: true })
     const out = new StreamText(task.stdout)

@@ -20,21 +20,21 @@ afterAll(async () => registry?.stop())
 describe('image store', () => {
   it('gets, lists, tags and removes images', async () => {
     const pulled = await client.pull(`${registry.host}/library/busybox:latest`)
-    const got = await client.getImage(`${registry.host}/library/busybox`) // default tag
+    const got = await client.images.get(`${registry.host}/library/busybox`) // default tag
     expect(got.digest).toBe(pulled.digest)
     expect(got.createdAt).toBeInstanceOf(Date)
 
     const tagged = await pulled.tag('example.com/team/tool:1.0')
     expect(tagged.name).toBe('example.com/team/tool:1.0')
     expect(tagged.digest).toBe(pulled.digest)
-    const names = (await client.listImages()).map((i) => i.name).sort()
+    const names = (await client.images.list()).map((i) => i.name).sort()
     expect(names).toEqual([`${registry.host}/library/busybox:latest`, 'example.com/team/tool:1.0'].sort())
-    expect((await client.listImages({ filters: ['name~="example.com"'] })).map((i) => i.name)).toEqual(['example.com/team/tool:1.0'])
+    expect((await client.images.list({ filters: ['name~="example.com"'] })).map((i) => i.name)).toEqual(['example.com/team/tool:1.0'])
     expect(await ctr(client.namespace, 'images', 'ls', '-q')).toContain('example.com/team/tool:1.0')
 
-    await client.removeImage('example.com/team/tool:1.0')
-    await expect(client.getImage('example.com/team/tool:1.0')).rejects.toBeInstanceOf(NotFoundError)
-    await expect(client.removeImage('example.com/team/tool:1.0')).rejects.toBeInstanceOf(NotFoundError)
+    await client.images.remove('example.com/team/tool:1.0')
+    await expect(client.images.get('example.com/team/tool:1.0')).rejects.toBeInstanceOf(NotFoundError)
+    await expect(client.images.remove('example.com/team/tool:1.0')).rejects.toBeInstanceOf(NotFoundError)
   })
 
   it('reports usage across platforms and Docker inspect JSON', async () => {
@@ -59,7 +59,7 @@ describe('image store', () => {
   })
 
   it('mounts an image read-only and unmounts it', async () => {
-    const image = await client.getImage(`${registry.host}/library/busybox:latest`)
+    const image = await client.images.get(`${registry.host}/library/busybox:latest`)
     const dir = await mkdtemp(join(tmpdir(), 'csdk-mount-'))
     try {
       await image.mount(dir)
@@ -74,12 +74,12 @@ describe('image store', () => {
   })
 
   it('prunes untagged images, then unused ones', async () => {
-    const image = await client.getImage(`${registry.host}/library/busybox:latest`)
+    const image = await client.images.get(`${registry.host}/library/busybox:latest`)
     const byDigest = await image.tag(`${registry.host}/library/busybox@${image.digest}`)
-    expect(await client.pruneImages()).toEqual([byDigest.name])
-    const removed = await client.pruneImages({ dangling: false })
+    expect(await client.images.prune()).toEqual([byDigest.name])
+    const removed = await client.images.prune({ dangling: false })
     expect(removed.sort()).toEqual([`${registry.host}/library/busybox:latest`, `${registry.host}/library/multi:v1`].sort())
-    expect(await client.listImages()).toEqual([])
+    expect(await client.images.list()).toEqual([])
     // The synchronous GC freed the blobs as well.
     await expect(client.content.info(image.digest)).rejects.toBeInstanceOf(NotFoundError)
   })

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { currentLease, LEASE_EXPIRE_LABEL, NotFoundError, type Digest } from '../../src/index.js'
+import { NotFoundError, type Digest } from '../../src/index.js'
+import { currentLease } from '../../src/client/lease-context.js'
+import { LEASE_EXPIRE_LABEL } from '../../src/client/leases/lease-manager.js'
 import { connectTestClient } from '../env/test-client.js'
 
 const client = await connectTestClient('leases')

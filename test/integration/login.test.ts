@@ -64,7 +64,7 @@ describe('login and logout', () => {
     const image = await client.pull(`${token.host}/team/busybox:v1`)
     expect(await image.isUnpacked()).toBe(true)
     await logout(token.host)
-    await client.removeImage(image.name, { sync: true })
+    await client.images.remove(image.name, { sync: true })
     const anonymous = await client.pull(`${token.host}/team/busybox:v1`).catch((e: unknown) => e)
     expect((anonymous as RegistryError).code).toBe('Unauthorized')
   })

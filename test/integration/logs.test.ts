@@ -29,7 +29,7 @@ async function loggedTask(label: string, script: string, log: JsonFileLogOptions
   const { node, ...rotation } = log
   const paths = await prepareJsonFileLog({ dataStore, namespace: client.namespace, id, ...rotation })
   const logUri = jsonFileLogUri({ dataStore, ...(node === undefined ? {} : { node }) })
-  const container = await client.createContainer(id, { image, args: ['sh', '-c', script] })
+  const container = await client.containers.create(id, { image, args: ['sh', '-c', script] })
   const task = await container.newTask({ stdio: { logUri } })
   return {
     id,
@@ -204,7 +204,7 @@ describe('json-file logging', () => {
     await expect(logs(uniqueId('missing'))).rejects.toBeInstanceOf(NotFoundError)
     // A container whose task does not log through the json-file logger has no log to read.
     const id = uniqueId('nolog')
-    const container = await client.createContainer(id, { image, args: ['true'] })
+    const container = await client.containers.create(id, { image, args: ['true'] })
     try {
       await expect(logs(id)).rejects.toBeInstanceOf(NotFoundError)
     } finally {

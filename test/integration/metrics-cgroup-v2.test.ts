@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe.skipIf(skip)('task.metrics() on cgroup v2', () => {
   it('decodes io.containerd.cgroups.v2.Metrics from a running task', async () => {
-    const container = await client.createContainer(uniqueId('cgv2'), { image, args: ['sleep', '60'] })
+    const container = await client.containers.create(uniqueId('cgv2'), { image, args: ['sleep', '60'] })
     const task = await container.newTask()
     try {
       await task.start()

@@ -43,7 +43,7 @@ async function createLikeNerdctl(options: { name?: string; args: string[]; label
     const hostname = id.slice(0, 12)
     await createStateDir(stateDir, { hostname })
     const labels = { ...(options.labels ?? {}), ...nerdctlLabels({ namespace: ns, id, name, stateDir, hostname, networks: ['none'] }) }
-    const container = await client.createContainer(id, {
+    const container = await client.containers.create(id, {
       image,
       args: options.args,
       labels,

@@ -73,7 +73,7 @@ describe('pull', () => {
 
     const out = await ctr(client.namespace, 'run', '--rm', image.name, `pulled-${Date.now()}`, 'echo', 'hello from a pulled image')
     expect(out).toContain('hello from a pulled image')
-    expect((await client.getImage(image.name)).digest).toBe(image.digest)
+    expect((await client.images.get(image.name)).digest).toBe(image.digest)
   })
 
   it('picks the host platform from an index, or the ones asked for', async () => {
@@ -103,7 +103,7 @@ describe('pull', () => {
   })
 
   it('shares one pull between concurrent callers', async () => {
-    await client.removeImage(`${plain.host}/library/busybox:latest`, { sync: true })
+    await client.images.remove(`${plain.host}/library/busybox:latest`, { sync: true })
     const [a, b] = await Promise.all([
       client.pull(`${plain.host}/library/busybox:latest`),
       client.pull(`${plain.host}/library/busybox:latest`),
@@ -137,7 +137,7 @@ describe('pull', () => {
       expect(await image.isUnpacked()).toBe(true)
       // Without the config.json entry the registry refuses us.
       await writeFile(join(dir, 'docker', 'config.json'), '{}')
-      await client.removeImage(image.name, { sync: true })
+      await client.images.remove(image.name, { sync: true })
       const anonymous = await client.pull(`${secure.host}/private/busybox:v1`, { registry: { configDirs: [join(dir, 'certs.d')] } }).catch((e: unknown) => e)
       expect((anonymous as RegistryError).code).toBe('Unauthorized')
     } finally {
@@ -223,7 +223,7 @@ describe('pull', () => {
     expect(resumed.length, proxy.log.join('\n')).toBe(1)
     expect(Number(resumed[0])).toBeGreaterThan(0)
     expect(Number(resumed[0])).toBeLessThanOrEqual(300_000)
-    await probe.removeImage(pulled.name, { sync: true })
+    await probe.images.remove(pulled.name, { sync: true })
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
 
@@ -251,7 +251,7 @@ describe('pull', () => {
     // The dropped layer was resumed with a Range request that went through the redirect to the CDN.
     const resumed = proxy.log.filter((l) => l.startsWith(`GET cdn:`) && l.includes(dropped) && /bytes=\d+-/.test(l))
     expect(resumed.length, proxy.log.join('\n')).toBe(1)
-    await probe.removeImage(pulled.name, { sync: true })
+    await probe.images.remove(pulled.name, { sync: true })
     await client.namespaces.delete(probe.namespace).catch(() => undefined)
   })
 

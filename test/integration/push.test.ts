@@ -72,7 +72,7 @@ describe('push', () => {
     const name = `${plain.host}/push/busybox:v1`
     await importFixture(client, busybox, name)
     const events: PushProgressEvent[] = []
-    const pushed = await client.push(name, { onProgress: (e) => events.push(e) })
+    const pushed = await client.images.push(name, { onProgress: (e) => events.push(e) })
     expect(pushed).toMatchObject({ name, digest: busybox.manifest.digest, mediaType: busybox.manifest.mediaType })
 
     // The registry serves exactly our manifest bytes.
@@ -98,7 +98,7 @@ describe('push', () => {
     const name = `${plain.host}/push/busybox:v1`
     const before = (await requests(plain)).length
     const events: PushProgressEvent[] = []
-    await client.push(name, { onProgress: (e) => events.push(e) })
+    await client.images.push(name, { onProgress: (e) => events.push(e) })
     const during = (await requests(plain)).slice(before)
     expect(during.filter((r) => r.includes('/blobs/uploads/')), during.join('\n')).toEqual([])
     expect(during.filter((r) => r.startsWith('HEAD /v2/push/busybox/blobs/'))).toHaveLength(1 + busybox.layers.length)
@@ -112,7 +112,7 @@ describe('push', () => {
     const name = `${plain.host}/push/chunked:v1`
     await importFixture(client, image, name)
     const before = (await requests(plain)).length
-    const pushed = await client.push(name, { chunkSize: 64 * 1024 })
+    const pushed = await client.images.push(name, { chunkSize: 64 * 1024 })
     expect(pushed.digest).toBe(image.manifest.digest)
     const during = (await requests(plain)).slice(before)
     const patches = during.filter((r) => r.startsWith('PATCH /v2/push/chunked/blobs/uploads/'))
@@ -126,7 +126,7 @@ describe('push', () => {
     const name = `${plain.host}/push/multi:v1`
     await importFixture(client, multi, name)
     const before = (await requests(plain)).length
-    const pushed = await client.push(name)
+    const pushed = await client.images.push(name)
     expect(pushed.digest).toBe(multi.index.digest)
     expect(pushed.platforms.map((p) => `${p.os}/${p.architecture}${p.variant !== undefined ? `/${p.variant}` : ''}`)).toEqual(['linux/amd64', 'linux/arm64', 'linux/arm/v7'])
     const puts = (await requests(plain)).slice(before).filter((r) => r.startsWith('PUT /v2/push/multi/manifests/'))
@@ -139,21 +139,21 @@ describe('push', () => {
     const partial = namespace('partial')
     // Pulled for this host only: the index is stored, arm64 and arm/v7 manifests are not.
     await partial.pull(`${plain.host}/push/multi:v1`)
-    const image = await partial.getImage(`${plain.host}/push/multi:v1`)
+    const image = await partial.images.get(`${plain.host}/push/multi:v1`)
     const target = `${plain.host}/push/partial:v1`
     await image.tag(target)
-    const err = await partial.push(target).catch((e: unknown) => e)
+    const err = await partial.images.push(target).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(NotFoundError)
     expect((err as Error).message).toMatch(/linux\/arm64, linux\/arm\/v7/)
 
     const amd64 = multi.images[0]?.manifest.digest
-    const pushed = await partial.push(target, { platform: 'linux/amd64' })
+    const pushed = await partial.images.push(target, { platform: 'linux/amd64' })
     expect(pushed.digest).toBe(amd64)
     expect((await skopeoInspect(plain, 'push/partial:v1')).digest).toBe(amd64)
-    await expect(partial.push(target, { platform: 'linux/s390x' })).rejects.toThrow(/no manifest for linux\/s390x/)
-    await expect(partial.push(target, { platform: 'linux/amd64', allPlatforms: true })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(partial.images.push(target, { platform: 'linux/s390x' })).rejects.toThrow(/no manifest for linux\/s390x/)
+    await expect(partial.images.push(target, { platform: 'linux/amd64', allPlatforms: true })).rejects.toBeInstanceOf(InvalidArgumentError)
     // allPlatforms: false means this host's platform only.
-    expect((await partial.push(target, { allPlatforms: false })).digest).toBe(amd64)
+    expect((await partial.images.push(target, { allPlatforms: false })).digest).toBe(amd64)
   })
 
   it('pushes over TLS with Basic auth, and reports a wrong password without revealing it', async () => {
@@ -161,11 +161,11 @@ describe('push', () => {
     if (creds === undefined) throw new Error('the tls-htpasswd registry has no user')
     const name = `${secure.host}/private/busybox:v1`
     await importFixture(client, busybox, name)
-    const pushed = await client.push(name, { auth: creds, endpoints: tlsEndpoints(secure) })
+    const pushed = await client.images.push(name, { auth: creds, endpoints: tlsEndpoints(secure) })
     expect((await skopeoInspect(secure, 'private/busybox:v1')).digest).toBe(pushed.digest)
 
     const password = 'definitely-wrong-password'
-    const err = await client.push(name, { auth: { username: creds.username, password }, endpoints: tlsEndpoints(secure) }).catch((e: unknown) => e)
+    const err = await client.images.push(name, { auth: { username: creds.username, password }, endpoints: tlsEndpoints(secure) }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RegistryError)
     expect((err as RegistryError).code).toBe('Unauthorized')
     expect(`${(err as Error).message} ${String((err as Error).cause ?? '')}`).not.toContain(password)
@@ -179,7 +179,7 @@ describe('push', () => {
     const name = `${token.host}/team/busybox:v1`
     await importFixture(client, busybox, name)
     server.resetCounts()
-    await client.push(name, { auth: creds })
+    await client.images.push(name, { auth: creds })
     expect(server.requests.length).toBeGreaterThan(0)
     expect(server.requests.every((r) => r.status === 200)).toBe(true)
     expect(server.requests.flatMap((r) => r.scopes.flatMap((s) => s.split(' ')))).toContain('repository:team/busybox:pull,push')
@@ -194,7 +194,7 @@ describe('push', () => {
     const before = (await requests(token)).length
     server.resetCounts()
     const events: PushProgressEvent[] = []
-    await mirror.push(target, { auth: creds, onProgress: (e) => events.push(e) })
+    await mirror.images.push(target, { auth: creds, onProgress: (e) => events.push(e) })
     const mounted = events.filter((e) => e.status === 'mounted')
     expect(mounted.map((e) => e.digest).sort()).toEqual([busybox.config.digest, ...busybox.layers.map((l) => l.descriptor.digest)].sort())
     expect(mounted.every((e) => e.from === 'team/busybox')).toBe(true)
@@ -206,13 +206,13 @@ describe('push', () => {
     expect((await skopeoInspect(token, 'mirror/busybox:v1')).digest).toBe(busybox.manifest.digest)
 
     const password = 'definitely-wrong-password'
-    const err = await client.push(name, { auth: { username: creds.username, password } }).catch((e: unknown) => e)
+    const err = await client.images.push(name, { auth: { username: creds.username, password } }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RegistryError)
     expect((err as RegistryError).code).toBe('Unauthorized')
     expect((err as Error).message).not.toContain(password)
   })
 
   it('fails clearly for an image that is not there', async () => {
-    await expect(client.push(`${plain.host}/push/none:v1`)).rejects.toBeInstanceOf(NotFoundError)
+    await expect(client.images.push(`${plain.host}/push/none:v1`)).rejects.toBeInstanceOf(NotFoundError)
   })
 })

@@ -66,7 +66,7 @@ async function observe(id: string): Promise<string[]> {
 
 /** Creates a container with a restart policy and starts its task the way run() will: labels, start, then status running. */
 async function startManaged(label: string, args: string[], policy: RestartPolicy, logUri?: string): Promise<{ container: Container; pid: number }> {
-  const container = await client.createContainer(uniqueId(label), { image, args, labels: restartLabels(policy, logUri === undefined ? {} : { logUri }) })
+  const container = await client.containers.create(uniqueId(label), { image, args, labels: restartLabels(policy, logUri === undefined ? {} : { logUri }) })
   const task = await container.newTask(logUri === undefined ? {} : { stdio: { logUri } })
   await task.start()
   expect(await markRestartRunning(client, container.id)).toBe(policy !== 'no')
@@ -115,7 +115,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
       expect((err as Error).message).toContain('supports "no", "always"')
       expect((err as Error).message).toContain(policy)
     }
-    const container = await client.createContainer(uniqueId('refused'), { image, args: ['true'] })
+    const container = await client.containers.create(uniqueId('refused'), { image, args: ['true'] })
     try {
       await expect(container.updateRestartPolicy('unless-stopped')).rejects.toBeInstanceOf(NotImplementedError)
       expect(await labelsOf(container)).toEqual({})
@@ -211,8 +211,8 @@ describe('restart policies through containerd\'s restart monitor', () => {
     })().catch(() => undefined)
     await sleep(100)
 
-    const failing = await client.createContainer(uniqueId('fails'), { image, args: ['sh', '-c', 'exit 1'], labels: restartLabels('on-failure:1') })
-    const succeeding = await client.createContainer(uniqueId('succeeds'), { image, args: ['sh', '-c', 'exit 0'], labels: restartLabels('on-failure:1') })
+    const failing = await client.containers.create(uniqueId('fails'), { image, args: ['sh', '-c', 'exit 1'], labels: restartLabels('on-failure:1') })
+    const succeeding = await client.containers.create(uniqueId('succeeds'), { image, args: ['sh', '-c', 'exit 0'], labels: restartLabels('on-failure:1') })
     try {
       for (const container of [failing, succeeding]) {
         const task = await container.newTask()
@@ -283,7 +283,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
   })
 
   it('markRestartStopping keeps a status-only container (Go client restart.WithStatus) recognisable', async () => {
-    const container = await client.createContainer(uniqueId('status-only'), { image, args: ['sleep', '600'] })
+    const container = await client.containers.create(uniqueId('status-only'), { image, args: ['sleep', '600'] })
     try {
       const task = await container.newTask()
       await task.start()
@@ -299,7 +299,7 @@ describe('restart policies through containerd\'s restart monitor', () => {
   })
 
   it('updateRestartPolicy hands a running container to the monitor, and no takes it away', async () => {
-    const container = await client.createContainer(uniqueId('update'), { image, args: ['sleep', '600'] })
+    const container = await client.containers.create(uniqueId('update'), { image, args: ['sleep', '600'] })
     try {
       const task = await container.newTask()
       await task.start()

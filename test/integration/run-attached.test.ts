@@ -90,13 +90,13 @@ describe('attached run: the json-file log too', () => {
     expect(logged('stderr')).toBe(result.stderr)
     expect(result.stderr).toBe('err\n')
     expect(entries.at(-1)).toMatchObject({ line: 'tail', partial: true })
-    const labels = (await (await client.loadContainer('logged')).info()).labels
+    const labels = (await (await client.containers.get('logged')).info()).labels
     expect(labels['nerdctl/log-uri']).toMatch(/^binary:\/\//)
     // The logger is gone once run() resolved, and the file is nerdctl's.
     expect(loggerPids()).toEqual([])
     const file = join(client.dataStore, 'containers', client.namespace, result.id, `${result.id}-json.log`)
     expect(readFileSync(file, 'utf8').split('\n').find((l) => l.includes('"one'))).toMatch(/^\{"log":"one\\n","stream":"stdout","time":"\d{4}-\d\d-\d\dT[\d:.]+Z"\}$/)
-    await client.removeContainer('logged')
+    await (await client.containers.get('logged')).remove()
   })
 
   it('feeds a stdin stream, copies to your streams, and logs with rotation', async () => {
@@ -111,19 +111,19 @@ describe('attached run: the json-file log too', () => {
     expect(stdout.text()).toBe('hello\nworld\n')
     expect(stderr.text()).toBe('done\n')
     expect((await collect(client.logs(result.id))).map((e) => `${e.stream}:${e.line}`).sort()).toEqual(['stderr:done', 'stdout:hello', 'stdout:world'])
-    await client.removeContainer(result.id)
+    await (await client.containers.get(result.id)).remove()
   })
 
   it('logs with stdio null, and rm removes the log with the container', async () => {
     // Silent for longer than the copy's idle bound, then a last line right before the exit.
     const kept = await client.run(IMAGE, { args: ['sh', '-c', 'sleep 2.2; echo quiet'], stdio: 'null' })
     expect((await collect(client.logs(kept.id))).map((e) => e.line)).toEqual(['quiet'])
-    await client.removeContainer(kept.id)
+    await (await client.containers.get(kept.id)).remove()
     const logFile = join(dataRoot, 'attached.log')
     const filed = await client.run(IMAGE, { args: ['sh', '-c', 'echo to-file; echo err >&2'], stdio: { logFile } })
     expect(readFileSync(logFile, 'utf8').split('\n').sort()).toEqual(['', 'err', 'to-file'])
     expect((await collect(client.logs(filed.id))).map((e) => e.line).sort()).toEqual(['err', 'to-file'])
-    await client.removeContainer(filed.id)
+    await (await client.containers.get(filed.id)).remove()
     const before = await footprint()
     const removed = await client.run(IMAGE, { args: ['echo', 'gone'], stdio: 'pipe', rm: true })
     expect(removed.stdout).toBe('gone\n')
@@ -151,7 +151,7 @@ describe('attached run: the json-file log too', () => {
     expect(got).toBe(total)
     const entries = await collect(client.logs(result.id))
     expect(entries.reduce((n, e) => n + Buffer.byteLength(e.line) + (e.partial ? 0 : 1), 0)).toBe(total)
-    await client.removeContainer(result.id)
+    await (await client.containers.get(result.id)).remove()
   })
 })
 
@@ -163,7 +163,7 @@ describe('terminals', () => {
     expect(result.stderr).toBe('')
     const entries = await collect(client.logs('tty-attached'))
     expect(entries.map((e) => `${e.stream}:${e.line}`)).toEqual(['stdout:/dev/pts/0\r', 'stdout:out\r', 'stdout:err\r'])
-    await client.removeContainer('tty-attached')
+    await (await client.containers.get('tty-attached')).remove()
   })
 
   it('sizes the terminal from the stdout it is shown on, follows resizes, and feeds stdin (-it)', async () => {
@@ -179,7 +179,7 @@ describe('terminals', () => {
     screen.emit('resize')
     await text.until(/30 120\r\nresized\r\n/)
     // Tell the loop to stop, then type a line (the terminal echoes it).
-    const container = await client.loadContainer('tty-resize')
+    const container = await client.containers.get('tty-resize')
     await (await (await container.task()).exec({ args: ['sh', '-c', ': > /tmp/go'], stdio: 'pipe' })).output()
     stdin.write('typed\r')
     const result = await run
@@ -188,15 +188,15 @@ describe('terminals', () => {
     const logged = (await collect(client.logs('tty-resize'))).map((e) => e.line)
     expect(logged).toContain('got typed\r')
     expect(logged).toContain('40 100\r')
-    await client.removeContainer('tty-resize')
+    await (await client.containers.get('tty-resize')).remove()
   })
 
   it('runs detached on a terminal (-dt): the shim keeps it, the log gets its output', async () => {
     const run = await client.run(IMAGE, { args: ['sh', '-c', 'tty; echo detached; echo err >&2'], tty: true, detach: true, name: 'tty-detached' })
     const entries = await collect(client.logs('tty-detached', { follow: true }))
     expect(entries.map((e) => `${e.stream}:${e.line}`)).toEqual(['stdout:/dev/pts/0\r', 'stdout:detached\r', 'stdout:err\r'])
-    expect((await run.task.wait()).exitCode).toBe(0)
-    await client.removeContainer('tty-detached')
+    expect((await (await run.task()).wait()).exitCode).toBe(0)
+    await (await client.containers.get('tty-detached')).remove()
   })
 
   it('restarts a detached terminal on containerd 2.x, and refuses tty with restart where the monitor cannot', async () => {
@@ -217,16 +217,16 @@ describe('terminals', () => {
       lines = (await collect(client.logs(run.id))).map((e) => e.line)
     }
     expect(lines.slice(0, 2)).toEqual(['up\r', 'up\r'])
-    await client.stop(run.id)
-    await client.removeContainer(run.id, { force: true })
+    await (await client.containers.get(run.id)).stop()
+    await (await client.containers.get(run.id)).remove({ force: true })
   })
 
   it('keeps a detached interactive terminal (-dit) open until stopped', async () => {
     const run = await client.run(IMAGE, { args: ['sh'], tty: true, interactive: true, detach: true, stopTimeout: 1 })
     await new Promise((resolve) => setTimeout(resolve, 300))
-    expect(await run.task.status()).toBe('running')
-    await client.stop(run.id)
-    await client.removeContainer(run.id)
+    expect(await (await run.task()).status()).toBe('running')
+    await (await client.containers.get(run.id)).stop()
+    await (await client.containers.get(run.id)).remove()
   })
 })
 

@@ -66,25 +66,25 @@ describe('client.run', () => {
   it('keeps an exited container with nerdctl metadata, finds it by name, and refuses its name twice', async () => {
     const result = await client.run(IMAGE, { args: ['true'], stdio: 'pipe', name: 'kept' })
     expect(result.exitCode).toBe(0)
-    const info = await (await client.loadContainer('kept')).info()
+    const info = await (await client.containers.get('kept')).info()
     expect(info.id).toBe(result.id)
     expect(info.labels).toMatchObject({ 'nerdctl/name': 'kept', 'nerdctl/namespace': client.namespace, 'nerdctl/networks': '["none"]' })
     expect(info.labels['nerdctl/state-dir']).toBe(join(client.dataStore, 'containers', client.namespace, result.id))
     expect(await ctr(client.namespace, 'containers', 'info', result.id)).toContain('"nerdctl/name": "kept"')
 
-    const inspect = await client.inspect('kept')
+    const inspect = await (await client.containers.get('kept')).inspect()
     expect(inspect.Name).toBe('kept')
     expect(inspect.State.Status).toBe('exited')
-    const rows = await client.ps({ all: true })
+    const rows = await client.containers.ps({ all: true })
     expect(rows.find((r) => r.Names === 'kept')?.Status).toMatch(/^Exited \(0\)/)
-    expect((await client.ps()).find((r) => r.Names === 'kept')).toBeUndefined()
+    expect((await client.containers.ps()).find((r) => r.Names === 'kept')).toBeUndefined()
 
     const before = await runFootprint(client)
     await expect(client.run(IMAGE, { args: ['true'], name: 'kept' })).rejects.toBeInstanceOf(ConflictError)
     expect(await runFootprint(client)).toEqual(before)
 
-    await client.removeContainer('kept')
-    await expect(client.loadContainer('kept')).rejects.toBeInstanceOf(NotFoundError)
+    await (await client.containers.get('kept')).remove()
+    await expect(client.containers.get('kept')).rejects.toBeInstanceOf(NotFoundError)
     expect(fifosOf(result.id)).toEqual([])
     expect(existsSync(info.labels['nerdctl/state-dir'] ?? '/nonexistent')).toBe(false)
     // The name is free again.
@@ -94,35 +94,35 @@ describe('client.run', () => {
 
   it('runs detached into the json-file log, follows the log to the end, stops and removes', async () => {
     const short = await client.run(IMAGE, { args: ['sh', '-c', 'for i in 1 2 3; do echo line-$i; sleep 0.1; done; echo oops >&2'], detach: true, name: 'logger' })
-    expect(await short.task.status()).toMatch(/running|stopped/)
+    expect(await (await short.task()).status()).toMatch(/running|stopped/)
     const followed = await collect(client.logs('logger', { follow: true }))
     expect(followed.map((e) => `${e.stream}:${e.line}`)).toEqual(['stdout:line-1', 'stdout:line-2', 'stdout:line-3', 'stderr:oops'])
     expect(followed.every((e) => e.time instanceof Date)).toBe(true)
-    expect((await collect(client.logs(short.container, { tail: 1 }))).map((e) => e.line)).toEqual(['oops'])
+    expect((await collect(client.logs(short, { tail: 1 }))).map((e) => e.line)).toEqual(['oops'])
     expect((await collect(client.logs('logger', { stderr: false }))).map((e) => e.line)).toEqual(['line-1', 'line-2', 'line-3'])
 
     const long = await client.run(IMAGE, { args: ['sleep', '600'], detach: true, stopTimeout: 1 })
     expect(long.name).toMatch(/^busybox-[0-9a-f]{5}$/)
-    expect((await client.ps()).map((r) => r.Names)).toContain(long.name)
-    await expect(client.removeContainer(long.name)).rejects.toBeInstanceOf(FailedPreconditionError)
+    expect((await client.containers.ps()).map((r) => r.Names)).toContain(long.name)
+    await expect((await client.containers.get(long.name)).remove()).rejects.toBeInstanceOf(FailedPreconditionError)
     const started = Date.now()
     // sleep as pid 1 ignores SIGTERM: the label's 1 s grace period, then SIGKILL.
-    expect((await client.stop(long.name))?.exitCode).toBe(137)
+    expect((await (await client.containers.get(long.name)).stop())?.exitCode).toBe(137)
     expect(Date.now() - started).toBeLessThan(8000)
-    await client.removeContainer(long.name)
-    await client.removeContainer('logger', { force: true })
+    await (await client.containers.get(long.name)).remove()
+    await (await client.containers.get('logger')).remove({ force: true })
   })
 
   it('keeps a restart policy through a refused remove, and stops for good', async () => {
     const web = await client.run(IMAGE, { args: ['sleep', '600'], detach: true, restart: 'always', stopTimeout: 1 })
-    const labels = async (): Promise<Record<string, string>> => (await web.container.info()).labels
+    const labels = async (): Promise<Record<string, string>> => (await web.info()).labels
     expect(await labels()).toMatchObject({ 'containerd.io/restart.status': 'running', 'containerd.io/restart.policy': 'always' })
-    await expect(client.removeContainer(web.id)).rejects.toBeInstanceOf(FailedPreconditionError)
+    await expect((await client.containers.get(web.id)).remove()).rejects.toBeInstanceOf(FailedPreconditionError)
     // Refused means unchanged: the monitor still watches it.
     expect((await labels())['containerd.io/restart.status']).toBe('running')
-    expect((await client.stop(web.id))?.exitCode).toBe(137)
+    expect((await (await client.containers.get(web.id)).stop())?.exitCode).toBe(137)
     expect((await labels())['containerd.io/restart.status']).toBe('stopped')
-    await client.removeContainer(web.id)
+    await (await client.containers.get(web.id)).remove()
   })
 
   it('shares the host network or keeps its own, and refuses bridge for now', async () => {
@@ -140,7 +140,7 @@ describe('client.run', () => {
     await expect(client.run(ref, { pull: 'never', args: ['true'] })).rejects.toBeInstanceOf(NotFoundError)
     const first = await client.run(ref, { args: ['echo', 'pulled'], stdio: 'pipe', rm: true })
     expect(first.stdout).toBe('pulled\n')
-    expect((await client.getImage(ref)).name).toBe(ref)
+    expect((await client.images.get(ref)).name).toBe(ref)
     const second = await client.run(ref, { pull: 'never', args: ['echo', 'local'], stdio: 'pipe', rm: true })
     expect(second.stdout).toBe('local\n')
   })

@@ -33,7 +33,7 @@ interface Run {
 async function run(label: string, options: Omit<CreateContainerOptions, 'image'>, script?: string, inspect?: (id: string) => Promise<void>): Promise<Run> {
   const id = uniqueId(label)
   const log = join(dir, `${id}.log`)
-  const container = await client.createContainer(id, { image, ...(script !== undefined ? { args: ['sh', '-c', script] } : {}), ...options })
+  const container = await client.containers.create(id, { image, ...(script !== undefined ? { args: ['sh', '-c', script] } : {}), ...options })
   try {
     await inspect?.(id)
     const task = await container.newTask({ stdio: { logFile: log } })
@@ -115,8 +115,8 @@ describe('createContainer run flags, observed in the container', () => {
     if (!supported) {
       // This kernel's disks use neither BFQ nor CFQ: runc would fail the start, so create refuses instead.
       const id = uniqueId('blkio')
-      await expect(client.createContainer(id, { image, args: ['true'], blkioWeight: 300 })).rejects.toBeInstanceOf(FailedPreconditionError)
-      await expect(client.loadContainer(id)).rejects.toBeInstanceOf(NotFoundError)
+      await expect(client.containers.create(id, { image, args: ['true'], blkioWeight: 300 })).rejects.toBeInstanceOf(FailedPreconditionError)
+      await expect(client.containers.get(id)).rejects.toBeInstanceOf(NotFoundError)
       return
     }
     const r = await run('blkio', { blkioWeight: 300 }, `${CGROUP_READER}\nr weight /sys/fs/cgroup/blkio/blkio.bfq.weight /sys/fs/cgroup/blkio/blkio.weight /sys/fs/cgroup/io.bfq.weight /sys/fs/cgroup/io.weight`)
@@ -292,8 +292,8 @@ describe('createContainer run flags, observed in the container', () => {
     ['a group the image lacks', { groupAdd: ['wheel'] }],
   ])('refuses %s with InvalidArgumentError and leaves nothing behind', async (_name, options) => {
     const id = uniqueId('bad')
-    await expect(client.createContainer(id, { image, args: ['true'], ...options })).rejects.toBeInstanceOf(InvalidArgumentError)
-    expect((await client.listContainers()).map((c) => c.id)).not.toContain(id)
+    await expect(client.containers.create(id, { image, args: ['true'], ...options })).rejects.toBeInstanceOf(InvalidArgumentError)
+    expect((await client.containers.list()).map((c) => c.id)).not.toContain(id)
     await expect(client.snapshots().stat(id)).rejects.toBeInstanceOf(NotFoundError)
   })
 })

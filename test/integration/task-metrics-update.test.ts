@@ -3,18 +3,9 @@
 // task.update({ resources }) observed inside the container and in the metrics, and container.update().
 import { existsSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-  withEnv,
-  withMemory,
-  withMemoryReservation,
-  withPidsLimit,
-  type Container,
-  type Image,
-  type Task,
-} from '../../src/index.js'
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type Container, type Image, type Task } from '../../src/index.js'
+import { withEnv } from '../../src/oci/process-options.js'
+import { withMemory, withMemoryReservation, withPidsLimit } from '../../src/oci/resource-options.js'
 import { withCgroupfsMount } from '../../src/oci/mount-options.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
 import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
@@ -33,7 +24,7 @@ beforeAll(async () => {
 
 /** Starts a long-running container with the cgroup filesystem mounted, so it can read its own limits. */
 async function startLimited(label: string, args: string[], specOptions = [withMemory('32m'), withPidsLimit(42)]): Promise<{ container: Container; task: Task; exited: Promise<unknown> }> {
-  const container = await client.createContainer(uniqueId(label), { image, args, specOptions: [...specOptions, withCgroupfsMount()] })
+  const container = await client.containers.create(uniqueId(label), { image, args, specOptions: [...specOptions, withCgroupfsMount()] })
   const task = await container.newTask()
   const exited = task.wait()
   await task.start()
@@ -96,7 +87,7 @@ describe('task.metrics()', () => {
   })
 
   it('fails with NotFoundError once the task is deleted (DeletedContainerMetrics)', async () => {
-    const container = await client.createContainer(uniqueId('deleted'), { image, args: ['true'] })
+    const container = await client.containers.create(uniqueId('deleted'), { image, args: ['true'] })
     const task = await container.newTask()
     const exited = task.wait()
     await task.start()
@@ -190,7 +181,7 @@ describe('task.update()', () => {
   })
 
   it('refuses to update a stopped task, and a deleted one', async () => {
-    const container = await client.createContainer(uniqueId('stopped'), { image, args: ['true'] })
+    const container = await client.containers.create(uniqueId('stopped'), { image, args: ['true'] })
     const task = await container.newTask()
     const exited = task.wait()
     await task.start()
@@ -212,7 +203,7 @@ describe('container.update()', () => {
   const info = async (id: string): Promise<CtrInfo> => JSON.parse(await ctr(client.namespace, 'containers', 'info', id)) as CtrInfo
 
   it('updates labels, spec and image, visible to ctr (ContainerUpdate)', async () => {
-    const container = await client.createContainer(uniqueId('record'), { image, args: ['sh', '-c', 'echo $UPDATED'], labels: { keep: 'me', drop: 'me' } })
+    const container = await client.containers.create(uniqueId('record'), { image, args: ['sh', '-c', 'echo $UPDATED'], labels: { keep: 'me', drop: 'me' } })
     try {
       const updated = await container.update({ labels: { added: 'yes', drop: '' } })
       expect(updated.labels).toEqual({ keep: 'me', added: 'yes' })
@@ -252,7 +243,7 @@ describe('container.update()', () => {
   })
 
   it('refuses bad input, changing nothing', async () => {
-    const container = await client.createContainer(uniqueId('badrecord'), { image, args: ['true'], labels: { a: '1' }, specOptions: [withMemory('64m')] })
+    const container = await client.containers.create(uniqueId('badrecord'), { image, args: ['true'], labels: { a: '1' }, specOptions: [withMemory('64m')] })
     try {
       const before = await info(container.id)
       await expect(container.update({})).rejects.toBeInstanceOf(InvalidArgumentError)
@@ -265,7 +256,7 @@ describe('container.update()', () => {
       // containerd's own label rule (key and value at most 4096 bytes).
       await expect(container.update({ labels: { big: 'x'.repeat(5000) } })).rejects.toBeInstanceOf(InvalidArgumentError)
       expect(await info(container.id)).toEqual(before)
-      const missing = await client.createContainer(uniqueId('gone'), { image, args: ['true'] })
+      const missing = await client.containers.create(uniqueId('gone'), { image, args: ['true'] })
       await missing.delete()
       await expect(missing.update({ labels: { a: 'b' } })).rejects.toBeInstanceOf(NotFoundError)
     } finally {

@@ -57,9 +57,20 @@ export interface EventsOptions extends CallOptions {
   /**
    * containerd event filters, e.g. `topic=="/tasks/exit"`, `namespace==default`,
    * `topic~="/containers/.*"`. Separate strings are OR-ed; terms joined by commas are AND-ed.
-   * Default: every event in every namespace.
+   * Default: every event (of the client's namespace, unless `allNamespaces`).
    */
   filters?: string[]
+  /** Every namespace's events, not only those of the client's namespace. Default false. */
+  allNamespaces?: boolean
+}
+
+/**
+ * Scopes event filters to one namespace: each filter (they are OR-ed) gets the namespace term AND-ed in
+ * front, so no filter can let another namespace's events through.
+ */
+export function namespaceFilters(namespace: string, filters: readonly string[] = []): string[] {
+  const term = `namespace==${JSON.stringify(namespace)}`
+  return filters.length === 0 ? [term] : filters.map((f) => `${term},${f}`)
 }
 
 const registry = createRegistry(...EVENT_SCHEMAS)

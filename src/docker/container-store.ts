@@ -1,0 +1,59 @@
+import type { ClientCore } from '../client/client.js'
+import type { CallOptions } from '../grpc/call-options.js'
+import { createContainer, type CreateContainerOptions } from '../containers/create-container.js'
+import { restartSupport, type RestartSupport } from '../containers/restart-policy.js'
+import { resolveContainerId } from '../nerdctl/container-lookup.js'
+import { listContainerRows, type ContainerRow, type ListContainerRowsOptions } from './container-rows.js'
+import { Container } from './container.js'
+
+/** Options of {@link ContainerStore.list}. */
+export interface ListContainersOptions extends CallOptions {
+  /** containerd filters, e.g. `labels."app"==web`, `image==docker.io/library/busybox:latest`; any one may match. */
+  filters?: string[]
+}
+
+/**
+ * The containers of the client's namespace (`client.containers`): create one from an image, get one by
+ * id or name, list them as handles, or as `docker ps` rows. Running an image in one step is the
+ * client's headline verb, `client.run`.
+ */
+export class ContainerStore {
+  /** @internal */
+  constructor(private readonly client: ClientCore) {}
+
+  /**
+   * Creates a container from an unpacked image (a new rootfs snapshot, an OCI spec from the image config
+   * and the options, the record), all or nothing: containerd's create, with no nerdctl name or state
+   * dir (`client.run` makes those). Then `container.newTask()` runs it.
+   * @throws AlreadyExistsError when the id is taken; NotFoundError for a missing or not unpacked image.
+   */
+  async create(id: string, options: CreateContainerOptions): Promise<Container> {
+    await this.client.guardNamespace(() => createContainer(this.client, id, options))
+    return new Container(this.client, id)
+  }
+
+  /**
+   * A handle on an existing container, by id, name (nerdctl's `nerdctl/name` label, so nerdctl's
+   * containers are found too) or unique id prefix.
+   * @throws NotFoundError when nothing matches; InvalidArgumentError for an ambiguous name or prefix.
+   */
+  async get(reference: string, options?: CallOptions): Promise<Container> {
+    return new Container(this.client, await resolveContainerId(this.client, reference, options))
+  }
+
+  /** Handles on the namespace's containers, optionally filtered. */
+  async list(options: ListContainersOptions = {}): Promise<Container[]> {
+    const { containers } = await this.client.services.containers.list({ filters: options.filters ?? [] }, options)
+    return containers.map((c) => new Container(this.client, c.id))
+  }
+
+  /** `docker ps` rows of the namespace's containers: running ones, or all with `all: true`; newest first. */
+  async ps(options?: ListContainerRowsOptions): Promise<ContainerRow[]> {
+    return listContainerRows(this.client, options)
+  }
+
+  /** Which restart policies the daemon's restart monitor supports (containerd 1.6: only `always`). */
+  async restartSupport(options?: CallOptions): Promise<RestartSupport> {
+    return restartSupport(this.client, options)
+  }
+}
