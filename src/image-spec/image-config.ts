@@ -42,7 +42,7 @@ export interface ImageRuntimeConfig {
   /** Ports the image listens on, as keys `port/tcp` or `port/udp` with empty-object values. */
   ExposedPorts?: Record<string, Record<string, never>>
   /** Environment as `KEY=value` strings. */
-  Env?: string[]
+  Env?: string[] | null
   /** The executable and fixed leading arguments. */
   Entrypoint?: string[] | null
   /** Default arguments (or the whole command when there is no entrypoint); replaced by the caller's args. */

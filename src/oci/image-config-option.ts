@@ -47,7 +47,7 @@ export function withImageConfig(image: ImageConfig | ImageRuntimeConfig, options
 
   return (spec) => {
     const process = ensureProcess(spec)
-    const imageEnv = config.Env !== undefined && config.Env.length > 0 ? config.Env : [DEFAULT_PATH_ENV]
+    const imageEnv = config.Env !== undefined && config.Env !== null && config.Env.length > 0 ? config.Env : [DEFAULT_PATH_ENV]
     const env = mergeEnv(imageEnv, process.env ?? [])
     if (!env.some((e) => e.startsWith('PATH='))) env.push(DEFAULT_PATH_ENV)
     process.env = env

@@ -47,6 +47,8 @@ describe('withImageConfig', () => {
     expect(s.process?.args).toEqual(['sh'])
     expect(s.process?.env).toEqual(['PATH=/bin'])
     expect(applySpecOptions(spec(), [withImageConfig({ Entrypoint: ['/entry'], Cmd: null })]).process?.args).toEqual(['/entry'])
+    // "Env": null (an image built without ENV) gets the default PATH, as an absent Env does.
+    expect(applySpecOptions(spec(), [withImageConfig({ Env: null, Cmd: ['sh'] })]).process?.env?.[0]).toMatch(/^PATH=/)
   })
 
   it('replaces Cmd with args, and with an entrypoint override drops Cmd', () => {
