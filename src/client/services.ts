@@ -12,7 +12,7 @@ import { Streaming } from '../gen/containerd/services/streaming/v1/streaming_pb.
 import { Tasks } from '../gen/containerd/services/tasks/v1/tasks_pb.js'
 import { Transfer } from '../gen/containerd/services/transfer/v1/transfer_pb.js'
 import { Version } from '../gen/containerd/services/version/v1/version_pb.js'
-import type { Http2Channel } from '../grpc/http2-channel.js'
+import type { Transport } from '../grpc/transport.js'
 import { createServiceClient, type MetadataProvider, type ServiceClient } from '../grpc/service-client.js'
 
 const descriptors = {
@@ -44,7 +44,7 @@ type Descriptors = typeof descriptors
 export type Services = { readonly [K in keyof Descriptors]: ServiceClient<Descriptors[K]> }
 
 /** Creates the raw service clients lazily: a view that never touches a service never builds its client. */
-export function createServices(channel: Http2Channel, metadata: MetadataProvider): Services {
+export function createServices(channel: Transport, metadata: MetadataProvider): Services {
   const cache = new Map<string, unknown>()
   const services = {} as Record<string, unknown>
   for (const [name, descriptor] of Object.entries(descriptors)) {

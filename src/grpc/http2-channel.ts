@@ -19,6 +19,7 @@ import {
   UnavailableError,
 } from './errors.js'
 import type { CallOptions, Metadata } from './call-options.js'
+import type { Transport } from './transport.js'
 import { abortError, checkResponseHeaders, errorFromRstCode, statusFromHeaders } from './call-status.js'
 import { checkTimeoutMs, expiredDeadline, grpcTimeoutHeader } from './deadline.js'
 import { encodeFrame, FrameDecoder, FrameError, frameHeader, MAX_MESSAGE_BYTES } from './grpc-frame.js'
@@ -46,7 +47,7 @@ const COPY_FRAME_BELOW = 64 * 1024
  * opened lazily and opened again after the daemon restarts, with the gRPC framing done here. This is the
  * thinnest path from a protobuf message to the socket (see docs/decisions.md for the measurements).
  */
-export class Http2Channel {
+export class Http2Channel implements Transport {
   private session: ClientHttp2Session | undefined
   private connecting: Promise<ClientHttp2Session> | undefined
   private active = 0

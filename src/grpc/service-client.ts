@@ -10,7 +10,7 @@ import {
 } from '@bufbuild/protobuf'
 import { InternalError } from './errors.js'
 import type { CallOptions, Metadata } from './call-options.js'
-import type { Http2Channel } from './http2-channel.js'
+import type { Transport } from './transport.js'
 import { PreEncoded } from './pre-encoded.js'
 
 /** A unary RPC: one request, one response. */
@@ -55,10 +55,10 @@ export type ServiceClient<S extends DescService> = {
 /** Supplies the metadata for each call: the namespace, and a lease when one is active. */
 export type MetadataProvider = () => Metadata
 
-/** Builds a {@link ServiceClient} whose calls go through `channel` with `metadata()` attached. */
+/** Builds a {@link ServiceClient} whose calls go through `channel` (any {@link Transport}) with `metadata()` attached. */
 export function createServiceClient<S extends DescService>(
   service: S,
-  channel: Http2Channel,
+  channel: Transport,
   metadata: MetadataProvider,
 ): ServiceClient<S> {
   const client: Record<string, unknown> = {}
@@ -68,7 +68,7 @@ export function createServiceClient<S extends DescService>(
   return client as ServiceClient<S>
 }
 
-function bindMethod(method: DescMethod, channel: Http2Channel, metadata: MetadataProvider): unknown {
+function bindMethod(method: DescMethod, channel: Transport, metadata: MetadataProvider): unknown {
   const path = `/${method.parent.typeName}/${method.name}`
   const input = method.input
   const output = method.output
