@@ -27,6 +27,7 @@ export interface DeleteTaskOptions extends CallOptions {
 export class Task extends ProcessHandle implements AsyncDisposable {
   /** The init process's pid on the host. */
   readonly pid: number
+  private disposed: Promise<void> | undefined
 
   /** @internal */
   constructor(
@@ -49,7 +50,9 @@ export class Task extends ProcessHandle implements AsyncDisposable {
 
   /**
    * Creates another process in the running container (like `docker exec`), inheriting the container's
-   * process spec (env, user, cwd) with the options on top. Start it with `start()`, or use `output()`.
+   * process spec (env, user, cwd) with the options on top. Its stdout and stderr are piped unless `stdio`
+   * says otherwise (see {@link ExecOptions.stdio}). Start it with `start()`, or let `output()` start it,
+   * collect its output and delete it: `const { exitCode, stdout } = await (await task.exec({ args })).output()`.
    */
   async exec(options: ExecOptions): Promise<ExecProcess> {
     return createExec(this.client, this.id, options, this.userDatabase)
@@ -136,8 +139,21 @@ export class Task extends ProcessHandle implements AsyncDisposable {
     if (info !== undefined) await removeFifoDir([info.stdin, info.stdout, info.stderr])
   }
 
-  /** Force-deletes the task if it still exists: `await using task = await container.newTask()`. */
+  /**
+   * Deletes the task, killing its processes first (SIGKILL) if it runs: `delete({ force: true })`, for
+   * `await using task = await container.newTask()`. The container stays. Idempotent: a task already
+   * deleted (through any handle) is fine, and calls made meanwhile wait for the first.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
+    // A failed attempt (daemon unreachable) is not remembered: the next call tries again.
+    this.disposed ??= this.dispose().catch((err: unknown) => {
+      this.disposed = undefined
+      throw err
+    })
+    return this.disposed
+  }
+
+  private async dispose(): Promise<void> {
     try {
       await this.delete({ force: true })
     } catch (err) {
