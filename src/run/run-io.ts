@@ -2,7 +2,8 @@ import { once } from 'node:events'
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { PassThrough, Writable, type Readable } from 'node:stream'
 import { debuglog } from 'node:util'
-import { InvalidArgumentError } from '../grpc/errors.js'
+import { InvalidArgumentError, type ResourceExhaustedError } from '../grpc/errors.js'
+import { BoundedBuffer, checkMaxBuffer } from '../tasks/bounded-output.js'
 import type { BinaryLogger } from '../logs/binary-logger.js'
 import type { Task } from '../tasks/task.js'
 import type { TaskStdio } from '../tasks/task-io.js'
@@ -134,17 +135,30 @@ export class Tee extends Writable {
   }
 }
 
-/** Collects what is written as UTF-8 text. */
+/**
+ * Collects what is written as UTF-8 text, up to `maxBuffer` bytes; past it `onOverflow` is called once
+ * and the rest is taken and dropped (the other sinks, the logger among them, keep getting it).
+ */
 class Collector extends Writable {
-  private readonly chunks: Buffer[] = []
+  private readonly buffer: BoundedBuffer
+  private reported = false
+
+  constructor(name: string, maxBuffer: number, private readonly onOverflow: (err: ResourceExhaustedError) => void) {
+    super()
+    this.buffer = new BoundedBuffer(name, maxBuffer)
+  }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.chunks.push(chunk)
+    const overflow = this.buffer.push(chunk) ? undefined : this.buffer.overflow
+    if (overflow !== undefined && !this.reported) {
+      this.reported = true
+      this.onOverflow(overflow)
+    }
     callback()
   }
 
   get text(): string {
-    return Buffer.concat(this.chunks).toString('utf8')
+    return this.buffer.text
   }
 }
 
@@ -166,6 +180,11 @@ export interface RunIoOptions {
   logger: BinaryLogger | undefined
   /** With `{ logFile }`: the file, opened by {@link openLogFile}. */
   logFile?: WriteStream
+  /**
+   * With `'pipe'`: the most bytes collected per stream (see `RunOptions.maxBuffer`). Default 1 MiB
+   * (`DEFAULT_MAX_BUFFER`, as in `child_process`).
+   */
+  maxBuffer?: number
 }
 
 /**
@@ -203,6 +222,8 @@ export class RunIo {
   private readonly sizeSource: (Writable & { columns?: unknown; rows?: unknown }) | undefined
   private restore: (() => void)[] = []
   private finished = false
+  private task: Task | undefined
+  private overflowError: ResourceExhaustedError | undefined
 
   constructor(private readonly options: RunIoOptions) {
     const { stdio, tty, interactive, logger } = options
@@ -214,7 +235,9 @@ export class RunIo {
       if (interactive) this.input = process.stdin
       this.sizeSource = process.stdout
     } else if (stdio === 'pipe') {
-      this.collectors = { stdout: new Collector(), stderr: new Collector() }
+      const maxBuffer = checkMaxBuffer(options.maxBuffer)
+      const onOverflow = (err: ResourceExhaustedError): void => this.overflowed(err)
+      this.collectors = { stdout: new Collector('stdout', maxBuffer, onOverflow), stderr: new Collector('stderr', maxBuffer, onOverflow) }
       userOut.push(this.collectors.stdout)
       userErr.push(this.collectors.stderr)
     } else if (typeof stdio === 'object' && 'logFile' in stdio) {
@@ -245,6 +268,7 @@ export class RunIo {
    * so the process starts with it) and later resizes.
    */
   async attach(task: Task): Promise<void> {
+    this.task = task
     const input = this.input
     if (this.stdinRelay !== undefined && input !== undefined) {
       input.pipe(this.stdinRelay)
@@ -303,6 +327,15 @@ export class RunIo {
     return { stdout: this.collectors.stdout.text, stderr: this.options.tty ? '' : this.collectors.stderr.text }
   }
 
+  /**
+   * With `'pipe'`: the error once a stream passed `maxBuffer`. The task was then killed (SIGKILL, every
+   * process) so the run ends; `finish()` still lets go of everything as after any exit, and `run()`
+   * rejects with this error instead of returning the output.
+   */
+  get overflow(): ResourceExhaustedError | undefined {
+    return this.overflowError
+  }
+
   /** A run that failed: lets go of everything at once. Idempotent. */
   abort(): void {
     this.release()
@@ -313,6 +346,15 @@ export class RunIo {
     this.options.logger?.kill()
     this.file?.destroy()
     this.stdinRelay?.destroy()
+  }
+
+  /** The first stream past `maxBuffer` stops the run: its task is killed, the error kept for run(). */
+  private overflowed(err: ResourceExhaustedError): void {
+    if (this.overflowError !== undefined) return
+    this.overflowError = err
+    debug('%s: killing the task', err.message)
+    // Output only arrives once the task started, which is after attach(): the task is known here.
+    this.task?.kill('SIGKILL', { all: true }).catch((e: unknown) => debug('kill after maxBuffer: %s', String(e)))
   }
 
   private release(): void {

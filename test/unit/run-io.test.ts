@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../src/grpc/errors.js'
+import { InvalidArgumentError, ResourceExhaustedError } from '../../src/grpc/errors.js'
 import { binaryLoggerCommand, startBinaryLogger } from '../../src/logs/binary-logger.js'
-import { Tee } from '../../src/run/run-io.js'
+import { RunIo, Tee } from '../../src/run/run-io.js'
+import type { Task } from '../../src/tasks/task.js'
 import { checkRunOptions } from '../../src/run/run-options.js'
 
 describe('checkRunOptions: terminals and stdin', () => {
@@ -204,5 +205,55 @@ describe('Tee', () => {
     expect(Date.now() - started).toBeLessThan(2_000)
     expect(Buffer.concat(kept).toString()).toBe('abc')
     expect(stuck.listenerCount('drain')).toBe(0)
+  })
+})
+
+describe("RunIo with stdio 'pipe': maxBuffer", () => {
+  /** The one call RunIo makes on its task past maxBuffer, recorded. */
+  function recordingTask(): { task: Task; kills: unknown[][] } {
+    const kills: unknown[][] = []
+    const task = { kill: async (...args: unknown[]) => { kills.push(args) }, stdout: undefined, stdin: undefined } as unknown as Task
+    return { task, kills }
+  }
+  const write = (w: NodeJS.WritableStream, chunk: Buffer): Promise<void> => new Promise((resolve) => w.write(chunk, () => resolve()))
+
+  it('collects up to maxBuffer bytes per stream, exactly maxBuffer included', async () => {
+    const io = new RunIo({ stdio: 'pipe', tty: false, interactive: false, logger: undefined, maxBuffer: 4 })
+    const { task, kills } = recordingTask()
+    await io.attach(task)
+    const { stdout, stderr } = io.taskStdio() as { stdout: Writable; stderr: Writable }
+    await write(stdout, Buffer.from('abcd'))
+    await write(stderr, Buffer.from('ef'))
+    expect(await io.finish({ idleMs: 10 })).toEqual({ stdout: 'abcd', stderr: 'ef' })
+    expect(io.overflow).toBeUndefined()
+    expect(kills).toEqual([])
+  })
+
+  it('past maxBuffer: kills every process of the task once, keeps the error, and keeps nothing more', async () => {
+    const io = new RunIo({ stdio: 'pipe', tty: false, interactive: false, logger: undefined, maxBuffer: 1024 })
+    const { task, kills } = recordingTask()
+    await io.attach(task)
+    const { stdout, stderr } = io.taskStdio() as { stdout: Writable; stderr: Writable }
+    const before = process.memoryUsage.rss()
+    // 256 MiB through the collector, fresh chunks: kept, they would show in the RSS.
+    for (let i = 0; i < 256; i++) await write(stdout, Buffer.alloc(1024 * 1024, 'y'))
+    await write(stderr, Buffer.alloc(2048))
+    expect(process.memoryUsage.rss() - before).toBeLessThan(128 * 1024 * 1024)
+    expect(io.overflow).toBeInstanceOf(ResourceExhaustedError)
+    expect(io.overflow?.message).toBe('stdout exceeded maxBuffer (1024 bytes)')
+    expect(kills).toEqual([['SIGKILL', { all: true }]])
+    expect(await io.finish({ idleMs: 10 })).toEqual({ stdout: '', stderr: '' })
+  })
+
+  it('defaults to 1 MiB, like child_process, and refuses a bad maxBuffer', async () => {
+    const io = new RunIo({ stdio: 'pipe', tty: false, interactive: false, logger: undefined })
+    await io.attach(recordingTask().task)
+    const { stdout } = io.taskStdio() as { stdout: Writable }
+    await write(stdout, Buffer.alloc(1024 * 1024))
+    expect(io.overflow).toBeUndefined()
+    await write(stdout, Buffer.alloc(1))
+    expect(io.overflow?.message).toBe('stdout exceeded maxBuffer (1048576 bytes)')
+    await io.finish({ idleMs: 10 })
+    expect(() => new RunIo({ stdio: 'pipe', tty: false, interactive: false, logger: undefined, maxBuffer: 1.5 })).toThrow(InvalidArgumentError)
   })
 })
