@@ -130,6 +130,9 @@ export class Http2Channel implements Transport {
 
     try {
       for (;;) {
+        // Once the caller aborts, nothing more is handed out, though the server may have sent it all
+        // already (the call then ended well before the consumer read the queue).
+        if (options.signal?.aborted === true) throw abortError(options.signal, method)
         const next = queue.shift()
         if (next !== undefined) {
           if (queue.length < STREAM_HIGH_WATER / 2 && stream.isPaused()) stream.resume()
