@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import type { Writable } from 'node:stream'
 import { debuglog } from 'node:util'
 import { InvalidArgumentError } from '../grpc/errors.js'
+import { canceledError, throwIfAborted } from '../grpc/abort.js'
 
 const debug = debuglog('containerd-sdk:logs')
 
@@ -80,7 +81,7 @@ export interface BinaryLogger {
  */
 export async function startBinaryLogger(uri: string, options: StartBinaryLoggerOptions): Promise<BinaryLogger> {
   const { path, args } = binaryLoggerCommand(uri)
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal, `starting the logging program ${path}`)
   const child = spawn(path, args, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     env: { CONTAINER_ID: options.id, CONTAINER_NAMESPACE: options.namespace },
@@ -124,7 +125,7 @@ export async function startBinaryLogger(uri: string, options: StartBinaryLoggerO
 function waitReady(child: ChildProcess, ready: Socket, stderr: () => string, path: string, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => finish(new Error(`logging program ${path} did not become ready within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS)
-    const onAbort = (): void => finish(signal?.reason ?? new Error('aborted'))
+    const onAbort = (): void => finish(canceledError(signal as AbortSignal, `starting the logging program ${path}`))
     let grace: NodeJS.Timeout | undefined
     const finish = (err?: unknown): void => {
       clearTimeout(timer)

@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { CanceledError, DeadlineExceededError, FailedPreconditionError } from '../grpc/errors.js'
+import { throwIfAborted } from '../grpc/abort.js'
 
 /** Permission of the directories nerdctl's stores create (`store.New`'s default). */
 export const STORE_DIR_MODE = 0o700
@@ -79,7 +80,7 @@ export async function withDirLock<T>(dir: string, fn: () => Promise<T>, options:
 
 /** Takes the flock through a helper process; resolves to a function that releases it. */
 async function acquireFlock(dir: string, options: DirLockOptions): Promise<() => Promise<void>> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal, `locking ${dir}`)
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
   const child = spawn('flock', ['-x', dir, 'cat'], { stdio: ['pipe', 'pipe', 'pipe'] })
   const exited = new Promise<number | null>((resolveExit) => {

@@ -2,6 +2,7 @@ import { parseWwwAuthenticate, type AuthChallenge } from './www-authenticate.js'
 import type { CredentialsProvider, RegistryCredentials } from './credentials.js'
 import { discardBody, readBody, sendRequest, type TlsSettings } from './http-request.js'
 import { RegistryError } from './registry-error.js'
+import { asCanceled } from '../grpc/abort.js'
 
 // containerd's client id for token requests; registries log it.
 const CLIENT_ID = 'containerd-sdk'
@@ -118,7 +119,7 @@ export class Authorizer {
         body: Buffer.from(form.toString()),
         ...(tls !== undefined ? { tls } : {}),
         signal,
-      }).catch((err: unknown) => { throw unreachable(realm, err) })
+      }).catch((err: unknown) => { throw signal?.aborted === true ? asCanceled(err, signal, `token request to ${realm.host}`) : unreachable(realm, err) })
       if (res.status === 200) return parseToken(await readBody(res.body, MAX_TOKEN_RESPONSE), realm)
       discardBody(res.body)
       if (![400, 401, 404, 405].includes(res.status)) {
@@ -134,7 +135,7 @@ export class Authorizer {
       headers['authorization'] = `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`
     }
     const res = await sendRequest({ method: 'GET', url, headers, ...(tls !== undefined ? { tls } : {}), signal })
-      .catch((err: unknown) => { throw unreachable(realm, err) })
+      .catch((err: unknown) => { throw signal?.aborted === true ? asCanceled(err, signal, `token request to ${realm.host}`) : unreachable(realm, err) })
     if (res.status !== 200) {
       discardBody(res.body)
       const what = creds === undefined ? 'anonymous access' : 'the credentials'

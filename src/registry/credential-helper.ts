@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { RegistryError } from './registry-error.js'
+import { canceledError } from '../grpc/abort.js'
 
 /** The helper actions this SDK uses. */
 export type CredentialHelperAction = 'get' | 'store' | 'erase'
@@ -64,14 +65,15 @@ const NOT_FOUND = /credentials not found/i
  * Spawns `docker-credential-<helper> <action>`, writes `input` to its stdin and collects its output.
  *
  * @throws RegistryError `InvalidConfig` for a helper name that is not a plain program suffix;
- *   `CredentialHelper` when the helper times out, is aborted, prints too much or cannot be started.
+ *   `CredentialHelper` when the helper times out, prints too much or cannot be started; CanceledError
+ *   (cause: the signal's reason) when `signal` aborts.
  */
 export const runCredentialHelper: CredentialHelperRunner = (helper, action, input, options = {}) => {
   return new Promise<CredentialHelperOutcome>((resolve, reject) => {
     // Inside the executor, so that a bad name rejects rather than throws.
     const program = helperProgram(helper)
     if (options.signal?.aborted === true) {
-      reject(new RegistryError('CredentialHelper', `${program} ${action}: aborted`, { cause: options.signal.reason }))
+      reject(canceledError(options.signal, `${program} ${action}`))
       return
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
@@ -89,7 +91,7 @@ export const runCredentialHelper: CredentialHelperRunner = (helper, action, inpu
       return
     }
 
-    const finish = (result: { outcome: CredentialHelperOutcome } | { error: RegistryError }): void => {
+    const finish = (result: { outcome: CredentialHelperOutcome } | { error: Error }): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
@@ -102,7 +104,7 @@ export const runCredentialHelper: CredentialHelperRunner = (helper, action, inpu
       }
     }
     const onAbort = (): void => {
-      finish({ error: new RegistryError('CredentialHelper', `${program} ${action}: aborted`, { cause: options.signal?.reason }) })
+      finish({ error: canceledError(options.signal as AbortSignal, `${program} ${action}`) })
     }
     const timer = setTimeout(() => {
       finish({ error: new RegistryError('CredentialHelper', `${program} ${action}: timed out after ${timeoutMs} ms`) })

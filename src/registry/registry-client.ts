@@ -8,6 +8,7 @@ import { redactUrl, redirectTlsLookup, sameOrigin, sendFollowingRedirects } from
 import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.js'
 import { RegistryError } from './registry-error.js'
 import type { OciDescriptor } from '../image-spec/descriptor.js'
+import { asCanceled } from '../grpc/abort.js'
 
 /** One way to reach a registry (its API root ends in `/v2`). */
 export interface RegistryEndpoint {
@@ -241,7 +242,7 @@ export class RegistryClient {
             signal: options.signal,
           }, headers, (to) => this.tlsForRedirect(to)))
         } catch (err) {
-          if (options.signal?.aborted === true) throw err
+          if (options.signal?.aborted === true) throw asCanceled(err, options.signal, `${method} ${url.host}${path}`)
           if (err instanceof RegistryError) {
             // A redirect that cannot be followed (a loop, a downgrade) fails the call; an unreachable target
             // is like an unreachable endpoint.
@@ -277,7 +278,7 @@ export class RegistryClient {
         if (res.status === 408 || res.status === 429 || res.status >= 500) {
           res.body.resume()
           lastError = new RegistryError('Unavailable', `${answerer(url, at)} answered ${res.status} to ${method} ${path}`, { status: res.status })
-          if (attempt < RETRIES) await sleep(retryDelay(res, attempt), undefined, options.signal ? { signal: options.signal } : undefined)
+          if (attempt < RETRIES) await sleep(retryDelay(res, attempt), undefined, options.signal ? { signal: options.signal } : undefined).catch((err: unknown) => { throw asCanceled(err, options.signal, `${method} ${url.host}${path}`) })
           continue
         }
         if (res.status >= 200 && res.status < 300) return res

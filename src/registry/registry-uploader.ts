@@ -9,6 +9,7 @@ import type { OciDescriptor } from '../image-spec/descriptor.js'
 import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.js'
 import { RegistryError, type RegistryErrorCode } from './registry-error.js'
 import { contentRange, effectiveChunkSize, rechunk, resolveUploadLocation, uploadedBytes, withDigestParam } from './upload-protocol.js'
+import { asCanceled } from '../grpc/abort.js'
 
 /** An open upload session: where its next PATCH or closing PUT goes. */
 export interface UploadSession {
@@ -183,9 +184,9 @@ export class RegistryUploader {
         return
       } catch (err) {
         if (!stream.destroyed) stream.destroy()
-        if (typeof source !== 'function' || attempt >= UPLOAD_ATTEMPTS || options.signal?.aborted === true || !isRestartable(err)) throw err
+        if (typeof source !== 'function' || attempt >= UPLOAD_ATTEMPTS || options.signal?.aborted === true || !isRestartable(err)) throw asCanceled(err, options.signal, `uploading ${desc.digest}`)
         session = undefined
-        await sleep(200 * 2 ** (attempt - 1), undefined, options.signal ? { signal: options.signal } : undefined)
+        await sleep(200 * 2 ** (attempt - 1), undefined, options.signal ? { signal: options.signal } : undefined).catch((e: unknown) => { throw asCanceled(e, options.signal, `uploading ${desc.digest}`) })
       }
     }
   }
@@ -336,7 +337,7 @@ export class RegistryUploader {
             ...(ex.headersTimeoutMs !== undefined ? { headersTimeoutMs: ex.headersTimeoutMs } : {}),
           }, { ...ex.headers }, this.tlsForRedirect))
         } catch (err) {
-          if (ex.signal?.aborted === true) throw err
+          if (ex.signal?.aborted === true) throw asCanceled(err, ex.signal, `${ex.method} ${url.host}`)
           if (err instanceof RegistryError) {
             // A redirect that cannot be followed fails the step; an unreachable target is like an unreachable host.
             if (err.code !== 'Unavailable' || oneShot) throw err
@@ -386,7 +387,7 @@ export class RegistryUploader {
           const detail = await errorDetail(res)
           lastError = markRestartable(new RegistryError('Unavailable', `${url.host} answered ${res.status} to ${ex.method} ${describe(url)}${detail}`, { status: res.status }))
           if (!ex.retry || oneShot || attempt >= RETRIES) throw lastError
-          await sleep(retryDelay(res, attempt), undefined, ex.signal ? { signal: ex.signal } : undefined)
+          await sleep(retryDelay(res, attempt), undefined, ex.signal ? { signal: ex.signal } : undefined).catch((err: unknown) => { throw asCanceled(err, ex.signal, `${ex.method} ${url.host}`) })
           continue
         }
         if (ex.accept.includes(res.status)) return { res, url, endpoint }

@@ -9,6 +9,7 @@ import { buildDockerManifestJson, DOCKER_MANIFEST_FILE } from './docker-manifest
 import { BLOBS_DIR, blobPath } from './entry-path.js'
 import { buildIndexJson, INDEX_FILE, OCI_LAYOUT_FILE, ociLayoutJson } from './index-json.js'
 import type { ExportPlan } from './export-plan.js'
+import { throwIfAborted } from '../../grpc/abort.js'
 
 // Fixed header fields, as containerd's exporter leaves them (zero time, root, no user names): the same
 // images give the same archive bytes.
@@ -44,7 +45,7 @@ export function layoutTarStream(client: ClientCore, plan: ExportPlan, signal?: A
   const tar = pack()
   const produce = async (): Promise<void> => {
     for (const record of layoutRecords(plan)) {
-      signal?.throwIfAborted()
+      throwIfAborted(signal, 'the export')
       if (record.kind === 'dir') await addEntry(tar, { name: record.name, type: 'directory', mode: 0o755, ...OWNER })
       else if (record.kind === 'bytes') await addEntry(tar, { name: record.name, type: 'file', mode: record.mode, size: record.bytes.byteLength, ...OWNER }, record.bytes)
       else await addBlob(client, tar, record.name, record.desc, signal)
