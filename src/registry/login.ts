@@ -5,6 +5,7 @@ import { discardBody, sendRequest } from './http-request.js'
 import { registryEndpoints, type RegistryOptions } from './registry-access.js'
 import type { RegistryEndpoint } from './registry-client.js'
 import { RegistryError } from './registry-error.js'
+import { asCanceled } from '../grpc/abort.js'
 
 /** Options of {@link login}. */
 export interface LoginOptions extends PasswordCredentials {
@@ -44,7 +45,7 @@ export async function login(host: string, options: LoginOptions): Promise<void> 
         url.protocol = 'http:'
         return sendRequest({ method: 'GET', url, headers: { ...(authorization !== undefined ? { authorization } : {}) }, signal: options.signal })
       }
-      throw new RegistryError('Unavailable', `${host} is not reachable: ${(err as Error).message}`, { cause: err })
+      throw options.signal?.aborted === true ? asCanceled(err, options.signal, `login to ${host}`) : new RegistryError('Unavailable', `${host} is not reachable: ${(err as Error).message}`, { cause: err })
     })
     discardBody(res.body)
     return { status: res.status, challenge: res.headers['www-authenticate'] }

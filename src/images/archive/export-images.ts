@@ -98,7 +98,7 @@ export async function exportImages(client: ClientCore, refs: readonly string[], 
     return result
   } catch (err) {
     tar.destroy()
-    if (signal?.aborted === true && !(err instanceof CanceledError)) throw new CanceledError('the export was aborted', { cause: err })
+    if (signal?.aborted === true && !(err instanceof CanceledError)) throw new CanceledError('the export was aborted', { cause: signal.reason })
     throw err
   }
 }

@@ -88,6 +88,9 @@ export async function importImages(client: ClientCore, source: Readable | string
   // An abort stops the read at once; the calls in flight see the same signal.
   const onAbort = (): void => {
     input.destroy(new CanceledError('the import was aborted', { cause: signal?.reason }))
+    // The source too: `input` is only torn down once its read of the source returns, which a source
+    // that stalls never does (the import then never ended).
+    raw.destroy()
   }
   signal?.addEventListener('abort', onAbort, { once: true })
   const written: { name: string; previous: ImageRecord | undefined }[] = []
@@ -125,7 +128,7 @@ export async function importImages(client: ClientCore, source: Readable | string
     // Synchronous GC: what the failed import stored is gone when this rejects.
     await lease?.delete({ sync: true }).catch(() => undefined)
     // Whatever the abort broke first (a stream, a call), the caller sees one CanceledError.
-    throw aborted(signal) && !(err instanceof CanceledError) ? new CanceledError('the import was aborted', { cause: err }) : err
+    throw aborted(signal) && !(err instanceof CanceledError) ? new CanceledError('the import was aborted', { cause: signal?.reason }) : err
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }
