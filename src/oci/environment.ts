@@ -3,6 +3,7 @@
  * another.
  */
 
+import { describe } from '../client/option-check.js'
 import { InvalidArgumentError } from '../grpc/errors.js'
 
 /** Looks a variable up in the caller's environment; `undefined` when it is not set. */
@@ -15,6 +16,46 @@ export interface EnvResolveOptions {
 }
 
 const processEnv: EnvLookup = (name) => process.env[name]
+
+/**
+ * An environment as options take it: `KEY=value` strings (a bare `KEY` takes this process's value, as
+ * with `docker run -e KEY`), or a map of names to values (`{ A: '1' }`).
+ */
+export type EnvInput = Readonly<Record<string, string>> | readonly string[]
+
+/**
+ * Turns an `env` option into `KEY=value` strings: a list is kept as it is, a map becomes one `KEY=value`
+ * per entry in its order. Checked at run time for JavaScript callers: a map's values must be strings
+ * (a number is refused rather than stringified, so `{ PORT: 8080 }` is a visible mistake, not a guess).
+ *
+ * @param option the option's name, for messages (`env`, `exec() env`).
+ * @throws InvalidArgumentError for anything but a list of strings or a plain object of strings (naming
+ *   the entry), or a map key that is empty or contains `=`.
+ */
+export function normalizeEnv(env: unknown, option = 'env'): string[] {
+  if (Array.isArray(env)) {
+    return env.map((entry: unknown, i) => {
+      if (typeof entry !== 'string') throw new InvalidArgumentError(`${option}[${i}] must be a "KEY=value" string, got ${describe(entry)}`)
+      return entry
+    })
+  }
+  if (typeof env !== 'object' || env === null || !isPlainObject(env)) {
+    throw new InvalidArgumentError(`${option} must be an object of strings such as { A: '1' } or an array of "KEY=value" strings, got ${describe(env)}`)
+  }
+  return Object.entries(env).map(([key, value]: [string, unknown]) => {
+    if (key === '' || key.includes('=')) throw new InvalidArgumentError(`${option}: ${JSON.stringify(key)} is not a variable name; a name is not empty and has no '='`)
+    if (typeof value !== 'string') {
+      throw new InvalidArgumentError(`${option}.${key} must be a string, got ${describe(value)}${typeof value === 'number' || typeof value === 'boolean' ? `; write '${String(value)}'` : ''}`)
+    }
+    return `${key}=${value}`
+  })
+}
+
+// A Map or a class instance would give no entries (or odd ones): only `{ … }` literals and null-prototype objects are maps.
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
 
 /**
  * Layers `overrides` on `base` the way containerd does: `KEY=value` replaces the entry with the same key in

@@ -4,9 +4,10 @@
  */
 
 import { posix } from 'node:path'
+import { checkStringArray } from '../client/option-check.js'
 import { InvalidArgumentError } from '../grpc/errors.js'
 import { DEFAULT_PATH_ENV } from './default-spec.js'
-import { mergeEnv, parseEnvFile, resolveEnvList, type EnvResolveOptions, type ParseEnvFileOptions } from './environment.js'
+import { mergeEnv, normalizeEnv, parseEnvFile, resolveEnvList, type EnvInput, type EnvResolveOptions, type ParseEnvFileOptions } from './environment.js'
 import type { Mount } from './runtime-spec.js'
 import { ensureProcess } from './spec-sections.js'
 import type { SpecOption } from './spec-options.js'
@@ -14,9 +15,11 @@ import type { SpecOption } from './spec-options.js'
 /**
  * Replaces the process's args (the executable first).
  *
- * @throws InvalidArgumentError for an empty list or an empty executable.
+ * @throws InvalidArgumentError for an empty list or an empty executable, or a value that is not an array of strings.
  */
 export function withProcessArgs(args: readonly string[]): SpecOption {
+  // A string would be taken per character (`'sleep 30'` runs `s`): refused with the fix.
+  checkStringArray(args, 'args', "['sleep', '30']")
   if (args.length === 0 || args[0] === '') {
     throw new InvalidArgumentError('args: the command is empty; pass the executable and its arguments, e.g. ["sh", "-c", "echo hi"]')
   }
@@ -42,12 +45,14 @@ export function withProcessCwd(cwd: string): SpecOption {
 
 /**
  * Adds `-e` entries: `KEY=value` replaces or appends; a bare `KEY` takes the caller's value, or, when the
- * caller has none, removes the key (Docker CLI rules, containerd merging).
+ * caller has none, removes the key (Docker CLI rules, containerd merging). A map (`{ A: '1' }`) gives one
+ * `KEY=value` per entry.
  *
- * @throws InvalidArgumentError for an entry without a name.
+ * @throws InvalidArgumentError for an entry without a name, or a value that is neither a list of strings
+ *   nor a map of strings (see `normalizeEnv`).
  */
-export function withEnv(entries: readonly string[], options: EnvResolveOptions = {}): SpecOption {
-  const resolved = resolveEnvList(entries, options)
+export function withEnv(entries: EnvInput, options: EnvResolveOptions = {}): SpecOption {
+  const resolved = resolveEnvList(normalizeEnv(entries), options)
   return (spec) => {
     const process = ensureProcess(spec)
     process.env = mergeEnv(process.env ?? [], resolved)

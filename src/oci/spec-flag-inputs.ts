@@ -10,7 +10,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '../grpc/errors.js
 import { capabilitiesFromMask } from './capabilities.js'
 import type { DeviceStat } from './device-spec.js'
 import { listHostDevices } from './host-devices.js'
-import type { SecurityOpt, SpecFlagInputs, SpecFlags } from './spec-flags.js'
+import { checkSpecFlagShapes, type SecurityOpt, type SpecFlagInputs, type SpecFlags } from './spec-flags.js'
 
 /**
  * Where `init: true` looks for a static init binary, in order: Debian's `tini` package, then the names
@@ -32,11 +32,14 @@ const BLKIO_V1 = '/sys/fs/cgroup/blkio'
 /**
  * Reads the host files and facts the flags refer to.
  *
- * @throws InvalidArgumentError for an env file, seccomp profile file, init binary or device that cannot be
- * read; FailedPreconditionError when `init: true` finds no init binary, or `blkioWeight` is set on a kernel
- * whose block I/O controller has no weight file.
+ * @throws InvalidArgumentError for a flag value of the wrong shape (see `checkSpecFlagShapes`), or an env
+ * file, seccomp profile file, init binary or device that cannot be read; FailedPreconditionError when
+ * `init: true` finds no init binary, or `blkioWeight` is set on a kernel whose block I/O controller has
+ * no weight file.
  */
 export async function readSpecFlagInputs(flags: SpecFlags, id: string): Promise<SpecFlagInputs> {
+  // Before any file is read: a string where a list belongs would be read per character.
+  checkSpecFlagShapes(flags)
   const inputs: SpecFlagInputs = { id }
   if (flags.envFile !== undefined) {
     const files = typeof flags.envFile === 'string' ? [flags.envFile] : flags.envFile

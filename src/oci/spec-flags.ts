@@ -7,10 +7,12 @@
  * the caller and passed in {@link SpecFlagInputs}, so that this mapping stays synchronous and testable.
  */
 
+import { checkOptionKeys, checkStringArray, describe, keysOf } from '../client/option-check.js'
 import { InvalidArgumentError } from '../grpc/errors.js'
 import { withAnnotations, withCgroupParent, withDomainname, withHostname, withSysctls } from './container-options.js'
 import { withDevice } from './device-options.js'
 import type { DeviceStat } from './device-spec.js'
+import { normalizeEnv, type EnvInput } from './environment.js'
 import { withBindMount, withCgroupfsMount, withReadonlyRootfs, withShmSize, withTmpfs } from './mount-options.js'
 import type { BindMountSpec, TmpfsMountSpec } from './mount-spec.js'
 import { withEnv, withEnvFile, withInit, withOomScoreAdj, withProcessCwd } from './process-options.js'
@@ -65,8 +67,11 @@ export type SecurityOpt = string | SeccompSecurityOpt
  * `no_new_privs` off, and containerd's default seccomp profile (Docker's), unless privileged.
  */
 export interface SpecFlags {
-  /** `KEY=value` entries added to (or replacing) the image's environment (`-e`); a bare `KEY` takes this process's value. */
-  env?: readonly string[]
+  /**
+   * Variables added to (or replacing) the image's environment (`-e`): a map (`{ A: '1' }`, string values
+   * only), or `KEY=value` strings, where a bare `KEY` takes this process's value.
+   */
+  env?: EnvInput
   /** Host paths of env files (`--env-file`), applied in order before `env`. */
   envFile?: string | readonly string[]
   /** Working directory (`-w`). Default: the image's, else `/`. */
@@ -149,6 +154,97 @@ export interface SpecFlags {
   groupAdd?: ReadonlyArray<string | number>
 }
 
+/** The keys of {@link SpecFlags}, for the run-time check of options that extend it. */
+export const SPEC_FLAG_KEYS = keysOf<SpecFlags>()({
+  env: true,
+  envFile: true,
+  cwd: true,
+  workdir: true,
+  hostname: true,
+  domainname: true,
+  memory: true,
+  memorySwap: true,
+  memoryReservation: true,
+  cpus: true,
+  cpuShares: true,
+  cpusetCpus: true,
+  cpusetMems: true,
+  pidsLimit: true,
+  blkioWeight: true,
+  ulimits: true,
+  sysctls: true,
+  capAdd: true,
+  capDrop: true,
+  privileged: true,
+  securityOpt: true,
+  devices: true,
+  readOnly: true,
+  tmpfs: true,
+  shmSize: true,
+  mounts: true,
+  annotations: true,
+  cgroupParent: true,
+  oomScoreAdj: true,
+  init: true,
+  groupAdd: true,
+})
+
+/** The keys of {@link Ulimit}. */
+export const ULIMIT_KEYS = keysOf<Ulimit>()({ name: true, soft: true, hard: true })
+/** The keys of {@link DeviceMapping}. */
+export const DEVICE_MAPPING_KEYS = keysOf<DeviceMapping>()({ pathOnHost: true, pathInContainer: true, cgroupPermissions: true })
+/** The keys of a bind {@link MountSpec}. */
+export const BIND_MOUNT_KEYS = keysOf<BindMountSpec>()({ type: true, source: true, target: true, readOnly: true, propagation: true, nonRecursive: true })
+/** The keys of a tmpfs {@link MountSpec}. */
+export const TMPFS_MOUNT_KEYS = keysOf<TmpfsMountSpec>()({ type: true, target: true, size: true, mode: true, readOnly: true, options: true })
+
+/**
+ * Checks the shapes of the flags' values for callers in plain JavaScript, before anything is read or
+ * made: `env` a map of strings or a list (see `normalizeEnv`); the list flags arrays, not a string that
+ * would be taken per character (`capAdd: 'NET_ADMIN'`); map flags plain objects; the structured ulimits,
+ * devices and mounts free of unknown keys. The values themselves are checked by {@link specFlagOptions}.
+ * The keys of `flags` are the caller's to check (the options object holds more than flags).
+ *
+ * @param where the call, for messages (`run()`); default: none, the flag alone.
+ * @throws InvalidArgumentError naming the flag and the fix.
+ */
+export function checkSpecFlagShapes(flags: SpecFlags, where?: string): void {
+  const name = (flag: string): string => (where === undefined ? flag : `${where} ${flag}`)
+  if (flags.env !== undefined) normalizeEnv(flags.env, name('env'))
+  if (flags.envFile !== undefined && typeof flags.envFile !== 'string') checkStringArray(flags.envFile, name('envFile'), "['./app.env']")
+  const lists = [
+    ['capAdd', "['NET_ADMIN']"],
+    ['capDrop', "['MKNOD']"],
+  ] as const
+  for (const [flag, example] of lists) checkStringArray(flags[flag], name(flag), example)
+  for (const [flag, example] of [['ulimits', "['nofile=1024:2048']"], ['devices', "['/dev/fuse']"], ['mounts', "['/host:/ctr:ro']"], ['securityOpt', "['seccomp=unconfined']"], ['groupAdd', "['audio', 1000]"]] as const) {
+    const value: unknown = flags[flag]
+    if (value !== undefined && !Array.isArray(value)) throw new InvalidArgumentError(`${name(flag)} must be an array, e.g. ${example}; got ${describe(value)}`)
+  }
+  for (const [i, ulimit] of (flags.ulimits ?? []).entries()) {
+    if (typeof ulimit !== 'string') checkOptionKeys(ulimit, ULIMIT_KEYS, name(`ulimits[${i}]`))
+  }
+  for (const [i, device] of (flags.devices ?? []).entries()) {
+    if (typeof device !== 'string') checkOptionKeys(device, DEVICE_MAPPING_KEYS, name(`devices[${i}]`))
+  }
+  for (const [i, mount] of (flags.mounts ?? []).entries()) {
+    if (typeof mount === 'string') continue
+    // An unknown type is refused by specFlagOptions, with the types it supports.
+    if (mount?.type === 'bind') checkOptionKeys(mount, BIND_MOUNT_KEYS, name(`mounts[${i}]`))
+    else if (mount?.type === 'tmpfs') checkOptionKeys(mount, TMPFS_MOUNT_KEYS, name(`mounts[${i}]`))
+  }
+  for (const flag of ['sysctls', 'tmpfs'] as const) {
+    const value: unknown = flags[flag]
+    if (value !== undefined && !Array.isArray(value) && (typeof value !== 'object' || value === null)) {
+      throw new InvalidArgumentError(`${name(flag)} must be an array of strings or an object of strings, got ${describe(value)}`)
+    }
+  }
+  const annotations: unknown = flags.annotations
+  if (annotations !== undefined && (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations))) {
+    throw new InvalidArgumentError(`${name('annotations')} must be an object of strings such as { 'org.example/key': 'value' }, got ${describe(annotations)}`)
+  }
+}
+
 /** What {@link specFlagOptions} needs from the host and the image, read by the caller. */
 export interface SpecFlagInputs {
   /** The container id (names the cgroup under `cgroupParent`). */
@@ -190,6 +286,7 @@ export interface SpecFlagInputs {
  * @throws InvalidArgumentError for a malformed or out-of-range value, naming the flag and the fix.
  */
 export function specFlagOptions(flags: SpecFlags, inputs: SpecFlagInputs): SpecOption[] {
+  checkSpecFlagShapes(flags)
   const options: SpecOption[] = []
 
   if (flags.envFile !== undefined) {

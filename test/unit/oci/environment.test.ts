@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidArgumentError } from '../../../src/grpc/errors.js'
-import { mergeEnv, parseEnvFile, resolveEnvList } from '../../../src/oci/environment.js'
+import { mergeEnv, normalizeEnv, parseEnvFile, resolveEnvList } from '../../../src/oci/environment.js'
 
 const env: Record<string, string> = { HOME: '/home/me', EMPTY: '' }
 const lookupEnv = (name: string): string | undefined => env[name]
@@ -69,5 +69,32 @@ describe('mergeEnv (containerd replace-or-append)', () => {
     const base = ['A=1']
     mergeEnv(base, ['A=2'])
     expect(base).toEqual(['A=1'])
+  })
+})
+
+describe('normalizeEnv (the env option: a map or KEY=value strings)', () => {
+  it('turns a map into KEY=value in its order and keeps a list as it is', () => {
+    expect(normalizeEnv({ A: '1', B: '', C: 'x=y' })).toEqual(['A=1', 'B=', 'C=x=y'])
+    expect(normalizeEnv(['A=1', 'HOME'])).toEqual(['A=1', 'HOME'])
+    expect(normalizeEnv(Object.assign(Object.create(null) as object, { A: '1' }))).toEqual(['A=1'])
+    expect(normalizeEnv({})).toEqual([])
+  })
+
+  it('refuses a map value that is not a string, naming the key (a number is not stringified)', () => {
+    expect(() => normalizeEnv({ PORT: 8080 })).toThrow(new InvalidArgumentError("env.PORT must be a string, got 8080; write '8080'"))
+    expect(() => normalizeEnv({ A: undefined })).toThrow('env.A must be a string, got undefined')
+    expect(() => normalizeEnv({ A: ['1'] }, 'run() env')).toThrow('run() env.A must be a string, got an array')
+  })
+
+  it('refuses map keys that are no variable names, and list items that are not strings', () => {
+    expect(() => normalizeEnv({ '': 'x' })).toThrow(InvalidArgumentError)
+    expect(() => normalizeEnv({ 'A=B': 'x' })).toThrow(/"A=B" is not a variable name/)
+    expect(() => normalizeEnv(['A=1', 2])).toThrow('env[1] must be a "KEY=value" string, got 2')
+  })
+
+  it('refuses a string, a Map, null and numbers, naming both accepted forms', () => {
+    for (const bad of ['A=1', new Map([['A', '1']]), null, 3, true]) {
+      expect(() => normalizeEnv(bad)).toThrow(/env must be an object of strings such as \{ A: '1' \} or an array of "KEY=value" strings/)
+    }
   })
 })

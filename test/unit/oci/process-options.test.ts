@@ -71,3 +71,15 @@ describe('withInit', () => {
     expect(() => apply(withInit('/tini'))).toThrow(/apply withInit after withImageConfig or withProcessArgs/)
   })
 })
+
+describe('withProcessArgs and withEnv take what JavaScript callers pass', () => {
+  it('refuses args given as a string (it would run its first character), with the fix', () => {
+    expect(() => withProcessArgs('sleep 30' as never)).toThrow(new InvalidArgumentError('args must be an array, e.g. [\'sleep\', \'30\']; got "sleep 30"'))
+  })
+
+  it('takes env as a map, merged like KEY=value entries', () => {
+    const s = apply(withEnv(['PATH=/bin', 'A=0']), withEnv({ A: '1', B: '2' }))
+    expect(s.process?.env).toEqual(['PATH=/bin', 'A=1', 'B=2'])
+    expect(() => withEnv({ A: 1 } as never)).toThrow(InvalidArgumentError)
+  })
+})

@@ -4,7 +4,7 @@ import { DEFAULT_CAPABILITIES, defaultLinuxSpec } from '../../../src/oci/default
 import { withImageConfig } from '../../../src/oci/image-config-option.js'
 import { INIT_PATH } from '../../../src/oci/process-options.js'
 import { RLIMIT_INFINITY, type Spec } from '../../../src/oci/runtime-spec.js'
-import { choosesSeccomp, specFlagOptions, type SpecFlagInputs, type SpecFlags } from '../../../src/oci/spec-flags.js'
+import { checkSpecFlagShapes, choosesSeccomp, SPEC_FLAG_KEYS, specFlagOptions, type SpecFlagInputs, type SpecFlags } from '../../../src/oci/spec-flags.js'
 import { applySpecOptions } from '../../../src/oci/spec-options.js'
 
 const GROUP = 'root:x:0:\nvideo:x:44:\nextra:x:2000:app\n'
@@ -270,5 +270,48 @@ describe('mount flags', () => {
   ])('refuses %s', (_name, flags, message) => {
     expect(() => specFlagOptions(flags, { id: 'c1' })).toThrow(InvalidArgumentError)
     expect(() => specFlagOptions(flags, { id: 'c1' })).toThrow(message)
+  })
+})
+
+describe('flag shapes from JavaScript callers', () => {
+  it('takes env as a map of strings, layered on the image env like -e', () => {
+    expect(build({ env: { A: '1', B: 'two' } }).process?.env).toEqual(['PATH=/bin', 'A=1', 'B=two'])
+    expect(() => build({ env: { A: 1 } as never })).toThrow(new InvalidArgumentError("env.A must be a string, got 1; write '1'"))
+    expect(() => build({ env: 'A=1' as never })).toThrow(InvalidArgumentError)
+  })
+
+  it('refuses a string where a list belongs (it would be taken per character), with an example', () => {
+    const refused = (flags: Record<string, unknown>, message: RegExp): void => {
+      expect(() => checkSpecFlagShapes(flags as SpecFlags, 'run()')).toThrow(InvalidArgumentError)
+      expect(() => checkSpecFlagShapes(flags as SpecFlags, 'run()')).toThrow(message)
+      expect(() => specFlagOptions(flags as SpecFlags, { id: 'c1' })).toThrow(InvalidArgumentError)
+    }
+    refused({ capAdd: 'NET_ADMIN' }, /^run\(\) capAdd must be an array, e.g. \['NET_ADMIN'\]; got "NET_ADMIN"$/)
+    refused({ capDrop: ['MKNOD', 3] }, /run\(\) capDrop\[1\] must be a string, got 3/)
+    refused({ mounts: '/a:/b' }, /run\(\) mounts must be an array/)
+    refused({ ulimits: 'nofile=1' }, /run\(\) ulimits must be an array/)
+    refused({ securityOpt: 'seccomp=unconfined' }, /run\(\) securityOpt must be an array/)
+    refused({ devices: '/dev/fuse' }, /run\(\) devices must be an array/)
+    refused({ groupAdd: 'audio' }, /run\(\) groupAdd must be an array/)
+    refused({ envFile: 5 }, /run\(\) envFile must be an array/)
+    refused({ sysctls: 'a=b' }, /run\(\) sysctls must be an array of strings or an object/)
+    refused({ annotations: ['a=b'] }, /run\(\) annotations must be an object of strings/)
+  })
+
+  it('checks the keys of structured ulimits, devices and mounts', () => {
+    expect(() => checkSpecFlagShapes({ ulimits: [{ name: 'nofile', soft: 1, hrad: 2 } as never] }, 'run()')).toThrow(
+      "unknown option 'hrad' of run() ulimits[0]: did you mean 'hard'?",
+    )
+    expect(() => checkSpecFlagShapes({ devices: [{ pathOnHost: '/dev/fuse', permissions: 'r' } as never] }, 'run()')).toThrow(/unknown option 'permissions' of run\(\) devices\[0\]/)
+    expect(() => checkSpecFlagShapes({ mounts: [{ type: 'bind', source: '/a', target: '/b', readonly: true } as never] })).toThrow(
+      "unknown option 'readonly' of mounts[0]: did you mean 'readOnly'?",
+    )
+    expect(() => checkSpecFlagShapes({ mounts: [{ type: 'tmpfs', target: '/t', sizee: '1m' } as never] })).toThrow(/did you mean 'size'/)
+    expect(() => checkSpecFlagShapes({ ulimits: ['nofile=1:2', { name: 'nproc', soft: 1 }], mounts: ['/a:/b', { type: 'tmpfs', target: '/t', size: '1m' }] })).not.toThrow()
+  })
+
+  it('lists every flag as a known key', () => {
+    expect(Object.keys(SPEC_FLAG_KEYS)).toContain('memory')
+    expect(Object.keys(SPEC_FLAG_KEYS)).toHaveLength(31)
   })
 })
