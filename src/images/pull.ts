@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import type { ClientCore } from '../client/client.js'
-import { AlreadyExistsError, DataLossError, NotFoundError, NotImplementedError } from '../grpc/errors.js'
+import { AlreadyExistsError, DataLossError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../grpc/errors.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, describe, keysOf, type KnownKeys } from '../client/option-check.js'
 import type { Digest } from '../client/content/digest.js'
 import { runWithLease } from '../client/lease-context.js'
 import type { CallOptions } from '../grpc/call-options.js'
@@ -8,6 +9,7 @@ import { Authorizer } from '../registry/authorizer.js'
 import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
 import { credentialsProvider, redirectTargetTls, registryEndpoints, type RegistryOptions } from '../registry/registry-access.js'
 import { RegistryClient, type RegistryEndpoint } from '../registry/registry-client.js'
+import { checkAuthOption, checkRegistryOptions } from '../registry/registry-option-checks.js'
 import { type OciDescriptor } from '../image-spec/descriptor.js'
 import { fetchIntoStore } from './fetch-into-store.js'
 import { Limiter } from '../util/limiter.js'
@@ -59,6 +61,48 @@ export interface PullOptions extends CallOptions {
   endpoints?: (domain: string) => RegistryEndpoint[]
 }
 
+/** The keys of {@link PullOptions}, for the run-time check in {@link checkPullOptions}. */
+export const PULL_OPTION_KEYS = keysOf<PullOptions>()({
+  ...CALL_OPTION_KEYS,
+  platform: true,
+  platforms: true,
+  allPlatforms: true,
+  snapshotter: true,
+  unpack: true,
+  maxConcurrentDownloads: true,
+  onProgress: true,
+  auth: true,
+  registry: true,
+  labels: true,
+  strategy: true,
+  endpoints: true,
+})
+
+/**
+ * Checks pull options at run time, for callers in plain JavaScript, before anything is fetched: known
+ * keys only, the nested `auth` and `registry` objects likewise, `platforms` an array, `strategy` one of
+ * the two, and the callbacks functions.
+ * @param where the call, for messages. Default `pull()`.
+ * @param known the keys allowed. Default {@link PULL_OPTION_KEYS}; `run()`'s `pullOptions` has no `signal`.
+ * @throws InvalidArgumentError naming the unknown key (and the closest known one) or the value and the fix.
+ */
+export function checkPullOptions(options: unknown, where = 'pull()', known: KnownKeys = PULL_OPTION_KEYS): void {
+  checkOptionKeys(options, known, where)
+  if (options === undefined) return
+  const o = options as Record<string, unknown>
+  checkAuthOption(o['auth'], `${where} auth`)
+  checkRegistryOptions(o['registry'], `${where} registry`)
+  if (o['platforms'] !== undefined && !Array.isArray(o['platforms'])) {
+    throw new InvalidArgumentError(`${where} platforms must be an array, e.g. ['linux/amd64', 'linux/arm64']; got ${describe(o['platforms'])}`)
+  }
+  if (o['strategy'] !== undefined && o['strategy'] !== 'client' && o['strategy'] !== 'transfer') {
+    throw new InvalidArgumentError(`${where} strategy must be 'client' or 'transfer', got ${describe(o['strategy'])}`)
+  }
+  for (const key of ['onProgress', 'endpoints'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'function') throw new InvalidArgumentError(`${where} ${key} must be a function, got ${describe(o[key])}`)
+  }
+}
+
 /** What a pull stored: the image record's name and target. */
 export interface PulledImage {
   /** The normalized name, e.g. `docker.io/library/busybox:latest`. */
@@ -79,10 +123,20 @@ const inFlight = new Map<string, Promise<PulledImage>>()
  * unpacks the layers through the diff service while later layers still download, then creates or
  * updates the image record. Everything happens under one lease; on any failure the lease is removed
  * synchronously, so nothing of the pull stays behind. Concurrent pulls of the same image share one pull.
+ * @throws InvalidArgumentError (as a rejection) for options that are not pull options (see
+ *   {@link checkPullOptions}) or a malformed reference, before anything is fetched.
  */
 export function pullImage(client: ClientCore, reference: string, options: PullOptions = {}): Promise<PulledImage> {
-  const ref = parseReference(reference)
-  const wanted = wantedPlatforms(options)
+  let ref: ImageReference
+  let wanted: PlatformSpec[]
+  try {
+    checkPullOptions(options)
+    ref = parseReference(reference)
+    wanted = wantedPlatforms(options)
+  } catch (err) {
+    // A promise-returning function rejects rather than throws, so `.catch()` sees bad input too.
+    return Promise.reject(err)
+  }
   const snapshotter = options.snapshotter ?? 'overlayfs'
   const key = [client.address, client.namespace, ref.string, options.allPlatforms === true ? 'all' : wanted.map(formatPlatform).join(','), snapshotter, options.unpack !== false].join('|')
   let pending = inFlight.get(key)

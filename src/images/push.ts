@@ -1,5 +1,6 @@
 import type { ClientCore } from '../client/client.js'
 import { DataLossError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../grpc/errors.js'
+import { checkOptionKeys, keysOf } from '../client/option-check.js'
 import { Authorizer } from '../registry/authorizer.js'
 import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
 import { credentialsProvider, redirectTargetTls, registryEndpoints, type RegistryOptions } from '../registry/registry-access.js'
@@ -7,7 +8,8 @@ import type { RegistryEndpoint } from '../registry/registry-client.js'
 import type { OciDescriptor } from '../image-spec/descriptor.js'
 import { splitHostPort } from '../registry/host-port.js'
 import { RegistryUploader } from '../registry/registry-uploader.js'
-import { getImage } from './image-store.js'
+import { checkAuthOption, checkRegistryOptions } from '../registry/registry-option-checks.js'
+import { getImage } from './get-image.js'
 import { Limiter } from '../util/limiter.js'
 import { isIndex, isManifest } from '../image-spec/media-types.js'
 import type { ImageConfig } from '../image-spec/image-config.js'
@@ -52,6 +54,19 @@ export interface PushOptions {
   /** Blobs uploaded at once. Default 3, like containerd. */
   maxConcurrentUploads?: number
 }
+
+/** The keys of {@link PushOptions}, for the run-time check at the start of {@link pushImage}. */
+export const PUSH_OPTION_KEYS = keysOf<PushOptions>()({
+  auth: true,
+  registry: true,
+  platform: true,
+  allPlatforms: true,
+  onProgress: true,
+  signal: true,
+  endpoints: true,
+  chunkSize: true,
+  maxConcurrentUploads: true,
+})
 
 /** What a push stored in the registry. */
 export interface PushedImage {
@@ -137,10 +152,15 @@ export function isNonDistributable(mediaType: string): boolean {
  * in the content store (an image pulled for one platform is not): the error names the missing platforms.
  * With `platform`, only that platform's manifest is pushed, and the tag points at it.
  *
+ * @throws InvalidArgumentError for options that are not push options (an unknown key, named with the
+ *   closest known one; a bad `auth` or `registry`), before anything is read or sent.
  * @throws NotFoundError when the image, or content it needs, is not in the namespace.
  * @throws RegistryError for registry failures (unauthorized, denied, unavailable, digest mismatch).
  */
 export async function pushImage(client: ClientCore, reference: string, options: PushOptions = {}): Promise<PushedImage> {
+  checkOptionKeys(options, PUSH_OPTION_KEYS, 'images.push()')
+  checkAuthOption(options.auth, 'images.push() auth')
+  checkRegistryOptions(options.registry, 'images.push() registry')
   const ref = parseReference(reference)
   if (options.platform !== undefined && options.allPlatforms === true) {
     throw new InvalidArgumentError('push: `platform` and `allPlatforms: true` exclude each other')

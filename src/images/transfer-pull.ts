@@ -1,7 +1,7 @@
 import type { Any } from '@bufbuild/protobuf/wkt'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClientCore } from '../client/client.js'
-import { ContainerdError, NotFoundError, NotImplementedError } from '../grpc/errors.js'
+import { ContainerdError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../grpc/errors.js'
 import { ImageStoreSchema } from '../gen/containerd/types/transfer/imagestore_pb.js'
 import { ProgressSchema } from '../gen/containerd/types/transfer/progress_pb.js'
 import { AuthRequestSchema, AuthResponseSchema, AuthType, OCIRegistrySchema } from '../gen/containerd/types/transfer/registry_pb.js'
@@ -9,7 +9,7 @@ import type { RegistryCredentials } from '../registry/credentials.js'
 import { credentialsProvider } from '../registry/registry-access.js'
 import { RegistryError } from '../registry/registry-error.js'
 import { hostPlatform, parsePlatform } from '../image-spec/platform.js'
-import type { PullOptions } from './pull.js'
+import { checkPullOptions, type PullOptions } from './pull.js'
 import { apiHost, parseReference } from '../image-spec/reference.js'
 import { mapTransferProgress } from './transfer-progress.js'
 import { openTransferStream, packAny, unpackAny, type TransferStream } from './transfer-streams.js'
@@ -31,10 +31,13 @@ const PROGRESS_DRAIN_MS = 2_000
  * verification, falling back to HTTP). containerd 1.7 ignores both (`pkg/transfer/registry/registry.go`
  * builds its resolver from `docker.ConfigureDefaultRegistries` alone): it speaks HTTPS with the daemon's
  * system trust roots only.
+ * @throws InvalidArgumentError for options that are not pull options (see `checkPullOptions`), before anything is sent.
  * @throws NotImplementedError on containerd 1.6, which has no Transfer service.
  * @throws RegistryError when the daemon reports a registry failure (Unauthorized, Denied, NotFound, Unavailable).
  */
 export async function transferPull(client: ClientCore, reference: string, options: PullOptions = {}): Promise<string> {
+  checkPullOptions(options)
+  checkTransferOptions(options)
   const ref = parseReference(reference)
   if (!(await client.introspection.hasPlugin('io.containerd.transfer.v1', 'local'))) {
     throw new NotImplementedError(`this containerd has no Transfer service (it needs containerd 1.7 or newer); use the default pull strategy`)
@@ -93,6 +96,20 @@ export async function transferPull(client: ClientCore, reference: string, option
   } finally {
     auth?.close()
     progressStream?.close()
+  }
+}
+
+/**
+ * The pull options the Transfer service has no field for: the daemon pulls one platform with its own
+ * concurrency and endpoints. Refused rather than ignored, so a caller is not left with less than asked.
+ */
+function checkTransferOptions(options: PullOptions): void {
+  const unsupported = (['platforms', 'allPlatforms', 'maxConcurrentDownloads', 'endpoints'] as const).find((key) => options[key] !== undefined)
+  if (unsupported !== undefined) {
+    throw new InvalidArgumentError(`pull() ${unsupported} is not available with strategy 'transfer' (the daemon pulls one platform, its own way): use the default strategy, or leave ${unsupported} out`)
+  }
+  if (options.registry?.insecure !== undefined) {
+    throw new InvalidArgumentError("pull() registry.insecure is not available with strategy 'transfer' (the daemon reads only registry.configDirs[0], as hosts.toml): use the default strategy, or name the registry in hosts.toml")
   }
 }
 

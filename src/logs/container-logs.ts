@@ -1,4 +1,5 @@
 import type { ClientCore } from '../client/client.js'
+import { checkOptionKeys, keysOf } from '../client/option-check.js'
 import { NotFoundError } from '../grpc/errors.js'
 import { validateIdentifier } from '../client/identifiers.js'
 import { containerStateDir } from '../nerdctl/data-store.js'
@@ -16,15 +17,33 @@ export interface ContainerLogsOptions extends Omit<ReadLogsOptions, 'followUntil
   drainTimeoutMs?: number
 }
 
+/** The keys of {@link ContainerLogsOptions}, for the run-time check at the start of {@link containerLogs}. */
+export const CONTAINER_LOGS_OPTION_KEYS = keysOf<ContainerLogsOptions>()({
+  follow: true,
+  tail: true,
+  since: true,
+  until: true,
+  timestamps: true,
+  stdout: true,
+  stderr: true,
+  signal: true,
+  pollIntervalMs: true,
+  dataStore: true,
+  drainTimeoutMs: true,
+})
+
 /**
  * A container's json-file log, through its data store. With `follow`, reading goes on while the
  * container's task lives and ends once the task has exited and its logger has drained (every line
  * the task wrote has been yielded); a container without a live task is read to the end, like
  * `docker logs -f` on a stopped container.
  * @throws NotFoundError when the container or its log does not exist.
- * @throws InvalidArgumentError for bad options.
+ * @throws InvalidArgumentError for bad options (an unknown key is named with the closest known one), at
+ *   the first step of the iteration, before anything is read.
  */
 export async function* containerLogs(client: ClientCore, containerId: string, options: ContainerLogsOptions): AsyncGenerator<LogEntry> {
+  // `followUntil` is readLogs's, set here: a caller's would be a mistake like any unknown key.
+  checkOptionKeys(options, CONTAINER_LOGS_OPTION_KEYS, 'logs()')
   const { dataStore, drainTimeoutMs, signal, ...readOptions } = options
   checkDataStore(dataStore)
   validateIdentifier('container id', containerId)

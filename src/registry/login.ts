@@ -1,3 +1,5 @@
+import { checkOptionKeys, describe, keysOf } from '../client/option-check.js'
+import { InvalidArgumentError } from '../grpc/errors.js'
 import { Authorizer } from './authorizer.js'
 import type { PasswordCredentials } from './credentials.js'
 import { loadDockerConfig, removeCredentials, saveCredentials } from './docker-config.js'
@@ -5,6 +7,7 @@ import { discardBody, sendRequest } from './http-request.js'
 import { registryEndpoints, type RegistryOptions } from './registry-access.js'
 import type { RegistryEndpoint } from './registry-client.js'
 import { RegistryError } from './registry-error.js'
+import { checkRegistryOptions } from './registry-option-checks.js'
 import { asCanceled } from '../grpc/abort.js'
 
 /** Options of {@link login}. */
@@ -19,14 +22,25 @@ export interface LoginOptions extends PasswordCredentials {
   signal?: AbortSignal
 }
 
+/** The keys of {@link LoginOptions}, for the run-time check at the start of {@link login}. */
+export const LOGIN_OPTION_KEYS = keysOf<LoginOptions>()({ username: true, password: true, registry: true, endpoints: true, skipStore: true, signal: true })
+
 /**
  * Logs in to a registry like `docker login` / `nerdctl login`: checks the credentials against the
  * registry's `/v2/` (answering its Basic or Bearer challenge), then stores them where docker would — the
  * configured credential helper, else `auths` in config.json (mode 0600). `docker.io` is stored under
  * `https://index.docker.io/v1/`.
+ * @throws InvalidArgumentError for options that are not login options (an unknown key is named with the
+ *   closest known one) or a username or password that is not a string, before anything is sent.
  * @throws RegistryError `Unauthorized` when the registry rejects the credentials (nothing is stored).
  */
 export async function login(host: string, options: LoginOptions): Promise<void> {
+  if (options === undefined) throw new InvalidArgumentError('login() needs { username, password }')
+  checkOptionKeys(options, LOGIN_OPTION_KEYS, 'login()')
+  for (const key of ['username', 'password'] as const) {
+    if (typeof options[key] !== 'string') throw new InvalidArgumentError(`login() ${key} must be a string, got ${describe(options[key])}`)
+  }
+  checkRegistryOptions(options.registry, 'login() registry')
   const creds: PasswordCredentials = { username: options.username, password: options.password }
   const endpoints = options.endpoints ?? (await registryEndpoints(host, options.registry))
   const endpoint = endpoints[endpoints.length - 1] // the registry itself, not a mirror

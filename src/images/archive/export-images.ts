@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClientCore } from '../../client/client.js'
+import { checkOptionKeys, checkStringArray, describe, keysOf } from '../../client/option-check.js'
 import { CanceledError, InvalidArgumentError, NotFoundError } from '../../grpc/errors.js'
 import type { OciDescriptor } from '../../image-spec/descriptor.js'
 import { formatPlatform, hostPlatform, type PlatformSpec } from '../../image-spec/platform.js'
@@ -37,6 +38,9 @@ export interface ExportImagesOptions {
   signal?: AbortSignal | undefined
 }
 
+/** The keys of {@link ExportImagesOptions}, for the run-time check at the start of {@link exportImages}. */
+export const EXPORT_IMAGES_OPTION_KEYS = keysOf<ExportImagesOptions>()({ format: true, platforms: true, allPlatforms: true, signal: true })
+
 /** What an export wrote. */
 export interface ExportResult {
   /** The exported images: normalized name and target. */
@@ -64,9 +68,14 @@ export interface ExportResult {
  * @param destination a writable stream, or a file path.
  * @throws NotFoundError for an unknown image, content missing from the store, or a platform an image does
  * not offer; DataLossError when the store's bytes do not match a digest or size; InvalidArgumentError
- * for bad options.
+ * for bad options (an unknown key is named with the closest known one), before anything is written.
  */
 export async function exportImages(client: ClientCore, refs: readonly string[], destination: Writable | string, options: ExportImagesOptions = {}): Promise<ExportResult> {
+  checkOptionKeys(options, EXPORT_IMAGES_OPTION_KEYS, 'images.export()')
+  checkStringArray(refs, 'images.export() references', "['docker.io/library/busybox:latest']")
+  if (options.platforms !== undefined && !Array.isArray(options.platforms)) {
+    throw new InvalidArgumentError(`images.export() platforms must be an array, e.g. ['linux/amd64', 'linux/arm64']; got ${describe(options.platforms)}`)
+  }
   const format = options.format ?? 'oci'
   if (format !== 'oci' && format !== 'docker') throw new InvalidArgumentError(`export format must be "oci" or "docker", got ${JSON.stringify(format)}`)
   if (options.allPlatforms === true && options.platforms !== undefined) {

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { ClientCore } from '../../client/client.js'
+import { checkOptionKeys, keysOf } from '../../client/option-check.js'
 import { AlreadyExistsError, CanceledError, InvalidArgumentError } from '../../grpc/errors.js'
 import { runWithLease } from '../../client/lease-context.js'
 import type { Image as ImageRecord } from '../../gen/containerd/services/images/v1/images_pb.js'
@@ -41,6 +42,17 @@ export interface ImportImagesOptions {
   signal?: AbortSignal | undefined
 }
 
+/** The keys of {@link ImportImagesOptions}, for the run-time check at the start of {@link importImages}. */
+export const IMPORT_IMAGES_OPTION_KEYS = keysOf<ImportImagesOptions>()({
+  allPlatforms: true,
+  platform: true,
+  namePrefix: true,
+  unpack: true,
+  snapshotter: true,
+  labels: true,
+  signal: true,
+})
+
 /** An image record an import created or updated. */
 export interface ImportedImage {
   /** The normalized name, e.g. `docker.io/library/busybox:latest`. */
@@ -68,10 +80,12 @@ const LEASE_EXPIRY_MS = 24 * 60 * 60 * 1000
  * documents over 4 MiB are refused with an {@link ArchiveError}.
  *
  * @param source the archive: a stream (read to its end; destroyed if the import fails), or a file path.
- * @throws ArchiveError for a refused archive (`reason` says why); InvalidArgumentError for bad options;
+ * @throws ArchiveError for a refused archive (`reason` says why); InvalidArgumentError for bad options
+ * (an unknown key is named with the closest known one), before anything is read;
  * CanceledError when `signal` aborts.
  */
 export async function importImages(client: ClientCore, source: Readable | string, options: ImportImagesOptions = {}): Promise<ImportedImage[]> {
+  checkOptionKeys(options, IMPORT_IMAGES_OPTION_KEYS, 'images.import()')
   if (options.allPlatforms === true && options.platform !== undefined) {
     throw new InvalidArgumentError('importImages: give either platform or allPlatforms, not both')
   }
