@@ -1,22 +1,24 @@
 import type { ClientCore } from '../client/client.js'
-import { NotFoundError } from '../grpc/errors.js'
+import { InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, checkStringArray, describe, keysOf } from '../client/option-check.js'
 import { validateIdentifier } from '../client/identifiers.js'
 import type { CallOptions } from '../grpc/call-options.js'
 import { Image } from '../images/image.js'
-import { getImage } from '../images/image-store.js'
+import { getImage } from '../images/get-image.js'
 import { chainIds } from '../images/unpack.js'
 import type { ImageConfig } from '../image-spec/image-config.js'
 import { parseJson } from '../image-spec/parse.js'
-import { Container } from './container.js'
+import { ContainerdContainer } from './container.js'
 import { buildContainerSpec, type ContainerSpecOptions } from './container-spec.js'
 import { encodeSpec } from '../oci/spec-json.js'
+import { checkSpecFlagShapes, SPEC_FLAG_KEYS } from '../oci/spec-flags.js'
 import { withTerminal } from '../oci/terminal-option.js'
 import { runtimeChoice } from './runtime-choice.js'
-import { STOP_SIGNAL_LABEL } from '../docker/container-stop.js'
+import { STOP_SIGNAL_LABEL } from './container-labels.js'
 
 export { DEFAULT_RUNTIME } from './runtime-choice.js'
 
-/** Options of `client.createContainer()`. */
+/** Options of `client.containers.create()`. */
 export interface CreateContainerOptions extends CallOptions, ContainerSpecOptions {
   /** The image (a handle or a reference to an image in the namespace) whose unpacked layers become the rootfs. */
   image: Image | string
@@ -33,15 +35,96 @@ export interface CreateContainerOptions extends CallOptions, ContainerSpecOption
   tty?: boolean
 }
 
+/** The keys of {@link CreateContainerOptions}, for the run-time check (see {@link checkCreateContainerOptions}). */
+export const CREATE_CONTAINER_OPTION_KEYS = keysOf<CreateContainerOptions>()({
+  ...CALL_OPTION_KEYS,
+  ...SPEC_FLAG_KEYS,
+  args: true,
+  entrypoint: true,
+  user: true,
+  specOptions: true,
+  image: true,
+  labels: true,
+  snapshotter: true,
+  runtime: true,
+  tty: true,
+})
+
+/**
+ * `run()`'s own options, which `run()` still hands on to `createContainer` with the container options
+ * (it spreads its options object): let through here until it passes only the container options, so
+ * that `run()` keeps working. Every other unknown key is refused. (`run-options.ts` fails to compile
+ * when this list lacks one of `RunOptions`' own keys.)
+ * @internal
+ */
+export const RUN_PASS_THROUGH_KEYS = ['name', 'detach', 'interactive', 'rm', 'pull', 'pullOptions', 'stdio', 'maxBuffer', 'restart', 'network', 'logOptions', 'stopTimeout'] as const
+
+/**
+ * Checks options for `createContainer` at run time, for callers in plain JavaScript, before anything is
+ * read or made: an options object with known keys only (see {@link CREATE_CONTAINER_OPTION_KEYS}) and
+ * an image, then the values' shapes (see {@link checkContainerOptionShapes}).
+ * @param where the call, for messages. Default `containers.create()`.
+ * @throws InvalidArgumentError naming the unknown key (and the closest known one) or the value and the fix.
+ */
+export function checkCreateContainerOptions(options: unknown, where = 'containers.create()'): void {
+  if (options === undefined) throw new InvalidArgumentError(`${where} needs options with an image, e.g. { image: 'docker.io/library/busybox:latest' }`)
+  checkOptionKeys(withoutKeys(options, RUN_PASS_THROUGH_KEYS), CREATE_CONTAINER_OPTION_KEYS, where)
+  const { image } = options as { image?: unknown }
+  if (typeof image !== 'string' && (typeof image !== 'object' || image === null)) {
+    throw new InvalidArgumentError(`${where} image must be an image reference or an Image, got ${describe(image)}`)
+  }
+  checkContainerOptionShapes(options as CreateContainerOptions, where)
+}
+
+/**
+ * Checks the shapes of the container options' values (not their keys): `args` and `entrypoint` arrays
+ * of strings (a string would run its first character), `user`, `snapshotter` and `runtime` strings,
+ * `labels` an object of strings, `specOptions` an array of functions, and the Docker flags (see
+ * `checkSpecFlagShapes`). `run()` calls it on its options, which hold these and more.
+ * @param where the call, for messages (`run()`).
+ * @throws InvalidArgumentError naming the option and the fix.
+ */
+export function checkContainerOptionShapes(options: Omit<CreateContainerOptions, 'image'>, where: string): void {
+  checkStringArray(options.args, `${where} args`, "['sleep', '30']")
+  checkStringArray(options.entrypoint, `${where} entrypoint`, "['/bin/sh', '-c']")
+  for (const key of ['user', 'snapshotter', 'runtime'] as const) {
+    const value: unknown = options[key]
+    if (value !== undefined && typeof value !== 'string') throw new InvalidArgumentError(`${where} ${key} must be a string, got ${describe(value)}`)
+  }
+  const labels: unknown = options.labels
+  if (labels !== undefined) {
+    if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+      throw new InvalidArgumentError(`${where} labels must be an object of strings such as { app: 'web' }, got ${describe(labels)}`)
+    }
+    for (const [key, value] of Object.entries(labels)) {
+      if (typeof value !== 'string') throw new InvalidArgumentError(`${where} labels.${key} must be a string, got ${describe(value)}`)
+    }
+  }
+  const specOptions: unknown = options.specOptions
+  if (specOptions !== undefined && (!Array.isArray(specOptions) || specOptions.some((o) => typeof o !== 'function'))) {
+    throw new InvalidArgumentError(`${where} specOptions must be an array of spec options (functions such as withMemory('64m'))`)
+  }
+  checkSpecFlagShapes(options, where)
+}
+
+/** `options` without `keys`, when it is an object; anything else as it is, for the caller to refuse. */
+function withoutKeys(options: unknown, keys: readonly string[]): unknown {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return options
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !keys.includes(key)))
+}
+
 /**
  * Creates a container from an unpacked image: a new writable snapshot on top of the image's layers
  * (keyed by the container id, like the Go client's `WithNewSnapshot`), an OCI spec built from the
  * image config and the options, and the container record. All under one lease, so a failure at any step
  * leaves no snapshot and no record behind.
- * @throws InvalidArgumentError for a bad id; NotFoundError for a missing or not unpacked image;
- *   AlreadyExistsError when the id is taken (nothing is changed then).
+ * @throws InvalidArgumentError for a bad id, or options that are not options of this call (an unknown
+ *   key, a value of the wrong shape: see {@link checkCreateContainerOptions}), checked before anything is
+ *   read or made; NotFoundError for a missing or not unpacked image; AlreadyExistsError when the id is
+ *   taken (nothing is changed then).
  */
-export async function createContainer(client: ClientCore, id: string, options: CreateContainerOptions): Promise<Container> {
+export async function createContainer(client: ClientCore, id: string, options: CreateContainerOptions): Promise<ContainerdContainer> {
+  checkCreateContainerOptions(options)
   validateIdentifier('container id', id)
   const image = typeof options.image === 'string' ? await getImage(client, options.image, options) : options.image
   const snapshotter = options.snapshotter ?? 'overlayfs'
@@ -80,7 +163,7 @@ export async function createContainer(client: ClientCore, id: string, options: C
       options,
     )
   }, { sync: false })
-  return new Container(client, id)
+  return new ContainerdContainer(client, id)
 }
 
 async function isCommitted(client: ClientCore, snapshotter: string, key: string, options: CallOptions): Promise<boolean> {
@@ -93,7 +176,7 @@ async function isCommitted(client: ClientCore, snapshotter: string, key: string,
 }
 
 /** A handle on an existing container. @throws NotFoundError when there is none with that id. */
-export async function loadContainer(client: ClientCore, id: string, options?: CallOptions): Promise<Container> {
+export async function loadContainer(client: ClientCore, id: string, options?: CallOptions): Promise<ContainerdContainer> {
   await client.services.containers.get({ id }, options)
-  return new Container(client, id)
+  return new ContainerdContainer(client, id)
 }

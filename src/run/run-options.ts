@@ -1,11 +1,15 @@
 import { InvalidArgumentError } from '../grpc/errors.js'
-import type { CreateContainerOptions } from '../containers/create-container.js'
+import { checkOptionKeys, closestKey, describe, keysOf, omitKeys } from '../client/option-check.js'
+import { checkContainerOptionShapes, CREATE_CONTAINER_OPTION_KEYS, RUN_PASS_THROUGH_KEYS, type CreateContainerOptions } from '../containers/create-container.js'
 import type { RestartPolicy } from '../containers/restart-policy.js'
-import type { PullOptions } from '../images/pull.js'
+import { checkPullOptions, PULL_OPTION_KEYS, type PullOptions } from '../images/pull.js'
 import type { JsonFileLogOptions } from '../logs/log-config.js'
 import type { Readable, Writable } from 'node:stream'
 import type { LogFileStdio, LogUriStdio } from '../tasks/task-io.js'
 import { isReadableStream, isWritableStream } from '../tasks/stream-shape.js'
+
+// The call, as messages name it.
+const WHERE = 'run()'
 
 /** When `run()` pulls the image: `missing` (default) only when it is not in the namespace. */
 export type PullPolicy = 'missing' | 'always' | 'never'
@@ -92,11 +96,46 @@ export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {
   stopTimeout?: number
 }
 
+/** The keys of {@link RunOptions}, for the run-time check in {@link checkRunOptions}. */
+export const RUN_OPTION_KEYS = keysOf<RunOptions>()({
+  ...omitKeys(CREATE_CONTAINER_OPTION_KEYS, 'image'),
+  name: true,
+  detach: true,
+  tty: true,
+  interactive: true,
+  rm: true,
+  pull: true,
+  pullOptions: true,
+  stdio: true,
+  restart: true,
+  network: true,
+  logOptions: true,
+  stopTimeout: true,
+})
+
+// run() spreads its options into createContainer's, which lets run()'s own keys through: a key added to
+// RunOptions alone must be added to RUN_PASS_THROUGH_KEYS too, or run() would be refused its own option
+// (this assignment fails to compile then).
+type RunOnlyKey = Exclude<keyof RunOptions, keyof CreateContainerOptions>
+const _allPassedThrough: [Exclude<RunOnlyKey, (typeof RUN_PASS_THROUGH_KEYS)[number]>] extends [never] ? true : never = true
+
+/** The keys of `RunOptions.logOptions`. */
+export const JSON_FILE_LOG_OPTION_KEYS = keysOf<JsonFileLogOptions>()({ maxSize: true, maxFile: true, address: true })
+
 /**
- * Checks the option combinations `nerdctl run` refuses, before anything is pulled or created.
- * @throws InvalidArgumentError naming the conflict.
+ * Checks a `run()` options object before anything is pulled or created: known keys only (a typo such as
+ * `memroy` would otherwise run without a memory limit), values of the right shape (`args: 'sleep 30'`
+ * would run `s`), the nested `pullOptions`, `logOptions` and `stdio` objects likewise, and the option
+ * combinations `nerdctl run` refuses.
+ * @throws InvalidArgumentError naming the unknown key and the closest known one, the value and the fix,
+ *   or the conflict.
  */
 export function checkRunOptions(options: RunOptions): void {
+  checkOptionKeys(options, RUN_OPTION_KEYS, WHERE)
+  checkContainerOptionShapes(options, WHERE)
+  checkPullOptions(options.pullOptions, `${WHERE} pullOptions`, omitKeys(PULL_OPTION_KEYS, 'signal'))
+  checkOptionKeys(options.logOptions, JSON_FILE_LOG_OPTION_KEYS, `${WHERE} logOptions`)
+  if (options.name !== undefined && typeof options.name !== 'string') throw new InvalidArgumentError(`${WHERE} name must be a string, got ${describe(options.name)}`)
   if (options.detach === true && options.rm === true) {
     throw new InvalidArgumentError('detach and rm cannot be combined: nothing would be left running to remove the container when it exits')
   }
@@ -152,15 +191,22 @@ function checkRunStdio(options: RunOptions): void {
 
 const STREAM_KEYS = ['stdin', 'stdout', 'stderr'] as const
 
+/** The keys of {@link RunStreams}. */
+export const RUN_STREAM_KEYS = keysOf<RunStreams>()({ stdin: true, stdout: true, stderr: true })
+
 /**
  * `{ stdin?, stdout?, stderr? }`: known keys only, a Readable and Writables (the shape `newTask` checks
  * too). `'pipe'` per stream, which a task's stdio takes, is refused: run() has no task to put a Readable
  * on until it resolves, and `stdio: 'pipe'` collects the output instead.
  */
 function checkRunStreams(streams: RunStreams): void {
-  const unknown = Object.keys(streams).filter((k) => !(STREAM_KEYS as readonly string[]).includes(k))
-  if (unknown.length > 0) {
-    throw new InvalidArgumentError(`stdio: unknown key ${JSON.stringify(unknown[0])}; want { stdin?, stdout?, stderr? } streams, { logFile } or { logUri }`)
+  const unknown = Object.keys(streams).find((k) => !Object.hasOwn(RUN_STREAM_KEYS, k))
+  if (unknown !== undefined) {
+    // logFile and logUri are suggested too, so that `{ logfile }` is pointed at `logFile`.
+    const close = closestKey(unknown, [...Object.keys(RUN_STREAM_KEYS), 'logFile', 'logUri'])
+    throw new InvalidArgumentError(
+      `stdio: unknown key ${JSON.stringify(unknown)}${close === undefined ? '' : ` (did you mean '${close}'?)`}; want { stdin?, stdout?, stderr? } streams, { logFile } or { logUri }`,
+    )
   }
   for (const key of STREAM_KEYS) {
     const value: unknown = streams[key]
