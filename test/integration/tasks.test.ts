@@ -106,14 +106,14 @@ describe('processes', () => {
     expect((await (await task.exec({ args: ['hostname'], stdio: 'pipe' })).output()).stdout).toBe('tasks-host\n')
 
     // stdio 'null': cat reads an empty stdin and exits at once.
-    const cat = await task.exec({ args: ['cat'] })
+    const cat = await task.exec({ args: ['cat'], stdio: 'null' })
     const catDone = cat.wait()
     await cat.start()
     expect((await catDone).exitCode).toBe(0)
     await cat.delete()
 
     const missing = await task.exec({ args: ['/no/such/binary'] })
-    await expect(missing.start()).rejects.toThrow(/no such file|not found/i)
+    await expect(missing.start()).rejects.toBeInstanceOf(NotFoundError)
     await missing.delete()
     await task.delete({ force: true })
     await container.delete()
