@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   CanceledError,
@@ -241,6 +242,18 @@ describe('an abort rejects with CanceledError whose cause is the signal reason',
       await expectCanceled(readAll)
       await expectCanceled(readAll, 120)
       await expectCanceled((signal) => client.content.readAll(digest, { signal }))
+    })
+  })
+
+  it('a content read piped to a slow destination (the read stream holds the whole blob already)', async () => {
+    // 3 MiB: the read stream has all of it long before the destination takes it; before, an abort let
+    // it hand everything out and the pipeline resolved.
+    const blob = randomBytes(3 * 1024 * 1024)
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}` as Digest
+    await client.withLease(async () => {
+      await client.content.writeBlob(blob, { expected: digest })
+      const slow = (): Writable => new Writable({ highWaterMark: 1, write(_chunk, _encoding, callback) { setTimeout(callback, 100) } })
+      await expectCanceled((signal) => pipeline(client.content.read(digest, { signal }), slow()), 150)
     })
   })
 

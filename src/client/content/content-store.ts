@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Info } from '../../gen/containerd/services/content/v1/content_pb.js'
 import { AlreadyExistsError, DataLossError, InvalidArgumentError } from '../../grpc/errors.js'
+import { canceledError } from '../../grpc/abort.js'
 import { labelPatch } from '../label-patch.js'
 import type { NamespaceScope } from '../namespace-scope.js'
 import type { Services } from '../services.js'
@@ -111,7 +112,16 @@ export class ContentStore {
         yield Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength)
       }
     }
-    return Readable.from(chunks(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 })
+    const stream = Readable.from(chunks(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 })
+    // The stream reads ahead of its consumer (up to 4 MiB, a small blob whole): an abort must stop it at
+    // once with CanceledError, not let it hand out what it holds and end as if nothing happened.
+    const signal = options.signal
+    if (signal !== undefined) {
+      const onAbort = (): void => void stream.destroy(canceledError(signal, `reading content ${digest}`))
+      signal.addEventListener('abort', onAbort, { once: true })
+      stream.once('close', () => signal.removeEventListener('abort', onAbort))
+    }
+    return stream
   }
 
   /**
