@@ -43,7 +43,7 @@ async function execPipe(task: Task, execId: string): Promise<void> {
 }
 
 async function execNull(task: Task, execId: string): Promise<void> {
-  const exec = await task.exec({ args: ['true'], execId })
+  const exec = await task.exec({ args: ['true'], stdio: 'null', execId })
   try {
     const exited = exec.wait()
     await exec.start()

@@ -1,6 +1,7 @@
 import type { ClientCore } from '../client/client.js'
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
 import type { CallOptions } from '../grpc/call-options.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
 import { patchContainerLabels } from './container-labels.js'
 import { toDate } from '../client/time.js'
 import type { Container as ContainerMessage } from '../gen/containerd/services/containers/v1/containers_pb.js'
@@ -59,6 +60,10 @@ export interface LoadTaskOptions extends CallOptions {
    */
   attach?: boolean
 }
+
+const DELETE_CONTAINER_OPTION_KEYS = keysOf<DeleteContainerOptions>()({ ...CALL_OPTION_KEYS, cleanupSnapshot: true })
+const CREATE_TASK_OPTION_KEYS = keysOf<CreateTaskOptions>()({ ...CALL_OPTION_KEYS, stdio: true })
+const LOAD_TASK_OPTION_KEYS = keysOf<LoadTaskOptions>()({ ...CALL_OPTION_KEYS, attach: true })
 
 /** Options of {@link ContainerdContainer.delete}. */
 export interface DeleteContainerOptions extends CallOptions {
@@ -123,6 +128,7 @@ export class ContainerdContainer {
    * @throws AlreadyExistsError when the container already has a task.
    */
   async newTask(options: CreateTaskOptions = {}): Promise<Task> {
+    checkOptionKeys(options, CREATE_TASK_OPTION_KEYS, 'newTask()')
     const record = await this.record(options)
     const stdio = options.stdio ?? 'null'
     const wantsTerminal = typeof stdio === 'object' && 'terminal' in stdio && (stdio.terminal === true || !('logUri' in stdio))
@@ -182,6 +188,7 @@ export class ContainerdContainer {
    * @throws NotFoundError when the container has no task.
    */
   async task(options: LoadTaskOptions = {}): Promise<Task> {
+    checkOptionKeys(options, LOAD_TASK_OPTION_KEYS, 'task()')
     const record = await this.record(options)
     const { process } = await this.client.services.tasks.get({ containerId: this.id }, options)
     if (options.attach !== true) return new Task(this.client, this.id, process?.pid ?? 0, {}, undefined, this.userDatabase(record))
@@ -200,6 +207,7 @@ export class ContainerdContainer {
    * @throws FailedPreconditionError while it has a task: delete the task first.
    */
   async delete(options: DeleteContainerOptions = {}): Promise<void> {
+    checkOptionKeys(options, DELETE_CONTAINER_OPTION_KEYS, 'delete()')
     const record = await this.record(options)
     try {
       await this.client.services.tasks.get({ containerId: this.id }, options)

@@ -51,15 +51,6 @@ export const CREATE_CONTAINER_OPTION_KEYS = keysOf<CreateContainerOptions>()({
 })
 
 /**
- * `run()`'s own options, which `run()` still hands on to `createContainer` with the container options
- * (it spreads its options object): let through here until it passes only the container options, so
- * that `run()` keeps working. Every other unknown key is refused. (`run-options.ts` fails to compile
- * when this list lacks one of `RunOptions`' own keys.)
- * @internal
- */
-export const RUN_PASS_THROUGH_KEYS = ['name', 'detach', 'interactive', 'rm', 'pull', 'pullOptions', 'stdio', 'maxBuffer', 'restart', 'network', 'logOptions', 'stopTimeout'] as const
-
-/**
  * Checks options for `createContainer` at run time, for callers in plain JavaScript, before anything is
  * read or made: an options object with known keys only (see {@link CREATE_CONTAINER_OPTION_KEYS}) and
  * an image, then the values' shapes (see {@link checkContainerOptionShapes}).
@@ -68,7 +59,7 @@ export const RUN_PASS_THROUGH_KEYS = ['name', 'detach', 'interactive', 'rm', 'pu
  */
 export function checkCreateContainerOptions(options: unknown, where = 'containers.create()'): void {
   if (options === undefined) throw new InvalidArgumentError(`${where} needs options with an image, e.g. { image: 'docker.io/library/busybox:latest' }`)
-  checkOptionKeys(withoutKeys(options, RUN_PASS_THROUGH_KEYS), CREATE_CONTAINER_OPTION_KEYS, where)
+  checkOptionKeys(options, CREATE_CONTAINER_OPTION_KEYS, where)
   const { image } = options as { image?: unknown }
   if (typeof image !== 'string' && (typeof image !== 'object' || image === null)) {
     throw new InvalidArgumentError(`${where} image must be an image reference or an Image, got ${describe(image)}`)
@@ -105,12 +96,6 @@ export function checkContainerOptionShapes(options: Omit<CreateContainerOptions,
     throw new InvalidArgumentError(`${where} specOptions must be an array of spec options (functions such as withMemory('64m'))`)
   }
   checkSpecFlagShapes(options, where)
-}
-
-/** `options` without `keys`, when it is an object; anything else as it is, for the caller to refuse. */
-function withoutKeys(options: unknown, keys: readonly string[]): unknown {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) return options
-  return Object.fromEntries(Object.entries(options).filter(([key]) => !keys.includes(key)))
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ClientCore } from '../client/client.js'
 import { FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
 import type { CallOptions } from '../grpc/call-options.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
 import { Task } from '../tasks/task.js'
 import { ContainerdContainer } from '../containers/container.js'
 import { markRestartStopping } from '../containers/restart-policy.js'
@@ -12,6 +13,8 @@ export interface RemoveContainerOptions extends CallOptions {
   force?: boolean
 }
 
+const REMOVE_CONTAINER_OPTION_KEYS = keysOf<RemoveContainerOptions>()({ ...CALL_OPTION_KEYS, force: true })
+
 /**
  * Removes a container like `docker rm`: a stopped (or created) task is deleted, a running one only with
  * `force` (SIGKILL first); then the record, its rootfs snapshot, and its nerdctl name and state dir
@@ -20,6 +23,7 @@ export interface RemoveContainerOptions extends CallOptions {
  *   there is no such container.
  */
 export async function removeContainer(client: ClientCore, id: string, options: RemoveContainerOptions = {}): Promise<void> {
+  checkOptionKeys(options, REMOVE_CONTAINER_OPTION_KEYS, 'remove()')
   const container = new ContainerdContainer(client, id)
   const { labels } = await container.info(options)
   const task = new Task(client, id, 0)
@@ -34,9 +38,10 @@ export async function removeContainer(client: ClientCore, id: string, options: R
   }
   // Out of the restart monitor's hands (only now that it will go), or it could start a new task
   // between the two deletes.
-  await markRestartStopping(client, id, options)
-  if (status !== undefined) await task.delete({ ...options, force: true })
-  await container.delete(options)
+  const { force: _force, ...call } = options
+  await markRestartStopping(client, id, call)
+  if (status !== undefined) await task.delete({ ...call, force: true })
+  await container.delete(call)
   // Last: the record and snapshot are gone even when the name store or state dir cannot be reached.
   await releaseNerdctlMetadata(id, labels)
 }

@@ -1,6 +1,7 @@
 import type { ClientCore } from '../client/client.js'
 import { InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
 import type { CallOptions } from '../grpc/call-options.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { signalNumber, type SignalInput } from '../tasks/signals.js'
 import { Task } from '../tasks/task.js'
@@ -28,6 +29,9 @@ export interface StopContainerOptions extends CallOptions {
   stopSignal?: SignalInput
 }
 
+/** The keys of {@link StopContainerOptions}, for the run-time check. */
+const STOP_CONTAINER_OPTION_KEYS = keysOf<StopContainerOptions>()({ ...CALL_OPTION_KEYS, timeout: true, stopSignal: true })
+
 /**
  * Stops a container's task like `docker stop`: records the stop for the restart monitor first (so an
  * `always` container stays down), sends the stop signal to the init process, waits the grace period,
@@ -39,6 +43,7 @@ export interface StopContainerOptions extends CallOptions {
  * @throws NotFoundError when there is no such container; InvalidArgumentError for a bad timeout.
  */
 export async function stopContainer(client: ClientCore, id: string, options: StopContainerOptions = {}): Promise<ExitStatus | undefined> {
+  checkOptionKeys(options, STOP_CONTAINER_OPTION_KEYS, 'stop()')
   const { container } = await client.services.containers.get({ id }, options)
   const labels = container?.labels ?? {}
   const timeoutSeconds = options.timeout ?? labelSeconds(labels[STOP_TIMEOUT_LABEL]) ?? DEFAULT_STOP_TIMEOUT_SECONDS

@@ -1,5 +1,6 @@
 import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../grpc/call-options.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
 import { createContainer, type CreateContainerOptions } from '../containers/create-container.js'
 import { restartSupport, type RestartSupport } from '../containers/restart-policy.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
@@ -11,6 +12,8 @@ export interface ListContainersOptions extends CallOptions {
   /** containerd filters, e.g. `labels."app"==web`, `image==docker.io/library/busybox:latest`; any one may match. */
   filters?: string[]
 }
+
+const LIST_CONTAINERS_OPTION_KEYS = keysOf<ListContainersOptions>()({ ...CALL_OPTION_KEYS, filters: true })
 
 /**
  * The containers of the client's namespace (`client.containers`): create one from an image, get one by
@@ -43,6 +46,7 @@ export class ContainerStore {
 
   /** Handles on the namespace's containers, optionally filtered. */
   async list(options: ListContainersOptions = {}): Promise<Container[]> {
+    checkOptionKeys(options, LIST_CONTAINERS_OPTION_KEYS, 'containers.list()')
     const { containers } = await this.client.services.containers.list({ filters: options.filters ?? [] }, options)
     return containers.map((c) => new Container(this.client, c.id))
   }

@@ -1,5 +1,6 @@
 import type { ClientCore } from '../client/client.js'
 import { NotFoundError } from '../grpc/errors.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
 import type { CallOptions } from '../grpc/call-options.js'
 import { ContainerdContainer, type CreateTaskOptions } from '../containers/container.js'
 import type { Task } from '../tasks/task.js'
@@ -19,6 +20,9 @@ export interface NewTaskOptions extends CallOptions {
    */
   stdio?: TaskStdio | JsonFileStdio
 }
+
+/** The keys of {@link NewTaskOptions}, for the run-time check. */
+const NEW_TASK_OPTION_KEYS = keysOf<NewTaskOptions>()({ ...CALL_OPTION_KEYS, stdio: true })
 
 /**
  * A container in the client's namespace, as `client.containers` and `client.run` give it: containerd's
@@ -44,6 +48,7 @@ export class Container extends ContainerdContainer implements AsyncDisposable {
    * @throws AlreadyExistsError when the container already has a task.
    */
   override async newTask(options: NewTaskOptions = {}): Promise<Task> {
+    checkOptionKeys(options, NEW_TASK_OPTION_KEYS, 'newTask()')
     const { stdio, ...rest } = options
     if (stdio === undefined || typeof stdio !== 'object' || !('jsonFile' in stdio)) {
       return super.newTask(options as CreateTaskOptions)

@@ -1,5 +1,6 @@
 import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../grpc/call-options.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
 import { parseReference } from '../image-spec/reference.js'
 
 /** Options of `client.images.prune()`. */
@@ -11,11 +12,14 @@ export interface PruneImagesOptions extends CallOptions {
   dangling?: boolean
 }
 
+const PRUNE_IMAGES_OPTION_KEYS = keysOf<PruneImagesOptions>()({ ...CALL_OPTION_KEYS, dangling: true })
+
 /**
  * Removes unused images and returns their names. Images that a container was created from are kept.
  * Blobs and snapshots are freed by a synchronous garbage collection at the end.
  */
 export async function pruneImages(client: ClientCore, options: PruneImagesOptions = {}): Promise<string[]> {
+  checkOptionKeys(options, PRUNE_IMAGES_OPTION_KEYS, 'images.prune()')
   const dangling = options.dangling ?? true
   const { containers } = await client.services.containers.list({}, options)
   const inUse = new Set(containers.map((c) => c.image))

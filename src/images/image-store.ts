@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream'
 import type { ClientCore } from '../client/client.js'
 import { ConflictError } from '../grpc/errors.js'
 import type { CallOptions } from '../grpc/call-options.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
 import { parseReference } from '../image-spec/reference.js'
 import { Image } from './image.js'
 import { getImage } from './get-image.js'
@@ -27,6 +28,9 @@ export interface RemoveImageOptions extends CallOptions {
   sync?: boolean
 }
 
+const LIST_IMAGES_OPTION_KEYS = keysOf<ListImagesOptions>()({ ...CALL_OPTION_KEYS, filters: true })
+const REMOVE_IMAGE_OPTION_KEYS = keysOf<RemoveImageOptions>()({ ...CALL_OPTION_KEYS, force: true, sync: true })
+
 /**
  * The images of the client's namespace (`client.images`): read, list, remove, prune, push, and move
  * images in and out as archives. Pulling is the client's headline verb, `client.pull`.
@@ -45,6 +49,7 @@ export class ImageStore {
 
   /** Lists the namespace's images, optionally filtered. */
   async list(options: ListImagesOptions = {}): Promise<Image[]> {
+    checkOptionKeys(options, LIST_IMAGES_OPTION_KEYS, 'images.list()')
     const { images } = await this.client.services.images.list({ filters: options.filters ?? [] }, options)
     return images.map((record) => new Image(this.client, record))
   }
@@ -56,6 +61,7 @@ export class ImageStore {
    * @throws NotFoundError when there is no such image.
    */
   async remove(reference: string, options: RemoveImageOptions = {}): Promise<void> {
+    checkOptionKeys(options, REMOVE_IMAGE_OPTION_KEYS, 'images.remove()')
     const name = parseReference(reference).string
     if (options.force !== true) {
       const { containers } = await this.client.services.containers.list({ filters: [`image==${JSON.stringify(name)}`] }, options)

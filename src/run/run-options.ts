@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../grpc/errors.js'
 import { checkOptionKeys, closestKey, describe, keysOf, omitKeys } from '../client/option-check.js'
-import { checkContainerOptionShapes, CREATE_CONTAINER_OPTION_KEYS, RUN_PASS_THROUGH_KEYS, type CreateContainerOptions } from '../containers/create-container.js'
+import { checkContainerOptionShapes, CREATE_CONTAINER_OPTION_KEYS, type CreateContainerOptions } from '../containers/create-container.js'
 import type { RestartPolicy } from '../containers/restart-policy.js'
 import { checkPullOptions, PULL_OPTION_KEYS, type PullOptions } from '../images/pull.js'
 import type { JsonFileLogOptions } from '../logs/log-config.js'
@@ -86,6 +86,15 @@ export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {
    * anything is made.
    */
   stdio?: RunStdio
+  /**
+   * With `stdio: 'pipe'`: the most bytes collected of stdout, and of stderr (each), like
+   * `child_process.execFile`'s option, with its default: 1 MiB (`1024 * 1024`). One byte more and the
+   * container's processes are killed (SIGKILL) and `run()` rejects with `ResourceExhaustedError`
+   * ("stdout exceeded maxBuffer (1048576 bytes)"), the container removed with `rm`, else kept, stopped;
+   * memory stays bounded however much the process writes (the json-file log still gets the output up to
+   * the kill). `Infinity` for no limit. Ignored with other stdio, whose output is not kept in memory.
+   */
+  maxBuffer?: number
   /** Restart policy for a detached container (`--restart`); containerd's restart monitor applies it. Default `no`. */
   restart?: RestartPolicy
   /** The network. Default `none` (see {@link NetworkMode}). */
@@ -107,17 +116,12 @@ export const RUN_OPTION_KEYS = keysOf<RunOptions>()({
   pull: true,
   pullOptions: true,
   stdio: true,
+  maxBuffer: true,
   restart: true,
   network: true,
   logOptions: true,
   stopTimeout: true,
 })
-
-// run() spreads its options into createContainer's, which lets run()'s own keys through: a key added to
-// RunOptions alone must be added to RUN_PASS_THROUGH_KEYS too, or run() would be refused its own option
-// (this assignment fails to compile then).
-type RunOnlyKey = Exclude<keyof RunOptions, keyof CreateContainerOptions>
-const _allPassedThrough: [Exclude<RunOnlyKey, (typeof RUN_PASS_THROUGH_KEYS)[number]>] extends [never] ? true : never = true
 
 /** The keys of `RunOptions.logOptions`. */
 export const JSON_FILE_LOG_OPTION_KEYS = keysOf<JsonFileLogOptions>()({ maxSize: true, maxFile: true, address: true })

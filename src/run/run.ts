@@ -5,7 +5,7 @@ import type { ContainerdContainer } from '../containers/container.js'
 import { Container } from '../docker/container.js'
 import { releaseNerdctlMetadata } from '../nerdctl/release-metadata.js'
 import { generateContainerId } from '../nerdctl/container-id.js'
-import { createContainer } from '../containers/create-container.js'
+import { createContainer, CREATE_CONTAINER_OPTION_KEYS, type CreateContainerOptions } from '../containers/create-container.js'
 import { containerStateDir, dataStorePath } from '../nerdctl/data-store.js'
 import { NameStore } from '../nerdctl/name-store.js'
 import { checkUserLabels, defaultContainerName, nerdctlLabels, withNerdctlAnnotations } from '../nerdctl/labels.js'
@@ -21,6 +21,7 @@ import { withHostNetwork, withNoNetwork } from '../oci/network-mode.js'
 import type { Task } from '../tasks/task.js'
 import type { TaskStdio } from '../tasks/task-io.js'
 import { openLogFile, RunIo } from './run-io.js'
+import { checkMaxBuffer } from '../tasks/bounded-output.js'
 import { checkRunOptions, type RunOptions } from './run-options.js'
 
 /**
@@ -67,6 +68,7 @@ export interface CompletedRun {
  */
 export async function runContainer(client: ClientCore, reference: string, options: RunOptions = {}): Promise<DetachedRun | CompletedRun> {
   checkRunOptions(options)
+  checkMaxBuffer(options.maxBuffer)
   checkUserLabels(options.labels ?? {})
   const detach = options.detach === true
   const tty = options.tty === true
@@ -130,7 +132,7 @@ export async function runContainer(client: ClientCore, reference: string, option
       ...(parsedRestart !== undefined ? restartLabels(parsedRestart, logUri !== undefined ? { logUri } : {}) : {}),
     }
     container = await createContainer(client, id, {
-      ...options,
+      ...containerOptions(options),
       image,
       labels,
       ...(hostname !== undefined ? { hostname } : {}),
@@ -155,7 +157,14 @@ export async function runContainer(client: ClientCore, reference: string, option
       taskStdio = { logUri: stdio.logUri, ...(tty ? { terminal: true } : {}) }
     } else {
       // nerdctl's container IO: the logger runs here, fed a copy of what goes to the caller.
-      io = new RunIo({ stdio, tty, interactive: options.interactive === true, logger: await loggerStart, ...(logFile !== undefined ? { logFile } : {}) })
+      io = new RunIo({
+        stdio,
+        tty,
+        interactive: options.interactive === true,
+        logger: await loggerStart,
+        ...(logFile !== undefined ? { logFile } : {}),
+        ...(options.maxBuffer !== undefined ? { maxBuffer: options.maxBuffer } : {}),
+      })
       taskStdio = io.taskStdio()
     }
     task = await container.newTask({ ...callOptions, stdio: taskStdio })
@@ -173,8 +182,13 @@ export async function runContainer(client: ClientCore, reference: string, option
       await container.delete(callOptions)
       await releaseNerdctlMetadata(id, labels)
     }
+    // Past maxBuffer RunIo killed the task: the run fails, once rm was honoured (without rm the stopped
+    // container is kept, as after any exit).
+    if (io?.overflow !== undefined) throw io.overflow
     return { id, name, container: options.rm === true ? undefined : new Container(client, id), exitCode, ...collected }
   } catch (err) {
+    // The overflow above comes after a finished run: nothing to undo.
+    if (io?.overflow !== undefined && err === io.overflow) throw err
     io?.abort()
     if (io === undefined) {
       logFile?.destroy()
@@ -233,4 +247,9 @@ async function undo(names: NameStore, name: string, id: string, stateDir: string
   if (container !== undefined) await container.delete().catch(() => undefined)
   await names.release(name, id).catch(() => undefined)
   await rm(stateDir, { recursive: true, force: true })
+}
+
+/** The container options among run()'s (run's own, such as `name` or `detach`, are not create's to see). */
+function containerOptions(options: RunOptions): Omit<CreateContainerOptions, 'image'> {
+  return Object.fromEntries(Object.entries(options).filter(([key]) => key in CREATE_CONTAINER_OPTION_KEYS && key !== 'image')) as Omit<CreateContainerOptions, 'image'>
 }

@@ -2,11 +2,12 @@ import { ClientCore } from '../client/client.js'
 import type { Image } from '../images/image.js'
 import { getImage } from '../images/get-image.js'
 import { ImageStore } from '../images/image-store.js'
-import { pullImage, type PullOptions } from '../images/pull.js'
+import { checkPullOptions, pullImage, type PullOptions } from '../images/pull.js'
 import { transferPull } from '../images/transfer-pull.js'
 import { DEFAULT_DATA_ROOT, dataStorePath } from '../nerdctl/data-store.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
-import { containerLogs } from '../logs/container-logs.js'
+import { containerLogs, CONTAINER_LOGS_OPTION_KEYS } from '../logs/container-logs.js'
+import { checkOptionKeys, omitKeys } from '../client/option-check.js'
 import type { LogEntry } from '../logs/log-entry.js'
 import type { Container } from '../docker/container.js'
 import { ContainerStore } from '../docker/container-store.js'
@@ -57,6 +58,8 @@ export class Client extends ClientCore {
    * @throws RegistryError for registry failures (not found, unauthorized, unavailable, digest mismatch).
    */
   async pull(reference: string, options: PullOptions = {}): Promise<Image> {
+    // Checked before `strategy` picks the path, so a bad options value is a typed error on both.
+    checkPullOptions(options)
     return this.guardNamespace(async () => {
       if (options.strategy === 'transfer') return getImage(this, await transferPull(this, reference, options), options)
       const pulled = await pullImage(this, reference, options)
@@ -71,8 +74,11 @@ export class Client extends ClientCore {
    * to exit and resolves with the exit code (a {@link CompletedRun}, with the output for
    * `stdio: 'pipe'`), removing it with `rm`. An attached run's output goes to `stdio` and to the
    * json-file log too. `tty` runs it on a terminal (`-t`), `interactive` feeds stdin (`-i`).
-   * A failed run leaves nothing behind.
+   * A failed run leaves nothing behind (one exception: output past `maxBuffer` with `stdio: 'pipe'`
+   * kills the process and rejects with `ResourceExhaustedError`, and without `rm` the stopped container
+   * is kept, as after any exit).
    * @throws InvalidArgumentError for bad or conflicting options; ConflictError when the name is taken.
+   * @throws ResourceExhaustedError when collected output exceeds `maxBuffer`.
    */
   async run<Detach extends boolean = false>(image: string, options?: RunOptions & { detach?: Detach }): Promise<Detach extends true ? DetachedRun : CompletedRun> {
     const result = await this.guardNamespace(() => runContainer(this, image, options))
@@ -86,6 +92,8 @@ export class Client extends ClientCore {
    * @throws NotFoundError when the container or its log does not exist.
    */
   logs(container: string | Container, options: LogsOptions = {}): AsyncIterable<LogEntry> {
+    // A typo is reported before the container is looked up (a missing container would hide it).
+    checkOptionKeys(options, omitKeys(CONTAINER_LOGS_OPTION_KEYS, 'dataStore'), 'logs()')
     const id = (): Promise<string> => (typeof container === 'string' ? resolveContainerId(this, container, options) : Promise.resolve(container.id))
     const dataStore = this.dataStore
     const logsOf = (containerId: string): AsyncGenerator<LogEntry> => containerLogs(this, containerId, { ...options, dataStore })

@@ -9,7 +9,8 @@ import { closeProcessStdin, ProcessHandle, type ExitStatus } from './process-han
 import { checkMaxBuffer, OutputCollector } from './bounded-output.js'
 import { CallDeadline } from './call-deadline.js'
 import { decodeRecordSpec } from '../oci/spec-json.js'
-import { mergeEnv } from '../oci/environment.js'
+import { mergeEnv, normalizeEnv, type EnvInput } from '../oci/environment.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, checkStringArray, keysOf } from '../client/option-check.js'
 import type { Process } from '../oci/runtime-spec.js'
 import { resolveUser, type UserDatabase } from '../oci/user-database.js'
 
@@ -17,8 +18,8 @@ import { resolveUser, type UserDatabase } from '../oci/user-database.js'
 export interface ExecOptions extends CallOptions {
   /** The command and its arguments. */
   args: string[]
-  /** `KEY=value` entries replacing or adding to the container's environment. */
-  env?: string[]
+  /** Variables replacing or adding to the container's environment: `{ KEY: 'value' }` or `['KEY=value']`. */
+  env?: EnvInput
   /** Working directory. Default: the container's. */
   cwd?: string
   /**
@@ -263,6 +264,9 @@ export class ExecProcess extends ProcessHandle implements AsyncDisposable {
   }
 }
 
+/** The keys of {@link ExecOptions}, for the run-time check. */
+const EXEC_OPTION_KEYS = keysOf<ExecOptions>()({ ...CALL_OPTION_KEYS, args: true, env: true, cwd: true, user: true, tty: true, stdio: true, execId: true })
+
 /** Creates an exec process (not started) in a container's running task. */
 export async function createExec(
   client: ClientCore,
@@ -270,6 +274,8 @@ export async function createExec(
   options: ExecOptions,
   userDatabase: () => Promise<UserDatabase> = async () => ({}),
 ): Promise<ExecProcess> {
+  checkOptionKeys(options, EXEC_OPTION_KEYS, 'exec()')
+  checkStringArray(options.args, 'exec() args', "['sh', '-c', 'echo hi']")
   if (!Array.isArray(options.args) || options.args.length === 0) throw new InvalidArgumentError('exec needs a command: args must not be empty')
   const stdio: TaskStdio = options.stdio ?? (options.tty === true ? { terminal: true } : { stdout: 'pipe', stderr: 'pipe' })
   const terminal = typeof stdio === 'object' && 'terminal' in stdio
@@ -277,7 +283,7 @@ export async function createExec(
   const execId = options.execId ?? `exec-${randomBytes(6).toString('hex')}`
   const { container } = await client.services.containers.get({ id: containerId }, options)
   const base: Process = decodeRecordSpec(container?.spec?.value).process ?? { cwd: '/', user: { uid: 0, gid: 0 } }
-  const env = mergeEnv(base.env ?? [], options.env ?? [])
+  const env = mergeEnv(base.env ?? [], options.env === undefined ? [] : normalizeEnv(options.env, 'exec() env'))
   const processSpec: Process = { ...base, args: options.args, env, cwd: options.cwd ?? base.cwd, terminal }
   if (options.user !== undefined) {
     const user = resolveUser(options.user, await userDatabase(), 'exec user')

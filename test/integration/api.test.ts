@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Client, ConflictError, Container, ContainerdContainer, DetachedRun, Image, NotFoundError, type ContainerdEvent } from '../../src/index.js'
+import { Client, ConflictError, Container, ContainerdContainer, DetachedRun, Image, InvalidArgumentError, NotFoundError, type ContainerdEvent } from '../../src/index.js'
 import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 import { connectTestClient, daemonAddress } from '../env/test-client.js'
 
@@ -105,6 +105,25 @@ describe('client.containers', () => {
     await created[Symbol.asyncDispose]()
     await created[Symbol.asyncDispose]()
     await expect(created.info()).rejects.toBeInstanceOf(NotFoundError)
+  })
+})
+
+describe('options checked at run time on every handle and store', () => {
+  it("refuses unknown keys with the closest known one named, and takes exec's env as an object", async () => {
+    await using web = await client.run(IMAGE, { name: 'api-options', detach: true, args: ['sleep', '600'], stopTimeout: 1 })
+    const { stdout } = await (await web.exec({ args: ['sh', '-c', 'echo $GREETING'], env: { GREETING: 'hello' } })).output()
+    expect(stdout).toBe('hello\n')
+    // Plain JavaScript callers: the values below are what a typo or a wrong shape looks like at run time.
+    const loose = (value: object): never => value as never
+    await expect(web.exec(loose({ args: 'sleep 30' }))).rejects.toThrow(/args must be an array/)
+    await expect(web.exec(loose({ args: ['true'], evn: ['A=1'] }))).rejects.toThrow(/did you mean 'env'/)
+    await expect(web.stop(loose({ timout: 1 }))).rejects.toThrow(/unknown option 'timout' of stop\(\): did you mean 'timeout'/)
+    await expect(web.remove(loose({ froce: true }))).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.images.list(loose({ filter: [] }))).rejects.toThrow(/did you mean 'filters'/)
+    await expect(client.containers.list(loose({ filter: [] }))).rejects.toThrow(/did you mean 'filters'/)
+    // run()'s own options are not create's: a name there would be silently dropped.
+    await expect(client.containers.create(uniqueId('api-name'), loose({ image: IMAGE, name: 'web' }))).rejects.toThrow(/unknown option 'name'/)
+    expect(await web.status()).toBe('running')
   })
 })
 

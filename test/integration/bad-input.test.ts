@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  CanceledError,
-  Client,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-  UnavailableError,
-} from '../../src/index.js'
+import { CanceledError, Client, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from '../../src/index.js'
 import { daemonAddress, uniqueNamespace } from '../env/test-client.js'
 
 // Every failure here must leave the daemon as it was: no namespace, lease, ingest, blob or snapshot.

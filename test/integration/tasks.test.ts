@@ -8,7 +8,8 @@ import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { InvalidArgumentError, NotFoundError, readLogs, type Image } from '../../src/index.js'
+import { InvalidArgumentError, NotFoundError, type Image } from '../../src/index.js'
+import { readLogs } from '../../src/logs/log-reader.js'
 import { StreamText } from '../env/stream-text.js'
 import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 import { connectTestClient, ctr, daemonAddress } from '../env/test-client.js'
@@ -38,7 +39,7 @@ function crunRefusesHost(): boolean {
 
 describe('terminals', () => {
   it('runs a task on a pseudo-terminal and resizes it (PTY, TaskResize)', async () => {
-    const container = await client.createContainer(uniqueId('pty'), { image, tty: true, args: ['sh', '-c', 'tty; read go; stty size'] })
+    const container = await client.containers.create(uniqueId('pty'), { image, tty: true, args: ['sh', '-c', 'tty; read go; stty size'] })
     const task = await container.newTask({ stdio: { terminal: true } })
     expect(task.stderr).toBeUndefined()
     const out = new StreamText(task.stdout)
@@ -55,9 +56,9 @@ describe('terminals', () => {
   })
 
   it('refuses a task whose terminal setting does not match its container, before creating anything', async () => {
-    const plain = await client.createContainer(uniqueId('plain'), { image, args: ['true'] })
+    const plain = await client.containers.create(uniqueId('plain'), { image, args: ['true'] })
     await expect(plain.newTask({ stdio: { terminal: true } })).rejects.toBeInstanceOf(InvalidArgumentError)
-    const tty = await client.createContainer(uniqueId('ttyonly'), { image, tty: true, args: ['true'] })
+    const tty = await client.containers.create(uniqueId('ttyonly'), { image, tty: true, args: ['true'] })
     await expect(tty.newTask({ stdio: 'pipe' })).rejects.toThrow(/tty: true/)
     for (const c of [plain, tty]) {
       await expect(c.task()).rejects.toBeInstanceOf(NotFoundError)
@@ -66,7 +67,7 @@ describe('terminals', () => {
   })
 
   it('execs on a terminal with large output and resizes the exec (ExecLargeOutputWithTTY, Resize)', async () => {
-    const container = await client.createContainer(uniqueId('exectty'), { image, args: ['sleep', '600'] })
+    const container = await client.containers.create(uniqueId('exectty'), { image, args: ['sleep', '600'] })
     const task = await container.newTask()
     await task.start()
     const big = await task.exec({ args: ['sh', '-c', 'seq 1 50000'], tty: true })
@@ -95,7 +96,7 @@ describe('terminals', () => {
 
 describe('processes', () => {
   it('execs with large arguments, as a user, without stdin, and reports a missing binary (LargeExecArgs, NoSTDIN, ExecNoBinaryExists)', async () => {
-    const container = await client.createContainer(uniqueId('execs'), { image, args: ['sleep', '600'], hostname: 'tasks-host' })
+    const container = await client.containers.create(uniqueId('execs'), { image, args: ['sleep', '600'], hostname: 'tasks-host' })
     const task = await container.newTask()
     await task.start()
     const large = 'x'.repeat(100_000)
@@ -120,7 +121,7 @@ describe('processes', () => {
   })
 
   it('fails to create a task for a missing binary and leaves no task or FIFO (NoBinaryExists)', async () => {
-    const container = await client.createContainer(uniqueId('nobin'), { image, args: ['/no/such/binary'] })
+    const container = await client.containers.create(uniqueId('nobin'), { image, args: ['/no/such/binary'] })
     await expect(container.newTask({ stdio: 'pipe' })).rejects.toThrow(/no such file|not found/i)
     await expect(container.task()).rejects.toBeInstanceOf(NotFoundError)
     // FIFOs are named after the container: none may be left in any FIFO directory.
@@ -138,7 +139,7 @@ describe('processes', () => {
   it('writes its output through the json-file logger (stdio { jsonFile })', async () => {
     const dataStore = await mkdtemp(join(tmpdir(), 'csdk-jsonfile-'))
     try {
-      const container = await client.createContainer(uniqueId('jsonfile'), { image, args: ['sh', '-c', 'echo to-out; echo to-err >&2'] })
+      const container = await client.containers.create(uniqueId('jsonfile'), { image, args: ['sh', '-c', 'echo to-out; echo to-err >&2'] })
       const task = await container.newTask({ stdio: { jsonFile: { dataStore, maxSize: '1m', maxFile: 2 } } })
       const exited = task.wait()
       await task.start()
@@ -149,8 +150,8 @@ describe('processes', () => {
       expect(lines.sort()).toEqual(['stderr:to-err', 'stdout:to-out'])
       const stateDir = (await container.info()).labels['nerdctl/state-dir'] ?? ''
       expect(stateDir).toBe(join(dataStore, 'containers', client.namespace, container.id))
-      await container.delete()
-      // The log went with the container.
+      await container.remove()
+      // The log went with the container (remove() is docker rm: record, snapshot, state dir, log).
       expect(existsSync(stateDir)).toBe(false)
     } finally {
       await rm(dataStore, { recursive: true, force: true })
@@ -158,7 +159,7 @@ describe('processes', () => {
   })
 
   it('connects the process to streams of our own (stdin Readable, stdout/stderr Writables)', async () => {
-    const container = await client.createContainer(uniqueId('streams'), { image, args: ['sh', '-c', 'cat; echo done >&2'] })
+    const container = await client.containers.create(uniqueId('streams'), { image, args: ['sh', '-c', 'cat; echo done >&2'] })
     const stdout = new PassThrough()
     const stderr = new PassThrough()
     const out = new StreamText(stdout)
@@ -178,7 +179,7 @@ describe('processes', () => {
   })
 
   it('lists pids and kills every process (Pids, KillAll), then waits on the stopped task (WaitStoppedTask)', async () => {
-    const container = await client.createContainer(uniqueId('killall'), { image, args: ['sh', '-c', 'sleep 600 & sleep 600 & wait'] })
+    const container = await client.containers.create(uniqueId('killall'), { image, args: ['sh', '-c', 'sleep 600 & sleep 600 & wait'] })
     const task = await container.newTask()
     const exited = task.wait()
     await task.start()
@@ -199,9 +200,9 @@ describe('processes', () => {
 
   it('takes labels and the stop signal from the image config (WithImageConfigLabels, WithImageStopSignal)', async () => {
     await importFixture(client, await busyboxImage({ config: { Labels: { 'org.example.team': 'core', app: 'image' }, StopSignal: 'SIGINT' } }), 'docker.io/library/busybox:labelled')
-    const labelled = await client.getImage('docker.io/library/busybox:labelled')
+    const labelled = await client.images.get('docker.io/library/busybox:labelled')
     await unpackImage(client, labelled)
-    const container = await labelled.createContainer(uniqueId('labelled'), { args: ['sh', '-c', 'trap "exit 6" INT; while true; do sleep 0.2; done'], labels: { app: 'mine' } })
+    const container = await client.containers.create(uniqueId('labelled'), { image: labelled, args: ['sh', '-c', 'trap "exit 6" INT; while true; do sleep 0.2; done'], labels: { app: 'mine' } })
     expect((await container.info()).labels).toMatchObject({ 'org.example.team': 'core', app: 'mine', 'io.containerd.image.config.stop-signal': 'SIGINT' })
     const task = await container.newTask()
     await task.start()
@@ -211,8 +212,8 @@ describe('processes', () => {
     await container.delete()
   })
 
-  it('creates a container from an image handle (image.createContainer)', async () => {
-    const container = await image.createContainer(uniqueId('from-image'), { args: ['sh', '-c', 'exit 9'] })
+  it('creates a container from an image handle', async () => {
+    const container = await client.containers.create(uniqueId('from-image'), { image, args: ['sh', '-c', 'exit 9'] })
     expect((await container.info()).image).toBe(IMAGE)
     const task = await container.newTask()
     const exited = task.wait()
@@ -227,7 +228,7 @@ describe('processes', () => {
     const child = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../env/attach-child.ts'), daemonAddress(), client.namespace, id, IMAGE], { timeout: 60_000 })
     expect(child.stdout.trim()).toBe(id)
 
-    const container = await client.loadContainer(id)
+    const container = await client.containers.get(id)
     const task = await container.task({ attach: true })
     expect(task.stdout).toBeDefined()
     const out = new StreamText(task.stdout)
@@ -248,9 +249,9 @@ describe('stop', () => {
   const loop = (trap: string): string[] => ['sh', '-c', `${trap}; while true; do sleep 0.2; done`]
 
   it('stops with the stop signal, then SIGKILL after the grace period, and stays stopped', async () => {
-    const graceful = await client.createContainer(uniqueId('stop-term'), { image, args: loop('trap "exit 3" TERM') })
-    const ignoring = await client.createContainer(uniqueId('stop-kill'), { image, args: loop('trap "" TERM') })
-    const labelled = await client.createContainer(uniqueId('stop-label'), {
+    const graceful = await client.containers.create(uniqueId('stop-term'), { image, args: loop('trap "exit 3" TERM') })
+    const ignoring = await client.containers.create(uniqueId('stop-kill'), { image, args: loop('trap "" TERM') })
+    const labelled = await client.containers.create(uniqueId('stop-label'), {
       image,
       args: loop('trap "exit 5" INT'),
       labels: { 'io.containerd.image.config.stop-signal': 'SIGINT' },
@@ -278,7 +279,7 @@ describe('stop', () => {
   })
 
   it('stops a paused task', async () => {
-    const container = await client.createContainer(uniqueId('stop-paused'), { image, args: loop('trap "exit 4" TERM') })
+    const container = await client.containers.create(uniqueId('stop-paused'), { image, args: loop('trap "exit 4" TERM') })
     const task = await container.newTask()
     await task.start()
     await new Promise((r) => setTimeout(r, 300))
@@ -292,7 +293,7 @@ describe('stop', () => {
 
 describe('runtimes', () => {
   it('runs a container with crun through the runc shim (on a hybrid-cgroup host: with a v1-only view)', async () => {
-    const container = await client.createContainer(uniqueId('crun'), { image, runtime: 'crun', args: ['sh', '-c', 'exit 5'] })
+    const container = await client.containers.create(uniqueId('crun'), { image, runtime: 'crun', args: ['sh', '-c', 'exit 5'] })
     expect((await container.info()).runtime).toBe('io.containerd.runc.v2')
     // ctr prints the runc shim's options as JSON (2.x) or as the raw Any (1.x): field 6 binary_name = "crun".
     const info = await ctr(client.namespace, 'containers', 'info', container.id)
@@ -314,7 +315,7 @@ describe('runtimes', () => {
           `exec unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec /usr/bin/crun "$@"' crun "$@"`,
           '',
         ].join('\n'), { mode: 0o755 })
-        const viaCrun = await client.createContainer(uniqueId('crun-v1'), { image, runtime: wrapper, args: ['sh', '-c', 'echo crun-ran; exit 5'] })
+        const viaCrun = await client.containers.create(uniqueId('crun-v1'), { image, runtime: wrapper, args: ['sh', '-c', 'echo crun-ran; exit 5'] })
         const task = await viaCrun.newTask({ stdio: 'pipe' })
         const out = new StreamText(task.stdout)
         const exited = task.wait()
@@ -336,6 +337,6 @@ describe('runtimes', () => {
       await task.delete()
       await container.delete()
     }
-    await expect(client.createContainer(uniqueId('badrt'), { image, runtime: 'not a runtime' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(client.containers.create(uniqueId('badrt'), { image, runtime: 'not a runtime' })).rejects.toBeInstanceOf(InvalidArgumentError)
   })
 })
