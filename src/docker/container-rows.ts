@@ -43,7 +43,7 @@ export interface ContainerRow {
   Labels: Record<string, string>
 }
 
-/** Options of {@link buildContainerRow}. */
+/** How `ps` rows are formatted (see `client.containers.ps()`). */
 export interface ContainerRowOptions {
   /** Shorten the id and command, as `ps` does unless `--no-trunc`. Default true. */
   truncate?: boolean
@@ -51,7 +51,7 @@ export interface ContainerRowOptions {
   now?: Date
 }
 
-/** Options of {@link listContainerRows}. */
+/** Options of `client.containers.ps()`. */
 export interface ListContainerRowsOptions extends CallOptions, ContainerRowOptions {
   /** Include containers that are not running (`ps -a`). Default false: only `Up` ones, like `ps`. */
   all?: boolean
