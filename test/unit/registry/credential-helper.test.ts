@@ -9,6 +9,7 @@ import {
   helperProgram,
   runCredentialHelper,
 } from '../../../src/registry/credential-helper.js'
+import { CanceledError } from '../../../src/grpc/errors.js'
 import { RegistryError } from '../../../src/registry/registry-error.js'
 
 const SECRET = 's3cr3t-P4ssw0rd-xyz'
@@ -114,6 +115,17 @@ async function caught(promise: Promise<unknown>): Promise<RegistryError> {
   throw new Error('expected a rejection')
 }
 
+/** The CanceledError `promise` rejects with (an abort is never a RegistryError). */
+async function canceled(promise: Promise<unknown>): Promise<CanceledError> {
+  try {
+    await promise
+  } catch (err) {
+    expect(err).toBeInstanceOf(CanceledError)
+    return err as CanceledError
+  }
+  throw new Error('expected a rejection')
+}
+
 describe('credential helper protocol', () => {
   it('stores, gets and erases through a helper', async () => {
     await credentialHelperStore('fake', { serverUrl: 'registry.example.com', username: 'alice', secret: SECRET }, { env })
@@ -193,15 +205,21 @@ describe('credential helper protocol', () => {
   it('stops on abort', async () => {
     const controller = new AbortController()
     const pending = credentialHelperGet('slow', 'r.example.com', { env, signal: controller.signal })
-    setTimeout(() => controller.abort(new Error('user gave up')), 50)
-    const err = await caught(pending)
+    const reason = new Error('user gave up')
+    setTimeout(() => controller.abort(reason), 50)
+    // An abort is the caller's doing, not the helper's: CanceledError with the signal's reason as cause.
+    const err = await canceled(pending)
     expect(err.message).toContain('aborted')
-    expect((err.cause as Error).message).toBe('user gave up')
+    expect(err.cause).toBe(reason)
   })
 
   it('rejects an already aborted signal without waiting', async () => {
-    const err = await caught(credentialHelperGet('slow', 'r', { env, signal: AbortSignal.abort() }))
+    const signal = AbortSignal.abort()
+    const started = Date.now()
+    const err = await canceled(credentialHelperGet('slow', 'r', { env, signal }))
     expect(err.message).toContain('aborted')
+    expect(err.cause).toBe(signal.reason)
+    expect(Date.now() - started).toBeLessThan(1000)
   })
 
   it('refuses output beyond the size cap', async () => {
