@@ -7,6 +7,7 @@ import type { JsonFileLogOptions } from '../logs/log-config.js'
 import type { Readable, Writable } from 'node:stream'
 import type { LogFileStdio, LogUriStdio } from '../tasks/task-io.js'
 import { isReadableStream, isWritableStream } from '../tasks/stream-shape.js'
+import { validateContainerName } from '../nerdctl/name-store.js'
 
 // The call, as messages name it.
 const WHERE = 'run()'
@@ -129,8 +130,8 @@ export const JSON_FILE_LOG_OPTION_KEYS = keysOf<JsonFileLogOptions>()({ maxSize:
 /**
  * Checks a `run()` options object before anything is pulled or created: known keys only (a typo such as
  * `memroy` would otherwise run without a memory limit), values of the right shape (`args: 'sleep 30'`
- * would run `s`), the nested `pullOptions`, `logOptions` and `stdio` objects likewise, and the option
- * combinations `nerdctl run` refuses.
+ * would run `s`), the nested `pullOptions`, `logOptions` and `stdio` objects likewise, a `name` by
+ * Docker's rule and length limit, and the option combinations `nerdctl run` refuses.
  * @throws InvalidArgumentError naming the unknown key and the closest known one, the value and the fix,
  *   or the conflict.
  */
@@ -140,6 +141,9 @@ export function checkRunOptions(options: RunOptions): void {
   checkPullOptions(options.pullOptions, `${WHERE} pullOptions`, omitKeys(PULL_OPTION_KEYS, 'signal'))
   checkOptionKeys(options.logOptions, JSON_FILE_LOG_OPTION_KEYS, `${WHERE} logOptions`)
   if (options.name !== undefined && typeof options.name !== 'string') throw new InvalidArgumentError(`${WHERE} name must be a string, got ${describe(options.name)}`)
+  // Checked here, not only when the name store takes it: a bad name must fail before a pull (which may
+  // be long, or wait on an unreachable registry) rather than after it.
+  if (options.name !== undefined) validateContainerName(options.name)
   if (options.detach === true && options.rm === true) {
     throw new InvalidArgumentError('detach and rm cannot be combined: nothing would be left running to remove the container when it exits')
   }

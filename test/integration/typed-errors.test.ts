@@ -140,6 +140,24 @@ describe('names and ids too long: InvalidArgumentError saying the limit, before 
   })
 })
 
+describe('a bad run name: InvalidArgumentError before the image is pulled', () => {
+  it('pull always from a registry that never answers (the run waited on the pull first)', async () => {
+    let requests = 0
+    const silent = await fakeRegistry(() => { requests++ })
+    const before = (await client.containers.list()).length
+    const started = Date.now()
+    // The signal only bounds the test had the pull started; the name must be refused long before it fires.
+    const err = await rejectionOf(client.run(`${silent}/library/not-here:typed-errors`, {
+      name: '-bad name', pull: 'always', args: ['true'], stdio: 'null', rm: true, signal: AbortSignal.timeout(5000),
+    }))
+    expect(err).toBeInstanceOf(InvalidArgumentError)
+    expect(err.message).toMatch(/container name "-bad name" is invalid/)
+    expect(requests).toBe(0)
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(await client.containers.list()).toHaveLength(before)
+  })
+})
+
 describe('timeoutMs', () => {
   it.each([NaN, Infinity, 2 ** 31])('%d is an InvalidArgumentError before the call is sent', async (timeoutMs) => {
     // Before: NaN went out as grpc-timeout "NaNm" (HTTP 400, "not gRPC" Unavailable); a timer above
