@@ -39,8 +39,18 @@ export function createProgressRenderer(out: Writable & { isTTY?: boolean }, opti
   const now = options.now ?? Date.now
   const started = now()
   const rows = new Map<string, Row>()
+  /** Each reference's resolved root digest: its blob's 'done' ends the reference's line. */
+  const roots = new Map<string, string>()
   let drawnLines = 0
   let lastDraw = 0
+
+  // The last line in both modes: the docs promise elapsed time, bytes so far and the rate.
+  const totalsLine = (): string => {
+    const elapsedMs = now() - started
+    const bytes = [...rows.values()].reduce((sum, r) => sum + (r.label.startsWith('layer-') || r.label.startsWith('config-') ? r.current : 0), 0)
+    const rate = elapsedMs > 0 ? bytes / (elapsedMs / 1000) : 0
+    return `elapsed: ${(elapsedMs / 1000).toFixed(1)} s${' '.repeat(4)}total: ${formatBytes(bytes)} (${formatBytes(rate)}/s)`
+  }
 
   const draw = (): void => {
     const labelWidth = Math.max(...[...rows.values()].map((r) => r.label.length), 10) + 1
@@ -52,19 +62,15 @@ export function createProgressRenderer(out: Writable & { isTTY?: boolean }, opti
       const sizes = r.total > 0 && r.status === 'downloading' ? ` ${formatBytes(r.current)}/${formatBytes(r.total)}` : ''
       return `${label} ${status} |${'+'.repeat(filled)}${'-'.repeat(width - filled)}|${sizes}`
     })
-    const elapsedMs = now() - started
-    const bytes = [...rows.values()].reduce((sum, r) => sum + (r.label.startsWith('layer-') || r.label.startsWith('config-') ? r.current : 0), 0)
-    const rate = elapsedMs > 0 ? bytes / (elapsedMs / 1000) : 0
-    lines.push(`elapsed: ${(elapsedMs / 1000).toFixed(1)} s${' '.repeat(4)}total: ${formatBytes(bytes)} (${formatBytes(rate)}/s)`)
+    lines.push(totalsLine())
     if (drawnLines > 0) out.write(`\x1b[${drawnLines}A`)
     out.write(lines.map((l) => `\x1b[2K${l}\n`).join(''))
     drawnLines = lines.length
     lastDraw = now()
   }
 
-  const onProgress = (event: PullProgressEvent): void => {
-    const key = event.digest ?? event.ref
-    const label = event.digest === undefined ? event.ref : `${kindOf(event)}-${event.digest}`
+  /** Sets one row's state; true when its status changed (and, without a TTY, prints the new status). */
+  const update = (key: string, label: string, event: PullProgressEvent): boolean => {
     const row = rows.get(key) ?? { label, status: '', current: 0, total: event.total ?? 0 }
     const changed = row.status !== event.status
     row.status = event.status
@@ -72,21 +78,30 @@ export function createProgressRenderer(out: Writable & { isTTY?: boolean }, opti
     if (event.current !== undefined) row.current = event.current
     if (event.status === 'downloaded' || event.status === 'exists' || event.status === 'done') row.current = row.total
     rows.set(key, row)
-    if (tty) {
-      if (now() - lastDraw >= 100 || changed) draw()
-    } else if (changed) {
-      out.write(`${row.label}: ${row.status}${row.total > 0 ? ` (${formatBytes(row.total)})` : ''}\n`)
+    if (!tty && changed) out.write(`${row.label}: ${row.status}${row.total > 0 ? ` (${formatBytes(row.total)})` : ''}\n`)
+    return changed
+  }
+
+  const onProgress = (event: PullProgressEvent): void => {
+    let changed = false
+    if (event.digest !== undefined) changed = update(event.digest, `${kindOf(event)}-${event.digest}`, event)
+    // The reference's own line follows the pull as a whole: 'resolved' and the root's 'done' arrive with the
+    // root's digest (its blob line), and left alone the reference line would stay at 'resolving' after the pull
+    // ended. A manifest inside an index is 'done' before its index is: only the root's 'done' ends the reference.
+    // Sizes belong to the blob lines, so the reference line carries the status only.
+    if (event.status === 'resolved' && event.digest !== undefined) roots.set(event.ref, event.digest)
+    const forReference = event.digest === undefined || event.status === 'resolved' || (event.status === 'done' && roots.get(event.ref) === event.digest)
+    if (forReference && (event.digest === undefined || rows.has(event.ref))) {
+      changed = update(event.ref, event.ref, { status: event.status, ref: event.ref }) || changed
     }
+    if (tty && (now() - lastDraw >= 100 || changed)) draw()
   }
 
   return {
     onProgress,
     finish: () => {
       if (tty) draw()
-      else {
-        const elapsedMs = now() - started
-        out.write(`elapsed: ${(elapsedMs / 1000).toFixed(1)} s\n`)
-      }
+      else out.write(`${totalsLine()}\n`)
     },
   }
 }
