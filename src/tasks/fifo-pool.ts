@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, rmSync, statSync } from 'node:fs'
+import { readdirSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { InternalError } from '../grpc/errors.js'
+import { processStartTime } from '../util/process-owner.js'
 
 const run = promisify(execFile)
 
@@ -13,8 +14,18 @@ const BATCH = 48
 
 const POOL_PREFIX = '.csdk-pool-'
 
-/** A pool left this long by a pid that looks dead is removed (a pid in another pid namespace looks dead too). */
+/**
+ * A pool whose name does not say its owner's start time (made by an older version) and whose pid looks
+ * dead is removed after this long: a pid in another pid namespace looks dead too.
+ */
 const ABANDONED_AFTER_MS = 60 * 60 * 1000
+
+/**
+ * A pool directory is `.csdk-pool-<pid>-<start>-<pidns>-<random>`: the owner's pid, its start time (so a
+ * reused pid is not taken for the owner) and its pid namespace's inode (pids of another namespace are not
+ * ours to judge). Older pools are `.csdk-pool-<pid>-<random>`.
+ */
+const POOL_NAME = /^\.csdk-pool-(\d+)-(?:(\d+)-(\d+)-)?[0-9a-f]+$/
 
 /**
  * Ready-made FIFOs, so that creating a process's stdio costs renames instead of a `mkfifo` run each time.
@@ -23,7 +34,9 @@ const ABANDONED_AFTER_MS = 60 * 60 * 1000
  * event loop) in the lifecycle benchmark; one run now makes a batch, and a FIFO is taken by renaming it
  * into the process's own directory (same file system, one syscall). The pool lives in a directory of its
  * own under the FIFO root, removed when this process exits; pools left for an hour by processes that
- * died are removed when a new pool starts (a live pool removed by mistake is recreated on first use).
+ * died are removed when a new pool starts: at once when the name says the owner is gone (its pid not running,
+or running with another start time, in our pid namespace), else after an hour (a live pool removed by
+mistake is recreated on first use).
  */
 export class FifoPool {
   private dir: string | undefined
@@ -63,7 +76,7 @@ export class FifoPool {
   private async open(): Promise<string> {
     await mkdir(this.root, { recursive: true, mode: 0o700 })
     removeAbandonedPools(this.root)
-    const dir = join(this.root, `${POOL_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`)
+    const dir = join(this.root, `${POOL_PREFIX}${process.pid}-${processStartTime(process.pid) ?? 0}-${pidNamespace() ?? 0}-${randomBytes(4).toString('hex')}`)
     await mkdir(dir, { mode: 0o700 })
     this.dir = dir
     // Synchronous on purpose: 'exit' handlers cannot wait.
@@ -81,22 +94,41 @@ export class FifoPool {
 }
 
 /** Removes pool directories whose process is gone (killed before its exit handler ran). */
-function removeAbandonedPools(root: string): void {
+export function removeAbandonedPools(root: string): void {
   let entries: string[]
   try {
     entries = readdirSync(root)
   } catch {
     return
   }
+  const ownNamespace = pidNamespace()
   for (const entry of entries) {
-    const pid = Number(/^\.csdk-pool-(\d+)-/.exec(entry)?.[1])
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue
-    try {
-      if (Date.now() - statSync(join(root, entry)).mtimeMs < ABANDONED_AFTER_MS) continue
-    } catch {
-      continue
+    const match = POOL_NAME.exec(entry)
+    if (match === null) continue
+    const pid = Number(match[1])
+    if (pid <= 0 || (pid === process.pid && match[2] === processStartTime(pid))) continue
+    const [, , start, namespace] = match
+    if (start !== undefined && namespace !== undefined && ownNamespace !== undefined && namespace === ownNamespace) {
+      // Ours to judge: gone when the pid is not running or is another process (another start time).
+      if (processStartTime(pid) === start) continue
+    } else {
+      if (isAlive(pid)) continue
+      try {
+        if (Date.now() - statSync(join(root, entry)).mtimeMs < ABANDONED_AFTER_MS) continue
+      } catch {
+        continue
+      }
     }
     rmSync(join(root, entry), { recursive: true, force: true })
+  }
+}
+
+/** The inode of this process's pid namespace (`pid:[4026531836]`), or undefined without /proc. */
+function pidNamespace(): string | undefined {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1]
+  } catch {
+    return undefined
   }
 }
 
