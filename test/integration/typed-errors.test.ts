@@ -179,6 +179,26 @@ describe('timeoutMs', () => {
   })
 })
 
+describe('lease expiresInMs: InvalidArgumentError naming it, before anything is made', () => {
+  it.each([NaN, Infinity, 1e20, 3e14, -1, 0, '60000'])('%s (NaN or past 275760 was a raw RangeError: Invalid time value, past 9999 a label containerd ignores)', async (expiresInMs) => {
+    const id = uniqueId('lease-expiry')
+    const err = await rejectionOf(client.leases.create({ id, expiresInMs: expiresInMs as number }))
+    expect(err).toBeInstanceOf(InvalidArgumentError)
+    expect(err.message).toMatch(/lease expiresInMs must be a number of milliseconds more than 0 that ends before the year 10000, got /)
+    expect(await client.leases.list({ filters: [`id==${id}`] })).toEqual([])
+    let called = false
+    expect(await rejectionOf(client.withLease(async () => { called = true }, { expiresInMs: expiresInMs as number }))).toBeInstanceOf(InvalidArgumentError)
+    expect(called).toBe(false)
+  })
+
+  it('a long one that ends before the year 10000 is written as RFC 3339', async () => {
+    const hundredYears = 100 * 365 * 24 * 60 * 60 * 1000
+    await using lease = await client.leases.create({ id: uniqueId('lease-long'), expiresInMs: hundredYears })
+    const [listed] = await client.leases.list({ filters: [`id==${lease.id}`] })
+    expect(listed?.labels['containerd.io/gc.expire']).toMatch(/^2\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  })
+})
+
 describe('a registry answering with oversized headers: RegistryError TooLarge, not "not reachable"', () => {
   it('on the first request (node:http: HPE_HEADER_OVERFLOW)', async () => {
     const host = await fakeRegistry((_req, res) => {

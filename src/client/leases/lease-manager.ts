@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { CallOptions } from '../../grpc/call-options.js'
+import { InvalidArgumentError } from '../../grpc/errors.js'
 import { validateIdentifier } from '../identifiers.js'
 import { runWithLease } from '../lease-context.js'
 import type { NamespaceScope } from '../namespace-scope.js'
@@ -8,6 +9,12 @@ import { toDate } from '../time.js'
 
 /** containerd's GC honours this label: an expired lease is collected even if nobody deletes it. */
 export const LEASE_EXPIRE_LABEL = 'containerd.io/gc.expire'
+
+/**
+ * The latest expiry the label can carry: containerd parses it as RFC 3339, whose years have four digits
+ * (a later date is written `+010000-…`, which containerd ignores with a log line: the lease never expires).
+ */
+const MAX_EXPIRY = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
 /** A lease as listed by containerd. */
 export interface LeaseInfo {
@@ -36,6 +43,7 @@ export interface CreateLeaseOptions extends CallOptions {
   /**
    * Milliseconds after which containerd's GC may drop the lease even if it is never deleted (sets the
    * `containerd.io/gc.expire` label), so a crashed process cannot pin content forever. Default: no expiry.
+   * Must be more than 0 and end before the year 10000 (`InvalidArgumentError` otherwise).
    */
   expiresInMs?: number
 }
@@ -79,12 +87,15 @@ export class LeaseManager {
     private readonly scope: NamespaceScope,
   ) {}
 
-  /** Creates a lease in the client's namespace. */
+  /**
+   * Creates a lease in the client's namespace.
+   * @throws InvalidArgumentError for an id containerd refuses or an `expiresInMs` that is not a time to come.
+   */
   async create(options: CreateLeaseOptions = {}): Promise<Lease> {
     const id = options.id ?? generateLeaseId()
     validateIdentifier('lease id', id)
     const labels = { ...(options.labels ?? {}) }
-    if (options.expiresInMs !== undefined) labels[LEASE_EXPIRE_LABEL] = new Date(Date.now() + options.expiresInMs).toISOString()
+    if (options.expiresInMs !== undefined) labels[LEASE_EXPIRE_LABEL] = expiryLabel(options.expiresInMs)
     const { lease } = await this.scope.guard.run(this.scope.namespace, () => this.services.leases.create({ id, labels }, options))
     let deleted: Promise<void> | undefined
     const remove = (deleteOptions?: DeleteLeaseOptions): Promise<void> => {
@@ -158,6 +169,22 @@ export class LeaseManager {
       return result
     })
   }
+}
+
+/**
+ * The `containerd.io/gc.expire` value for a lease expiring `expiresInMs` from now. Checked first: NaN, a
+ * string or a date past the year 9999 made `toISOString()` throw a raw RangeError, and 0 or less a lease
+ * the next garbage collection may drop while it is in use.
+ */
+function expiryLabel(expiresInMs: unknown): string {
+  const expiry = typeof expiresInMs === 'number' ? Date.now() + expiresInMs : NaN
+  if (typeof expiresInMs !== 'number' || !(expiresInMs > 0) || !(expiry <= MAX_EXPIRY)) {
+    const shown = typeof expiresInMs === 'string' ? JSON.stringify(expiresInMs) : String(expiresInMs)
+    throw new InvalidArgumentError(
+      `lease expiresInMs must be a number of milliseconds more than 0 that ends before the year 10000, got ${shown}; leave it out for no expiry`,
+    )
+  }
+  return new Date(expiry).toISOString()
 }
 
 /** A lease id unique enough across processes: time plus random bits. */
