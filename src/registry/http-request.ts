@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { rootCertificates } from 'node:tls'
 import { canceledError } from '../grpc/abort.js'
 import { RegistryError } from './registry-error.js'
+import { DEFAULT_IDLE_TIMEOUT_MS, markStall, MIN_PROGRESS_BYTES, stallMessage } from './stall-watch.js'
 
 /** TLS settings for one registry host (from certs.d / hosts.toml, or the caller). */
 export interface TlsSettings {
@@ -25,8 +26,17 @@ export interface HttpRequest {
   body?: Buffer | NodeJS.ReadableStream
   tls?: TlsSettings
   signal?: AbortSignal | undefined
-  /** Time allowed until the response headers arrive. Default 60 s. */
+  /**
+   * Time allowed until the response headers arrive (a server that accepts the connection and says
+   * nothing fails the request with a `RegistryError` `Unavailable`). Default 60 s.
+   */
   headersTimeoutMs?: number
+  /**
+   * Time within which the response body must make progress while it is read: fewer than 16 KiB in this
+   * long (nothing, or a trickle) destroys the body with a `RegistryError` `Unavailable` that says it
+   * stalled (see stall-watch.ts). Time the body's bytes wait for its reader does not count. Default 60 s.
+   */
+  idleTimeoutMs?: number
 }
 
 /** The response: status, headers and the body as a stream (consume or destroy it). */
@@ -81,12 +91,16 @@ export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
     const headers: Record<string, string> = { ...(req.headers ?? {}) }
     if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.byteLength)
     const r = send(req.url, { method: req.method, headers, agent: agentFor(req.url, req.tls) })
-    const timer = setTimeout(() => r.destroy(new Error(`no response from ${req.url.host} within ${req.headersTimeoutMs ?? 60_000} ms`)), req.headersTimeoutMs ?? 60_000)
+    const headersMs = req.headersTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    const timer = setTimeout(() => {
+      r.destroy(new RegistryError('Unavailable', `${req.url.host} sent no response to ${what} within ${headersMs} ms`))
+    }, headersMs)
     const onAbort = (): void => { r.destroy(canceledError(req.signal as AbortSignal, what)) }
     req.signal?.addEventListener('abort', onAbort, { once: true })
     r.once('response', (res) => {
       clearTimeout(timer)
       res.once('close', () => req.signal?.removeEventListener('abort', onAbort))
+      watchBody(res, req.url.host, req.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS)
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res })
     })
     r.once('error', (err: NodeJS.ErrnoException) => {
@@ -98,6 +112,36 @@ export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
     else if (Buffer.isBuffer(req.body)) r.end(req.body)
     else req.body.pipe(r)
   })
+}
+
+/**
+ * Destroys `res` when its body stalls: a window of `ms` ends with fewer than {@link MIN_PROGRESS_BYTES}
+ * read from the socket while nothing waits in the body's buffer (bytes waiting there mean our reader, not
+ * the server, is behind; the socket reads on until that buffer is full). Polled once per window from the
+ * socket's byte count, so the body's stream mode is left alone. A body nobody listens to for errors (one
+ * being thrown away) is closed without one, so a stall never becomes an uncaught 'error'.
+ */
+function watchBody(res: IncomingMessage, host: string, ms: number): void {
+  const socket = res.socket
+  if (res.complete) return
+  let seen = socket.bytesRead
+  const timer = setTimeout(() => {
+    if (res.complete || res.destroyed) return
+    const received = socket.bytesRead - seen
+    seen = socket.bytesRead
+    if (received >= MIN_PROGRESS_BYTES || res.readableLength > 0) {
+      timer.refresh()
+      return
+    }
+    const err = markStall(new RegistryError('Unavailable', stallMessage(host, ms, received)))
+    if (res.listenerCount('error') > 0) res.destroy(err)
+    else res.destroy()
+  }, ms)
+  // Timers alone must not keep a process alive.
+  timer.unref()
+  const stop = (): void => clearTimeout(timer)
+  res.once('end', stop)
+  res.once('close', stop)
 }
 
 /**

@@ -3,6 +3,7 @@ import { connect as netConnect, isIP, type OnReadOpts, type Socket } from 'node:
 import { rootCertificates, connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import { canceledError } from '../grpc/abort.js'
 import { headersTooLarge, type TlsSettings } from './http-request.js'
+import { DEFAULT_IDLE_TIMEOUT_MS, markStall, StallWatch, stallMessage } from './stall-watch.js'
 
 /**
  * Where a blob's bytes go, read by the socket straight into the consumer's memory: no buffer is
@@ -29,8 +30,9 @@ export interface RawGetRequest {
   /** Time allowed until the response head arrives. Default 60 s. */
   headersTimeoutMs?: number
   /**
-   * Time allowed between two reads of the body (not counting waits for the sink). Default 60 s; a stall
-   * fails the body with code `ETIMEDOUT`, which the caller resumes like a dropped connection.
+   * Time within which the body must make progress while we wait for it (waits for the sink do not count):
+   * fewer than 16 KiB in this long, nothing or a trickle, is a stall (see stall-watch.ts). Default 60 s; a
+   * stall fails the body with code `ETIMEDOUT`, which the caller resumes like a dropped connection.
    */
   idleTimeoutMs?: number
 }
@@ -117,7 +119,7 @@ class RawReader {
   private headDone = false
   private bodyDone: { resolve: () => void; reject: (err: unknown) => void } | undefined
   private readonly timer: NodeJS.Timeout
-  private idleTimer: NodeJS.Timeout | undefined
+  private readonly idle: StallWatch
   private readonly onAbort: () => void
 
   constructor(private readonly req: RawGetRequest) {
@@ -154,7 +156,10 @@ class RawReader {
     this.socket.once('close', () => this.onClose())
     // An end of stream: 'close' follows.
     this.socket.once('end', () => this.socket.destroy())
-    const timeoutMs = req.headersTimeoutMs ?? 60_000
+    this.idle = new StallWatch(req.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, (received) => {
+      this.fail(markStall(Object.assign(new Error(stallMessage(url.host, this.idle.ms, received)), { code: 'ETIMEDOUT' })))
+    })
+    const timeoutMs = req.headersTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.timer = setTimeout(() => this.fail(new Error(`no response from ${url.host} within ${timeoutMs} ms`)), timeoutMs)
     this.onAbort = () => this.fail(canceledError(req.signal as AbortSignal, `GET ${url.host}${url.pathname}`))
     if (req.signal?.aborted === true) this.onAbort()
@@ -215,7 +220,7 @@ class RawReader {
       return
     }
     this.bodyStarted = true
-    this.armIdle()
+    this.idle.resume()
     this.socket.resume()
   }
 
@@ -227,15 +232,6 @@ class RawReader {
       return
     }
     this.fail(connectionClosed(`${this.req.url.host} closed the connection`))
-  }
-
-  /** (Re)starts the wait for the next body read. */
-  private armIdle(): void {
-    clearTimeout(this.idleTimer)
-    const ms = this.req.idleTimeoutMs ?? 60_000
-    this.idleTimer = setTimeout(() => {
-      this.fail(Object.assign(new Error(`${this.req.url.host} sent no body bytes for ${ms} ms`), { code: 'ETIMEDOUT' }))
-    }, ms)
   }
 
   private sendRequest(): void {
@@ -277,7 +273,7 @@ class RawReader {
     }
     const sink = this.sink
     if (sink === undefined || this.remaining === 0) return false
-    this.armIdle()
+    this.idle.progress(n)
     const into = this.handed
     this.handed = undefined
     let wait: Promise<void> | undefined
@@ -300,10 +296,10 @@ class RawReader {
     }
     if (wait === undefined) return true
     // Waiting for the sink is no stall of the server's.
-    clearTimeout(this.idleTimer)
+    this.idle.pause()
     wait.then(() => {
       if (this.failure !== undefined || this.closed) return
-      this.armIdle()
+      this.idle.resume()
       this.socket.resume()
     }, (err: unknown) => this.fail(err as Error))
     return false
@@ -383,7 +379,7 @@ class RawReader {
 
   private cleanup(): void {
     clearTimeout(this.timer)
-    clearTimeout(this.idleTimer)
+    this.idle.stop()
     this.req.signal?.removeEventListener('abort', this.onAbort)
   }
 }

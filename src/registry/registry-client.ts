@@ -9,6 +9,8 @@ import { firstHeader, isPlainHttpAnswer, retryDelay } from './response-helpers.j
 import { RegistryError } from './registry-error.js'
 import type { OciDescriptor } from '../image-spec/descriptor.js'
 import { asCanceled } from '../grpc/abort.js'
+import { isStall, markStall } from './stall-watch.js'
+import { checkChallengeSize } from './www-authenticate.js'
 
 /** One way to reach a registry (its API root ends in `/v2`). */
 export interface RegistryEndpoint {
@@ -22,6 +24,17 @@ export interface RegistryEndpoint {
   headers?: Record<string, string>
   /** When the TLS handshake fails because the server speaks plain HTTP, retry over `http:` (insecure registries). */
   plainHttpFallback?: boolean
+  /**
+   * Time allowed for response headers, on every request of a pull from this endpoint (redirect targets
+   * included): a server that accepts the connection and says nothing is `Unavailable` after it. Default 60 s.
+   */
+  headersTimeoutMs?: number
+  /**
+   * Time within which a response body must make progress while it is read: fewer than 16 KiB in this long
+   * (nothing, or a trickle) is a stall, a `RegistryError` `Unavailable` saying so. A stalled manifest is
+   * fetched again (twice at most); a stalled blob is resumed by the pull with a Range request. Default 60 s.
+   */
+  idleTimeoutMs?: number
 }
 
 /** Accept header for manifests: Docker schema 2 and OCI manifests and lists, like containerd sends. */
@@ -36,6 +49,8 @@ export const MANIFEST_ACCEPT = [
 /** Manifests and indexes are small; refuse anything larger (containerd caps them the same way). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 const RETRIES = 3
+// Fetches of one manifest whose body stalled or broke off: the first and two more.
+const MANIFEST_ATTEMPTS = 3
 
 /** What `call` needs of a response, from node:http or raw-blob-get.ts; `body.resume()` throws the body away. */
 interface CallResponse {
@@ -99,8 +114,7 @@ export class RegistryClient {
       }
       return { mediaType, digest, size }
     }
-    const res = await this.call('resolve', 'GET', path, { accept: MANIFEST_ACCEPT }, options)
-    const body = await this.readManifestBody(res, reference)
+    const { res, body } = await this.getManifest('resolve', path, MANIFEST_ACCEPT, reference, options)
     const computed = `sha256:${createHash('sha256').update(body).digest('hex')}`
     if (reference.includes(':') && reference !== computed) {
       throw new RegistryError('DigestMismatch', `${this.host}/${this.repository}@${reference}: the registry returned content with digest ${computed}`)
@@ -116,8 +130,7 @@ export class RegistryClient {
     if (desc.size > MAX_MANIFEST_BYTES) {
       throw new RegistryError('TooLarge', `manifest ${desc.digest} is ${desc.size} bytes, above the ${MAX_MANIFEST_BYTES}-byte limit`)
     }
-    const res = await this.call('pull', 'GET', `/${this.repository}/manifests/${desc.digest}`, { accept: desc.mediaType || MANIFEST_ACCEPT }, options)
-    const body = await this.readManifestBody(res, desc.digest)
+    const { body } = await this.getManifest('pull', `/${this.repository}/manifests/${desc.digest}`, desc.mediaType || MANIFEST_ACCEPT, desc.digest, options)
     verifyBytes(body, desc)
     return body
   }
@@ -169,7 +182,14 @@ export class RegistryClient {
     const headers: Record<string, string> = {}
     if (offset > 0) headers['range'] = `bytes=${offset}-`
     const res = await this.call('pull', 'GET', `/${this.repository}/blobs/${desc.digest}`, headers, options, (req) =>
-      rawGet({ url: req.url, headers: req.headers ?? {}, ...(req.tls !== undefined ? { tls: req.tls } : {}), signal: req.signal }),
+      rawGet({
+        url: req.url,
+        headers: req.headers ?? {},
+        ...(req.tls !== undefined ? { tls: req.tls } : {}),
+        signal: req.signal,
+        ...(req.headersTimeoutMs !== undefined ? { headersTimeoutMs: req.headersTimeoutMs } : {}),
+        ...(req.idleTimeoutMs !== undefined ? { idleTimeoutMs: req.idleTimeoutMs } : {}),
+      }),
     )
     if (offset > 0 && res.status !== 206) {
       res.body.destroy()
@@ -193,9 +213,26 @@ export class RegistryClient {
       // A dropped or stalled connection: the caller resumes with a Range request.
       const code = (err as { code?: unknown }).code
       if (code === 'ECONNRESET' || code === 'ETIMEDOUT') {
-        throw new RegistryError('Unavailable', `reading blob ${desc.digest} from ${this.host} failed: ${(err as Error).message}`, { cause: err })
+        const wrapped = new RegistryError('Unavailable', `reading blob ${desc.digest} from ${this.host} failed: ${(err as Error).message}`, { cause: err })
+        throw isStall(err) ? markStall(wrapped) : wrapped
       }
       throw err
+    }
+  }
+
+  /**
+   * GETs a manifest and reads its body; a body that stalls or breaks off is fetched again, twice at most
+   * (a manifest is small: starting over costs little, and registries need not support Range on manifests).
+   */
+  private async getManifest(capability: string, path: string, accept: string, reference: string, options: RegistryCallOptions): Promise<{ res: HttpResponse; body: Buffer }> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.call(capability, 'GET', path, { accept }, options)
+      try {
+        return { res, body: await this.readManifestBody(res, reference) }
+      } catch (err) {
+        if (options.signal?.aborted === true) throw asCanceled(err, options.signal, `GET ${this.host}${path}`)
+        if (!(err instanceof RegistryError) || err.code !== 'Unavailable' || attempt >= MANIFEST_ATTEMPTS) throw err
+      }
     }
   }
 
@@ -209,6 +246,10 @@ export class RegistryClient {
       return await readBody(res.body, MAX_MANIFEST_BYTES)
     } catch (err) {
       if (err instanceof RangeError) throw new RegistryError('TooLarge', `manifest ${reference} is larger than ${MAX_MANIFEST_BYTES} bytes`)
+      if (err instanceof RegistryError && isStall(err)) {
+        throw markStall(new RegistryError('Unavailable', `reading manifest ${reference}: ${err.message}`, { cause: err }))
+      }
+      if (err instanceof RegistryError) throw err
       throw new RegistryError('Unavailable', `reading manifest ${reference} from ${this.host} failed: ${(err as Error).message}`, { cause: err })
     }
   }
@@ -229,12 +270,18 @@ export class RegistryClient {
     let lastError: unknown
     for (const endpoint of this.endpoints.filter((e) => e.capabilities.has(capability))) {
       const url = new URL(`${(this.downgraded.get(endpoint) ?? endpoint.url).href.replace(/\/$/, '')}${path}`)
+      // The endpoint's timeouts go with every hop, redirect targets included.
+      const timeouts = {
+        ...(endpoint.headersTimeoutMs !== undefined ? { headersTimeoutMs: endpoint.headersTimeoutMs } : {}),
+        ...(endpoint.idleTimeoutMs !== undefined ? { idleTimeoutMs: endpoint.idleTimeoutMs } : {}),
+      }
+      const sendTimed = (req: HttpRequest): Promise<R> => send({ ...req, ...timeouts })
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
         const auth = this.authorizer.header(this.host, scope)
         let res: R
         let at: URL
         try {
-          ;({ res, at } = await sendFollowingRedirects(send, {
+          ;({ res, at } = await sendFollowingRedirects(sendTimed, {
             method,
             url,
             headers: { ...endpoint.headers, ...headers, ...(auth !== undefined ? { authorization: auth } : {}) },
@@ -268,6 +315,7 @@ export class RegistryClient {
         }
         if (res.status === 401) {
           res.body.resume()
+          checkChallengeSize(res.headers['www-authenticate'], this.host)
           if (auth !== undefined) this.authorizer.invalidate(this.host, scope)
           if (attempt > 0 && auth !== undefined) {
             throw new RegistryError('Unauthorized', `${this.host} rejected our credentials for ${this.repository}`, { status: 401 })

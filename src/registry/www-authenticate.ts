@@ -7,6 +7,18 @@
  * challenge starts where a token is NOT followed by `=`.
  */
 
+import { RegistryError } from './registry-error.js'
+
+/**
+ * The most `WWW-Authenticate` text parsed (all field values together). Registries send a few hundred
+ * bytes; node:http caps all headers at 16 KiB, but the raw blob reader accepts a 64 KiB head.
+ */
+export const MAX_WWW_AUTHENTICATE_BYTES = 16 * 1024
+/** The most challenges, and parameters per challenge, parsed. A Bearer challenge has three or four. */
+export const MAX_CHALLENGES = 16
+/** See {@link MAX_CHALLENGES}. */
+export const MAX_CHALLENGE_PARAMS = 64
+
 /** One challenge from a `WWW-Authenticate` header. */
 export interface AuthChallenge {
   /** The auth-scheme, lower-cased (schemes are case-insensitive): `'bearer'`, `'basic'`, … */
@@ -28,18 +40,43 @@ const LOOSE_VALUE = /[^\s,"]+/y
  * Parses one or more `WWW-Authenticate` field values into challenges, in the order they appear.
  *
  * Malformed input never throws: whatever could be parsed before the damage is returned, because a
- * registry's sloppy header should not hide a usable Bearer challenge.
+ * registry's sloppy header should not hide a usable Bearer challenge. Oversized input does.
+ * @param from who sent the header, for the error message.
+ * @throws RegistryError `TooLarge` for more than {@link MAX_WWW_AUTHENTICATE_BYTES} of text, more than
+ *   {@link MAX_CHALLENGES} challenges or more than {@link MAX_CHALLENGE_PARAMS} parameters in one.
  */
-export function parseWwwAuthenticate(header: string | readonly string[] | null | undefined): AuthChallenge[] {
+export function parseWwwAuthenticate(header: string | readonly string[] | null | undefined, from = 'the registry'): AuthChallenge[] {
   if (header === null || header === undefined) return []
+  checkChallengeSize(header, from)
   const values = typeof header === 'string' ? [header] : header
-  return values.flatMap((value) => new Parser(value).parse())
+  const out = values.flatMap((value) => new Parser(value, from).parse())
+  if (out.length > MAX_CHALLENGES) {
+    throw new RegistryError('TooLarge', `the WWW-Authenticate header from ${from} has ${out.length} challenges, more than the ${MAX_CHALLENGES} accepted`, { status: 401 })
+  }
+  return out
+}
+
+/**
+ * Refuses a `WWW-Authenticate` header longer than {@link MAX_WWW_AUTHENTICATE_BYTES}, before anything
+ * parses or stores it.
+ * @param from who sent the header, for the error message.
+ * @throws RegistryError `TooLarge` saying so.
+ */
+export function checkChallengeSize(header: string | readonly string[] | null | undefined, from: string): void {
+  if (header === null || header === undefined) return
+  const length = typeof header === 'string' ? header.length : header.reduce((n, v) => n + v.length, 0)
+  if (length > MAX_WWW_AUTHENTICATE_BYTES) {
+    throw new RegistryError('TooLarge', `the WWW-Authenticate header from ${from} is ${length} bytes, more than the ${MAX_WWW_AUTHENTICATE_BYTES} accepted`, { status: 401 })
+  }
 }
 
 class Parser {
   private pos = 0
 
-  constructor(private readonly s: string) {}
+  constructor(
+    private readonly s: string,
+    private readonly from: string,
+  ) {}
 
   parse(): AuthChallenge[] {
     const out: AuthChallenge[] = []
@@ -65,6 +102,9 @@ class Parser {
         // Names are unique per challenge (RFC 7235 §2.2); the first wins, so a duplicate cannot override.
         // defineProperty, so that a hostile `__proto__=` becomes a plain entry instead of touching the prototype.
         if (!Object.hasOwn(current.params, name)) {
+          if (Object.keys(current.params).length >= MAX_CHALLENGE_PARAMS) {
+            throw new RegistryError('TooLarge', `a ${current.scheme} challenge in the WWW-Authenticate header from ${this.from} has more than the ${MAX_CHALLENGE_PARAMS} parameters accepted`, { status: 401 })
+          }
           Object.defineProperty(current.params, name, { value, enumerable: true, writable: true, configurable: true })
         }
         if (!this.endOfElement()) return out
@@ -77,6 +117,8 @@ class Parser {
       }
       current = { scheme: token.toLowerCase(), params: {} }
       out.push(current)
+      // Checked as they come, so a header of thousands of bare tokens stops early.
+      if (out.length > MAX_CHALLENGES) return out
       // Whitespace after the scheme may introduce a token68 instead of parameters.
       if (this.pos > afterToken && this.peek() !== ',' && this.pos < this.s.length) {
         // TOKEN68 only matches when the whole element is one, so `name=value` never does; when it does not

@@ -106,3 +106,27 @@ describe('parseWwwAuthenticate', () => {
     expect(Object.getOwnPropertyDescriptor(challenge?.params, '__proto__')?.value).toBe('x')
   })
 })
+
+describe('bounds', () => {
+  it('refuses a header over 16 KiB with RegistryError TooLarge saying so (was: parsed whole)', () => {
+    const header = `Bearer realm="https://auth.example/token",scope="${'a'.repeat(17 * 1024)}"`
+    expect(() => parseWwwAuthenticate(header, 'registry.example')).toThrow(
+      expect.objectContaining({ name: 'RegistryError', code: 'TooLarge', message: expect.stringMatching(/^the WWW-Authenticate header from registry\.example is \d+ bytes, more than the 16384 accepted/) }),
+    )
+    // Several field values count together.
+    expect(() => parseWwwAuthenticate([header.slice(0, 9000), header.slice(0, 9000)])).toThrow(/WWW-Authenticate header from the registry is 18000 bytes/)
+  })
+
+  it('refuses more than 64 parameters in a challenge, and more than 16 challenges', () => {
+    const params = Array.from({ length: 65 }, (_, i) => `p${i}=v`).join(',')
+    expect(() => parseWwwAuthenticate(`Bearer ${params}`)).toThrow(expect.objectContaining({ code: 'TooLarge', message: expect.stringMatching(/bearer challenge .* more than the 64 parameters/) }))
+    const challenges = Array.from({ length: 17 }, (_, i) => `S${i} a=b`).join(', ')
+    expect(() => parseWwwAuthenticate(challenges)).toThrow(expect.objectContaining({ code: 'TooLarge', message: expect.stringMatching(/17 challenges, more than the 16 accepted/) }))
+  })
+
+  it('still parses headers at the bounds', () => {
+    const params = Array.from({ length: 64 }, (_, i) => `p${i}=v`).join(',')
+    expect(Object.keys(parseWwwAuthenticate(`Bearer ${params}`)[0]?.params ?? {})).toHaveLength(64)
+    expect(parseWwwAuthenticate(Array.from({ length: 16 }, (_, i) => `S${i} a=b`).join(', '))).toHaveLength(16)
+  })
+})
