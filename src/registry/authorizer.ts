@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import { parseWwwAuthenticate, type AuthChallenge } from './www-authenticate.js'
 import type { CredentialsProvider, RegistryCredentials } from './credentials.js'
 import { discardBody, readBody, sendRequest, type TlsSettings } from './http-request.js'
@@ -8,6 +9,7 @@ import { asCanceled } from '../grpc/abort.js'
 const CLIENT_ID = 'containerd-sdk'
 // Token servers may omit expires_in; the token spec says to assume 60 s.
 const DEFAULT_TOKEN_SECONDS = 60
+// A token response is a small JSON object; more than this is a broken or hostile token server.
 const MAX_TOKEN_RESPONSE = 1024 * 1024
 
 interface CachedAuth {
@@ -120,7 +122,7 @@ export class Authorizer {
         ...(tls !== undefined ? { tls } : {}),
         signal,
       }).catch((err: unknown) => { throw signal?.aborted === true ? asCanceled(err, signal, `token request to ${realm.host}`) : unreachable(realm, err) })
-      if (res.status === 200) return parseToken(await readBody(res.body, MAX_TOKEN_RESPONSE), realm)
+      if (res.status === 200) return parseToken(await readTokenBody(res.body, realm, signal), realm)
       discardBody(res.body)
       if (![400, 401, 404, 405].includes(res.status)) {
         throw new RegistryError(res.status === 403 ? 'Denied' : 'Unauthorized', `token server ${realm.host} refused the credentials for ${host} (HTTP ${res.status})`, { status: res.status })
@@ -141,7 +143,24 @@ export class Authorizer {
       const what = creds === undefined ? 'anonymous access' : 'the credentials'
       throw new RegistryError(res.status === 403 ? 'Denied' : 'Unauthorized', `token server ${realm.host} refused ${what} for ${host} (HTTP ${res.status})`, { status: res.status })
     }
-    return parseToken(await readBody(res.body, MAX_TOKEN_RESPONSE), realm)
+    return parseToken(await readTokenBody(res.body, realm, signal), realm)
+  }
+}
+
+/**
+ * Reads a token response's body, its errors typed like the request's: an abort is `CanceledError`, a body
+ * over {@link MAX_TOKEN_RESPONSE} `TooLarge` (readBody's RangeError reached the caller raw), and a
+ * connection lost mid-body `Unavailable` (its raw Error did).
+ */
+async function readTokenBody(body: IncomingMessage, realm: URL, signal: AbortSignal | undefined): Promise<Buffer> {
+  try {
+    return await readBody(body, MAX_TOKEN_RESPONSE)
+  } catch (err) {
+    if (signal?.aborted === true) throw asCanceled(err, signal, `token request to ${realm.host}`)
+    if (err instanceof RangeError) {
+      throw new RegistryError('TooLarge', `token server ${realm.host} sent a token response over 1 MiB, the most accepted`, { cause: err })
+    }
+    throw unreachable(realm, err)
   }
 }
 
@@ -159,6 +178,12 @@ function parseToken(body: Buffer, realm: URL): { token: string; expiresAt: numbe
   return { token, expiresAt: (Number.isNaN(issued) ? Date.now() : Math.min(issued, Date.now())) + seconds * 1000 }
 }
 
+/**
+ * The error for a token request that failed on the way. A RegistryError that says something else than
+ * "unreachable" (headers too large: `TooLarge`) is kept as it is: turning it into `Unavailable` would
+ * hide the cause and let callers retry what cannot succeed.
+ */
 function unreachable(realm: URL, err: unknown): RegistryError {
+  if (err instanceof RegistryError && err.code !== 'Unavailable') return err
   return new RegistryError('Unavailable', `token server ${realm.host} is not reachable: ${(err as Error).message ?? String(err)}`, { cause: err })
 }

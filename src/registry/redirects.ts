@@ -83,7 +83,8 @@ export interface RedirectableResponse {
  *
  * @throws RegistryError `Protocol` for a loop, too many hops or a Location that cannot be followed;
  *   `Unavailable` when a redirect target cannot be reached. Messages never show a Location's query.
- *   Errors of the first request are thrown as they are.
+ *   Errors of the first request, and RegistryErrors of any hop other than `Unavailable` (`TooLarge`
+ *   headers), are thrown as they are.
  */
 export async function sendFollowingRedirects<R extends RedirectableResponse>(
   send: (req: HttpRequest) => Promise<R>,
@@ -97,7 +98,9 @@ export async function sendFollowingRedirects<R extends RedirectableResponse>(
     try {
       res = await send(current)
     } catch (err) {
-      if (hop === 0 || req.signal?.aborted === true) throw err
+      // A typed answer other than "unreachable" (a target's headers too large: TooLarge) stays as it is,
+      // for a hop as for the first request: as Unavailable it would be retried on the next endpoint.
+      if (hop === 0 || req.signal?.aborted === true || (err instanceof RegistryError && err.code !== 'Unavailable')) throw err
       throw new RegistryError('Unavailable', `${redactUrl(current.url)}, where ${req.url.host} redirected ${req.method} ${req.url.pathname}, is not reachable: ${(err as Error).message}`, { cause: err })
     }
     if (!isRedirect(res.status) || (req.method !== 'GET' && req.method !== 'HEAD')) return { res, at: current.url }

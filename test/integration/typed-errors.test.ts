@@ -1,6 +1,7 @@
 // Every error a caller sees is typed: what a new user met untyped (UnknownError for a task in the wrong
-// state, ENAMETOOLONG for a long name, a TimeoutOverflow / HTTP 400 for odd timeouts, "not reachable" for
-// a registry's oversized headers, raw abort reasons), against the real daemons.
+// state, ENAMETOOLONG for a long name, a TimeoutOverflow / HTTP 400 for odd timeouts, a RangeError for an
+// odd lease expiry, "not reachable" for a registry's oversized headers, a token server's raw errors, raw
+// abort reasons), against the real daemons.
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { Readable, Writable } from 'node:stream'
@@ -220,6 +221,85 @@ describe('a registry answering with oversized headers: RegistryError TooLarge, n
     expect(err).toBeInstanceOf(RegistryError)
     expect((err as RegistryError).code).toBe('TooLarge')
     expect(err.message).toMatch(/the response headers .*\/blobs\/sha256:c+ were too large: over 65536 bytes/)
+  })
+})
+
+describe('a token server\'s bad answers: typed RegistryErrors (a raw RangeError or Error, or Unavailable, before)', () => {
+  /** A registry answering every request with a Bearer challenge whose realm is a server run by `token`. */
+  async function registryWithTokenServer(token: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+    const tokenHost = await fakeRegistry(token)
+    return fakeRegistry((_req, res) => {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${tokenHost}/token",service="typed-errors"`, 'content-length': 0 }).end()
+    })
+  }
+
+  it('a 2 MiB token response is TooLarge, anonymous (GET) and with credentials (POST)', async () => {
+    const methods: string[] = []
+    const host = await registryWithTokenServer((req, res) => {
+      methods.push(req.method ?? '')
+      const body = Buffer.alloc(2 * 1024 * 1024, ' ')
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.byteLength }).end(body)
+    })
+    for (const auth of [undefined, { username: 'alice', password: 'secret' }]) {
+      const err = await rejectionOf(client.pull(`${host}/library/busybox:latest`, auth === undefined ? {} : { auth }))
+      expect(err).toBeInstanceOf(RegistryError)
+      expect((err as RegistryError).code).toBe('TooLarge')
+      expect(err.message).toMatch(/token server 127\.0\.0\.1:\d+ sent a token response over 1 MiB/)
+    }
+    expect(methods).toEqual(['GET', 'POST'])
+  })
+
+  it('a token response cut off mid-body is Unavailable', async () => {
+    const host = await registryWithTokenServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 })
+      res.write('{"token":', () => res.socket?.destroy())
+    })
+    const err = await rejectionOf(client.pull(`${host}/library/busybox:latest`))
+    expect(err).toBeInstanceOf(RegistryError)
+    expect((err as RegistryError).code).toBe('Unavailable')
+    expect(err.message).toMatch(/token server 127\.0\.0\.1:\d+ is not reachable/)
+  })
+
+  it('a token response with oversized headers is TooLarge (it was Unavailable)', async () => {
+    const host = await registryWithTokenServer((_req, res) => {
+      res.setHeader('x-filler', 'f'.repeat(100 * 1024))
+      res.writeHead(200, { 'content-length': 0 }).end()
+    })
+    const err = await rejectionOf(client.pull(`${host}/library/busybox:latest`))
+    expect(err).toBeInstanceOf(RegistryError)
+    expect((err as RegistryError).code).toBe('TooLarge')
+    expect(err.message).toMatch(/the response headers 127\.0\.0\.1:\d+ sent for GET \/token were too large/)
+  })
+})
+
+describe('a redirect target answering with oversized headers: TooLarge (it was Unavailable)', () => {
+  /** A server answering every request with headers larger than any client accepts. */
+  function hugeHeaders(_req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader('x-filler', 'f'.repeat(100 * 1024))
+    res.writeHead(200, { 'content-length': 0 }).end()
+  }
+
+  it('for a manifest (node:http)', async () => {
+    const storage = await fakeRegistry(hugeHeaders)
+    const host = await fakeRegistry((req, res) => {
+      if (req.url?.includes('/manifests/')) res.writeHead(307, { location: `http://${storage}/manifest`, 'content-length': 0 }).end()
+      else res.writeHead(200, { 'content-length': 0 }).end()
+    })
+    const err = await rejectionOf(client.pull(`${host}/library/busybox:latest`))
+    expect(err).toBeInstanceOf(RegistryError)
+    expect((err as RegistryError).code).toBe('TooLarge')
+    expect(err.message).toContain(`the response headers ${storage} sent for`)
+  })
+
+  it('for a blob (the raw GET path)', async () => {
+    const storage = await fakeRegistry(hugeHeaders)
+    const host = await registryWithBlob((res) => {
+      res.writeHead(307, { location: `http://${storage}/blob`, 'content-length': 0 }).end()
+    })
+    const err = await rejectionOf(client.pull(`${host}/library/busybox:latest`))
+    expect(err).toBeInstanceOf(RegistryError)
+    expect((err as RegistryError).code).toBe('TooLarge')
+    expect(err.message).toMatch(new RegExp(`the response headers ${storage} sent for GET /blob were too large`))
   })
 })
 
