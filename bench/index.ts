@@ -1,9 +1,11 @@
 /**
  * containerd-sdk benchmarks: our client against @grpc/grpc-js, @connectrpc/connect-node and containerd's own
- * Go tools, on a private containerd 1.6 started for the run.
+ * Go tools, on a private containerd started for the run (1.6; `BENCH_CONTAINERD=1.7|2.x` for another line).
  *
  *   npm run bench                 full run (minutes)
  *   BENCH_QUICK=1 npm run bench   small run for the CI smoke test
+ *   BENCH_SECTIONS=unary,list     only those sections: a comma list of unary (1), list (2), content (3),
+ *                                 pull (4), archive (5), containers (6–8; BENCH_CONTAINER_SECTIONS narrows it)
  *
  * Prints one table per measurement and a final `BENCH_RESULT {json}` line. Shared machines are noisy:
  * compare the ratios of one run, not absolute figures across runs.
@@ -29,14 +31,36 @@ import { createRandomBlob } from './grpc/random-blob.js'
 import { median, round } from './lib/stats.js'
 import { benchUnaryVersion } from './grpc/unary-version.js'
 import { buildGoProgram } from './go/go-client.js'
+import type { ContainerdLine } from '../src/testing/containerd-binaries.js'
+
+const LINES: readonly ContainerdLine[] = ['1.6', '1.7', '2.x']
+const SECTIONS = ['unary', 'list', 'content', 'pull', 'archive', 'containers'] as const
+type Section = (typeof SECTIONS)[number]
+
+function containerdLine(value: string | undefined): ContainerdLine {
+  const line = LINES.find((l) => l === (value ?? '1.6'))
+  if (line === undefined) throw new Error(`BENCH_CONTAINERD must be one of ${LINES.join(', ')}, got ${String(value)}`)
+  return line
+}
+
+/** The sections `BENCH_SECTIONS` names; all of them when unset. */
+function chosenSections(value: string | undefined): ReadonlySet<Section> {
+  if (value === undefined || value.trim() === '') return new Set(SECTIONS)
+  const names = value.split(',').map((v) => v.trim())
+  const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n))
+  if (unknown.length > 0) throw new Error(`BENCH_SECTIONS: unknown ${unknown.join(', ')}; want a comma list of ${SECTIONS.join(', ')}`)
+  return new Set(names as Section[])
+}
 
 async function main(): Promise<void> {
   const config = loadConfig()
+  const line = containerdLine(process.env['BENCH_CONTAINERD'])
+  const sections = chosenSections(process.env['BENCH_SECTIONS'])
   const workDir = await mkdtemp(join(tmpdir(), 'csdk-bench-'))
   let daemon: ContainerdDaemon | undefined
   let clients: BenchClients | undefined
   try {
-    daemon = await startContainerd({ version: '1.6' })
+    daemon = await startContainerd({ version: line })
     clients = await openBenchClients(daemon.address, config.namespace)
     const { version } = await clients.ours.version()
     console.log(
@@ -44,29 +68,36 @@ async function main(): Promise<void> {
         `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
     )
 
-    const unary = await benchUnaryVersion(clients, config)
-    const list = await benchContainersList(clients, config)
+    const unary = sections.has('unary') ? await benchUnaryVersion(clients, config, await buildGoProgram('go-unary', workDir)) : undefined
+    const list = sections.has('list') ? await benchContainersList(clients, config) : undefined
 
-    const blob = await createRandomBlob(workDir, config.blobBytes)
     const ctr = createCtr(daemon.address, config.namespace)
-    // What every ctr figure includes besides the transfer: process start, connection, one Version call.
-    const startups: number[] = []
-    for (let i = 0; i < 3; i++) startups.push((await ctr.run(['version'])) / 1000)
-    const ctrStartupMs = median(startups)
-    console.log(`\nctr start-up (\`ctr version\`, median of 3): ${round(ctrStartupMs)} ms`)
+    let ctrStartupMs: number | undefined
+    let read: Awaited<ReturnType<typeof benchContentRead>> | undefined
+    let write: Awaited<ReturnType<typeof benchContentWrite>> | undefined
+    if (sections.has('content')) {
+      const blob = await createRandomBlob(workDir, config.blobBytes)
+      // What every ctr figure includes besides the transfer: process start, connection, one Version call.
+      const startups: number[] = []
+      for (let i = 0; i < 3; i++) startups.push((await ctr.run(['version'])) / 1000)
+      ctrStartupMs = median(startups)
+      console.log(`\nctr start-up (\`ctr version\`, median of 3): ${round(ctrStartupMs)} ms`)
 
-    // The read runs need the blob in the store; the gc.root label keeps containerd's GC from collecting it
-    // meanwhile (it is in no image and no lease).
-    await clients.ours.content.writeBlob(createReadStream(blob.path), {
-      expected: blob.digest,
-      size: blob.size,
-      labels: { 'containerd.io/gc.root': new Date().toISOString() },
-    })
-    const read = await benchContentRead(clients, config, blob, ctr)
-    const write = await benchContentWrite(clients, config, blob, ctr, join(daemon.dir, 'root'))
-    const pull = await benchPullUnpack(clients, config, join(daemon.dir, 'root'), undefined, await buildGoProgram('go-pull', daemon.dir))
-    const archive = await benchImportExport(clients, config, join(daemon.dir, 'root'), workDir)
-    const containers = await benchContainerSections(clients.ours, config, workDir)
+      // The read runs need the blob in the store; the gc.root label keeps containerd's GC from collecting it
+      // meanwhile (it is in no image and no lease).
+      await clients.ours.content.writeBlob(createReadStream(blob.path), {
+        expected: blob.digest,
+        size: blob.size,
+        labels: { 'containerd.io/gc.root': new Date().toISOString() },
+      })
+      read = await benchContentRead(clients, config, blob, ctr)
+      write = await benchContentWrite(clients, config, blob, ctr, join(daemon.dir, 'root'))
+    }
+    const pull = sections.has('pull')
+      ? await benchPullUnpack(clients, config, join(daemon.dir, 'root'), undefined, await buildGoProgram('go-pull', daemon.dir))
+      : undefined
+    const archive = sections.has('archive') ? await benchImportExport(clients, config, join(daemon.dir, 'root'), workDir) : undefined
+    const containers = sections.has('containers') ? await benchContainerSections(clients.ours, config, workDir) : undefined
 
     const result = buildBenchResult({
       config,
@@ -81,7 +112,12 @@ async function main(): Promise<void> {
       writeOurs: OURS_WRITE,
       writeCtr: CTR_WRITE,
     })
-    console.log(`\nBENCH_RESULT ${JSON.stringify({ ...result, pullUnpack: pullResultJson(pull), importExport: archiveResultJson(archive), containers })}`)
+    console.log(`\nBENCH_RESULT ${JSON.stringify({
+      ...result,
+      pullUnpack: pull && pullResultJson(pull),
+      importExport: archive && archiveResultJson(archive),
+      containers,
+    })}`)
   } finally {
     clients?.close()
     await daemon?.stop()

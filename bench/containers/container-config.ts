@@ -6,10 +6,12 @@ import type { BenchConfig } from '../lib/bench-config.js'
 
 const MiB = 1024 * 1024
 
-/** Our target for a container's whole lifecycle: at most this fraction of `ctr run --rm`'s wall time. */
-export const LIFECYCLE_TARGET_RATIO = 0.75
-/** The issue's own bar for the lifecycle: at most this many times containerd's Go client in one process. */
-export const GO_TARGET_RATIO = 1.1
+/**
+ * The issue's bar for the lifecycle: at most this many times containerd's Go client doing it in one process
+ * (section 6b), measured in the same run; no target (and no ratio) when the Go program cannot be built.
+ * ctr's times are printed beside ours without a target.
+ */
+export const GO_TARGET_RATIO = 1.0
 /** Our target for an exec of `true` in a running container: at most this many times `ctr task exec`. */
 export const EXEC_TARGET_RATIO = 1.1
 /** Our target for a container's stdout read through a Node stream: at least this many MB/s (10^6 bytes/s). */

@@ -1,5 +1,5 @@
 /** The container figures (sections 6–8) for the `BENCH_RESULT` line (key `containers`). */
-import { EXEC_TARGET_RATIO, LIFECYCLE_TARGET_RATIO, STDOUT_RSS_BOUND_MIB, STDOUT_TARGET_MBPS } from './container-config.js'
+import { EXEC_TARGET_RATIO, GO_TARGET_RATIO, STDOUT_RSS_BOUND_MIB, STDOUT_TARGET_MBPS } from './container-config.js'
 import type { ExecBench } from './exec-bench.js'
 import type { LifecycleBench } from './lifecycle.js'
 import { round } from '../lib/stats.js'
@@ -33,7 +33,7 @@ export function containerResultJson(lifecycle: LifecycleBench | undefined, exec:
       })),
       pairs: lifecycle.pairs.map((p) => ({ ...p, sequentialRatio: round(p.sequentialRatio, 3), concurrentRatio: round(p.concurrentRatio, 3) })),
       ...(lifecycle.go !== undefined ? { goClient: { ...lifecycle.go, sequentialRatio: round(lifecycle.go.sequentialRatio, 3), concurrentRatio: round(lifecycle.go.concurrentRatio, 3) } } : {}),
-      targetRatio: LIFECYCLE_TARGET_RATIO,
+      targetRatioVsGo: GO_TARGET_RATIO,
     },
     exec: exec && {
       samples: exec.samples,

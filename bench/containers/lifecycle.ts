@@ -15,7 +15,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { Client, Image, TaskStdio } from '../../src/index.js'
-import { GO_TARGET_RATIO, LIFECYCLE_TARGET_RATIO, type ContainerBenchConfig } from './container-config.js'
+import { GO_TARGET_RATIO, type ContainerBenchConfig } from './container-config.js'
 import { goLifecycle, type GoLifecycle } from '../go/go-client.js'
 import { CONTAINER_BENCH_LABEL, checkNothingLeft } from './container-fixture.js'
 import { createCtr } from '../lib/ctr-cli.js'
@@ -49,7 +49,6 @@ export interface LifecyclePair {
   ctr: string
   sequentialRatio: number
   concurrentRatio: number
-  meetsTarget: boolean
 }
 
 export interface LifecycleBench {
@@ -168,7 +167,7 @@ export async function benchLifecycle(client: Client, containers: ContainerBenchC
   const pairs = PAIRS.map(([ours, ctr]): LifecyclePair => {
     const sequentialRatio = pick(ours).sequentialMedianMs / pick(ctr).sequentialMedianMs
     const concurrentRatio = pick(ours).concurrentMedianMs / pick(ctr).concurrentMedianMs
-    return { ours, ctr, sequentialRatio, concurrentRatio, meetsTarget: sequentialRatio <= LIFECYCLE_TARGET_RATIO && concurrentRatio <= LIFECYCLE_TARGET_RATIO }
+    return { ours, ctr, sequentialRatio, concurrentRatio }
   })
   const bench: LifecycleBench = { sequential: containers.sequential, concurrent: containers.concurrent, concurrentRounds: containers.concurrentRounds, contenders: results, pairs }
   if (goBinary !== undefined) {
@@ -189,19 +188,17 @@ export async function benchLifecycle(client: Client, containers: ContainerBenchC
 function printLifecycleTable(bench: LifecycleBench): void {
   const rows = bench.pairs.flatMap((pair) => {
     const [o, c] = [pair.ours, pair.ctr].map((n) => bench.contenders.find((r) => r.client === n)!) as [LifecycleContender, LifecycleContender]
-    const yes = (v: number): string => (v <= LIFECYCLE_TARGET_RATIO ? 'yes' : 'no')
     return [
-      [o.client, round(o.sequentialMedianMs), round(o.sequentialP95Ms), ratio(pair.sequentialRatio), yes(pair.sequentialRatio),
-        round(o.concurrentMedianMs), ratio(pair.concurrentRatio), yes(pair.concurrentRatio)],
-      [c.client, round(c.sequentialMedianMs), round(c.sequentialP95Ms), ratio(1), '-', round(c.concurrentMedianMs), ratio(1), '-'],
+      [o.client, round(o.sequentialMedianMs), round(o.sequentialP95Ms), ratio(pair.sequentialRatio), round(o.concurrentMedianMs), ratio(pair.concurrentRatio)],
+      [c.client, round(c.sequentialMedianMs), round(c.sequentialP95Ms), ratio(1), round(c.concurrentMedianMs), ratio(1)],
     ]
   })
-  const target = `≤ ${LIFECYCLE_TARGET_RATIO}× ctr`
   printTable(
     `6. Container lifecycle of \`true\` (create, task create, wait, start, exit 0, delete task, delete container + snapshot): ` +
       `${bench.sequential} in a row per contender (interleaved blocks), and ${bench.concurrent} at once (wall time / ${bench.concurrent}, ` +
-      `median of ${bench.concurrentRounds} round${bench.concurrentRounds === 1 ? '' : 's'}). Target: ${target}`,
-    ['client', 'seq median ms', 'seq p95 ms', '× ctr', target, `${bench.concurrent} at once ms/container`, '× ctr', target],
+      `median of ${bench.concurrentRounds} round${bench.concurrentRounds === 1 ? '' : 's'}). No target against ctr: the bar is 6b's, ` +
+      `against the Go client measured in this run`,
+    ['client', 'seq median ms', 'seq p95 ms', '× ctr', `${bench.concurrent} at once ms/container`, '× ctr'],
     rows,
   )
   console.log("(ours runs in this process on the bench's connection; ctr's time includes its process start.)")

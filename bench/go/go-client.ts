@@ -1,14 +1,18 @@
 /**
- * containerd's own Go client doing section 4's pull (bench/go/go-pull/main.go) and section 6's lifecycle
- * (bench/go/go-lifecycle/main.go) in one process: the references the issues set. Built here from Debian's packaged sources:
+ * containerd's own Go client doing section 1's unary calls (bench/go/go-unary/main.go), section 4's pull
+ * (bench/go/go-pull/main.go) and section 6's lifecycle (bench/go/go-lifecycle/main.go) in one process: the
+ * references the issues set, measured in the same run as ours. Built here from Debian's packaged sources:
  * `apt-get install golang-go golang-github-containerd-containerd-dev` (Go 1.19 and containerd 1.6's client,
  * GOPATH mode, no network). When they are not installed the comparison is skipped, saying why.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import type { BlockCall } from '../lib/interleaved-sampler.js'
 import { median } from '../lib/stats.js'
 
 const run = promisify(execFile)
@@ -16,6 +20,9 @@ const run = promisify(execFile)
 /** Where Debian's golang-*-dev packages put their sources. */
 const GOPATH = '/usr/share/gocode'
 const CONTAINERD_SOURCE = join(GOPATH, 'src/github.com/containerd/containerd/client.go')
+// Go's build cache, kept across runs: compiling containerd's client from source takes minutes the first
+// time on this machine kind, seconds afterwards.
+const GOCACHE = join(tmpdir(), 'containerd-sdk-bench-gocache')
 
 /** What the Go client measured. */
 export interface GoLifecycle {
@@ -29,7 +36,7 @@ export interface GoLifecycle {
  * Builds one of the Go programs (`bench/go/<name>/main.go`, beside this file) into `workDir`; undefined (with the reason printed)
  * when it cannot be built.
  */
-export async function buildGoProgram(name: 'go-lifecycle' | 'go-pull', workDir: string): Promise<string | undefined> {
+export async function buildGoProgram(name: 'go-lifecycle' | 'go-pull' | 'go-unary', workDir: string): Promise<string | undefined> {
   if (!existsSync(CONTAINERD_SOURCE)) {
     console.log(`(Go client row skipped: install golang-go and golang-github-containerd-containerd-dev to build ${name}.)`)
     return undefined
@@ -39,7 +46,7 @@ export async function buildGoProgram(name: 'go-lifecycle' | 'go-pull', workDir: 
   const binary = join(dir, name)
   try {
     await run('go', ['build', '-o', binary, new URL(`./${name}/main.go`, import.meta.url).pathname], {
-      env: { ...process.env, GO111MODULE: 'off', GOPATH, GOCACHE: join(dir, 'cache'), GOFLAGS: '' },
+      env: { ...process.env, GO111MODULE: 'off', GOPATH, GOCACHE, GOFLAGS: '' },
       timeout: 300_000,
     })
   } catch (err) {
@@ -71,4 +78,60 @@ export async function goLifecycle(
   const concurrent: number[] = []
   for (let r = 0; r < counts.rounds; r++) concurrent.push(...(await runGo(binary, [...base, String(counts.concurrent), 'concurrent'])))
   return { sequentialMedianMs: median(sequential), concurrentMedianMs: median(concurrent) }
+}
+
+/** The unary calls `go-unary` makes: `client.Version(ctx)` and `client.ContainerService().List(ctx)`. */
+export type GoUnaryCall = 'version' | 'list'
+
+/**
+ * One `go-unary` process connected once to containerd, taking blocks of calls on its stdin (so the bench can
+ * interleave them with its own clients' blocks): each block's per-call latencies are timed inside the Go
+ * process, as ours are timed inside this one.
+ */
+export interface GoUnarySession {
+  /** A {@link BlockCall} for the sampler: `count` calls of `call` in a row. */
+  block(call: GoUnaryCall): BlockCall
+  /** Ends the process (stdin closed, then SIGKILL if it lingers). Idempotent. */
+  close(): void
+}
+
+/** Starts `go-unary` (built by {@link buildGoProgram}) against `address`, in `namespace`. */
+export function startGoUnary(binary: string, address: string, namespace: string): GoUnarySession {
+  const child = spawn(binary, [address, namespace], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+  // One answer line per command line, in order: the waiting blocks are resolved first come first served.
+  const waiting: { resolve: (us: number[]) => void; reject: (err: Error) => void }[] = []
+  let exited: Error | undefined
+  const failAll = (err: Error): void => {
+    exited ??= err
+    for (const w of waiting.splice(0)) w.reject(err)
+  }
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const w = waiting.shift()
+    if (w === undefined) return
+    try {
+      w.resolve((JSON.parse(line) as { us: number[] }).us)
+    } catch (err) {
+      w.reject(new Error(`go-unary printed ${JSON.stringify(line)}: ${String(err)}`))
+    }
+  })
+  child.on('error', (err) => failAll(err))
+  child.on('exit', (code, signal) => failAll(new Error(`go-unary exited (${signal ?? code ?? '?'}): ${stderr.trim()}`)))
+  let closed = false
+  return {
+    block: (call) => ({
+      runBlock: (count) => new Promise<number[]>((resolve, reject) => {
+        if (exited !== undefined) return reject(exited)
+        waiting.push({ resolve, reject })
+        child.stdin.write(`${call} ${count}\n`)
+      }),
+    }),
+    close: () => {
+      if (closed) return
+      closed = true
+      child.stdin.end()
+      setTimeout(() => child.kill('SIGKILL'), 2000).unref()
+    },
+  }
 }

@@ -1,59 +1,104 @@
 /**
- * Unary latency: `Version`, the smallest call containerd answers (an empty request, two short strings back),
- * so the figure is almost all client and transport overhead. Compared with the Go client's reference figure.
+ * Unary latency (section 1): `Version`, the smallest call containerd answers (an empty request, two short
+ * strings back), and `Containers.List` of the bench namespace (empty: a small answer), so the figures are
+ * almost all client and transport overhead. Ours beside containerd's Go client measured in the same run
+ * (`bench/go/go-unary/main.go`, one connection, blocks of calls interleaved with ours), and beside
+ * @grpc/grpc-js and @connectrpc/connect-node for `Version`. When the Go program cannot be built its rows
+ * are skipped, saying why, and no ratio to Go is printed.
  */
 import { create, toBinary } from '@bufbuild/protobuf'
 import { EmptySchema } from '@bufbuild/protobuf/wkt'
 import { createClient } from '@connectrpc/connect'
+import { Containers, ListContainersRequestSchema } from '../../src/gen/containerd/services/containers/v1/containers_pb.js'
 import { Version } from '../../src/gen/containerd/services/version/v1/version_pb.js'
 import type { BenchClients } from '../lib/bench-clients.js'
-import { GO_VERSION_MEDIAN_US, TARGET_RATIO_VS_GO, type BenchConfig } from '../lib/bench-config.js'
+import { TARGET_RATIO_VS_GO, type BenchConfig } from '../lib/bench-config.js'
 import { connectCallOptions } from '../lib/connect-client.js'
 import { grpcJsUnary } from '../lib/grpc-js-client.js'
-import { sampleInterleaved, type Call } from '../lib/interleaved-sampler.js'
+import { sampleInterleaved, type BlockCall, type Call } from '../lib/interleaved-sampler.js'
 import { round, summarizeLatency, type LatencySummary } from '../lib/stats.js'
 import { printTable, ratio } from '../lib/table.js'
+import { startGoUnary } from '../go/go-client.js'
+
+/** The RPC a row measured. */
+export type UnaryRpc = 'Version' | 'Containers.List'
 
 export interface UnaryResult extends LatencySummary {
+  rpc: UnaryRpc
   client: string
-  ratioVsGo: number
-  meetsTarget: boolean
+  /** Median over the Go client's median for the same RPC in this run; undefined when Go was not measured. */
+  ratioVsGo?: number
+  meetsTarget?: boolean
 }
 
-const VERSION_PATH = `/${Version.typeName}/${Version.method.version.name}`
+export const GO_CLIENT = 'Go client (containerd 1.6)'
+export const OURS_VERSION = 'ours: client.version()'
+export const OURS_LIST = 'ours: services.containers.list'
 
-export async function benchUnaryVersion(clients: BenchClients, config: BenchConfig): Promise<UnaryResult[]> {
+const VERSION_PATH = `/${Version.typeName}/${Version.method.version.name}`
+const LIST_PATH = `/${Containers.typeName}/${Containers.method.list.name}`
+
+/** Runs section 1; `goBinary` is the built `go-unary`, or undefined when it could not be built. */
+export async function benchUnaryVersion(clients: BenchClients, config: BenchConfig, goBinary: string | undefined): Promise<UnaryResult[]> {
   const ns = clients.namespace
-  // Encoded once: the raw channel row measures transport only, no protobuf work on either side.
+  // Encoded once: the raw channel rows measure transport only, no protobuf work on our side.
   const emptyBytes = toBinary(EmptySchema, create(EmptySchema))
+  const listBytes = toBinary(ListContainersRequestSchema, create(ListContainersRequestSchema))
   const metadata = { 'containerd-namespace': ns }
   const connectVersion = createClient(Version, clients.connect.transport)
   const headers = connectCallOptions(ns)
-  const calls: Record<string, Call> = {
-    'ours: client.version()': () => clients.ours.version(),
-    'ours: Http2Channel.unary (floor)': () => clients.channel.unary(VERSION_PATH, emptyBytes, metadata),
-    '@grpc/grpc-js': () => grpcJsUnary(clients.grpcJs, Version.method.version, {}, clients.grpcJsMetadata),
-    '@connectrpc/connect-node': () => connectVersion.version({}, headers),
+  const go = goBinary === undefined ? undefined : startGoUnary(goBinary, clients.address, ns)
+  try {
+    const versionCalls: Record<string, Call | BlockCall> = {
+      [OURS_VERSION]: () => clients.ours.version(),
+      'ours: Http2Channel.unary (floor)': () => clients.channel.unary(VERSION_PATH, emptyBytes, metadata),
+      '@grpc/grpc-js': () => grpcJsUnary(clients.grpcJs, Version.method.version, {}, clients.grpcJsMetadata),
+      '@connectrpc/connect-node': () => connectVersion.version({}, headers),
+      ...(go === undefined ? {} : { [GO_CLIENT]: go.block('version') }),
+    }
+    const listCalls: Record<string, Call | BlockCall> = {
+      [OURS_LIST]: () => clients.ours.services.containers.list({}),
+      'ours: Http2Channel.unary (floor)': () => clients.channel.unary(LIST_PATH, listBytes, metadata),
+      ...(go === undefined ? {} : { [GO_CLIENT]: go.block('list') }),
+    }
+    const options = { warmup: config.unaryWarmup, samples: config.unarySamples, block: 100 }
+    const results = [
+      ...summarize('Version', await sampleInterleaved(versionCalls, options)),
+      ...summarize('Containers.List', await sampleInterleaved(listCalls, options)),
+    ]
+    printUnaryTable(results, config, goBinary !== undefined)
+    return results
+  } finally {
+    go?.close()
   }
-  const samples = await sampleInterleaved(calls, { warmup: config.unaryWarmup, samples: config.unarySamples, block: 100 })
-  const results = Object.entries(samples).map(([client, values]): UnaryResult => {
+}
+
+function summarize(rpc: UnaryRpc, samples: Record<string, number[]>): UnaryResult[] {
+  const goMedian = samples[GO_CLIENT] === undefined ? undefined : summarizeLatency(samples[GO_CLIENT]).medianUs
+  return Object.entries(samples).map(([client, values]): UnaryResult => {
     const summary = summarizeLatency(values)
-    const ratioVsGo = summary.medianUs / GO_VERSION_MEDIAN_US
-    return { client, ...summary, ratioVsGo, meetsTarget: ratioVsGo <= TARGET_RATIO_VS_GO }
+    if (goMedian === undefined) return { rpc, client, ...summary }
+    const ratioVsGo = summary.medianUs / goMedian
+    return { rpc, client, ...summary, ratioVsGo, meetsTarget: ratioVsGo <= TARGET_RATIO_VS_GO }
   })
-  const grpcJsMedian = results.find((r) => r.client === '@grpc/grpc-js')?.medianUs ?? Number.NaN
+}
+
+function printUnaryTable(results: readonly UnaryResult[], config: BenchConfig, withGo: boolean): void {
+  const grpcJsMedian = results.find((r) => r.rpc === 'Version' && r.client === '@grpc/grpc-js')?.medianUs ?? Number.NaN
+  const bar = `≤ ${TARGET_RATIO_VS_GO}× Go`
   printTable(
-    `1. Unary Version: ${config.unarySamples} sequential calls per client after ${config.unaryWarmup} warm-up calls ` +
-      `(Go client reference: ${GO_VERSION_MEDIAN_US} µs median, a constant from environment.md; target ≤ ${TARGET_RATIO_VS_GO}× Go)`,
-    ['client', 'median µs', 'p95 µs', '× Go', `≤ ${TARGET_RATIO_VS_GO}× Go`, '× grpc-js'],
+    `1. Unary Version and Containers.List (empty namespace): ${config.unarySamples} sequential calls per client after ` +
+      `${config.unaryWarmup} warm-up calls, interleaved in blocks of 100; the Go client measured in this run ` +
+      `(${withGo ? 'its own process, one connection, timed inside it' : 'not built: no × Go column'}). Target: ${bar}`,
+    ['rpc', 'client', 'median µs', 'p95 µs', '× Go', bar, '× grpc-js'],
     results.map((r) => [
+      r.rpc,
       r.client,
       round(r.medianUs),
       round(r.p95Us),
-      ratio(r.ratioVsGo),
-      r.meetsTarget ? 'yes' : 'no',
-      ratio(r.medianUs / grpcJsMedian),
+      r.ratioVsGo === undefined ? '-' : ratio(r.ratioVsGo),
+      r.meetsTarget === undefined || r.client === GO_CLIENT ? '-' : r.meetsTarget ? 'yes' : 'no',
+      r.rpc === 'Version' ? ratio(r.medianUs / grpcJsMedian) : '-',
     ]),
   )
-  return results
 }

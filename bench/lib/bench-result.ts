@@ -2,7 +2,7 @@
  * The machine-readable summary: one line, `BENCH_RESULT {json}`, that CI and the lead's scripts can grep
  * out of the log without parsing the tables.
  */
-import { GO_VERSION_MEDIAN_US, TARGET_RATIO_VS_GO, type BenchConfig } from './bench-config.js'
+import { TARGET_RATIO_VS_GO, type BenchConfig } from './bench-config.js'
 import type { ListBench } from '../containers/containers-list.js'
 import { round } from './stats.js'
 import type { ThroughputResult } from '../grpc/stream-runs.js'
@@ -11,13 +11,13 @@ import type { UnaryResult } from '../grpc/unary-version.js'
 export interface BenchResultInput {
   config: BenchConfig
   containerdVersion: string
-  unary: UnaryResult[]
-  list: ListBench
-  ctrStartupMs: number
-  read: ThroughputResult[]
+  unary: UnaryResult[] | undefined
+  list: ListBench | undefined
+  ctrStartupMs: number | undefined
+  read: ThroughputResult[] | undefined
   readOurs: string
   readCtr: string
-  write: ThroughputResult[]
+  write: ThroughputResult[] | undefined
   writeOurs: string
   writeCtr: string
 }
@@ -36,23 +36,26 @@ export function buildBenchResult(input: BenchResultInput): Record<string, unknow
     mode: config.mode,
     node: process.version,
     containerd: input.containerdVersion,
-    goReference: { versionMedianUs: GO_VERSION_MEDIAN_US, targetRatio: TARGET_RATIO_VS_GO, source: 'constant (environment.md)' },
-    unaryVersion: input.unary.map((r) => ({
-      client: r.client,
-      samples: r.samples,
-      medianUs: round(r.medianUs),
-      p95Us: round(r.p95Us),
-      ratioVsGo: round(r.ratioVsGo, 3),
-      meetsTarget: r.meetsTarget,
-    })),
-    containersList: {
+    unary: input.unary && {
+      // The Go client's figures are measured in this run (go-unary); ratios are absent when it was not built.
+      targetRatioVsGo: TARGET_RATIO_VS_GO,
+      results: input.unary.map((r) => ({
+        rpc: r.rpc,
+        client: r.client,
+        samples: r.samples,
+        medianUs: round(r.medianUs),
+        p95Us: round(r.p95Us),
+        ...(r.ratioVsGo === undefined ? {} : { ratioVsGo: round(r.ratioVsGo, 3), meetsTarget: r.meetsTarget }),
+      })),
+    },
+    containersList: input.list && {
       containers: input.list.containers,
       responseBytes: input.list.responseBytes,
       createMs: round(input.list.createMs),
       results: input.list.results.map((r) => ({ client: r.client, samples: r.samples, medianUs: round(r.medianUs), p95Us: round(r.p95Us) })),
     },
-    ctrStartupMs: round(input.ctrStartupMs),
-    contentRead: { blobBytes: config.blobBytes, runs: config.streamRuns, ...throughput(input.read, input.readOurs, input.readCtr) },
-    contentWrite: { blobBytes: config.blobBytes, runs: config.streamRuns, ...throughput(input.write, input.writeOurs, input.writeCtr) },
+    ctrStartupMs: input.ctrStartupMs === undefined ? undefined : round(input.ctrStartupMs),
+    contentRead: input.read && { blobBytes: config.blobBytes, runs: config.streamRuns, ...throughput(input.read, input.readOurs, input.readCtr) },
+    contentWrite: input.write && { blobBytes: config.blobBytes, runs: config.streamRuns, ...throughput(input.write, input.writeOurs, input.writeCtr) },
   }
 }
