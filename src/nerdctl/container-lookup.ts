@@ -34,3 +34,20 @@ export async function resolveContainerId(client: ClientCore, reference: string, 
   }
   throw new NotFoundError(`no container named or with id ${JSON.stringify(reference)} in namespace ${client.namespace}`)
 }
+
+/** A container record as {@link containersNamed} gives it. */
+export interface NamedContainer {
+  /** The container's id. */
+  id: string
+  /** Its labels (`nerdctl/state-dir` among them for nerdctl's and ours). */
+  labels: Record<string, string>
+}
+
+/**
+ * The containers of the client's namespace that carry `name` in their `nerdctl/name` label: what
+ * containerd says owns the name, whatever the name store says.
+ */
+export async function containersNamed(client: ClientCore, name: string, options?: CallOptions): Promise<NamedContainer[]> {
+  const { containers } = await client.services.containers.list({ filters: [`labels."${NerdctlLabel.name}"==${name}`] }, options)
+  return containers.map((c) => ({ id: c.id, labels: { ...c.labels } }))
+}

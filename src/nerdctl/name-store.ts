@@ -69,6 +69,12 @@ export interface AcquireNameOptions extends DirLockOptions {
    * over. Use it to reclaim names whose container no longer exists (left by a crash). Default: never.
    */
   reclaim?: ((holderId: string) => Promise<boolean>) | undefined
+  /**
+   * Called first, under the store's lock, with the id holding the name (undefined when free); returns the
+   * holder to go by, undefined when the name is to be taken as free. Used to check the name store
+   * against containerd (see `acquireContainerName`), so that a crash cannot leave the two disagreeing.
+   */
+  reconcile?: ((holderId: string | undefined) => Promise<string | undefined>) | undefined
 }
 
 /**
@@ -102,7 +108,8 @@ export class NameStore {
     await withDirLock(
       this.dir,
       async () => {
-        const holder = await this.read(name)
+        const stored = await this.read(name)
+        const holder = options.reconcile !== undefined ? await options.reconcile(stored === '' ? undefined : stored) : stored
         // An empty file is abnormal (nerdctl warns and lets the new container have the name): do the same.
         if (holder !== undefined && holder !== '' && holder !== id && !(await options.reclaim?.(holder))) {
           throw new ConflictError(`name "${name}" is already used by container ${holder}: choose another name or remove that container`)

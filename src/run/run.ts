@@ -8,6 +8,7 @@ import { generateContainerId } from '../nerdctl/container-id.js'
 import { createContainer, CREATE_CONTAINER_OPTION_KEYS, type CreateContainerOptions } from '../containers/create-container.js'
 import { containerStateDir, dataStorePath } from '../nerdctl/data-store.js'
 import { NameStore } from '../nerdctl/name-store.js'
+import { acquireContainerName } from '../nerdctl/name-owner.js'
 import { checkUserLabels, defaultContainerName, nerdctlLabels, withNerdctlAnnotations } from '../nerdctl/labels.js'
 import { checkRestartPolicy, restartLabels } from '../containers/restart-policy.js'
 import { createStateDir, recordStarted, withHostnameFile } from '../nerdctl/state-dir.js'
@@ -92,7 +93,8 @@ export async function runContainer(client: ClientCore, reference: string, option
   const network = options.network ?? 'none'
   const hostname = options.hostname ?? (network === 'host' ? undefined : id.slice(0, 12))
   const names = new NameStore(dataStore, client.namespace)
-  await names.acquire(name, id, callOptions).catch(dropLogFile)
+  // Checked against containerd: a record a crashed run left under this name is removed first.
+  await acquireContainerName(client, dataStore, name, id, callOptions).catch(dropLogFile)
 
   let container: ContainerdContainer | undefined
   let task: Task | undefined
