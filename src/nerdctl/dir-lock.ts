@@ -17,7 +17,7 @@
 
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { CanceledError, DeadlineExceededError, FailedPreconditionError } from '../grpc/errors.js'
 import { throwIfAborted } from '../grpc/abort.js'
@@ -47,7 +47,55 @@ const queues = new Map<string, Promise<unknown>>()
  * directories keep their mode.
  */
 export async function ensureStoreDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: STORE_DIR_MODE })
+  // A parent removed at the same moment by removeEmptyStoreDir (it was empty) fails the mkdir with ENOENT: retry.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await mkdir(dir, { recursive: true, mode: STORE_DIR_MODE })
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 4) throw err
+    }
+  }
+}
+
+/** How often a lock taken on a directory that was removed meanwhile is retaken on the new one. */
+const STALE_LOCK_RETRIES = 5
+
+/**
+ * Removes the store directory `dir` when it is empty, under its lock, and then `parent` levels above it
+ * when they are empty too (without a lock: nothing locks them). A directory that is not empty, or gone,
+ * is left as it is. Whoever waited for the lock meanwhile takes it again on the directory made anew
+ * (see {@link withDirLock}).
+ */
+export async function removeEmptyStoreDir(dir: string, parents = 0): Promise<void> {
+  const key = resolve(dir)
+  try {
+    await withDirLock(key, async () => {
+      if ((await readdir(key)).length === 0) await rmdir(key)
+    })
+  } catch (err) {
+    if (!isGoneOrBusy(err)) throw err
+  }
+  await removeEmptyParents(key, parents)
+}
+
+/** Removes `dir` and then up to `parents` levels above it while each is empty (no lock: for unlocked dirs). */
+export async function removeEmptyParents(dir: string, parents: number): Promise<void> {
+  let current = resolve(dir)
+  for (let level = 0; level < parents; level++) {
+    current = dirname(current)
+    try {
+      await rmdir(current)
+    } catch (err) {
+      if (isGoneOrBusy(err)) return
+      throw err
+    }
+  }
+}
+
+function isGoneOrBusy(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EBUSY'
 }
 
 /**
@@ -60,12 +108,20 @@ export async function withDirLock<T>(dir: string, fn: () => Promise<T>, options:
   const key = resolve(dir)
   const previous = queues.get(key) ?? Promise.resolve()
   const run = previous.catch(() => undefined).then(async () => {
-    await ensureStoreDir(key)
-    const release = await acquireFlock(key, options)
-    try {
-      return await fn()
-    } finally {
-      await release()
+    for (let attempt = 0; ; attempt++) {
+      await ensureStoreDir(key)
+      const [release, pid] = await acquireFlock(key, options)
+      // The directory may have been removed (it was empty) while we waited: the lock is then on a
+      // directory no path names, and excludes nobody. Take it again on the one there now.
+      if (attempt < STALE_LOCK_RETRIES && !(await locksCurrentDir(pid, key))) {
+        await release()
+        continue
+      }
+      try {
+        return await fn()
+      } finally {
+        await release()
+      }
     }
   })
   const tail = run.catch(() => undefined)
@@ -78,8 +134,33 @@ export async function withDirLock<T>(dir: string, fn: () => Promise<T>, options:
   }
 }
 
-/** Takes the flock through a helper process; resolves to a function that releases it. */
-async function acquireFlock(dir: string, options: DirLockOptions): Promise<() => Promise<void>> {
+/**
+ * Whether the flock helper `pid` holds `dir` as it is now (one of its open files is the directory's
+ * inode). Without /proc to tell, assumed so.
+ */
+async function locksCurrentDir(pid: number | undefined, dir: string): Promise<boolean> {
+  let current: { dev: number; ino: number }
+  try {
+    current = await stat(dir)
+  } catch {
+    return false
+  }
+  if (pid === undefined) return true
+  let fds: string[]
+  try {
+    fds = await readdir(`/proc/${pid}/fd`)
+  } catch {
+    return true
+  }
+  for (const fd of fds) {
+    const held = await stat(`/proc/${pid}/fd/${fd}`).catch(() => undefined)
+    if (held !== undefined && held.dev === current.dev && held.ino === current.ino) return true
+  }
+  return false
+}
+
+/** Takes the flock through a helper process; resolves to a function that releases it, and the helper's pid. */
+async function acquireFlock(dir: string, options: DirLockOptions): Promise<[() => Promise<void>, number | undefined]> {
   throwIfAborted(options.signal, `locking ${dir}`)
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
   const child = spawn('flock', ['-x', dir, 'cat'], { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -142,7 +223,7 @@ async function acquireFlock(dir: string, options: DirLockOptions): Promise<() =>
   }
   // From here on the helper's output is of no interest; keep draining so it never blocks on a full pipe.
   child.stdout.resume()
-  return release
+  return [release, child.pid]
 }
 
 /**
