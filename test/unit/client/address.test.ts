@@ -3,9 +3,9 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, it, expect } from 'vitest'
-import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE, resolveAddress, resolveNamespace, socketPath } from '../../src/client/address.js'
-import { ClientCore } from '../../src/client/client.js'
-import { ContainerdError, InvalidArgumentError, UnavailableError } from '../../src/grpc/errors.js'
+import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE, resolveAddress, resolveNamespace, socketPath } from '../../../src/client/address.js'
+import { ClientCore } from '../../../src/client/client.js'
+import { ContainerdError, InvalidArgumentError, UnavailableError } from '../../../src/grpc/errors.js'
 
 describe('constants', () => {
   it('match containerd defaults', () => {

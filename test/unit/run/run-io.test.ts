@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError, ResourceExhaustedError } from '../../src/grpc/errors.js'
-import { binaryLoggerCommand, startBinaryLogger } from '../../src/logs/binary-logger.js'
-import { RunIo, Tee } from '../../src/run/run-io.js'
-import type { Task } from '../../src/tasks/task.js'
-import { checkRunOptions } from '../../src/run/run-options.js'
+import { InvalidArgumentError, ResourceExhaustedError } from '../../../src/grpc/errors.js'
+import { binaryLoggerCommand, startBinaryLogger } from '../../../src/logs/binary-logger.js'
+import { RunIo, Tee } from '../../../src/run/run-io.js'
+import type { Task } from '../../../src/tasks/task.js'
+import { checkRunOptions } from '../../../src/run/run-options.js'
 
 describe('checkRunOptions: terminals and stdin', () => {
   const ok = (options: Parameters<typeof checkRunOptions>[0]): void => checkRunOptions(options)

@@ -23,8 +23,8 @@ import {
   createError,
   errorFromStatus,
   isContainerdError,
-} from '../../src/grpc/errors.js'
-import type { ContainerdErrorOptions, ErrorCode } from '../../src/grpc/errors.js'
+} from '../../../src/grpc/errors.js'
+import type { ContainerdErrorOptions, ErrorCode } from '../../../src/grpc/errors.js'
 
 type ErrorClass = new (message: string, options?: ContainerdErrorOptions) => ContainerdError
 

@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, it, expect } from 'vitest'
-import { InvalidArgumentError } from '../../src/grpc/errors.js'
-import { validateIdentifier } from '../../src/client/identifiers.js'
-import { generateContainerId } from '../../src/nerdctl/container-id.js'
-import { MAX_CONTAINER_NAME_LENGTH, NameStore, validateContainerName } from '../../src/nerdctl/name-store.js'
+import { InvalidArgumentError } from '../../../src/grpc/errors.js'
+import { validateIdentifier } from '../../../src/client/identifiers.js'
+import { generateContainerId } from '../../../src/nerdctl/container-id.js'
+import { MAX_CONTAINER_NAME_LENGTH, NameStore, validateContainerName } from '../../../src/nerdctl/name-store.js'
 
 function errorOf(fn: () => void): InvalidArgumentError {
   try {
