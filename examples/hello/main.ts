@@ -67,9 +67,12 @@ try {
     const term = await client.run(image.name, { tty: true, stdio: 'pipe', args: ['sh', '-c', 'echo "on $(tty)"'] })
     process.stdout.write((term.stdout ?? '').replace(/\r\n/g, '\n'))
     for await (const entry of client.logs(term.name)) console.log(`log ${term.name} ${entry.stream}: ${entry.line.trimEnd()}`)
-    await (await client.containers.get(term.name)).remove()
+    // Kept (no `rm`): the run hands back the container, which `remove()` takes away like `docker rm`.
+    await term.container?.remove()
 
-    // Detached, like `nerdctl run -d`: its output goes to the json-file log; follow it to the end.
+    // Detached, like `nerdctl run -d`: a Container handle; its output goes to the json-file log. Follow
+    // the log to the end (the task's exit), then remove the container (task, record, snapshot, name,
+    // state dir, log).
     const ticker = await client.run(image.name, {
       detach: true,
       args: ['sh', '-c', 'for i in 1 2 3; do echo "tick $i"; sleep 0.2; done'],
@@ -77,7 +80,7 @@ try {
     for await (const entry of client.logs(ticker.name, { follow: true })) {
       console.log(`log ${ticker.name} ${entry.stream}: ${entry.line}`)
     }
-    await (await client.containers.get(ticker.name)).remove()
+    await ticker.remove()
     await client.images.remove(image.name)
   } finally {
     await rm(dir, { recursive: true, force: true })

@@ -1,13 +1,22 @@
 import { execFile } from 'node:child_process'
+import { rm } from 'node:fs/promises'
 import { promisify } from 'node:util'
-import { describe, expect, it } from 'vitest'
-import { daemonAddress } from '../env/test-client.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { Client } from '../../src/index.js'
+import { dataStorePath } from '../../src/nerdctl/data-store.js'
+import { daemonAddress, daemonLine, sweepNamespace } from '../env/test-client.js'
 
 const run = promisify(execFile)
 
+afterAll(async () => {
+  // hello uses nerdctl's default data root; the data store of this private daemon's socket is the
+  // examples' alone (an external daemon's is shared with nerdctl, so it stays).
+  if (daemonLine() !== 'external') await rm(dataStorePath(daemonAddress()), { recursive: true, force: true })
+})
+
 // The examples are what users copy from: run them as users would, against the daemon under test.
 describe('examples', () => {
-  it('hello prints the version, plugins and namespaces, and runs a container', async () => {
+  it('hello prints the version, plugins and namespaces, runs containers, and cleans up after itself', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/hello/main.ts'], {
       env: { ...process.env, CONTAINERD_ADDRESS: daemonAddress() },
       timeout: 60_000,
@@ -22,5 +31,17 @@ describe('examples', () => {
     expect(stdout).toMatch(/^container busybox-[0-9a-f]{5} exited with 0$/m)
     expect(stdout).toMatch(/^on \/dev\/pts\/0\nlog busybox-[0-9a-f]{5} stdout: on \/dev\/pts\/0$/m)
     expect(stdout).toMatch(/^log busybox-[0-9a-f]{5} stdout: tick 1\nlog busybox-[0-9a-f]{5} stdout: tick 2\nlog busybox-[0-9a-f]{5} stdout: tick 3$/m)
+
+    // It removes what it made: its three containers (with their names) and the image.
+    const client = await Client.connect({ address: daemonAddress(), namespace: 'hello' })
+    try {
+      expect(await client.containers.list()).toEqual([])
+      expect(await client.containers.ps({ all: true })).toEqual([])
+      expect(await client.images.list()).toEqual([])
+    } finally {
+      // The namespace itself is the demo's to keep on a daemon of the user's.
+      if (daemonLine() !== 'external') await sweepNamespace(client)
+      client.close()
+    }
   })
 })
