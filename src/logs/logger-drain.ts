@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * The file a running logger keeps in the state dir, `csdk-logger-<pid>.json` (the same pattern as in
- * bin/containerd-sdk-logger.mjs, which cannot import this module).
+ * bin/containerd-sdk-logger.pl, a perl program).
  */
 const MARKER = /^csdk-logger-(\d+)\.json$/
 

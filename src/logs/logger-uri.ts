@@ -1,49 +1,118 @@
-import { existsSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError } from '../grpc/errors.js'
 import { checkDataStore } from './log-config.js'
 
 /**
- * The json-file logger shipped in the package. The same relative path holds from `src/logs` (run with
- * tsx) and from `dist/logs` (built): both sit two levels below the package root, beside `bin/`.
+ * The json-file logger shipped in the package (a perl program). The same relative path holds from
+ * `src/logs` (run with tsx) and from `dist/logs` (built): both sit two levels below the package root,
+ * beside `bin/`. Log URIs never point here: see {@link installJsonFileLogger}.
  */
-export const JSON_FILE_LOGGER_PATH: string = fileURLToPath(new URL('../../bin/containerd-sdk-logger.mjs', import.meta.url))
+export const JSON_FILE_LOGGER_PATH: string = fileURLToPath(new URL('../../bin/containerd-sdk-logger.pl', import.meta.url))
+
+/**
+ * The perl the shim runs the logger with: Debian's `perl-base` is Essential, so this path is there on every
+ * Debian-based host, and it does not move when the app's node_modules or Node do.
+ */
+export const PERL_PATH = '/usr/bin/perl'
+
+/** The folder of a data store that holds installed logger copies. */
+const LOGGER_DIR = 'bin'
+
+/** The shipped logger's bytes and content name, read once. */
+let shipped: { bytes: Buffer; name: string } | undefined
+/** Installed copies this process has checked, by path. */
+const installed = new Set<string>()
+
+function shippedLogger(): { bytes: Buffer; name: string } {
+  if (shipped === undefined) {
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(JSON_FILE_LOGGER_PATH)
+    } catch (err) {
+      throw new InvalidArgumentError(`the json-file logger is missing at ${JSON_FILE_LOGGER_PATH}: the package's bin/ folder was not installed`, { cause: err })
+    }
+    const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16)
+    shipped = { bytes, name: `containerd-sdk-logger-${digest}.pl` }
+  }
+  return shipped
+}
+
+/**
+ * Installs the shipped logger into the data store, at `<dataStore>/bin/containerd-sdk-logger-<sha256 prefix>.pl`,
+ * and returns that path. A container's log URI is stored with the container (and in its restart labels), so
+ * it must keep working after this package moves (an app redeploy replaces node_modules) or Node is upgraded:
+ * the data store is the SDK's own, stable place, and it is already in the URI. The name is content-addressed,
+ * so two SDK versions using one data store each keep their own copy and a running or restarted container
+ * always finds the program it was created with. Written to a temp file, synced and renamed, only when missing
+ * or of the wrong size (a torn copy from a crash). Checked once per process and path.
+ * @throws InvalidArgumentError for a relative data store or a package without its bin/ folder.
+ */
+export function installJsonFileLogger(dataStore: string): string {
+  checkDataStore(dataStore)
+  const { bytes, name } = shippedLogger()
+  const dir = join(dataStore, LOGGER_DIR)
+  const path = join(dir, name)
+  if (installed.has(path)) return path
+  let present = false
+  try {
+    present = statSync(path).size === bytes.length
+  } catch {
+    // Not installed yet.
+  }
+  if (!present) {
+    mkdirSync(dir, { recursive: true, mode: 0o755 })
+    const tmp = join(dir, `.${name}.${process.pid}.tmp`)
+    try {
+      const fd = openSync(tmp, 'w', 0o644)
+      try {
+        // Bounded: each round writes at least one byte or throws.
+        for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off)
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      renameSync(tmp, path)
+    } catch (err) {
+      rmSync(tmp, { force: true })
+      throw err
+    }
+  }
+  installed.add(path)
+  return path
+}
 
 /** What {@link jsonFileLogUri} needs. */
 export interface JsonFileLogUriOptions {
   /** The data store the logger writes under (see `dataStorePath`); absolute. */
   dataStore: string
+  /** The perl the shim runs the logger with. Default `/usr/bin/perl` (Debian's Essential perl-base). */
+  perl?: string
   /**
-   * The node binary the shim runs the logger with. Default `process.execPath`, the node running this
-   * SDK. `null` runs the logger through its `#!/usr/bin/env node` line instead: the shim gives the
-   * logger no PATH, so `env` then looks only in `/bin:/usr/bin`.
-   */
-  node?: string | null
-  /**
-   * The logger file. Default the one shipped in the package; set it when the shim cannot see this
-   * package's files (the SDK running in another mount namespace) and a copy lives elsewhere.
+   * The logger file. Default: the shipped one, installed into the data store (see
+   * {@link installJsonFileLogger}). Set it when the shim cannot see the data store's files (the SDK running
+   * in another mount namespace) and a copy lives elsewhere.
    */
   logger?: string
 }
 
 /**
- * The `binary://` log URI that makes containerd's shim run the shipped json-file logger for a task:
- * `binary://<node>?<logger>=<dataStore>` (the shim turns the one query pair into the two arguments
- * `<logger> <dataStore>`), or `binary://<logger>?data-store=<dataStore>` with `node: null`. Pass it as
- * `newTask({ stdio: { logUri } })` after `prepareJsonFileLog`.
- * @throws InvalidArgumentError for a relative data store, node or logger path, or a missing logger file.
+ * The `binary://` log URI that makes containerd's shim run the json-file logger for a task:
+ * `binary://<perl>?<logger>=<dataStore>` (the shim turns the one query pair into the two arguments
+ * `<logger> <dataStore>`). Neither path depends on where this package or Node is installed. Installs the
+ * logger into the data store when it is not there yet. Pass it as `newTask({ stdio: { logUri } })` after
+ * `prepareJsonFileLog`.
+ * @throws InvalidArgumentError for a relative data store, perl or logger path, or a package without its bin/ folder.
  */
 export function jsonFileLogUri(options: JsonFileLogUriOptions): string {
   checkDataStore(options.dataStore)
-  const logger = options.logger ?? JSON_FILE_LOGGER_PATH
-  checkAbsolute('logger', logger)
-  if (options.logger === undefined && !existsSync(logger)) {
-    throw new InvalidArgumentError(`the json-file logger is missing at ${logger}: the package's bin/ folder was not installed`)
-  }
-  const node = options.node === undefined ? process.execPath : options.node
-  if (node === null) return `binary://${encodePath(logger)}?data-store=${encodeURIComponent(options.dataStore)}`
-  checkAbsolute('node', node)
-  return `binary://${encodePath(node)}?${encodeURIComponent(logger)}=${encodeURIComponent(options.dataStore)}`
+  const perl = options.perl ?? PERL_PATH
+  checkAbsolute('perl', perl)
+  if (options.logger !== undefined) checkAbsolute('logger', options.logger)
+  const logger = options.logger ?? installJsonFileLogger(options.dataStore)
+  return `binary://${encodePath(perl)}?${encodeURIComponent(logger)}=${encodeURIComponent(options.dataStore)}`
 }
 
 function checkAbsolute(option: string, value: unknown): void {

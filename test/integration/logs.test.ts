@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -8,7 +8,7 @@ import { containerLogs, type ContainerLogsOptions } from '../../src/logs/contain
 import { prepareJsonFileLog, type JsonFileLogOptions } from '../../src/logs/log-config.js'
 import type { LogEntry } from '../../src/logs/log-entry.js'
 import { readLogs } from '../../src/logs/log-reader.js'
-import { jsonFileLogUri } from '../../src/logs/logger-uri.js'
+import { JSON_FILE_LOGGER_PATH, jsonFileLogUri } from '../../src/logs/logger-uri.js'
 import { connectTestClient } from '../env/test-client.js'
 import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 
@@ -24,11 +24,11 @@ afterAll(async () => rm(dataStore, { recursive: true, force: true }))
 
 
 /** A container whose task logs through the shipped json-file logger, created but not started. */
-async function loggedTask(label: string, script: string, log: JsonFileLogOptions & { node?: string | null } = {}) {
+async function loggedTask(label: string, script: string, log: JsonFileLogOptions & { logger?: string } = {}) {
   const id = uniqueId(label)
-  const { node, ...rotation } = log
+  const { logger, ...rotation } = log
   const paths = await prepareJsonFileLog({ dataStore, namespace: client.namespace, id, ...rotation })
-  const logUri = jsonFileLogUri({ dataStore, ...(node === undefined ? {} : { node }) })
+  const logUri = jsonFileLogUri({ dataStore, ...(logger === undefined ? {} : { logger }) })
   const container = await client.containers.create(id, { image, args: ['sh', '-c', script] })
   const task = await container.newTask({ stdio: { logUri } })
   return {
@@ -183,13 +183,16 @@ describe('json-file logging', () => {
     }
   })
 
-  it('runs the logger through its #! line too (node: null)', async () => {
-    const t = await loggedTask('shebang', 'echo via-env', { node: null })
+  it('runs a copy of the logger named by the logger option', async () => {
+    const copy = join(dataStore, 'elsewhere', 'my-containerd-sdk-logger.pl')
+    await mkdir(join(dataStore, 'elsewhere'))
+    await copyFile(JSON_FILE_LOGGER_PATH, copy)
+    const t = await loggedTask('copy', 'echo via-copy', { logger: copy })
     try {
       const exited = t.task.wait()
       await t.task.start()
       await exited
-      expect((await logs(t.id)).map((e) => e.line)).toEqual(['via-env'])
+      expect((await logs(t.id)).map((e) => e.line)).toEqual(['via-copy'])
     } finally {
       await t.remove()
     }

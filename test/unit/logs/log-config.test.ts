@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { InvalidArgumentError } from '../../../src/grpc/errors.js'
 import { configuredLogPath, parseHumanSize, prepareJsonFileLog } from '../../../src/logs/log-config.js'
-import { JSON_FILE_LOGGER_PATH, jsonFileLogUri } from '../../../src/logs/logger-uri.js'
+import { installJsonFileLogger, JSON_FILE_LOGGER_PATH, jsonFileLogUri, PERL_PATH } from '../../../src/logs/logger-uri.js'
 
 let store: string
 beforeAll(async () => {
@@ -14,33 +15,56 @@ beforeAll(async () => {
 afterAll(async () => rm(store, { recursive: true, force: true }))
 
 describe('jsonFileLogUri', () => {
-  it('points at the shipped logger, run by this node with the data store as its one argument', () => {
+  it('runs perl on a copy of the logger installed in the data store, never a path in the package', async () => {
     expect(existsSync(JSON_FILE_LOGGER_PATH)).toBe(true)
-    expect(JSON_FILE_LOGGER_PATH.endsWith('/bin/containerd-sdk-logger.mjs')).toBe(true)
-    const uri = new URL(jsonFileLogUri({ dataStore: '/var/lib/nerdctl/1935db59' }))
+    expect(JSON_FILE_LOGGER_PATH.endsWith('/bin/containerd-sdk-logger.pl')).toBe(true)
+    const ds = join(store, 'uri-store')
+    const uri = new URL(jsonFileLogUri({ dataStore: ds }))
     expect(uri.protocol).toBe('binary:')
-    expect(decodeURIComponent(uri.pathname)).toBe(process.execPath)
-    // One query pair, so the shim's map order cannot matter: `<node> <logger> <data store>`.
-    expect([...uri.searchParams]).toEqual([[JSON_FILE_LOGGER_PATH, '/var/lib/nerdctl/1935db59']])
+    expect(decodeURIComponent(uri.pathname)).toBe(PERL_PATH)
+    // One query pair, so the shim's map order cannot matter: `<perl> <logger> <data store>`.
+    const pairs = [...uri.searchParams]
+    expect(pairs).toHaveLength(1)
+    const [logger, arg] = pairs[0] as [string, string]
+    expect(arg).toBe(ds)
+    expect(logger).toMatch(new RegExp(`^${ds}/bin/containerd-sdk-logger-[0-9a-f]{16}\\.pl$`))
+    expect(uri.href).not.toContain('node_modules')
+    expect(uri.href).not.toContain(encodeURIComponent(dirname(dirname(JSON_FILE_LOGGER_PATH))))
+    expect(await readFile(logger)).toEqual(await readFile(JSON_FILE_LOGGER_PATH))
+    // Content-addressed: the name is the shipped bytes' digest.
+    const digest = createHash('sha256').update(await readFile(JSON_FILE_LOGGER_PATH)).digest('hex').slice(0, 16)
+    expect(logger.endsWith(`-${digest}.pl`)).toBe(true)
+    expect(installJsonFileLogger(ds)).toBe(logger)
+  })
+
+  it('installs atomically and repairs a torn copy; other versions beside it stay', async () => {
+    const ds = join(store, 'repair-store')
+    const path = installJsonFileLogger(ds)
+    const other = join(ds, 'bin', 'containerd-sdk-logger-0123456789abcdef.pl')
+    await writeFile(other, '# another SDK version')
+    await rm(path)
+    await writeFile(path, 'torn')
+    // A fresh process (the cache is per process) sees the torn copy and rewrites it.
+    const { execFileSync } = await import('node:child_process')
+    const script = `import { installJsonFileLogger } from ${JSON.stringify(new URL('../../../src/logs/logger-uri.ts', import.meta.url).href)}; console.log(installJsonFileLogger(${JSON.stringify(ds)}))`
+    expect(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' }).trim()).toBe(path)
+    expect(await readFile(path)).toEqual(await readFile(JSON_FILE_LOGGER_PATH))
+    expect(await readFile(other, 'utf8')).toBe('# another SDK version')
+    expect((await readdir(join(ds, 'bin'))).filter((n) => n.endsWith('.tmp'))).toEqual([])
   })
 
   it('encodes paths so spaces, ? and # cannot change the meaning', () => {
-    const uri = new URL(jsonFileLogUri({ dataStore: '/data/a b?c#d;e', node: '/opt/my node/bin/node', logger: '/x/y.mjs' }))
-    expect(decodeURIComponent(uri.pathname)).toBe('/opt/my node/bin/node')
-    expect([...uri.searchParams]).toEqual([['/x/y.mjs', '/data/a b?c#d;e']])
+    const uri = new URL(jsonFileLogUri({ dataStore: '/data/a b?c#d;e', perl: '/opt/my perl/bin/perl', logger: '/x/y.pl' }))
+    expect(decodeURIComponent(uri.pathname)).toBe('/opt/my perl/bin/perl')
+    expect([...uri.searchParams]).toEqual([['/x/y.pl', '/data/a b?c#d;e']])
     expect(uri.hash).toBe('')
-  })
-
-  it('runs the logger through its #! line with node: null', () => {
-    const uri = new URL(jsonFileLogUri({ dataStore: '/d', node: null }))
-    expect(decodeURIComponent(uri.pathname)).toBe(JSON_FILE_LOGGER_PATH)
-    expect([...uri.searchParams]).toEqual([['data-store', '/d']])
   })
 
   it('rejects relative paths', () => {
     expect(() => jsonFileLogUri({ dataStore: 'rel' })).toThrow(InvalidArgumentError)
-    expect(() => jsonFileLogUri({ dataStore: '/d', node: 'node' })).toThrow(/node must be an absolute path/)
-    expect(() => jsonFileLogUri({ dataStore: '/d', logger: 'logger.mjs' })).toThrow(/logger/)
+    expect(() => jsonFileLogUri({ dataStore: '/d', perl: 'perl' })).toThrow(/perl must be an absolute path/)
+    expect(() => jsonFileLogUri({ dataStore: '/d', logger: 'logger.pl' })).toThrow(/logger/)
+    expect(() => installJsonFileLogger('rel')).toThrow(InvalidArgumentError)
   })
 })
 

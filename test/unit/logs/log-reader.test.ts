@@ -9,7 +9,7 @@ import { parseJsonLogLine, parseRfc3339 } from '../../../src/logs/log-entry.js'
 import { rotationOrder } from '../../../src/logs/log-files.js'
 import { readLogs, type ReadLogsOptions } from '../../../src/logs/log-reader.js'
 import { parseLogTime } from '../../../src/logs/log-time.js'
-import { JSON_FILE_LOGGER_PATH } from '../../../src/logs/logger-uri.js'
+import { JSON_FILE_LOGGER_PATH, PERL_PATH } from '../../../src/logs/logger-uri.js'
 import type { LogEntry } from '../../../src/logs/log-entry.js'
 
 let root: string
@@ -138,7 +138,7 @@ describe('follow through the real logger', () => {
     const stateDir = join(store, 'containers', 'ns', 'f1')
     await mkdir(stateDir, { recursive: true })
     await writeFile(join(stateDir, 'log-config.json'), JSON.stringify({ driver: 'json-file', opts: { 'max-size': '4k', 'max-file': '50' } }))
-    const child = spawn(process.execPath, [JSON_FILE_LOGGER_PATH, store], {
+    const child = spawn(PERL_PATH, [JSON_FILE_LOGGER_PATH, store], {
       stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
       env: { CONTAINER_ID: 'f1', CONTAINER_NAMESPACE: 'ns' },
     })

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // @ts-check
 /**
+ * The FORMER json-file logging driver (Node), kept only as the reference `logger-rss.ts` measures beside the
+ * perl one the SDK ships (bin/containerd-sdk-logger.pl), which replaced it: same records, ~8x less RSS.
+ *
  * containerd-sdk's json-file logging driver: a program containerd's shim runs for a `binary://` log URI.
  *
  * The shim starts it as `<this file> [data-store] <data store>` (or `node <this file> <data store>`) with
