@@ -19,6 +19,41 @@ import { sampleInterleaved, type BlockCall, type Call } from '../lib/interleaved
 import { round, summarizeLatency, type LatencySummary } from '../lib/stats.js'
 import { printTable, ratio } from '../lib/table.js'
 import { startGoUnary } from '../go/go-client.js'
+import { Http2Channel } from '../../src/grpc/http2-channel.js'
+import { createServiceClient } from '../../src/grpc/service-client.js'
+
+type ChannelModule = typeof import('../../src/grpc/http2-channel.js')
+type ServiceClientModule = typeof import('../../src/grpc/service-client.js')
+
+/**
+ * `BENCH_BASELINE=<dir>`: `<dir>/src/grpc` holds an earlier version of our transport (e.g. `git archive <commit>
+ * src/grpc | tar -x -C <dir>`, with `<dir>/node_modules` linked to the repo's), measured beside the current one
+ * in the same run, so a change to the unary path is judged before/after on the same machine at the same time.
+ * Adds rows for both: a bare `Http2Channel` and a typed service client on it (no lease lookup, unlike client.version()).
+ */
+async function baselineCalls(address: string, ns: string, rpc: UnaryRpc, closers: (() => void)[]): Promise<Record<string, Call>> {
+  const dir = process.env['BENCH_BASELINE']
+  const metadata = { 'containerd-namespace': ns }
+  const pick = (m: { Http2Channel: ChannelModule['Http2Channel'] }, s: { createServiceClient: ServiceClientModule['createServiceClient'] }): Call => {
+    const channel = new m.Http2Channel(address)
+    closers.push(() => channel.close())
+    if (rpc === 'Version') {
+      const version = s.createServiceClient(Version, channel, () => metadata)
+      return () => version.version({})
+    }
+    const containers = s.createServiceClient(Containers, channel, () => metadata)
+    return () => containers.list({})
+  }
+  if (dir === undefined) return {}
+  const base = {
+    channel: (await import(`${dir}/src/grpc/http2-channel.ts`)) as ChannelModule,
+    services: (await import(`${dir}/src/grpc/service-client.ts`)) as ServiceClientModule,
+  }
+  return {
+    'now: service client on a new Http2Channel': pick({ Http2Channel }, { createServiceClient }),
+    'baseline: service client on its Http2Channel': pick(base.channel, base.services),
+  }
+}
 
 /** The RPC a row measured. */
 export type UnaryRpc = 'Version' | 'Containers.List'
@@ -48,17 +83,20 @@ export async function benchUnaryVersion(clients: BenchClients, config: BenchConf
   const connectVersion = createClient(Version, clients.connect.transport)
   const headers = connectCallOptions(ns)
   const go = goBinary === undefined ? undefined : startGoUnary(goBinary, clients.address, ns)
+  const closers: (() => void)[] = []
   try {
     const versionCalls: Record<string, Call | BlockCall> = {
       [OURS_VERSION]: () => clients.ours.version(),
       'ours: Http2Channel.unary (floor)': () => clients.channel.unary(VERSION_PATH, emptyBytes, metadata),
       '@grpc/grpc-js': () => grpcJsUnary(clients.grpcJs, Version.method.version, {}, clients.grpcJsMetadata),
       '@connectrpc/connect-node': () => connectVersion.version({}, headers),
+      ...(await baselineCalls(clients.address, ns, 'Version', closers)),
       ...(go === undefined ? {} : { [GO_CLIENT]: go.block('version') }),
     }
     const listCalls: Record<string, Call | BlockCall> = {
       [OURS_LIST]: () => clients.ours.services.containers.list({}),
       'ours: Http2Channel.unary (floor)': () => clients.channel.unary(LIST_PATH, listBytes, metadata),
+      ...(await baselineCalls(clients.address, ns, 'Containers.List', closers)),
       ...(go === undefined ? {} : { [GO_CLIENT]: go.block('list') }),
     }
     const options = { warmup: config.unaryWarmup, samples: config.unarySamples, block: 100 }
@@ -70,6 +108,7 @@ export async function benchUnaryVersion(clients: BenchClients, config: BenchConf
     return results
   } finally {
     go?.close()
+    for (const close of closers) close()
   }
 }
 
