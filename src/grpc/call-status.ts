@@ -30,6 +30,8 @@ function decodeGrpcMessage(value: string | undefined): string {
   }
 }
 
+const GRPC_CONTENT_TYPE = /^application\/grpc(?:$|[+;])/
+
 /** Checks the response headers: HTTP 200 and a gRPC content type, else the peer is not a gRPC server. */
 export function checkResponseHeaders(headers: IncomingHttpHeaders, method: string): ContainerdError | undefined {
   const status = headers[':status'] as number | string | undefined
@@ -37,8 +39,10 @@ export function checkResponseHeaders(headers: IncomingHttpHeaders, method: strin
     return new UnavailableError(`${method}: the server answered HTTP ${status ?? '?'} instead of gRPC`, { method })
   }
   const type = headers['content-type']
+  // containerd's exact answer is checked first, sparing the pattern on every call.
+  if (type === 'application/grpc') return undefined
   // gRPC allows `application/grpc` alone or with a `+codec` / `;params` suffix, nothing else.
-  if (type === undefined || !/^application\/grpc(?:$|[+;])/.test(type)) {
+  if (type === undefined || !GRPC_CONTENT_TYPE.test(type)) {
     return new InternalError(`${method}: unexpected content-type ${type ?? '(none)'} in a gRPC response`, { method })
   }
   return undefined

@@ -45,6 +45,16 @@ export class FrameDecoder {
 
   /** Adds a chunk and returns every message it completed. */
   push(chunk: Buffer): Buffer[] {
+    // The common case of a unary answer: nothing buffered and the chunk is exactly one whole message.
+    // Its bytes are handed out as they are, without going through the chunk list.
+    if (this.expected < 0 && this.buffered === 0 && chunk.byteLength >= 5) {
+      if (chunk[0] !== 0) throw new FrameError('received a compressed gRPC message, but no compression was negotiated')
+      const length = chunk.readUInt32BE(1)
+      if (length > this.maxMessageBytes) {
+        throw new FrameError(`received a message of ${length} bytes, above the ${this.maxMessageBytes}-byte limit`, true)
+      }
+      if (chunk.byteLength === 5 + length) return [chunk.subarray(5)]
+    }
     this.chunks.push(chunk)
     this.buffered += chunk.byteLength
     const out: Buffer[] = []

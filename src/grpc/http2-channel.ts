@@ -41,6 +41,8 @@ const STREAM_HIGH_WATER = 16
 // Above this size a message is written after its frame header instead of being copied into one buffer
 // with it: content writes send 1 MiB messages, and the copy showed up in profiles.
 const COPY_FRAME_BELOW = 64 * 1024
+// Every call's stream options, shared rather than built per call: the request body follows the headers.
+const REQUEST_OPTIONS = { endStream: false } as const
 
 /**
  * A gRPC client channel over HTTP/2 on a unix socket, written on `node:http2` directly: one session,
@@ -68,9 +70,22 @@ export class Http2Channel implements Transport {
   }
 
   /** Sends one request message and resolves with the one response message. */
-  async unary(method: string, request: Uint8Array, metadata: Metadata, options: CallOptions = {}): Promise<Buffer> {
-    this.checkSize(request, method)
-    const stream = await this.open(method, metadata, options)
+  unary(method: string, request: Uint8Array, metadata: Metadata, options: CallOptions = {}): Promise<Buffer> {
+    // Not an async function: on an open session the stream is opened in this tick and the caller's promise
+    // is settled straight from the call's end, without the promise hops of awaiting `open` (measured in
+    // bench section 1). Every error still arrives as a rejection, never as a synchronous throw.
+    let stream: ClientHttp2Stream | undefined
+    try {
+      this.checkSize(request, method)
+      stream = this.openOnCurrentSession(method, metadata, options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (stream !== undefined) return this.unaryOn(stream, method, request, options)
+    return this.open(method, metadata, options).then((opened) => this.unaryOn(opened, method, request, options))
+  }
+
+  private unaryOn(stream: ClientHttp2Stream, method: string, request: Uint8Array, options: CallOptions): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       let response: Buffer | undefined
       const call = new CallState(stream, method, options, this.maxMessageBytes, (messages) => {
@@ -79,11 +94,11 @@ export class Http2Channel implements Transport {
           return
         }
         response = messages[0]
-      })
-      call.done.then(() => {
-        if (response === undefined) reject(new InternalError(`${method}: the server closed the call without a response`, { method }))
+      }, (err) => {
+        if (err !== undefined) reject(err)
+        else if (response === undefined) reject(new InternalError(`${method}: the server closed the call without a response`, { method }))
         else resolve(response)
-      }, reject)
+      })
       stream.end(encodeFrame(request))
     })
   }
@@ -111,15 +126,20 @@ export class Http2Channel implements Transport {
     const stream = await this.open(method, metadata, options)
     const queue: Buffer[] = []
     let wake: (() => void) | undefined
+    let settleDone!: (err?: ContainerdError) => void
+    // Settled once, when the call ends: with the call's error, or without one.
+    const done = new Promise<void>((resolve, reject) => {
+      settleDone = (err) => { if (err === undefined) resolve(); else reject(err) }
+    })
     const call = new CallState(stream, method, options, this.maxMessageBytes, (messages) => {
       queue.push(...messages)
       if (queue.length >= STREAM_HIGH_WATER) stream.pause()
       wake?.()
-    })
+    }, settleDone)
     let finished = false
-    call.done.then(() => { finished = true; wake?.() }, () => { finished = true; wake?.() })
+    done.then(() => { finished = true; wake?.() }, () => { finished = true; wake?.() })
     // A rejected `done` is observed below; this keeps Node from reporting it as unhandled meanwhile.
-    call.done.catch(() => undefined)
+    done.catch(() => undefined)
 
     if (requests instanceof Uint8Array) {
       this.checkSize(requests, method)
@@ -143,7 +163,7 @@ export class Http2Channel implements Transport {
         await new Promise<void>((resolve) => { wake = resolve })
         wake = undefined
       }
-      await call.done
+      await done
     } finally {
       // The consumer left early (break, throw, return): cancel the call so the server stops sending.
       if (!finished) call.cancel()
@@ -195,17 +215,29 @@ export class Http2Channel implements Transport {
   }
 
   private async open(method: string, metadata: Metadata, options: CallOptions): Promise<ClientHttp2Stream> {
+    // Skip the await (two promise hops) when the session is already open: the common case.
+    const opened = this.openOnCurrentSession(method, metadata, options)
+    if (opened !== undefined) return opened
+    return this.request(await this.getSession(method, options), method, metadata, options)
+  }
+
+  /**
+   * Checks the call's options, then opens its stream on the current session if one is open; undefined when
+   * the session must be (re)connected first. Throws the options' errors synchronously.
+   */
+  private openOnCurrentSession(method: string, metadata: Metadata, options: CallOptions): ClientHttp2Stream | undefined {
     // A bad timeoutMs is the caller's mistake: refused before anything is sent (a NaN or an overlong one
     // would otherwise reach the timer and the grpc-timeout header as garbage).
     if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, method)
     if (options.signal?.aborted) throw abortError(options.signal, method)
     const expired = expiredDeadline(options.timeoutMs, method)
     if (expired !== undefined) throw expired
-    // Skip the await (two promise hops) when the session is already open: the common case.
     const current = this.session
-    const session = current !== undefined && !current.closed && !current.destroyed && !this.closed
-      ? current
-      : await this.getSession(method, options)
+    if (current === undefined || current.closed || current.destroyed || this.closed) return undefined
+    return this.request(current, method, metadata, options)
+  }
+
+  private request(session: ClientHttp2Session, method: string, metadata: Metadata, options: CallOptions): ClientHttp2Stream {
     // A literal first, metadata copied in after: V8 builds this much faster than an object spread with
     // computed keys (measured ~3 µs per call).
     const headers: OutgoingHttpHeaders = {
@@ -218,7 +250,7 @@ export class Http2Channel implements Transport {
     if (options.timeoutMs !== undefined) headers['grpc-timeout'] = grpcTimeoutHeader(options.timeoutMs)
     let stream: ClientHttp2Stream
     try {
-      stream = session.request(headers, { endStream: false })
+      stream = session.request(headers, REQUEST_OPTIONS)
     } catch (err) {
       this.forget(session)
       throw new UnavailableError(`${method}: cannot open a stream to containerd at ${this.socketPath}: ${String(err)}`, { method, cause: err })
@@ -344,8 +376,6 @@ function describeSocketError(err: NodeJS.ErrnoException): string {
  * settles `done` exactly once with the mapped error or success.
  */
 class CallState {
-  readonly done: Promise<void>
-  private settle!: (err?: ContainerdError) => void
   private settled = false
   private status: { code: number; message: string } | undefined
   private headerError: ContainerdError | undefined
@@ -360,18 +390,10 @@ class CallState {
     private readonly options: CallOptions,
     maxMessageBytes: number,
     onMessages: (messages: Buffer[]) => void,
+    /** Called exactly once, when the call ends: with its error, or with none. */
+    private readonly onSettled: (err?: ContainerdError) => void,
   ) {
     this.decoder = new FrameDecoder(maxMessageBytes)
-    this.done = new Promise<void>((resolve, reject) => {
-      this.settle = (err) => {
-        if (this.settled) return
-        this.settled = true
-        if (this.timer !== undefined) clearTimeout(this.timer)
-        if (this.onAbort !== undefined) options.signal?.removeEventListener('abort', this.onAbort)
-        if (err === undefined) resolve()
-        else reject(err)
-      }
-    })
     stream.on('response', (headers: IncomingHttpHeaders) => {
       this.headerError = checkResponseHeaders(headers, method)
       // A trailers-only response carries the status in the headers.
@@ -406,6 +428,14 @@ class CallState {
 
   get isDone(): boolean {
     return this.settled
+  }
+
+  private settle(err?: ContainerdError): void {
+    if (this.settled) return
+    this.settled = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.onAbort !== undefined) this.options.signal?.removeEventListener('abort', this.onAbort)
+    this.onSettled(err)
   }
 
   /** Ends the call with `err` and resets the stream so the server stops working on it. */

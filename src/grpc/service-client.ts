@@ -82,8 +82,17 @@ function bindMethod(method: DescMethod, channel: Transport, metadata: MetadataPr
   }
   switch (method.methodKind) {
     case 'unary':
-      return async (request: MessageInitShape<DescMessage>, options?: CallOptions) =>
-        decode(await channel.unary(path, encode(request), metadata(), options))
+      // Not an async function: one promise hop less per call than awaiting the channel (bench section 1);
+      // a throw while encoding still reaches the caller as a rejection.
+      return (request: MessageInitShape<DescMessage>, options?: CallOptions): Promise<MessageShape<DescMessage>> => {
+        let response: Promise<Buffer>
+        try {
+          response = channel.unary(path, encode(request), metadata(), options)
+        } catch (err) {
+          return Promise.reject(err)
+        }
+        return response.then(decode)
+      }
     case 'server_streaming':
       // The metadata is read when the call is made, not when iteration starts, so a lease scope applies
       // to streams created inside it even if they are consumed later.
