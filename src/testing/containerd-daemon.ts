@@ -46,7 +46,11 @@ export interface ContainerdDaemon extends AsyncDisposable {
   kill(): Promise<void>
   /** Starts the daemon again on the same root, state and socket after {@link kill}. */
   restart(): Promise<void>
-  /** Stops the daemon and its shims, unmounts what it left mounted and removes its temp dir. Idempotent. */
+  /**
+   * Stops the daemon, then kills its shims and everything below them (containers' processes, loggers)
+   * and any process whose command line names its socket or directory, unmounts what it left mounted and
+   * removes its temp dir. Idempotent.
+   */
   stop(): Promise<void>
 }
 
@@ -94,7 +98,7 @@ export async function startContainerd(options: StartContainerdOptions = {}): Pro
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await kill()
-      await killShims(paths.address)
+      await killShims(paths.address, dir)
       await unmountUnder(dir)
       await rm(dir, { recursive: true, force: true, maxRetries: 3 })
     })()
@@ -167,26 +171,71 @@ async function tail(file: string): Promise<string> {
 }
 
 /**
- * Kills the runc shims a daemon started: they outlive containerd by design, and they keep the
- * container's mounts busy. Shims are recognised by the daemon's socket in their command line.
+ * Kills everything that ran in a daemon: its runc shims (they outlive containerd by design, and they keep
+ * the container's mounts busy) with every process below them (the containers' processes and their
+ * binary loggers, which would otherwise be left running under PID 1), then any process left whose command
+ * line names the daemon's socket or directory. Shims are recognised by the daemon's socket in their
+ * command line.
  */
-async function killShims(address: string): Promise<void> {
-  const pids: number[] = []
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0')
-      if (cmdline[0]?.includes('containerd-shim') && cmdline.includes(address)) pids.push(Number(entry))
-    } catch {
-      // The process exited while we looked.
+async function killShims(address: string, dir: string): Promise<void> {
+  const table = await processTable()
+  const shims = [...table].filter(([, p]) => p.cmdline[0]?.includes('containerd-shim') === true && p.cmdline.includes(address)).map(([pid]) => pid)
+  const doomed = new Set<number>(shims)
+  // Below the shims, by parent pid (a shim is its containers' subreaper, so they stay its descendants).
+  for (let grew = true; grew;) {
+    grew = false
+    for (const [pid, p] of table) {
+      if (!doomed.has(pid) && doomed.has(p.ppid)) {
+        doomed.add(pid)
+        grew = true
+      }
     }
   }
-  for (const pid of pids) {
+  // Never this process or those that started it (a test runner may name the directory in its arguments).
+  const ancestors = new Set<number>()
+  for (let pid: number | undefined = process.pid; pid !== undefined && pid > 0 && !ancestors.has(pid); pid = table.get(pid)?.ppid) ancestors.add(pid)
+  for (const [pid, p] of table) {
+    if (!ancestors.has(pid) && p.cmdline.some((arg) => arg.includes(address) || arg.includes(dir))) doomed.add(pid)
+  }
+  for (const pid of ancestors) doomed.delete(pid)
+  for (const pid of doomed) {
     try {
       process.kill(pid, 'SIGKILL')
     } catch {
       // Already gone.
     }
   }
-  if (pids.length > 0) await sleep(100)
+  // Bounded wait for them to be gone, so the unmount and removal that follow do not find them busy.
+  const deadline = Date.now() + 5_000
+  while (doomed.size > 0 && Date.now() < deadline) {
+    for (const pid of doomed) if (!(await isRunning(pid))) doomed.delete(pid)
+    if (doomed.size > 0) await sleep(20)
+  }
+}
+
+/** Every process's parent and command line, from /proc. */
+async function processTable(): Promise<Map<number, { ppid: number; cmdline: string[] }>> {
+  const table = new Map<number, { ppid: number; cmdline: string[] }>()
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0')
+      table.set(Number(entry), { ppid, cmdline })
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return table
+}
+
+/** Whether `pid` runs (a zombie waiting for its parent does not count). */
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
 }
