@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { InvalidArgumentError } from '../grpc/errors.js'
+import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError, type ContainerdError } from '../grpc/errors.js'
 import { checkDataStore } from './log-config.js'
 
 /**
@@ -23,8 +23,6 @@ const LOGGER_DIR = 'bin'
 
 /** The shipped logger's bytes and content name, read once. */
 let shipped: { bytes: Buffer; name: string } | undefined
-/** Installed copies this process has checked, by path. */
-const installed = new Set<string>()
 
 function shippedLogger(): { bytes: Buffer; name: string } {
   if (shipped === undefined) {
@@ -47,15 +45,17 @@ function shippedLogger(): { bytes: Buffer; name: string } {
  * the data store is the SDK's own, stable place, and it is already in the URI. The name is content-addressed,
  * so two SDK versions using one data store each keep their own copy and a running or restarted container
  * always finds the program it was created with. Written to a temp file, synced and renamed, only when missing
- * or of the wrong size (a torn copy from a crash). Checked once per process and path.
- * @throws InvalidArgumentError for a relative data store or a package without its bin/ folder.
+ * or of the wrong size (a torn copy from a crash). Checked at every call (one stat), so a data store wiped
+ * while this process runs gets its copy back.
+ * @throws InvalidArgumentError for a relative data store or a package without its bin/ folder;
+ *   PermissionDeniedError, ResourceExhaustedError (disk full) or FailedPreconditionError (e.g. a file where a
+ *   folder should be) when the copy cannot be written.
  */
 export function installJsonFileLogger(dataStore: string): string {
   checkDataStore(dataStore)
   const { bytes, name } = shippedLogger()
   const dir = join(dataStore, LOGGER_DIR)
   const path = join(dir, name)
-  if (installed.has(path)) return path
   let present = false
   try {
     present = statSync(path).size === bytes.length
@@ -63,25 +63,42 @@ export function installJsonFileLogger(dataStore: string): string {
     // Not installed yet.
   }
   if (!present) {
-    mkdirSync(dir, { recursive: true, mode: 0o755 })
-    const tmp = join(dir, `.${name}.${process.pid}.tmp`)
     try {
-      const fd = openSync(tmp, 'w', 0o644)
-      try {
-        // Bounded: each round writes at least one byte or throws.
-        for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off)
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
-      renameSync(tmp, path)
+      writeAtomically(dir, name, bytes)
     } catch (err) {
-      rmSync(tmp, { force: true })
-      throw err
+      throw installError(path, err)
     }
   }
-  installed.add(path)
   return path
+}
+
+function writeAtomically(dir: string, name: string, bytes: Buffer): void {
+  // 0700 like the data store nerdctl makes (this may be the first thing in it); only the shim (root, or this user when rootless) reads it.
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const tmp = join(dir, `.${name}.${process.pid}.tmp`)
+  try {
+    const fd = openSync(tmp, 'w', 0o644)
+    try {
+      // Bounded: each round writes at least one byte or throws.
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, join(dir, name))
+  } catch (err) {
+    rmSync(tmp, { force: true })
+    throw err
+  }
+}
+
+/** A typed error for a data store the logger cannot be written into. */
+function installError(path: string, err: unknown): ContainerdError {
+  const code = (err as NodeJS.ErrnoException).code
+  const message = `cannot install the json-file logger at ${path}: ${err instanceof Error ? err.message : String(err)}`
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new PermissionDeniedError(message, { cause: err })
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new ResourceExhaustedError(message, { cause: err })
+  return new FailedPreconditionError(message, { cause: err })
 }
 
 /** What {@link jsonFileLogUri} needs. */

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InvalidArgumentError } from '../../../src/grpc/errors.js'
+import { FailedPreconditionError, InvalidArgumentError } from '../../../src/grpc/errors.js'
 import { configuredLogPath, parseHumanSize, prepareJsonFileLog } from '../../../src/logs/log-config.js'
 import { installJsonFileLogger, JSON_FILE_LOGGER_PATH, jsonFileLogUri, PERL_PATH } from '../../../src/logs/logger-uri.js'
 
@@ -37,20 +37,21 @@ describe('jsonFileLogUri', () => {
     expect(installJsonFileLogger(ds)).toBe(logger)
   })
 
-  it('installs atomically and repairs a torn copy; other versions beside it stay', async () => {
+  it('installs atomically and repairs a torn or removed copy; other versions beside it stay', async () => {
     const ds = join(store, 'repair-store')
     const path = installJsonFileLogger(ds)
     const other = join(ds, 'bin', 'containerd-sdk-logger-0123456789abcdef.pl')
     await writeFile(other, '# another SDK version')
     await rm(path)
     await writeFile(path, 'torn')
-    // A fresh process (the cache is per process) sees the torn copy and rewrites it.
-    const { execFileSync } = await import('node:child_process')
-    const script = `import { installJsonFileLogger } from ${JSON.stringify(new URL('../../../src/logs/logger-uri.ts', import.meta.url).href)}; console.log(installJsonFileLogger(${JSON.stringify(ds)}))`
-    expect(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' }).trim()).toBe(path)
+    expect(installJsonFileLogger(ds)).toBe(path)
     expect(await readFile(path)).toEqual(await readFile(JSON_FILE_LOGGER_PATH))
     expect(await readFile(other, 'utf8')).toBe('# another SDK version')
     expect((await readdir(join(ds, 'bin'))).filter((n) => n.endsWith('.tmp'))).toEqual([])
+    // The whole data store wiped while this process runs: the next URI installs it again.
+    await rm(ds, { recursive: true })
+    jsonFileLogUri({ dataStore: ds })
+    expect(await readFile(path)).toEqual(await readFile(JSON_FILE_LOGGER_PATH))
   })
 
   it('encodes paths so spaces, ? and # cannot change the meaning', () => {
@@ -65,6 +66,13 @@ describe('jsonFileLogUri', () => {
     expect(() => jsonFileLogUri({ dataStore: '/d', perl: 'perl' })).toThrow(/perl must be an absolute path/)
     expect(() => jsonFileLogUri({ dataStore: '/d', logger: 'logger.pl' })).toThrow(/logger/)
     expect(() => installJsonFileLogger('rel')).toThrow(InvalidArgumentError)
+  })
+
+  it('says why the logger cannot be installed, with a typed error', async () => {
+    const file = join(store, 'not-a-dir')
+    await writeFile(file, '')
+    expect(() => jsonFileLogUri({ dataStore: join(file, 'store') })).toThrow(FailedPreconditionError)
+    expect(() => installJsonFileLogger(join(file, 'store'))).toThrow(/cannot install the json-file logger at .*not-a-dir\/store\/bin\/containerd-sdk-logger-/)
   })
 })
 
