@@ -287,7 +287,8 @@ export class ContainerdContainer {
     return async () => {
       if (record.image === '') return {}
       const { manifest } = await (await getImage(this.client, record.image)).manifest()
-      return readUserDatabase(this.client, manifest)
+      // Mounted from the snapshotter the container's rootfs lives in, where the image is unpacked.
+      return readUserDatabase(this.client, manifest, { snapshotter: record.snapshotter !== '' ? record.snapshotter : 'overlayfs' })
     }
   }
 
