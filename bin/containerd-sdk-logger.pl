@@ -402,7 +402,13 @@ sub main {
         vec($rin, $_->{fd}, 1) = 1 for @open;
         # A signal interrupts select (EINTR): the loop then sees its flag.
         my $n = select(my $rout = $rin, undef, undef, $IDLE_WAKE_S);
-        next if $n <= 0;
+        next if $n == 0 || ($n < 0 && $! == $EINTR);
+        if ($n < 0) {
+            # Not a signal (a pipe gone bad): stop reading rather than spin.
+            warn_line("select: $!");
+            $_->{done} = 1 for @open;
+            next;
+        }
         for my $s (@open) { $read_one->($s) if vec($rout, $s->{fd}, 1) }
     }
 }
