@@ -93,7 +93,7 @@ export function sendRequest(req: HttpRequest): Promise<HttpResponse> {
     const r = send(req.url, { method: req.method, headers, agent: agentFor(req.url, req.tls) })
     const headersMs = req.headersTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     const timer = setTimeout(() => {
-      r.destroy(new RegistryError('Unavailable', `${req.url.host} sent no response to ${what} within ${headersMs} ms`))
+      r.destroy(new RegistryError('Unavailable', `${req.url.host} sent no response to ${req.method} ${req.url.pathname} within ${headersMs} ms`))
     }, headersMs)
     const onAbort = (): void => { r.destroy(canceledError(req.signal as AbortSignal, what)) }
     req.signal?.addEventListener('abort', onAbort, { once: true })
