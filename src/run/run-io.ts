@@ -3,6 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs'
 import { PassThrough, Writable, type Readable } from 'node:stream'
 import { debuglog } from 'node:util'
 import { InvalidArgumentError, type ResourceExhaustedError } from '../grpc/errors.js'
+import { checkReadable, checkWritable, watchStreamErrors } from '../grpc/io-error.js'
 import { BoundedBuffer, checkMaxBuffer } from '../tasks/bounded-output.js'
 import type { BinaryLogger } from '../logs/binary-logger.js'
 import type { Task } from '../tasks/task.js'
@@ -46,10 +47,23 @@ export class Tee extends Writable {
   /** Sinks let go of for being stuck: skipped from then on. */
   private readonly dropped = new Set<Writable>()
 
+  /** Stop listening for the sinks' errors (see the constructor). */
+  private readonly unwatchSinks: (() => void)[]
+
   constructor(private readonly sinks: Writable[]) {
     super()
     // Errors end up in the sinks' own handlers; one here keeps a write after abort() from throwing.
     this.on('error', (e) => debug('tee: %s', e.message))
+    // A sink that fails (the caller's Writable erroring on a write) is let go of, the others keep their
+    // copy; without a listener its 'error' event would crash the process. Until close(): then the
+    // caller's streams are theirs again.
+    this.unwatchSinks = sinks.map((sink) =>
+      watchStreamErrors(sink, (err) => {
+        debug('tee: a sink failed, dropping it: %s', err.message)
+        this.dropped.add(sink)
+        this.waiting.get(sink)?.()
+      }),
+    )
     // With `end: false`, pipe() unpipes its source when the source ends: that is how the end shows here.
     this.on('pipe', (src: Readable) => {
       this.piped++
@@ -108,6 +122,7 @@ export class Tee extends Writable {
       await sleep(50)
     }
     await new Promise<void>((resolve) => this.end(() => resolve()))
+    for (const unwatch of this.unwatchSinks) unwatch()
     return [...this.dropped]
   }
 
@@ -121,6 +136,7 @@ export class Tee extends Writable {
   override _destroy(err: Error | null, callback: (err: Error | null) => void): void {
     for (const [sink, release] of this.waiting) sink.off('drain', release).off('close', release).off('error', release)
     this.waiting.clear()
+    for (const unwatch of this.unwatchSinks) unwatch()
     callback(err)
   }
 
@@ -246,6 +262,10 @@ export class RunIo {
       userOut.push(this.file)
       userErr.push(this.file)
     } else if (typeof stdio === 'object') {
+      // A stream already destroyed or ended would lose the output silently, or (stdin) never end.
+      if (stdio.stdout !== undefined) checkWritable(stdio.stdout, 'run() stdio stdout')
+      if (stdio.stderr !== undefined) checkWritable(stdio.stderr, 'run() stdio stderr')
+      if (stdio.stdin !== undefined) checkReadable(stdio.stdin, 'run() stdio stdin')
       if (stdio.stdout !== undefined) userOut.push(stdio.stdout)
       if (stdio.stderr !== undefined) userErr.push(stdio.stderr)
       this.input = stdio.stdin
@@ -271,9 +291,20 @@ export class RunIo {
     this.task = task
     const input = this.input
     if (this.stdinRelay !== undefined && input !== undefined) {
-      input.pipe(this.stdinRelay)
+      const relay = this.stdinRelay
+      input.pipe(relay)
+      // An input failing mid-way ends the process's stdin (it reads EOF) instead of crashing this process
+      // with an 'error' event nothing listens to (pipe() does not listen on its source).
+      const unwatch = watchStreamErrors(input, (err) => {
+        debug('stdin stream failed, ending the process stdin: %s', err.message)
+        input.unpipe(relay)
+        relay.end()
+      })
       // unpipe() pauses a stream left without destinations, so process.stdin no longer holds the event loop.
-      this.restore.push(() => input.unpipe(this.stdinRelay))
+      this.restore.push(() => {
+        unwatch()
+        input.unpipe(relay)
+      })
     }
     if (!this.options.tty) return
     task.stdout?.pipe(this.out, { end: false })

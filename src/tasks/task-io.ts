@@ -1,11 +1,15 @@
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
+import { debuglog } from 'node:util'
 import { FailedPreconditionError, InvalidArgumentError } from '../grpc/errors.js'
+import { checkReadable, checkWritable, ioError, watchStreamErrors } from '../grpc/io-error.js'
 import { attachDirectOutputs, type DirectOutputs } from './direct-output.js'
 import { FifoSet } from './fifo-set.js'
 import { OUTPUT_HOLDER_URI } from './output-holder.js'
 import { isReadableStream, isWritableStream } from './stream-shape.js'
+
+const debug = debuglog('containerd-sdk:task-io')
 
 /** stdout and stderr appended, line by line as they come, to one file. */
 export interface LogFileStdio {
@@ -145,7 +149,7 @@ async function logFileIo(path: string, id: string, direct: (() => Promise<boolea
     io = await streamsIo({ stdout: file, stderr: file }, id, direct)
   } catch (err) {
     file.destroy()
-    throw err
+    throw ioError(err, `stdio logFile ${JSON.stringify(path)}`)
   }
   return {
     ...io,
@@ -168,17 +172,23 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
   if ((stdin !== undefined && !isReadableStream(stdin)) || !isOutput(stdout) || !isOutput(stderr)) {
     throw new InvalidArgumentError("stdio streams: stdin must be a Readable, stdout and stderr Writables or 'pipe'")
   }
+  // A stream already destroyed or ended would drop the output silently, or (stdin) never end.
+  if (stdin !== undefined) checkReadable(stdin, 'stdio stdin')
+  if (stdout !== undefined && stdout !== 'pipe') checkWritable(stdout, 'stdio stdout')
+  if (stderr !== undefined && stderr !== 'pipe') checkWritable(stderr, 'stdio stderr')
   if (stdin === undefined && direct !== undefined && (await direct())) return directIo(stdout, stderr)
   // Both output FIFOs, wanted or not: the shim refuses an empty path for one output beside a FIFO for
   // the other (it would open "" as a file); an output not wanted is read and dropped here.
   const fifos = await FifoSet.create(id, { stdin: stdin !== undefined, stdout: true, stderr: true })
   let detachStdin = (): void => undefined
+  let detachOutputs = (): void => undefined
   return {
     ...fifos.paths,
     terminal: false,
     attach: async (closeStdin) => {
       const ends = await fifos.attach()
-      const streams = connectOutputs(ends, stdout, stderr)
+      const connected = connectOutputs(ends, stdout, stderr)
+      detachOutputs = connected.detach
       const fifo = ends.stdin
       if (stdin !== undefined && fifo !== undefined) {
         // When the input ends, flush it into the FIFO, then close the process's stdin so it reads EOF.
@@ -188,16 +198,25 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
         }
         input.pipe(fifo, { end: false })
         input.once('end', onEnd)
+        // An input failing mid-way ends the process's stdin as if it had ended (the process reads EOF),
+        // rather than crashing this process with an 'error' event nobody handles.
+        const unwatch = watchStreamErrors(input, (err) => {
+          debug('stdin stream failed, closing the process stdin: %s', err.message)
+          input.unpipe(fifo)
+          onEnd()
+        })
         // The caller's stream may outlive the process (process.stdin): leave it as it was found.
         detachStdin = () => {
+          unwatch()
           input.off('end', onEnd)
           input.unpipe(fifo)
         }
       }
-      return streams
+      return connected.streams
     },
     close: async () => {
       detachStdin()
+      detachOutputs()
       await fifos.close()
     },
   }
@@ -206,6 +225,7 @@ async function streamsIo(stdio: StreamsStdio, id: string, direct: (() => Promise
 /** Output read straight from the process's pipes (see output-holder.ts); only for a task's init process. */
 function directIo(stdout: Writable | 'pipe' | undefined, stderr: Writable | 'pipe' | undefined): TaskIo {
   let outputs: DirectOutputs | undefined
+  let detach = (): void => undefined
   return {
     stdin: '',
     stdout: OUTPUT_HOLDER_URI,
@@ -215,9 +235,12 @@ function directIo(stdout: Writable | 'pipe' | undefined, stderr: Writable | 'pip
     attach: async (_closeStdin, created) => {
       if (created === undefined) throw new Error('direct output needs the created process')
       outputs = await attachDirectOutputs(created.pid, created.exited)
-      return connectOutputs(outputs, stdout, stderr)
+      const connected = connectOutputs(outputs, stdout, stderr)
+      detach = connected.detach
+      return connected.streams
     },
     close: async () => {
+      detach()
       await outputs?.close()
     },
   }
@@ -226,22 +249,38 @@ function directIo(stdout: Writable | 'pipe' | undefined, stderr: Writable | 'pip
 /**
  * Pipes each output into its Writable, not ending it (it may be process.stdout, or one file for both), or
  * hands it to the caller for `'pipe'`; an output without either is read and dropped, so the process
- * never blocks on it.
+ * never blocks on it. A Writable that fails (its first write, or later) is let go: the output is read and
+ * dropped from then on, so the process neither blocks on a full pipe nor crashes this process with the
+ * Writable's 'error' event (pipe() re-emits it when nothing else listens). `detach` stops listening, for
+ * when the process is gone and the Writable is the caller's alone again.
  */
-function connectOutputs(ends: { stdout?: Readable; stderr?: Readable }, stdout: Writable | 'pipe' | undefined, stderr: Writable | 'pipe' | undefined): ProcessStreams {
+function connectOutputs(
+  ends: { stdout?: Readable; stderr?: Readable },
+  stdout: Writable | 'pipe' | undefined,
+  stderr: Writable | 'pipe' | undefined,
+): { streams: ProcessStreams; detach: () => void } {
   const streams: ProcessStreams = {}
-  const connect = (end: Readable | undefined, target: Writable | 'pipe' | undefined): Readable | undefined => {
+  const unwatchers: (() => void)[] = []
+  const connect = (end: Readable | undefined, target: Writable | 'pipe' | undefined, name: string): Readable | undefined => {
     if (end === undefined) return undefined
     if (target === 'pipe') return end
-    if (target !== undefined) end.pipe(target, { end: false })
-    else end.resume()
+    if (target !== undefined) {
+      unwatchers.push(
+        watchStreamErrors(target, (err) => {
+          debug('%s destination failed, dropping the rest of the output: %s', name, err.message)
+          end.unpipe(target)
+          end.resume()
+        }),
+      )
+      end.pipe(target, { end: false })
+    } else end.resume()
     return undefined
   }
-  const out = connect(ends.stdout, stdout)
-  const err = connect(ends.stderr, stderr)
+  const out = connect(ends.stdout, stdout, 'stdout')
+  const err = connect(ends.stderr, stderr, 'stderr')
   if (out !== undefined) streams.stdout = out
   if (err !== undefined) streams.stderr = err
-  return streams
+  return { streams, detach: () => unwatchers.forEach((u) => u()) }
 }
 
 /**

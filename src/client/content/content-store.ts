@@ -3,6 +3,7 @@ import { Readable } from 'node:stream'
 import type { Info } from '../../gen/containerd/services/content/v1/content_pb.js'
 import { AlreadyExistsError, DataLossError, InvalidArgumentError } from '../../grpc/errors.js'
 import { canceledError } from '../../grpc/abort.js'
+import { checkReadable, ioError } from '../../grpc/io-error.js'
 import { labelPatch } from '../label-patch.js'
 import type { NamespaceScope } from '../namespace-scope.js'
 import type { Services } from '../services.js'
@@ -147,8 +148,9 @@ export class ContentStore {
   }
 
   /**
-   * Opens a resumable writer (see {@link ContentWriter}). A second writer on the same ref while one is
-   * open fails with `UnavailableError`/`ConflictError` from containerd ("ref is locked").
+   * Opens a resumable writer (see {@link ContentWriter}). While another writer holds the same ref
+   * (containerd's "ref … locked"), waits and retries with a growing backoff, up to
+   * `lockWaitMs` (default 10 minutes), then fails with containerd's `UnavailableError`.
    */
   async writer(ref: string, options: ContentWriterOptions = {}): Promise<ContentWriter> {
     return this.scope.guard.run(this.scope.namespace, () => ContentWriter.open(this.services, ref, options))
@@ -158,12 +160,17 @@ export class ContentStore {
    * Writes a whole blob and commits it. Idempotent when `expected` is given: if the blob already exists,
    * nothing is written, `labels` are merged into its labels, and its digest is returned. Any failure
    * aborts the ingest.
+   * @throws InvalidArgumentError for a stream already destroyed or ended (before an ingest is opened); a
+   * source stream failing mid-way as a typed error (`UnknownError`, `AbortedError` when it closed early)
+   * whose `cause` is the stream's error.
    */
   async writeBlob(data: BlobSource, options: WriteBlobOptions = {}): Promise<Digest> {
     return this.scope.guard.run(this.scope.namespace, () => this.writeBlobOnce(data, options))
   }
 
   private async writeBlobOnce(data: BlobSource, options: WriteBlobOptions): Promise<Digest> {
+    // A stream already destroyed or ended is refused before an ingest is opened.
+    if (data instanceof Readable) checkReadable(data, 'the blob source stream')
     const ref = options.ref ?? `csdk-${options.expected ?? `blob-${Date.now()}-${Math.random().toString(36).slice(2)}`}`
     const writerOptions: ContentWriterOptions = { signal: options.signal, timeoutMs: options.timeoutMs }
     if (options.expected !== undefined) writerOptions.expected = options.expected
@@ -200,7 +207,8 @@ export class ContentStore {
     } catch (err) {
       await writer.abort().catch(() => undefined)
       if (err instanceof AlreadyExistsError && options.expected !== undefined) return this.existing(options.expected, options)
-      throw err
+      // The source's own failure (a stream erroring or closing mid-way) as a typed error; the store's are typed already.
+      throw ioError(err, 'the blob source stream')
     }
   }
 

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
+import { rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ClientCore } from '../../client/client.js'
 import { checkOptionKeys, checkStringArray, describe, keysOf } from '../../client/option-check.js'
 import { CanceledError, InvalidArgumentError, NotFoundError } from '../../grpc/errors.js'
+import { checkWritable, ioError } from '../../grpc/io-error.js'
 import type { OciDescriptor } from '../../image-spec/descriptor.js'
 import { formatPlatform, hostPlatform, type PlatformSpec } from '../../image-spec/platform.js'
 import { exportImagesOf, planExport } from './export-plan.js'
@@ -69,6 +70,11 @@ export interface ExportResult {
  * @throws NotFoundError for an unknown image, content missing from the store, or a platform an image does
  * not offer; DataLossError when the store's bytes do not match a digest or size; InvalidArgumentError
  * for bad options (an unknown key is named with the closest known one), before anything is written.
+ * A destination that cannot be used: NotFoundError for a path in a missing directory, InvalidArgumentError
+ * for a directory or a stream already destroyed or ended (both before anything is read), and a
+ * destination failing mid-way as a typed error (`PermissionDeniedError`, `ResourceExhaustedError` for a
+ * full disk, `AbortedError` for a stream closed early, `UnknownError` for a stream's own error) with its
+ * error as `cause`.
  */
 export async function exportImages(client: ClientCore, refs: readonly string[], destination: Writable | string, options: ExportImagesOptions = {}): Promise<ExportResult> {
   checkOptionKeys(options, EXPORT_IMAGES_OPTION_KEYS, 'images.export()')
@@ -82,6 +88,10 @@ export async function exportImages(client: ClientCore, refs: readonly string[], 
     throw new InvalidArgumentError('exportImages: give either platforms or allPlatforms, not both')
   }
   const signal = options.signal
+  const what = typeof destination === 'string' ? `the export destination ${JSON.stringify(destination)}` : 'the export destination stream'
+  // A destination that cannot take the archive is refused before anything is read or written.
+  if (typeof destination === 'string') await checkDestinationPath(destination, what)
+  else checkWritable(destination, what)
   const selection = platformSelection(options.allPlatforms, options.platforms)
   const images = await exportImagesOf(client, refs, signal)
   const plan = await planExport(client, images, selection, signal)
@@ -108,8 +118,22 @@ export async function exportImages(client: ClientCore, refs: readonly string[], 
   } catch (err) {
     tar.destroy()
     if (signal?.aborted === true && !(err instanceof CanceledError)) throw new CanceledError('the export was aborted', { cause: signal.reason })
-    throw err
+    // The destination's own failure (a write error, a full disk, a stream closed early), typed and named.
+    throw ioError(err, what)
   }
+}
+
+/**
+ * A file destination must be a path whose directory exists and that is not itself a directory: checked
+ * first, so the export fails at once instead of after writing the whole archive next to it.
+ */
+async function checkDestinationPath(path: string, what: string): Promise<void> {
+  const dir = await stat(dirname(path)).catch((err: unknown) => {
+    throw ioError(err, what)
+  })
+  if (!dir.isDirectory()) throw new InvalidArgumentError(`${what}: ${dirname(path)} is not a directory`)
+  const existing = await stat(path).catch(() => undefined)
+  if (existing?.isDirectory() === true) throw new InvalidArgumentError(`${what} is a directory; give a file path`)
 }
 
 /** The platform manifest.json is written for: the first one asked for, else this host's. */

@@ -1,8 +1,9 @@
-import { createReadStream } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import type { ClientCore } from '../../client/client.js'
 import { checkOptionKeys, keysOf } from '../../client/option-check.js'
 import { AlreadyExistsError, CanceledError, InvalidArgumentError } from '../../grpc/errors.js'
+import { checkReadable, ioError, watchStreamErrors } from '../../grpc/io-error.js'
 import { runWithLease } from '../../client/lease-context.js'
 import type { Image as ImageRecord } from '../../gen/containerd/services/images/v1/images_pb.js'
 import type { OciDescriptor } from '../../image-spec/descriptor.js'
@@ -82,7 +83,10 @@ const LEASE_EXPIRY_MS = 24 * 60 * 60 * 1000
  * @param source the archive: a stream (read to its end; destroyed if the import fails), or a file path.
  * @throws ArchiveError for a refused archive (`reason` says why); InvalidArgumentError for bad options
  * (an unknown key is named with the closest known one), before anything is read;
- * CanceledError when `signal` aborts.
+ * CanceledError when `signal` aborts. A source that cannot be used: NotFoundError for a missing path,
+ * InvalidArgumentError for a directory or a stream already destroyed or ended (before anything is made),
+ * PermissionDeniedError for a file that cannot be read, and a stream that fails mid-way as a typed error
+ * (`UnknownError` for the stream's own error, `AbortedError` when it closed early) with its error as `cause`.
  */
 export async function importImages(client: ClientCore, source: Readable | string, options: ImportImagesOptions = {}): Promise<ImportedImage[]> {
   checkOptionKeys(options, IMPORT_IMAGES_OPTION_KEYS, 'images.import()')
@@ -96,8 +100,14 @@ export async function importImages(client: ClientCore, source: Readable | string
   const signal = options.signal
   if (signal?.aborted === true) throw new CanceledError('the import was aborted before it started', { cause: signal.reason })
 
-  // 1 MiB reads: with the default 64 KiB, reading the file was a sixth of an import's time.
-  const raw = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : source
+  const what = typeof source === 'string' ? `the import source ${JSON.stringify(source)}` : 'the import source stream'
+  if (typeof source !== 'string') checkReadable(source, what)
+  // A path is opened (and checked to be something readable) before anything is made, so a missing file
+  // or a directory is a typed error at once rather than a stream error (or an unhandled one) later.
+  const raw = typeof source === 'string' ? await openArchiveFile(source, what) : source
+  // The source's errors reach us through the reads below; listening keeps one raised while no read is
+  // pending (after the failure, or from a source that errors twice) from crashing the process.
+  const unwatch = watchStreamErrors(raw, () => undefined)
   const input = gunzipIfNeeded(raw)
   // An abort stops the read at once; the calls in flight see the same signal.
   const onAbort = (): void => {
@@ -142,10 +152,37 @@ export async function importImages(client: ClientCore, source: Readable | string
     // Synchronous GC: what the failed import stored is gone when this rejects.
     await lease?.delete({ sync: true }).catch(() => undefined)
     // Whatever the abort broke first (a stream, a call), the caller sees one CanceledError.
-    throw aborted(signal) && !(err instanceof CanceledError) ? new CanceledError('the import was aborted', { cause: signal?.reason }) : err
+    if (aborted(signal) && !(err instanceof CanceledError)) throw new CanceledError('the import was aborted', { cause: signal?.reason })
+    // The source's own failure (a read error, a stream closed early) as a typed error naming it.
+    throw ioError(err, what)
   } finally {
     signal?.removeEventListener('abort', onAbort)
+    // A file we opened keeps our listener (we destroyed it); a caller's stream is theirs again.
+    if (typeof source !== 'string') unwatch()
   }
+}
+
+/**
+ * Opens an archive file for reading, 1 MiB at a time (with the default 64 KiB, reading the file was a
+ * sixth of an import's time).
+ * @throws NotFoundError for a missing file; InvalidArgumentError for a directory or anything but a file
+ * or FIFO; PermissionDeniedError when it cannot be read.
+ */
+async function openArchiveFile(path: string, what: string): Promise<Readable> {
+  let handle: FileHandle
+  try {
+    handle = await open(path, 'r')
+  } catch (err) {
+    throw ioError(err, what)
+  }
+  try {
+    const stat = await handle.stat()
+    if (!stat.isFile() && !stat.isFIFO()) throw new InvalidArgumentError(`${what} is not a file${stat.isDirectory() ? ' (a directory)' : ''}`)
+  } catch (err) {
+    await handle.close()
+    throw ioError(err, what)
+  }
+  return handle.createReadStream({ highWaterMark: 1024 * 1024 })
 }
 
 // A function, so the check reads the signal's state now rather than what an earlier test narrowed it to.

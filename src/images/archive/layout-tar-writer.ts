@@ -74,6 +74,10 @@ async function addBlob(client: ClientCore, tar: Pack, name: string, desc: OciDes
   const finished = new Promise<void>((resolve, reject) => { settle = { resolve, reject } })
   finished.catch(() => undefined)
   const sink = tar.entry({ name, type: 'file', mode: 0o444, size: desc.size, ...OWNER }, (err?: Error | null) => (err ? settle?.reject(err) : settle?.resolve()))
+  // When the tar is torn down (the destination failed, or the export was aborted) the entry stream is
+  // destroyed with that error and emits it; the export learns of it through the entry's callback and the
+  // tar, so without this listener the 'error' event would be unhandled and crash the process.
+  sink.on('error', () => undefined)
   for await (const chunk of client.content.read(digest, { signal }) as AsyncIterable<Buffer>) {
     written += chunk.byteLength
     // Checked before writing: a tar entry longer than its header says would corrupt every later entry.
