@@ -1,0 +1,96 @@
+// What a soak run leaves behind, counted from containerd's own records and from the host (files, mounts,
+// processes, descriptors), so a leak shows up whichever layer made it.
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Client } from '../../src/index.js'
+import { dataStorePath } from '../../src/nerdctl/data-store.js'
+import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
+
+/** One count per kind of leftover. */
+export type LeftoverCounts = Record<LeftoverKind, number>
+
+/** The kinds counted, in print order. */
+export const LEFTOVER_KINDS = ['containers', 'tasks', 'snapshots', 'leases', 'ingests', 'images', 'names', 'stateDirs', 'fifoDirs', 'mounts', 'processes', 'fds'] as const
+/** A kind of leftover. */
+export type LeftoverKind = (typeof LEFTOVER_KINDS)[number]
+
+/** Where the soak's things live. */
+export interface SoakPlaces {
+  /** The daemon's socket. */
+  address: string
+  /** The daemon's temp dir (root, state). */
+  daemonDir: string
+  /** The daemon's pid (not counted as a leftover process). */
+  daemonPid: () => number
+  /** The nerdctl data root the soak's clients use. */
+  dataRoot: string
+  /** The namespace. */
+  namespace: string
+  /** Pids of this process and of the soak's client children (their FIFO pool dirs are theirs). */
+  clientPids: () => readonly number[]
+  /** When the soak started (FIFO dirs newer than this may be its own). */
+  startedMs: number
+}
+
+async function entries(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => [])
+}
+
+/** Counts everything the soak could have left, with a time bound on each daemon call (10 s). */
+export async function countLeftovers(client: Client, places: SoakPlaces, detail: (what: string) => void = () => undefined): Promise<LeftoverCounts> {
+  const call = { timeoutMs: 10_000 }
+  const s = client.services
+  const containerList = (await s.containers.list({}, call)).containers
+  const containers = containerList.length
+  for (const c of containerList) detail(`container ${c.id} ${JSON.stringify(c.labels['nerdctl/name'] ?? '')}`)
+  const tasks = (await s.tasks.list({}, call)).tasks.length
+  let snapshots = 0
+  for await (const _ of client.snapshots().list()) snapshots++
+  const leaseList = await client.leases.list()
+  const leases = leaseList.length
+  for (const l of leaseList) detail(`lease ${l.id} ${JSON.stringify(l.labels)}`)
+  const ingests = (await client.content.listStatuses(call)).length
+  const images = (await s.images.list({}, call)).images.length
+  const store = dataStorePath(places.address, places.dataRoot)
+  const names = (await entries(join(store, 'names', places.namespace))).filter((n) => !n.startsWith('.')).length
+  const stateDirs = (await entries(join(store, 'containers', places.namespace))).length
+  // FIFO dirs: pool dirs of the soak's processes, and per-process dirs made since the soak started (other
+  // clients of the machine's FIFO root may add to the latter).
+  let fifoDirs = 0
+  const pids = new Set(places.clientPids().map(String))
+  for (const name of await entries(FIFO_ROOT)) {
+    if (name.startsWith('.csdk-pool-')) {
+      if (pids.has(name.slice('.csdk-pool-'.length).split('-')[0] ?? '')) {
+        fifoDirs++
+        detail(`fifo pool dir ${name}`)
+      }
+      continue
+    }
+    const st = await stat(join(FIFO_ROOT, name)).catch(() => undefined)
+    if (st !== undefined && st.mtimeMs >= places.startedMs) {
+      fifoDirs++
+      detail(`fifo dir ${name}`)
+    }
+  }
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8')
+  const mounts = mountinfo.split('\n').filter((l) => l.includes(places.daemonDir) || l.includes(places.dataRoot)).length
+  // Processes whose command line names the daemon's socket or dir (shims, loggers), but not the daemon.
+  let processes = 0
+  for (const pid of await entries('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === places.daemonPid() || Number(pid) === process.pid) continue
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline.includes(places.address) || cmdline.includes(places.daemonDir)) {
+      processes++
+      detail(`process ${pid}: ${cmdline.replaceAll('\0', ' ').slice(0, 160)}`)
+    }
+  }
+  const fds = (await entries('/proc/self/fd')).length
+  return { containers, tasks, snapshots, leases, ingests, images, names, stateDirs, fifoDirs, mounts, processes, fds }
+}
+
+/** `after - before` per kind. */
+export function difference(after: LeftoverCounts, before: LeftoverCounts): LeftoverCounts {
+  const out = {} as LeftoverCounts
+  for (const k of LEFTOVER_KINDS) out[k] = after[k] - before[k]
+  return out
+}

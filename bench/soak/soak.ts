@@ -1,0 +1,255 @@
+// Soak: N randomized lifecycles (run, exec, logs, stop, rm, pull, import) against a private containerd per
+// line, with faults injected (containerd SIGKILLed at a random moment and restarted, client aborts at random
+// moments, concurrent runs and pulls, a client process SIGKILLed), then a count of what was left behind.
+//
+//   node --import tsx bench/soak/soak.ts
+//   SOAK_ITERATIONS=1000 SOAK_SEED=42 SOAK_LINES=1.7,2.x SOAK_MAX_MINUTES=30 node --import tsx bench/soak/soak.ts
+//
+// Not in the CI suite. Needs root. Every loop is bounded in count and time; every operation has a deadline.
+// The last line is `SOAK_RESULT {json}`.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Client, isContainerdError } from '../../src/index.js'
+import { startContainerd, type ContainerdDaemon } from '../../src/testing/containerd-daemon.js'
+import type { ContainerdLine } from '../../src/testing/containerd-binaries.js'
+import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
+import { busyboxImage } from '../../test/fixtures/index.js'
+import { pushFixture, startRegistry, type Registry } from '../../test/env/registry/index.js'
+import { countLeftovers, difference, LEFTOVER_KINDS, type LeftoverCounts, type SoakPlaces } from './leftovers.js'
+
+const ITERATIONS = Number(process.env['SOAK_ITERATIONS'] ?? 1000)
+const SEED = Number(process.env['SOAK_SEED'] ?? Math.floor(Math.random() * 2 ** 31))
+const LINES = (process.env['SOAK_LINES'] ?? '1.7,2.x').split(',').map((s) => s.trim()) as ContainerdLine[]
+const MAX_MS = Number(process.env['SOAK_MAX_MINUTES'] ?? 30) * 60_000
+/** Any one operation past this is counted as hung (and abandoned). */
+const OP_DEADLINE_MS = 90_000
+const NAMESPACE = 'soak'
+const RUN_IMAGE = 'docker.io/library/busybox:soak'
+const IMPORT_IMAGE = 'docker.io/library/busybox:soak-import'
+
+/** mulberry32: small, seeded, good enough to pick operations and delays reproducibly. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** The figures of one line's run. */
+interface LineFigures {
+  line: string
+  iterations: number
+  operations: number
+  ok: number
+  /** Failures by error name; `untyped:<name>` for an error that is not a ContainerdError (a finding). */
+  errors: Record<string, number>
+  hung: number
+  daemonKills: number
+  clientKills: number
+  aborts: number
+  unhandled: number
+  seconds: number
+  /** What the soak left (against the counts before the first operation). */
+  leftovers: LeftoverCounts
+  /** What was left still after a user's sweep (containers removed with force, images other than the base removed, images.prune()). */
+  afterSweep: LeftoverCounts
+}
+
+let unhandled = 0
+process.on('unhandledRejection', (err) => {
+  unhandled++
+  console.error('UNHANDLED REJECTION', err)
+})
+process.on('uncaughtException', (err) => {
+  unhandled++
+  console.error('UNCAUGHT EXCEPTION', err)
+})
+
+async function soakLine(line: ContainerdLine, registry: Registry, pullRef: string, archive: string, rand: () => number): Promise<LineFigures> {
+  const started = Date.now()
+  const daemon: ContainerdDaemon = await startContainerd({ version: line })
+  const dataRoot = await mkdtemp(join(tmpdir(), `csdk-soak-${line}-`))
+  const childPids: number[] = []
+  const places: SoakPlaces = {
+    address: daemon.address,
+    daemonDir: daemon.dir,
+    daemonPid: () => daemon.pid,
+    dataRoot,
+    namespace: NAMESPACE,
+    clientPids: () => [process.pid, ...childPids],
+    startedMs: started,
+  }
+  const client = await Client.connect({ address: daemon.address, namespace: NAMESPACE, dataRoot })
+  const figures: LineFigures = {
+    line, iterations: 0, operations: 0, ok: 0, errors: {}, hung: 0, daemonKills: 0, clientKills: 0, aborts: 0, unhandled: 0, seconds: 0,
+    leftovers: {} as LeftoverCounts, afterSweep: {} as LeftoverCounts,
+  }
+  const unhandledBefore = unhandled
+  try {
+    await client.images.import(archive.replace('.tar', '-run.tar'))
+    // The pull operation keeps its image (as a user's pull does): pulled once first, it is in the baseline.
+    await client.pull(pullRef)
+    const baseline = await countLeftovers(client, places)
+    let daemonDown: Promise<void> | undefined
+
+    /** Runs one operation with an optional abort at a random moment, bounded by OP_DEADLINE_MS. */
+    const operation = async (i: number): Promise<void> => {
+      const kinds = ['runRm', 'lifecycle', 'pull', 'import'] as const
+      const kind = kinds[Math.floor(rand() * kinds.length)] as (typeof kinds)[number]
+      const controller = new AbortController()
+      const abortAfter = rand() < 0.15 ? Math.floor(rand() * 3000) : undefined
+      const abortTimer = abortAfter === undefined ? undefined : setTimeout(() => controller.abort(new Error('soak abort')), abortAfter)
+      if (abortAfter !== undefined) figures.aborts++
+      const signal = controller.signal
+      const name = `soak-${i}-${Math.floor(rand() * 1e6)}`
+      const body = async (): Promise<void> => {
+        if (kind === 'runRm') {
+          await client.run(RUN_IMAGE, { args: ['sh', '-c', 'echo hi; echo err >&2'], stdio: 'pipe', rm: true, signal })
+        } else if (kind === 'lifecycle') {
+          const c = await client.run(RUN_IMAGE, { name, detach: true, args: ['sh', '-c', 'echo started; sleep 30'], signal })
+          try {
+            await (await c.exec({ args: ['echo', 'exec'] })).output({ signal })
+            for await (const _ of client.logs(name, { tail: 5, signal })) break
+            await c.stop({ timeout: 1, signal })
+          } finally {
+            // What a user does with a handle it holds: remove it, whatever happened (no signal: it may be what aborted).
+            await c.remove({ force: true, timeoutMs: 30_000 })
+          }
+        } else if (kind === 'pull') {
+          await client.pull(pullRef, { signal })
+        } else {
+          await client.images.import(archive, { signal })
+          await client.images.remove(IMPORT_IMAGE, { signal }).catch((err: unknown) => {
+            if (!(isContainerdError(err) && err.code === 'NotFound')) throw err
+          })
+        }
+      }
+      figures.operations++
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), OP_DEADLINE_MS) })
+      try {
+        const outcome = await Promise.race([body().then(() => 'ok' as const), deadline])
+        if (outcome === 'hung') {
+          figures.hung++
+          controller.abort(new Error('soak deadline'))
+        } else figures.ok++
+      } catch (err) {
+        const key = isContainerdError(err) ? `${kind}:${(err as Error).name}` : `${kind}:untyped:${(err as Error)?.name ?? typeof err}:${String((err as Error)?.message ?? err).slice(0, 80)}`
+        figures.errors[key] = (figures.errors[key] ?? 0) + 1
+      } finally {
+        clearTimeout(timer)
+        clearTimeout(abortTimer)
+      }
+    }
+
+    for (let i = 0; i < ITERATIONS && Date.now() - started < MAX_MS; i++) {
+      figures.iterations++
+      const r = rand()
+      // Faults: containerd SIGKILLed at a random moment during a batch, then restarted.
+      if (r < 0.03 && daemonDown === undefined) {
+        figures.daemonKills++
+        const delay = Math.floor(rand() * 2000)
+        daemonDown = (async () => {
+          await sleep(delay)
+          try {
+            process.kill(daemon.pid, 'SIGKILL')
+          } catch {
+            // already gone
+          }
+          await sleep(200)
+          await daemon.restart()
+        })()
+      } else if (r < 0.05) {
+        // A client process SIGKILLed at a random moment.
+        figures.clientKills++
+        const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'soak-child.ts'), daemon.address, NAMESPACE, dataRoot, RUN_IMAGE, pullRef], { stdio: ['ignore', 'ignore', 'ignore'] })
+        if (child.pid !== undefined) childPids.push(child.pid)
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+        await sleep(1500 + Math.floor(rand() * 4000))
+        child.kill('SIGKILL')
+        await Promise.race([exited, sleep(10_000)])
+      }
+      // Concurrent runs and pulls: up to four operations at once.
+      const width = rand() < 0.3 ? 2 + Math.floor(rand() * 3) : 1
+      await Promise.all(Array.from({ length: width }, (_, k) => operation(i * 10 + k)))
+      if (daemonDown !== undefined) {
+        await daemonDown.catch((err: unknown) => console.error('restart failed', err))
+        daemonDown = undefined
+      }
+      if ((i + 1) % 50 === 0) console.log(`[${line}] ${i + 1} iterations, ${figures.ok}/${figures.operations} ok, ${Math.round((Date.now() - started) / 1000)} s`)
+    }
+    // Settle: the last faults' background work (a restarted daemon's cleanup, loggers exiting).
+    await sleep(3000)
+    figures.leftovers = difference(await countLeftovers(client, places, (d) => console.log(`[${line}] left: ${d}`)), baseline)
+    await sweep(client, pullRef)
+    await sleep(1000)
+    figures.afterSweep = difference(await countLeftovers(client, places), baseline)
+  } finally {
+    figures.unhandled = unhandled - unhandledBefore
+    figures.seconds = Math.round((Date.now() - started) / 1000)
+    client.close()
+    await daemon.stop()
+    await rm(dataRoot, { recursive: true, force: true })
+  }
+  return figures
+}
+
+/** A user's cleanup with the public API: every container removed with force, images other than the base removed, a prune. */
+async function sweep(client: Client, pullRef: string): Promise<void> {
+  for (const c of await client.containers.list()) await c.remove({ force: true, timeoutMs: 30_000 }).catch((err: unknown) => console.error('sweep: remove', c.id, String(err)))
+  for (const image of await client.images.list()) {
+    if (image.name !== RUN_IMAGE && image.name !== pullRef) await client.images.remove(image.name).catch((err: unknown) => console.error('sweep: image', image.name, String(err)))
+  }
+  await client.images.prune().catch((err: unknown) => console.error('sweep: prune', String(err)))
+}
+
+function printTable(figures: LineFigures[]): void {
+  const header = ['', ...figures.map((f) => f.line)]
+  const rows: string[][] = [
+    ['iterations', ...figures.map((f) => String(f.iterations))],
+    ['operations', ...figures.map((f) => String(f.operations))],
+    ['ok', ...figures.map((f) => String(f.ok))],
+    ['hung', ...figures.map((f) => String(f.hung))],
+    ['aborts injected', ...figures.map((f) => String(f.aborts))],
+    ['containerd kills', ...figures.map((f) => String(f.daemonKills))],
+    ['client kills', ...figures.map((f) => String(f.clientKills))],
+    ['unhandled', ...figures.map((f) => String(f.unhandled))],
+    ['seconds', ...figures.map((f) => String(f.seconds))],
+    ...LEFTOVER_KINDS.map((k) => [`left: ${k}`, ...figures.map((f) => `${f.leftovers[k]} (after sweep ${f.afterSweep[k]})`)]),
+  ]
+  const widths = header.map((_, c) => Math.max(...[header, ...rows].map((r) => (r[c] ?? '').length)))
+  for (const r of [header, ...rows]) console.log(r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  '))
+  for (const f of figures) {
+    console.log(`\n[${f.line}] failures by operation and error:`)
+    for (const [k, n] of Object.entries(f.errors).sort((a, b) => b[1] - a[1])) console.log(`  ${n}\t${k}`)
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`soak: seed ${SEED}, ${ITERATIONS} iterations per line (at most ${MAX_MS / 60_000} min), lines ${LINES.join(', ')}`)
+  const rand = prng(SEED)
+  const work = await mkdtemp(join(tmpdir(), 'csdk-soak-'))
+  const registry = await startRegistry({ mode: 'plain' })
+  const results: LineFigures[] = []
+  try {
+    const { reference: pullRef } = await pushFixture(registry, await busyboxImage(), 'soak/busybox', 'latest')
+    const archive = join(work, 'import.tar')
+    await writeBusyboxImageArchive(archive, { name: IMPORT_IMAGE })
+    await writeBusyboxImageArchive(archive.replace('.tar', '-run.tar'), { name: RUN_IMAGE })
+    for (const line of LINES) results.push(await soakLine(line, registry, pullRef, archive, rand))
+  } finally {
+    await registry[Symbol.asyncDispose]()
+    await rm(work, { recursive: true, force: true })
+  }
+  printTable(results)
+  console.log(`SOAK_RESULT ${JSON.stringify({ seed: SEED, iterations: ITERATIONS, results })}`)
+}
+
+await main()
