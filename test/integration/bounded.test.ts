@@ -6,7 +6,7 @@ import { readUserDatabase } from '../../src/containers/image-file.js'
 import type { Image } from '../../src/index.js'
 import type { RegistryEndpoint } from '../../src/registry/registry-client.js'
 import { RegistryError } from '../../src/registry/registry-error.js'
-import { buildTar, busyboxLayer, hostArchitecture, linuxPlatform, makeImage, MediaType, sha256Digest, type Digest, type Layer } from '../fixtures/index.js'
+import { buildTar, busyboxImage, busyboxLayer, hostArchitecture, linuxPlatform, makeImage, MediaType, sha256Digest, type Digest, type Layer } from '../fixtures/index.js'
 import { importFixture } from '../env/import-fixture.js'
 import { uniqueId } from '../env/runnable-image.js'
 import { connectTestClient, sweepNamespace } from '../env/test-client.js'
@@ -109,6 +109,61 @@ describe('registry waits are bounded', () => {
     expect(err).toBeInstanceOf(RegistryError)
     expect((err as RegistryError).code).toBe('TooLarge')
     expect((err as RegistryError).message).toMatch(/^the WWW-Authenticate header from 127\.0\.0\.1:\d+ is \d+ bytes, more than the 16384 accepted/)
+  })
+})
+
+describe('stalls are resumed', () => {
+  it('a manifest and a layer that stall once are fetched again (the layer from where it stopped, by Range) and the pull succeeds', async () => {
+    const fixture = await busyboxImage()
+    const layer = fixture.layers[0]!.descriptor
+    const manifestBytes = fixture.blobs.get(fixture.manifest.digest)!
+    const stalled = new Set<string>()
+    const ranges: string[] = []
+    const flaky = createServer((req, res) => {
+      const path = req.url ?? ''
+      if (path === '/v2/') return void res.writeHead(200).end()
+      const digest = path.split('/').pop() ?? ''
+      const isTag = path.endsWith('/manifests/v1')
+      const bytes = isTag ? manifestBytes : fixture.blobs.get(digest as Digest)
+      if (bytes === undefined) return void res.writeHead(404).end()
+      const type = path.includes('/manifests/') ? MediaType.manifest : 'application/octet-stream'
+      if (req.method === 'HEAD') {
+        return void res.writeHead(200, { 'content-type': type, 'content-length': String(bytes.length), 'docker-content-digest': fixture.manifest.digest }).end()
+      }
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
+      if (range !== null) {
+        ranges.push(`${digest}@${range[1]}`)
+        const from = Number(range[1])
+        return void res.writeHead(206, { 'content-type': type, 'content-length': String(bytes.length - from), 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}` }).end(bytes.subarray(from))
+      }
+      res.writeHead(200, { 'content-type': type, 'content-length': String(bytes.length), 'docker-content-digest': isTag ? fixture.manifest.digest : digest })
+      const key = path.includes('/manifests/') ? 'manifest' : digest
+      if ((key === 'manifest' || digest === layer.digest) && !stalled.has(key)) {
+        // Half the body, then nothing: a stall.
+        stalled.add(key)
+        res.write(bytes.subarray(0, Math.floor(bytes.length / 2)))
+        return
+      }
+      res.end(bytes)
+    })
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve))
+    const flakyHost = `127.0.0.1:${(flaky.address() as { port: number }).port}`
+    const c = client.withNamespace(uniqueId('bounded-resume'))
+    try {
+      const image = await c.pull(`${flakyHost}/app:v1`, {
+        endpoints: () => [{ url: new URL(`http://${flakyHost}/v2`), capabilities: new Set(['pull', 'resolve']), idleTimeoutMs: 400 }],
+      })
+      expect(image.target.digest).toBe(fixture.manifest.digest)
+      expect(await image.isUnpacked()).toBe(true)
+      expect([...stalled].sort()).toEqual([layer.digest, 'manifest'].sort())
+      // The layer resumed from what the content store already held, not from 0.
+      expect(ranges).toHaveLength(1)
+      expect(ranges[0]).toMatch(new RegExp(`^${layer.digest}@[1-9]\\d*$`))
+    } finally {
+      flaky.closeAllConnections()
+      await new Promise((resolve) => flaky.close(resolve))
+      await sweepNamespace(c)
+    }
   })
 })
 
