@@ -4,6 +4,12 @@ import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-chec
 import { createContainer, type CreateContainerOptions } from '../containers/create-container.js'
 import { restartSupport, type RestartSupport } from '../containers/restart-policy.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
+import { NerdctlLabel } from '../nerdctl/labels.js'
+import { readRestartState } from '../containers/restart-policy.js'
+import { NotFoundError } from '../grpc/errors.js'
+import { Task } from '../tasks/task.js'
+import { isOwnerDead, OWNER_LABEL } from '../util/process-owner.js'
+import { removeContainer } from './container-remove.js'
 import { listContainerRows, type ContainerRow, type ListContainerRowsOptions } from './container-rows.js'
 import { Container } from './container.js'
 
@@ -54,6 +60,44 @@ export class ContainerStore {
   /** `docker ps` rows of the namespace's containers: running ones, or all with `all: true`; newest first. */
   async ps(options?: ListContainerRowsOptions): Promise<ContainerRow[]> {
     return listContainerRows(this.client, options)
+  }
+
+  /**
+   * Removes stopped containers, like `docker container prune`, and returns their ids. A container is
+   * stopped when its task exited or it has none; kept are those the restart monitor keeps running, and
+   * those a live process is still making (no task yet, made by a `run()` whose process is alive). Also
+   * removed, even while running: attached `rm` runs whose process died (the `containerd-sdk/owner`
+   * label names a process that is gone or whose pid was reused), which nobody else would ever remove.
+   * Each is removed as by `remove({ force: true })`: task, record, snapshot, name and state dir.
+   */
+  async prune(options: CallOptions = {}): Promise<string[]> {
+    checkOptionKeys(options, CALL_OPTION_KEYS, 'containers.prune()')
+    const { containers } = await this.client.services.containers.list({ filters: [] }, options)
+    const removed: string[] = []
+    for (const record of containers) {
+      const labels = record.labels
+      const owner = labels[OWNER_LABEL]
+      const ownerDead = owner !== undefined && isOwnerDead(owner)
+      let status: string | undefined
+      try {
+        status = await new Task(this.client, record.id, 0).status(options)
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err
+      }
+      const stopped = status === undefined || status === 'stopped' || status === 'created'
+      const orphanedRm = ownerDead && labels[NerdctlLabel.autoRemove] === 'true'
+      if (!stopped && !orphanedRm) continue
+      if (!orphanedRm && readRestartState(labels)?.status === 'running') continue
+      if (!orphanedRm && status === undefined && owner !== undefined && !ownerDead) continue
+      try {
+        await removeContainer(this.client, record.id, { ...options, force: true })
+        removed.push(record.id)
+      } catch (err) {
+        // Removed by someone else meanwhile.
+        if (!(err instanceof NotFoundError)) throw err
+      }
+    }
+    return removed
   }
 
   /** Which restart policies the daemon's restart monitor supports (containerd 1.6: only `always`). */

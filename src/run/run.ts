@@ -9,6 +9,7 @@ import { createContainer, CREATE_CONTAINER_OPTION_KEYS, type CreateContainerOpti
 import { containerStateDir, dataStorePath } from '../nerdctl/data-store.js'
 import { NameStore } from '../nerdctl/name-store.js'
 import { acquireContainerName } from '../nerdctl/name-owner.js'
+import { OWNER_LABEL, ownerToken } from '../util/process-owner.js'
 import { checkUserLabels, defaultContainerName, nerdctlLabels, withNerdctlAnnotations } from '../nerdctl/labels.js'
 import { checkRestartPolicy, restartLabels } from '../containers/restart-policy.js'
 import { createStateDir, recordStarted, withHostnameFile } from '../nerdctl/state-dir.js'
@@ -117,6 +118,8 @@ export async function runContainer(client: ClientCore, reference: string, option
     }
     const labels = {
       ...options.labels,
+      // Who made it: if this process dies before an `rm` run is removed, prune() can tell and remove it.
+      [OWNER_LABEL]: ownerToken(),
       ...nerdctlLabels({
         namespace: client.namespace,
         id,

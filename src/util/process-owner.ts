@@ -25,6 +25,12 @@ export function processStartTime(pid: number): string | undefined {
   return fields[19]
 }
 
+/**
+ * The label naming the process that made a container (`<hostname>/<pid>/<start time>`): `run()` sets it,
+ * and `client.containers.prune()` removes the `rm` runs whose owner died before it could remove them.
+ */
+export const OWNER_LABEL = 'containerd-sdk/owner'
+
 let own: string | undefined
 
 /** This process's owner token, `<hostname>/<pid>/<start time>`. */

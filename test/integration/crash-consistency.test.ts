@@ -1,4 +1,5 @@
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -79,5 +80,95 @@ describe.skipIf(line === 'external')('crash consistency', () => {
     expect(await activeSnapshots(client)).toEqual([])
     expect(await readdir(join(dataStore, 'names', 'crash')).catch(() => [])).toEqual([])
     expect(await readdir(join(dataStore, 'containers', 'crash')).catch(() => [])).toEqual([])
+  })
+})
+
+/** Every process's parent pid and command line. */
+async function processes(): Promise<Map<number, { ppid: number; cmdline: string }>> {
+  const table = new Map<number, { ppid: number; cmdline: string }>()
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue
+      table.set(Number(entry), { ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), cmdline: (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ') })
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return table
+}
+
+describe.skipIf(line === 'external')('test kit', () => {
+  it('startContainerd().stop() kills what ran in the daemon: shims, container processes, loggers', async () => {
+    const own = await startContainerd({ version: line as ContainerdLine })
+    const ownData = await mkdtemp(join(tmpdir(), 'csdk-stop-data-'))
+    try {
+      const c = await Client.connect({ address: own.address, namespace: 'stop-kit', dataRoot: ownData })
+      try {
+        await importFixture(c, await busyboxImage(), IMAGE)
+        const { unpackImage } = await import('../env/unpack-image.js')
+        await unpackImage(c, await c.images.get(IMAGE))
+        await c.run(IMAGE, { name: 'left-running', detach: true, args: ['sleep', '600'] })
+      } finally {
+        c.close()
+      }
+      const before = await processes()
+      const shims = [...before].filter(([, p]) => p.cmdline.includes('containerd-shim') && p.cmdline.includes(own.address)).map(([pid]) => pid)
+      expect(shims.length).toBeGreaterThan(0)
+      const below = [...before].filter(([, p]) => shims.includes(p.ppid)).map(([pid]) => pid)
+      // The container's init (sleep) and its json-file logger at least.
+      expect(below.length).toBeGreaterThanOrEqual(2)
+
+      await own.stop()
+      const after = await processes()
+      expect([...shims, ...below].filter((pid) => after.has(pid))).toEqual([])
+      expect([...after.values()].filter((p) => p.cmdline.includes(own.address) || p.cmdline.includes(own.dir))).toEqual([])
+    } finally {
+      await own.stop()
+      await rm(ownData, { recursive: true, force: true })
+    }
+  })
+})
+
+describe.skipIf(line === 'external')('dead owners', () => {
+  it('containers.prune() removes stopped containers and the rm run of a killed client, and keeps running ones', async () => {
+    const c = await Client.connect({ address: daemon.address, namespace: 'prune', dataRoot })
+    try {
+      await importFixture(c, await busyboxImage(), IMAGE)
+      const { unpackImage } = await import('../env/unpack-image.js')
+      await unpackImage(c, await c.images.get(IMAGE))
+      // A client running `run({ rm: true })` attached, SIGKILLed while its container runs.
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/env/run-child.ts', daemon.address, 'prune', dataRoot, IMAGE, 'notty', 'sleep', '600'], {
+        stdio: ['pipe', 'ignore', 'inherit'],
+      })
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      const deadline = Date.now() + 30_000
+      let leftover: string | undefined
+      while (leftover === undefined) {
+        if (Date.now() > deadline) throw new Error('the child never started its container')
+        for (const container of await c.containers.list()) if ((await container.status()) === 'running') leftover = container.id
+        await sleep(50)
+      }
+      child.kill('SIGKILL')
+      await exited
+      const left = await c.containers.get(leftover)
+      expect((await left.info()).labels['containerd-sdk/owner']).toMatch(new RegExp(`/${child.pid}/\\d+$`))
+
+      const stopped = await c.run(IMAGE, { name: 'prune-stopped', args: ['true'] })
+      const running = await c.run(IMAGE, { name: 'prune-running', detach: true, args: ['sleep', '600'], stopTimeout: 1 })
+
+      expect((await c.containers.prune()).sort()).toEqual([leftover, stopped.id].sort())
+      expect((await c.containers.list()).map((x) => x.id)).toEqual([running.id])
+      expect(await activeSnapshots(c)).toEqual([running.id])
+      const dataStore = dataStorePath(daemon.address, dataRoot)
+      expect(await readdir(join(dataStore, 'names', 'prune'))).toEqual(['prune-running'])
+      expect(await readdir(join(dataStore, 'containers', 'prune'))).toEqual([running.id])
+
+      await running.remove({ force: true })
+      expect(await c.containers.prune()).toEqual([])
+    } finally {
+      c.close()
+    }
   })
 })
