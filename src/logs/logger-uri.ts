@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError, type ContainerdError } from '../grpc/errors.js'
@@ -121,12 +121,15 @@ export interface JsonFileLogUriOptions {
  * `<logger> <dataStore>`). Neither path depends on where this package or Node is installed. Installs the
  * logger into the data store when it is not there yet. Pass it as `newTask({ stdio: { logUri } })` after
  * `prepareJsonFileLog`.
- * @throws InvalidArgumentError for a relative data store, perl or logger path, or a package without its bin/ folder.
+ * @throws InvalidArgumentError for a relative data store, perl or logger path, or a package without its bin/ folder;
+ *   FailedPreconditionError when perl is missing; the errors of {@link installJsonFileLogger}.
  */
 export function jsonFileLogUri(options: JsonFileLogUriOptions): string {
   checkDataStore(options.dataStore)
   const perl = options.perl ?? PERL_PATH
   checkAbsolute('perl', perl)
+  // Said here, not as the shim's "failed to start binary process" at task start.
+  if (!existsSync(perl)) throw new FailedPreconditionError(`json-file logging needs perl at ${perl} (Debian's Essential perl-base package); it is missing`)
   if (options.logger !== undefined) checkAbsolute('logger', options.logger)
   const logger = options.logger ?? installJsonFileLogger(options.dataStore)
   return `binary://${encodePath(perl)}?${encodeURIComponent(logger)}=${encodeURIComponent(options.dataStore)}`

@@ -54,9 +54,11 @@ describe('jsonFileLogUri', () => {
     expect(await readFile(path)).toEqual(await readFile(JSON_FILE_LOGGER_PATH))
   })
 
-  it('encodes paths so spaces, ? and # cannot change the meaning', () => {
-    const uri = new URL(jsonFileLogUri({ dataStore: '/data/a b?c#d;e', perl: '/opt/my perl/bin/perl', logger: '/x/y.pl' }))
-    expect(decodeURIComponent(uri.pathname)).toBe('/opt/my perl/bin/perl')
+  it('encodes paths so spaces, ? and # cannot change the meaning', async () => {
+    const perl = join(store, 'my perl?#')
+    await writeFile(perl, '')
+    const uri = new URL(jsonFileLogUri({ dataStore: '/data/a b?c#d;e', perl, logger: '/x/y.pl' }))
+    expect(decodeURIComponent(uri.pathname)).toBe(perl)
     expect([...uri.searchParams]).toEqual([['/x/y.pl', '/data/a b?c#d;e']])
     expect(uri.hash).toBe('')
   })
@@ -72,6 +74,7 @@ describe('jsonFileLogUri', () => {
     const file = join(store, 'not-a-dir')
     await writeFile(file, '')
     expect(() => jsonFileLogUri({ dataStore: join(file, 'store') })).toThrow(FailedPreconditionError)
+    expect(() => jsonFileLogUri({ dataStore: join(store, 'ok'), perl: '/nonexistent/bin/perl' })).toThrow(/needs perl at \/nonexistent\/bin\/perl/)
     expect(() => installJsonFileLogger(join(file, 'store'))).toThrow(/cannot install the json-file logger at .*not-a-dir\/store\/bin\/containerd-sdk-logger-/)
   })
 })
