@@ -26,6 +26,9 @@ export function chainIds(diffIds: readonly string[]): string[] {
   return out
 }
 
+// Prepares of one layer that may meet a committed-then-removed target before giving up.
+const PREPARE_ATTEMPTS = 3
+
 /** Options of {@link unpackLayer}. */
 export interface UnpackLayerOptions {
   snapshotter: string
@@ -57,9 +60,25 @@ export async function unpackLayer(
     return
   }
   options.onProgress?.({ ...event, status: 'unpacking' })
-  const key = `extract-${process.hrtime.bigint()}-${randomBytes(4).toString('hex')} ${chainId}`
   const labels = { [SNAPSHOT_REF_LABEL]: chainId }
-  const mounts = await snapshots.prepare(key, parentChainId, { labels, signal: options.signal })
+  let key = ''
+  let mounts
+  for (let attempt = 1; ; attempt++) {
+    key = `extract-${process.hrtime.bigint()}-${randomBytes(4).toString('hex')} ${chainId}`
+    try {
+      mounts = await snapshots.prepare(key, parentChainId, { labels, signal: options.signal })
+      break
+    } catch (err) {
+      // containerd refuses to prepare a snapshot whose `snapshot.ref` target was committed meanwhile (a
+      // concurrent pull of an image sharing this layer), adding that snapshot to our lease: it is ours
+      // to use. If it vanished again between the two calls, try once more, as containerd's unpacker does.
+      if (!(err instanceof AlreadyExistsError) || attempt >= PREPARE_ATTEMPTS) throw err
+      if (await committed(client, options.snapshotter, chainId)) {
+        options.onProgress?.({ ...event, status: 'unpacked' })
+        return
+      }
+    }
+  }
   try {
     const { applied } = await client.services.diff.apply(
       {

@@ -5,13 +5,14 @@ import {
   type WriteContentRequestSchema,
   type WriteContentResponse,
 } from '../../gen/containerd/services/content/v1/content_pb.js'
-import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../../grpc/errors.js'
+import { CanceledError, FailedPreconditionError, InternalError, InvalidArgumentError, UnavailableError } from '../../grpc/errors.js'
 import type { Services } from '../services.js'
 import type { CallOptions } from '../../grpc/call-options.js'
 import { AsyncQueue } from '../../util/async-queue.js'
 import { digestAlgorithm, validateDigest, type Digest } from './digest.js'
 import type { PreEncoded } from '../../grpc/pre-encoded.js'
 import { encodeWriteMessage } from './write-message.js'
+import { currentLease } from '../lease-context.js'
 
 /** containerd's content service takes writes of up to 1 MiB per message (DESIGN.md). */
 export const WRITE_CHUNK_BYTES = 1024 * 1024
@@ -44,6 +45,21 @@ function returnSlot(slot: Buffer): void {
   }
 }
 
+// Waiting for an ingest ref another writer holds (containerd answers `UnavailableError: ref … locked`),
+// as the Go client's content.OpenWriter does: a random sleep below a bound that doubles from 16 ms up to
+// 2 s, so writers that collided spread out. Bounded in count and in time; the default time covers a large
+// layer another process is still downloading.
+const LOCK_FIRST_BACKOFF_MS = 16
+const LOCK_MAX_BACKOFF_MS = 2048
+/** How long opening a writer waits for a locked ref by default (10 minutes). */
+export const DEFAULT_LOCK_WAIT_MS = 10 * 60 * 1000
+const LOCK_MAX_ATTEMPTS = 2000
+
+/** Whether `err` is containerd's answer for an ingest ref another writer holds. */
+export function isLockedError(err: unknown): boolean {
+  return err instanceof UnavailableError && / locked\b/.test(err.message)
+}
+
 /** Options for opening a content writer. */
 export interface ContentWriterOptions extends CallOptions {
   /** Total size, when known: containerd checks it on commit and reports progress against it. */
@@ -55,6 +71,13 @@ export interface ContentWriterOptions extends CallOptions {
    * the bytes were verified on the way in (a registry download is) — containerd checks on commit anyway.
    */
   verify?: boolean
+  /**
+   * How long to wait, in total, while another writer holds the same ref (two pulls of one layer): the
+   * open is retried with a growing random backoff until the ref is free, or the blob it was writing is
+   * committed (then `AlreadyExistsError`, with `expected`). Default {@link DEFAULT_LOCK_WAIT_MS}; 0
+   * fails at once with containerd's `UnavailableError`.
+   */
+  lockWaitMs?: number
 }
 
 /** Options for {@link ContentWriter.commit}. */
@@ -103,6 +126,11 @@ export class ContentWriter implements AsyncDisposable {
   private readonly expected: Digest | undefined
   private hash: Hash | undefined
   private readonly requests = new AsyncQueue<Request | PreEncoded>(WRITES_IN_FLIGHT)
+  /**
+   * @internal The lease the write stream carries (containerd adds the ingest, and on commit the blob, to
+   * it). Inside a renewing lease that renewed since, close and reopen the writer before committing.
+   */
+  readonly streamLease: string | undefined
   private readonly pending: Pending[] = []
   private failure: unknown
   private finished = false
@@ -121,15 +149,38 @@ export class ContentWriter implements AsyncDisposable {
     this.expected = options.expected
     this.hash = options.verify === false ? undefined : createHash(options.expected !== undefined ? digestAlgorithm(options.expected) : 'sha256')
     this.refBytes = Buffer.from(ref)
+    this.streamLease = currentLease()
   }
 
-  /** @internal Opens the write stream and reads the ingest's status. */
+  /**
+   * @internal Opens the write stream and reads the ingest's status; while another writer holds the ref,
+   * waits and retries (see {@link ContentWriterOptions.lockWaitMs}).
+   */
   static async open(services: Services, ref: string, options: ContentWriterOptions = {}): Promise<ContentWriter> {
     if (ref === '') throw new InvalidArgumentError('a content writer needs a non-empty ref')
     if (options.expected !== undefined) validateDigest(options.expected)
     if (options.total !== undefined && (!Number.isSafeInteger(options.total) || options.total < 0)) {
       throw new InvalidArgumentError(`content total must be a non-negative integer, got ${options.total}`)
     }
+    const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS
+    if (!Number.isFinite(lockWaitMs) || lockWaitMs < 0) throw new InvalidArgumentError(`content lockWaitMs must be a non-negative number, got ${lockWaitMs}`)
+    const deadline = Date.now() + lockWaitMs
+    let backoff = LOCK_FIRST_BACKOFF_MS
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ContentWriter.openOnce(services, ref, options)
+      } catch (err) {
+        if (!isLockedError(err) || attempt >= LOCK_MAX_ATTEMPTS) throw err
+        const sleep = Math.min(Math.random() * backoff, deadline - Date.now())
+        // Past the bound: containerd's error says which ref and since when it is locked.
+        if (sleep <= 0) throw err
+        await abortableSleep(sleep, options.signal)
+        backoff = Math.min(backoff * 2, LOCK_MAX_BACKOFF_MS)
+      }
+    }
+  }
+
+  private static async openOnce(services: Services, ref: string, options: ContentWriterOptions): Promise<ContentWriter> {
     const callOptions: CallOptions = { signal: options.signal, timeoutMs: options.timeoutMs }
     const writer = new ContentWriter(services, ref, options, callOptions)
     writer.startReading()
@@ -345,4 +396,21 @@ export class ContentWriter implements AsyncDisposable {
       }
     })()
   }
+}
+
+// Sleeps `ms`, or rejects with CanceledError (the signal's reason as cause) once `signal` aborts.
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const canceled = (): CanceledError => new CanceledError('canceled while waiting for a locked content ref', { cause: signal?.reason })
+    if (signal?.aborted === true) return reject(canceled())
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(canceled())
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }
