@@ -1,6 +1,8 @@
 import type { ClientCore } from '../client/client.js'
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
+import { AlreadyExistsError, FailedPreconditionError, InternalError, NotFoundError } from '../grpc/errors.js'
+import { currentLease } from '../client/lease-context.js'
 import type { Digest } from '../client/content/digest.js'
+import type { ContentWriter } from '../client/content/content-writer.js'
 import type { BlobSink } from '../registry/raw-blob-get.js'
 import type { RegistryClient } from '../registry/registry-client.js'
 import type { OciDescriptor } from '../image-spec/descriptor.js'
@@ -56,9 +58,10 @@ export async function fetchIntoStore(
   // bytes of a resumed download could only ever be verified there). Hashing here too, in the registry
   // stream or the writer, cost a tenth of the pull's CPU and added no check: the Go client does not
   // either. What we do check here is the length, so a registry cannot make us write without end.
-  let writer
+  const ref = `${kind}-${desc.digest}`
+  let writer: ContentWriter
   try {
-    writer = await client.content.writer(`${kind}-${desc.digest}`, { total: desc.size, expected, signal: options.signal, verify: false })
+    writer = await client.content.writer(ref, { total: desc.size, expected, signal: options.signal, verify: false })
   } catch (err) {
     // Another pull committed it between our check and the writer opening.
     if (err instanceof AlreadyExistsError) {
@@ -105,6 +108,14 @@ export async function fetchIntoStore(
         const retriable = (err as { code?: string }).code === 'Unavailable' || isConnectionError(err)
         if (!retriable || attempt >= RESUME_ATTEMPTS || options.signal?.aborted === true) throw err
       }
+    }
+    // The write stream carries the lease current when it opened. Inside a renewing lease that renewed
+    // since (a long download), that lease expires soon and containerd would refuse the commit ("lease
+    // does not exist"): hand the ingest over to a stream under the current lease, which resumes it whole.
+    if (writer.streamLease !== currentLease()) {
+      await writer.close()
+      writer = await client.content.writer(ref, { total: desc.size, expected, signal: options.signal, verify: false })
+      if (writer.offset !== desc.size) throw new InternalError(`blob ${desc.digest}: the ingest holds ${writer.offset} of ${desc.size} bytes after reopening it`)
     }
     try {
       await writer.commit({ size: desc.size, expected, ...(options.labels !== undefined ? { labels: options.labels } : {}) })

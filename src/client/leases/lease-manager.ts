@@ -16,6 +16,16 @@ export const LEASE_EXPIRE_LABEL = 'containerd.io/gc.expire'
  */
 const MAX_EXPIRY = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
+/**
+ * Default expiry of the leases operations hold (pull, import, container create, `withLease`): short, so
+ * what a crashed process was writing is collectable within minutes; the live operation keeps renewing.
+ */
+export const DEFAULT_OPERATION_LEASE_EXPIRY_MS = 5 * 60 * 1000
+/** Label linking the leases of one renewing lease (the first lease's id), so tools can tell they belong together. */
+export const LEASE_CHAIN_LABEL = 'containerd-sdk/lease-chain'
+// The shortest expiry a renewing lease accepts: it renews every third of it, and each renewal is a few RPCs.
+const MIN_RENEWING_EXPIRY_MS = 1500
+
 /** A lease as listed by containerd. */
 export interface LeaseInfo {
   /** The lease id. */
@@ -48,6 +58,30 @@ export interface CreateLeaseOptions extends CallOptions {
   expiresInMs?: number
 }
 
+/** Options for {@link LeaseManager.createRenewing}. */
+export interface CreateRenewingLeaseOptions extends CallOptions {
+  /** Labels to set on every lease of the chain. */
+  labels?: Record<string, string>
+  /**
+   * How long the lease outlives the last renewal: a crashed process's lease is collectable this long
+   * after it died. Renewed every third of it. Default {@link DEFAULT_OPERATION_LEASE_EXPIRY_MS}; at least 1.5 s.
+   */
+  expiresInMs?: number
+}
+
+/**
+ * A lease a live operation keeps alive with a short expiry (see {@link LeaseManager.createRenewing}).
+ * `await using` deletes it.
+ */
+export interface RenewingLease extends AsyncDisposable {
+  /** The id of the lease new calls carry now; it changes at each renewal. */
+  readonly id: string
+  /** Runs `fn` with this lease active: every call inside it carries the current lease id. */
+  run<T>(fn: () => Promise<T>): Promise<T>
+  /** Stops renewing and deletes every lease of the chain (idempotent). */
+  delete(options?: DeleteLeaseOptions): Promise<void>
+}
+
 /** Options for {@link LeaseManager.delete}. */
 export interface DeleteLeaseOptions extends CallOptions {
   /** Wait for the garbage collection the deletion triggers to finish. Default false. */
@@ -58,7 +92,12 @@ export interface DeleteLeaseOptions extends CallOptions {
 export interface WithLeaseOptions extends CallOptions {
   /** Labels for the lease. */
   labels?: Record<string, string>
-  /** Expiry as in {@link CreateLeaseOptions.expiresInMs}. Default 24 h, like the Go client. */
+  /**
+   * How long the lease outlives its last renewal: the lease is renewed while `fn` runs (see
+   * {@link LeaseManager.createRenewing}), so this bounds how long a crashed process pins what it wrote,
+   * not how long `fn` may run. Default {@link DEFAULT_OPERATION_LEASE_EXPIRY_MS} (the Go client's 24 h
+   * would pin a crashed pull's layers for a day).
+   */
   expiresInMs?: number
   /** Wait for garbage collection when the lease is released. Default false. */
   sync?: boolean
@@ -114,6 +153,96 @@ export class LeaseManager {
     }
   }
 
+  /**
+   * Creates a lease with a short expiry that renews itself until deleted, so a process that crashes
+   * mid-operation frees what it held within `expiresInMs` (at containerd's next garbage collection), while
+   * a live operation keeps it however long it runs.
+   *
+   * containerd has no RPC to update a lease's labels (1.6, 1.7 and 2.x alike), so a renewal hands over
+   * instead: every third of the expiry it creates a new lease with a fresh `containerd.io/gc.expire`, adds
+   * to it every resource of the chain's leases not yet expired (content, ingests, snapshots), and makes it
+   * the id that new calls inside {@link RenewingLease.run} carry. Earlier leases are left to expire; the
+   * next renewals still copy what calls started under them add. A call that began under a lease and is
+   * still running when that lease expires (a single RPC longer than two thirds of the expiry) can fail
+   * with `NotFoundError` (lease does not exist).
+   * @throws InvalidArgumentError for an expiry below 1.5 s or not a finite number.
+   */
+  async createRenewing(options: CreateRenewingLeaseOptions = {}): Promise<RenewingLease> {
+    const expiresInMs = options.expiresInMs ?? DEFAULT_OPERATION_LEASE_EXPIRY_MS
+    if (!Number.isFinite(expiresInMs) || expiresInMs < MIN_RENEWING_EXPIRY_MS) {
+      throw new InvalidArgumentError(`a renewing lease's expiresInMs must be at least ${MIN_RENEWING_EXPIRY_MS}, got ${expiresInMs}`)
+    }
+    const baseLabels = { ...(options.labels ?? {}) }
+    const chain = { [LEASE_CHAIN_LABEL]: generateLeaseId() }
+    const first = await this.create({ ...options, id: chain[LEASE_CHAIN_LABEL], labels: { ...baseLabels, ...chain }, expiresInMs })
+    // Leases of the chain whose expiry has not passed: resources may still be added to them.
+    const members: { id: string; expiresAt: number }[] = [{ id: first.id, expiresAt: Date.now() + expiresInMs }]
+    const holder = { id: first.id }
+    let stopped = false
+    let renewing: Promise<void> = Promise.resolve()
+    const renew = async (): Promise<void> => {
+      const next = await this.create({ labels: { ...baseLabels, ...chain }, expiresInMs })
+      const expiresAt = Date.now() + expiresInMs
+      try {
+        const now = Date.now()
+        for (const m of members.filter((x) => x.expiresAt > now)) {
+          for (const resource of await this.listResources(m.id)) await this.addResource(next.id, resource)
+        }
+      } catch (err) {
+        await next.delete().catch(() => undefined)
+        throw err
+      }
+      if (stopped) {
+        await next.delete().catch(() => undefined)
+        return
+      }
+      members.push({ id: next.id, expiresAt })
+      holder.id = next.id
+      const now = Date.now()
+      // Expired ones are containerd's GC's to remove; forget them.
+      for (let i = members.length - 1; i >= 0; i--) if ((members[i]?.expiresAt ?? 0) <= now) members.splice(i, 1)
+    }
+    const timer = setInterval(() => {
+      // One renewal at a time; a failed one (daemon briefly away) is retried at the next tick, while the
+      // current lease still has two thirds of its expiry left.
+      renewing = renewing.then(renew).catch(() => undefined)
+      // setInterval takes at most 2^31 - 1 ms (longer is taken as 1 ms): a very long expiry renews at that pace.
+    }, Math.min(Math.floor(expiresInMs / 3), 2 ** 31 - 1))
+    // A renewal never keeps the process alive on its own.
+    timer.unref()
+    let deleted: Promise<void> | undefined
+    const remove = (deleteOptions: DeleteLeaseOptions = {}): Promise<void> => {
+      deleted ??= (async () => {
+        stopped = true
+        clearInterval(timer)
+        await renewing
+        // Expired leases of the chain stay listed until containerd's next collection: delete them too
+        // (found by the chain label), then the live ones, newest last, so with `sync` that deletion's
+        // collection runs once all are gone.
+        const live = members.map((m) => m.id)
+        const listed = await this.list({ filters: [`labels."${LEASE_CHAIN_LABEL}"==${first.id}`] }).catch(() => [])
+        const ids = [...listed.map((l) => l.id).filter((id) => !live.includes(id)), ...live]
+        for (const [i, id] of ids.entries()) {
+          try {
+            await this.delete(id, i === ids.length - 1 ? deleteOptions : {})
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'NotFound') throw err
+          }
+        }
+      })()
+      deleted.catch(() => { deleted = undefined })
+      return deleted
+    }
+    return {
+      get id() {
+        return holder.id
+      },
+      run: (fn) => runWithLease(holder, fn),
+      delete: remove,
+      [Symbol.asyncDispose]: () => remove(),
+    }
+  }
+
   /** Lists leases, optionally filtered (`id==…`, `labels."key"==value`). */
   async list(options: CallOptions & { filters?: string[] } = {}): Promise<LeaseInfo[]> {
     const { leases } = await this.services.leases.list({ filters: options.filters ?? [] }, options)
@@ -150,16 +279,16 @@ export class LeaseManager {
    * `fn` throws; a failure to delete it is reported only if `fn` succeeded.
    */
   async withLease<T>(fn: (leaseId: string) => Promise<T>, options: WithLeaseOptions = {}): Promise<T> {
-    const createOptions: CreateLeaseOptions = { expiresInMs: options.expiresInMs ?? 24 * 60 * 60 * 1000 }
+    const createOptions: CreateRenewingLeaseOptions = { expiresInMs: options.expiresInMs ?? DEFAULT_OPERATION_LEASE_EXPIRY_MS }
     if (options.labels !== undefined) createOptions.labels = options.labels
     if (options.signal !== undefined) createOptions.signal = options.signal
     if (options.timeoutMs !== undefined) createOptions.timeoutMs = options.timeoutMs
     // The guard spans the whole scope: if `fn` fails in a namespace the lease created, the namespace goes too.
     return this.scope.guard.run(this.scope.namespace, async () => {
-      const lease = await this.create(createOptions)
+      const lease = await this.createRenewing(createOptions)
       let result: T
       try {
-        result = await runWithLease(lease.id, () => fn(lease.id))
+        result = await lease.run(() => fn(lease.id))
       } catch (err) {
         // Release without the caller's signal: an aborted operation must still clean up.
         await lease.delete({ sync: options.sync ?? false }).catch(() => undefined)
