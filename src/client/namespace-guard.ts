@@ -13,6 +13,8 @@ import type { Services } from './services.js'
  */
 export class NamespaceGuard {
   private readonly known = new Set<string>()
+  // Guarded calls in flight per namespace.
+  private readonly active = new Map<string, number>()
 
   /** @internal */
   constructor(private readonly services: () => Services) {}
@@ -20,20 +22,30 @@ export class NamespaceGuard {
   /** Runs `fn`; if it fails and `namespace` did not exist before, removes the namespace again. */
   async run<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
     if (this.known.has(namespace)) return fn()
-    const existed = await this.exists(namespace)
+    // Counted before the existence check: a call that fails must not delete the namespace while
+    // another call of this connection is working in it (containerd deletes a namespace that holds only
+    // leases, and with it the other call's lease).
+    this.active.set(namespace, (this.active.get(namespace) ?? 0) + 1)
     try {
-      const result = await fn()
-      this.known.add(namespace)
-      return result
-    } catch (err) {
-      if (existed) {
+      const existed = await this.exists(namespace)
+      try {
+        const result = await fn()
         this.known.add(namespace)
-      } else {
-        // A nested run inside `fn` may have marked the namespace as known; it is gone now.
-        this.known.delete(namespace)
-        await this.services().namespaces.delete({ name: namespace }).catch(() => undefined)
+        return result
+      } catch (err) {
+        if (existed) {
+          this.known.add(namespace)
+        } else if (this.active.get(namespace) === 1) {
+          // A nested run inside `fn` may have marked the namespace as known; it is gone now.
+          this.known.delete(namespace)
+          await this.services().namespaces.delete({ name: namespace }).catch(() => undefined)
+        }
+        throw err
       }
-      throw err
+    } finally {
+      const left = (this.active.get(namespace) ?? 1) - 1
+      if (left === 0) this.active.delete(namespace)
+      else this.active.set(namespace, left)
     }
   }
 

@@ -1,9 +1,9 @@
 import { setMaxListeners } from 'node:events'
 import type { ClientCore } from '../client/client.js'
-import { AlreadyExistsError, DataLossError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../grpc/errors.js'
+import { AlreadyExistsError, CanceledError, DataLossError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../grpc/errors.js'
 import { CALL_OPTION_KEYS, checkOptionKeys, describe, keysOf, type KnownKeys } from '../client/option-check.js'
 import type { Digest } from '../client/content/digest.js'
-import { runWithLease } from '../client/lease-context.js'
+import type { RenewingLease } from '../client/leases/lease-manager.js'
 import type { CallOptions } from '../grpc/call-options.js'
 import { Authorizer } from '../registry/authorizer.js'
 import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
@@ -19,7 +19,7 @@ import type { ImageIndex } from '../image-spec/image-index.js'
 import type { ImageManifest } from '../image-spec/manifest.js'
 import { parseJson } from '../image-spec/parse.js'
 import { descriptorPlatform, formatPlatform, hostPlatform, parsePlatform, platformMatches, type PlatformSpec } from '../image-spec/platform.js'
-import type { PullProgressListener } from './progress.js'
+import type { PullProgressEvent, PullProgressListener } from './progress.js'
 import { parseReference, type ImageReference } from '../image-spec/reference.js'
 import { unpackManifest } from './unpack.js'
 
@@ -59,6 +59,12 @@ export interface PullOptions extends CallOptions {
    * and certificates, HTTPS, and plain HTTP fallback for localhost and insecure registries.
    */
   endpoints?: (domain: string) => RegistryEndpoint[]
+  /**
+   * Expiry of the pull's lease, which the pull renews while it runs: if this process dies mid-pull, what
+   * it stored is collectable this long after (at containerd's next garbage collection). Default 5 minutes
+   * (`DEFAULT_OPERATION_LEASE_EXPIRY_MS`); at least 1.5 s.
+   */
+  leaseExpiresInMs?: number
 }
 
 /** The keys of {@link PullOptions}, for the run-time check in {@link checkPullOptions}. */
@@ -76,6 +82,7 @@ export const PULL_OPTION_KEYS = keysOf<PullOptions>()({
   labels: true,
   strategy: true,
   endpoints: true,
+  leaseExpiresInMs: true,
 })
 
 /**
@@ -114,15 +121,95 @@ export interface PulledImage {
 }
 
 const DISTRIBUTION_SOURCE_PREFIX = 'containerd.io/distribution.source.'
-const LEASE_EXPIRY_MS = 24 * 60 * 60 * 1000
-const inFlight = new Map<string, Promise<PulledImage>>()
+
+/**
+ * The work several concurrent pulls of one image share: downloading and unpacking what one resolved
+ * target needs, under one lease. Authority is not shared: each caller resolves the reference with its
+ * own credentials first (the registry checks them), and only a caller whose resolve gave this very
+ * target in this repository joins. Each caller's signal ends only its own wait; the work is aborted when
+ * the last waiter has gone. Every waiter gets the progress events (those of blobs already under way are
+ * replayed when it joins). The lease is released when the last waiter has written its image record.
+ */
+class SharedPull {
+  readonly done: Promise<PlatformSpec[]>
+  /** Settles (never rejects) once the work ended and, if it failed, its lease was removed. */
+  readonly settled: Promise<void>
+  private readonly listeners = new Set<PullProgressListener>()
+  // The latest event per blob, replayed to a waiter that joins late.
+  private readonly latest = new Map<string, PullProgressEvent>()
+  private readonly controller = new AbortController()
+  private waiters = 0
+  private finished = false
+  private lease: RenewingLease | undefined
+
+  constructor(
+    private readonly key: string,
+    run: (emit: PullProgressListener, signal: AbortSignal, leaseReady: (lease: RenewingLease) => void) => Promise<PlatformSpec[]>,
+  ) {
+    inFlight.set(key, this)
+    this.done = run((event) => this.emit(event), this.controller.signal, (lease) => { this.lease = lease })
+    this.settled = this.done.then(() => undefined, () => undefined).finally(() => {
+      this.finished = true
+      if (inFlight.get(key) === this) inFlight.delete(key)
+      // Everyone left before it succeeded: nothing holds the lease any more.
+      if (this.waiters === 0) void this.release()
+    })
+  }
+
+  /** Whether a new caller may still join (the work is neither finished nor abandoned). */
+  get joinable(): boolean {
+    return !this.finished && !this.controller.signal.aborted
+  }
+
+  /** Adds a waiter; it receives progress through `listener` until it leaves. */
+  join(listener: PullProgressListener | undefined): void {
+    this.waiters++
+    if (listener !== undefined) {
+      this.listeners.add(listener)
+      for (const event of this.latest.values()) listener(event)
+    }
+  }
+
+  /**
+   * Removes a waiter. The last one to leave aborts the work if it is still running (and waits for its
+   * cleanup, so nothing of it is left when that caller's pull rejects), or releases the lease.
+   */
+  async leave(listener: PullProgressListener | undefined): Promise<void> {
+    if (listener !== undefined) this.listeners.delete(listener)
+    this.waiters--
+    if (this.waiters > 0) return
+    if (!this.finished) {
+      if (inFlight.get(this.key) === this) inFlight.delete(this.key)
+      this.controller.abort(new CanceledError('every caller of this pull has gone'))
+      await this.settled
+      return
+    }
+    await this.release()
+  }
+
+  private async release(): Promise<void> {
+    const lease = this.lease
+    this.lease = undefined
+    await lease?.delete().catch(() => undefined)
+  }
+
+  private emit(event: PullProgressEvent): void {
+    this.latest.set(event.digest ?? event.ref, event)
+    for (const listener of this.listeners) listener(event)
+  }
+}
+
+const inFlight = new Map<string, SharedPull>()
 
 /**
  * Pulls an image into the client's namespace and unpacks it: resolves the reference, stores the index,
  * the chosen manifests, configs and layers (with containerd's gc.ref and distribution.source labels),
  * unpacks the layers through the diff service while later layers still download, then creates or
- * updates the image record. Everything happens under one lease; on any failure the lease is removed
- * synchronously, so nothing of the pull stays behind. Concurrent pulls of the same image share one pull.
+ * updates the image record. Everything happens under one lease that the pull keeps renewing (so a
+ * crashed process frees its content within `leaseExpiresInMs`); on any failure the lease is removed
+ * synchronously, so nothing of the pull stays behind. Concurrent pulls of the same image in one process
+ * share the downloads and unpacking, but each resolves the reference with its own credentials, each
+ * `signal` ends only its own call, and each gets progress events.
  * @throws InvalidArgumentError (as a rejection) for options that are not pull options (see
  *   {@link checkPullOptions}) or a malformed reference, before anything is fetched.
  */
@@ -137,14 +224,7 @@ export function pullImage(client: ClientCore, reference: string, options: PullOp
     // A promise-returning function rejects rather than throws, so `.catch()` sees bad input too.
     return Promise.reject(err)
   }
-  const snapshotter = options.snapshotter ?? 'overlayfs'
-  const key = [client.address, client.namespace, ref.string, options.allPlatforms === true ? 'all' : wanted.map(formatPlatform).join(','), snapshotter, options.unpack !== false].join('|')
-  let pending = inFlight.get(key)
-  if (pending === undefined) {
-    pending = doPull(client, ref, wanted, snapshotter, options).finally(() => inFlight.delete(key))
-    inFlight.set(key, pending)
-  }
-  return pending
+  return pullAs(client, ref, wanted, options)
 }
 
 function wantedPlatforms(options: PullOptions): PlatformSpec[] {
@@ -152,13 +232,89 @@ function wantedPlatforms(options: PullOptions): PlatformSpec[] {
   return list.map((p) => (typeof p === 'string' ? parsePlatform(p) : p))
 }
 
-async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformSpec[], snapshotter: string, options: PullOptions): Promise<PulledImage> {
+function canceled(signal: AbortSignal): CanceledError {
+  return new CanceledError('pull canceled', { cause: signal.reason })
+}
+
+// One caller's pull: its own resolve (its credentials), then the shared work, then its own image record.
+async function pullAs(client: ClientCore, ref: ImageReference, wanted: PlatformSpec[], options: PullOptions): Promise<PulledImage> {
+  const signal = options.signal
+  if (signal?.aborted === true) throw canceled(signal)
+  const snapshotter = options.snapshotter ?? 'overlayfs'
+  const unpack = options.unpack !== false
+  const progress = options.onProgress
+  // A listener that throws fails only its own caller's pull, not the others sharing the work.
+  let listenerError: { err: unknown } | undefined
+  let failOwnWait: ((err: unknown) => void) | undefined
+  const listener: PullProgressListener | undefined = progress === undefined ? undefined : (event) => {
+    if (listenerError !== undefined) return
+    try {
+      progress(event)
+    } catch (err) {
+      listenerError = { err }
+      failOwnWait?.(err)
+    }
+  }
+  const registry = await registryFor(ref, options)
+  listener?.({ status: 'resolving', ref: ref.string })
+  const target = await registry.resolve(ref.digest ?? ref.tag ?? 'latest', { signal })
+  listener?.({ status: 'resolved', ref: ref.string, digest: target.digest, mediaType: target.mediaType, total: target.size })
+  if (listenerError !== undefined) throw listenerError.err
+
+  const platformKey = options.allPlatforms === true ? 'all' : wanted.map(formatPlatform).join(',')
+  const key = [client.address, client.namespace, ref.domain, ref.path, target.digest, platformKey, snapshotter, unpack].join('|')
+  let shared = inFlight.get(key)
+  if (shared === undefined || !shared.joinable) {
+    shared = new SharedPull(key, (emit, jobSignal, leaseReady) =>
+      fetchTarget(client, ref, registry, target, wanted, { ...options, snapshotter, unpack, emit, signal: jobSignal, leaseReady }))
+  }
+  shared.join(listener)
+  try {
+    const own = new Promise<never>((_, reject) => {
+      failOwnWait = reject
+      if (signal !== undefined) signal.addEventListener('abort', () => reject(canceled(signal)), { once: true })
+    })
+    own.catch(() => undefined)
+    const platforms = await Promise.race([shared.done, own])
+    await saveRecord(client, ref.string, target, options.labels ?? {}, signal)
+    return { name: ref.string, target, platforms }
+  } finally {
+    failOwnWait = undefined
+    await shared.leave(listener)
+  }
+}
+
+async function registryFor(ref: ImageReference, options: PullOptions): Promise<RegistryClient> {
   const credentials = credentialsProvider(options.auth)
   const endpoints = options.endpoints !== undefined ? options.endpoints(ref.domain) : await registryEndpoints(ref.domain, options.registry)
-  const registry = new RegistryClient(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls), {
+  return new RegistryClient(ref.domain, ref.path, endpoints, new Authorizer(credentials, (host) => endpoints.find((e) => e.url.host === host)?.tls), {
     // Storage a blob GET is redirected to gets its own certs.d settings when it has some, else the system's CAs.
     redirectTls: redirectTargetTls(options.registry),
   })
+}
+
+interface FetchTargetOptions {
+  snapshotter: string
+  unpack: boolean
+  allPlatforms?: boolean | undefined
+  maxConcurrentDownloads?: number | undefined
+  leaseExpiresInMs?: number | undefined
+  emit: PullProgressListener
+  signal: AbortSignal
+  leaseReady: (lease: RenewingLease) => void
+}
+
+// The shared part of a pull: stores the resolved target's index, manifests, configs and layers, and
+// unpacks, under a renewing lease it hands to `leaseReady` (the last waiter releases it on success).
+async function fetchTarget(
+  client: ClientCore,
+  ref: ImageReference,
+  registry: RegistryClient,
+  target: OciDescriptor,
+  wanted: PlatformSpec[],
+  options: FetchTargetOptions,
+): Promise<PlatformSpec[]> {
+  const { snapshotter, unpack } = options
   // One abort for the whole pull: the first failure stops every other download.
   const controller = new AbortController()
   // The error that started the failure; what fails after the abort (a canceled unpack) is only a symptom.
@@ -167,15 +323,14 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     firstError ??= err
     controller.abort()
   }
-  const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal])
+  const signal = AbortSignal.any([options.signal, controller.signal])
   const concurrency = Math.max(1, options.maxConcurrentDownloads ?? 3)
   // Every download holds a few abort listeners at once (its HTTP request, its write stream, its RPCs):
   // above Node's default of 10 per signal, which a handful of concurrent downloads pass, Node warns of a leak.
   setMaxListeners(16 + 8 * concurrency, signal)
   const source = { [`${DISTRIBUTION_SOURCE_PREFIX}${ref.domain}`]: ref.path }
   const limiter = new Limiter(concurrency)
-  const progress = options.onProgress
-  const unpack = options.unpack !== false
+  const progress = options.emit
 
   const storeManifest = async (desc: OciDescriptor, unpackIt: boolean): Promise<void> => {
     const bytes = await registry.fetchManifest(desc, { signal })
@@ -204,29 +359,23 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     const labels: Record<string, string> = { ...source, 'containerd.io/gc.ref.content.config': manifest.config.digest }
     manifest.layers.forEach((layer, i) => { labels[`containerd.io/gc.ref.content.l.${i}`] = layer.digest })
     await client.content.writeBlob(bytes, { expected: desc.digest as Digest, size: desc.size, labels, signal })
-    progress?.({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
+    progress({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
   }
 
-  const lease = await client.leases.create({ expiresInMs: LEASE_EXPIRY_MS, signal: options.signal })
+  const lease = await client.leases.createRenewing({
+    signal,
+    ...(options.leaseExpiresInMs !== undefined ? { expiresInMs: options.leaseExpiresInMs } : {}),
+  })
+  options.leaseReady(lease)
   try {
-    const result = await runWithLease(lease.id, async (): Promise<PulledImage> => {
-      progress?.({ status: 'resolving', ref: ref.string })
-      const target = await registry.resolve(ref.digest ?? ref.tag ?? 'latest', { signal })
-      progress?.({ status: 'resolved', ref: ref.string, digest: target.digest, mediaType: target.mediaType, total: target.size })
-      let platforms: PlatformSpec[]
-      if (isIndex(target.mediaType)) {
-        platforms = await storeIndex(target)
-      } else if (isManifest(target.mediaType)) {
+    return await lease.run(async (): Promise<PlatformSpec[]> => {
+      if (isIndex(target.mediaType)) return storeIndex(target)
+      if (isManifest(target.mediaType)) {
         await storeManifest(target, unpack)
-        platforms = [wanted[0] ?? hostPlatform()]
-      } else {
-        throw new NotImplementedError(`${ref.string} resolves to unsupported media type ${target.mediaType}`)
+        return [wanted[0] ?? hostPlatform()]
       }
-      await saveRecord(client, ref.string, target, options.labels ?? {}, signal)
-      return { name: ref.string, target, platforms }
+      throw new NotImplementedError(`${ref.string} resolves to unsupported media type ${target.mediaType}`)
     })
-    await lease.delete()
-    return result
   } catch (err) {
     fail(err)
     // Synchronous GC: what the failed pull stored is gone when this rejects.
@@ -264,12 +413,12 @@ async function doPull(client: ClientCore, ref: ImageReference, wanted: PlatformS
     const labels: Record<string, string> = { ...source }
     for (const [i, m] of chosen) labels[`containerd.io/gc.ref.content.m.${i}`] = m.digest
     await client.content.writeBlob(bytes, { expected: desc.digest as Digest, size: desc.size, labels, signal })
-    progress?.({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
+    progress({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
     return [...chosen.values()].map((m) => descriptorPlatform(m) as PlatformSpec)
   }
 }
 
-async function saveRecord(client: ClientCore, name: string, target: OciDescriptor, labels: Record<string, string>, signal: AbortSignal): Promise<void> {
+async function saveRecord(client: ClientCore, name: string, target: OciDescriptor, labels: Record<string, string>, signal: AbortSignal | undefined): Promise<void> {
   const image = { name, labels, target: { mediaType: target.mediaType, digest: target.digest, size: BigInt(target.size) } }
   try {
     await client.services.images.create({ image }, { signal })
