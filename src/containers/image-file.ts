@@ -51,6 +51,8 @@ export interface ReadUserDatabaseOptions extends CallOptions {
  *   search passes its bound; CanceledError on abort.
  */
 export async function readUserDatabase(client: ClientCore, manifest: ImageManifest, options: ReadUserDatabaseOptions = {}): Promise<UserDatabase> {
+  // An image without layers has no files: nothing to ask the daemon.
+  if (manifest.layers.length === 0) return {}
   const call = callOptions(options)
   const config = parseJson<ImageConfig>(await client.content.readAll(manifest.config.digest, call), `config ${manifest.config.digest}`)
   const top = chainIds(config.rootfs?.diff_ids ?? []).at(-1)

@@ -81,10 +81,13 @@ const cases: Record<string, () => Promise<unknown>> = {
   'import-stream-fails-midway': async () => client.images.import(failingReadable(await archiveHead())),
   'export-missing-dir': () => client.images.export([image], join(dir, 'missing', 'out.tar')),
   'export-directory': () => client.images.export([image], dir),
+  // sysfs refuses new files even to root: a directory the export cannot write in.
+  'export-read-only-dir': () => client.images.export([image], '/sys/kernel/csdk-out.tar'),
   'export-destroyed-stream': () => client.images.export([image], destroyedWritable()),
   'export-stream-fails-first-write': () => client.images.export([image], failingWritable()),
   'task-logfile-missing-dir': () => taskWith({ logFile: join(dir, 'missing', 'task.log') }),
   'task-logfile-directory': () => taskWith({ logFile: dir }),
+  'task-logfile-read-only-dir': () => taskWith({ logFile: '/sys/kernel/csdk-task.log' }),
   'task-stdout-destroyed': () => taskWith({ stdout: destroyedWritable() }),
   'task-stdout-fails-first-write': () => taskWith({ stdout: failingWritable() }),
   'task-stdin-fails-midway': () => taskWith({ stdin: failingReadable(Buffer.from('line\n')), stdout: new Writable({ write: (_c, _e, cb) => cb() }) }, ['cat']),

@@ -1,10 +1,14 @@
 import { spawn } from 'node:child_process'
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Client } from '../../src/index.js'
+import { Client, ConflictError } from '../../src/index.js'
+import { containerStateDir } from '../../src/nerdctl/data-store.js'
+import { NameStore } from '../../src/nerdctl/name-store.js'
+import { STALE_RESERVATION_MS } from '../../src/nerdctl/name-owner.js'
+import { createStateDir } from '../../src/nerdctl/state-dir.js'
 import { startContainerd, type ContainerdDaemon } from '../../src/testing/containerd-daemon.js'
 import type { ContainerdLine } from '../../src/testing/containerd-binaries.js'
 import { dataStorePath } from '../../src/nerdctl/data-store.js'
@@ -98,6 +102,25 @@ async function processes(): Promise<Map<number, { ppid: number; cmdline: string 
   }
   return table
 }
+
+describe.skipIf(line === 'external')('stale name reservations', () => {
+  it('a reservation without a container takes a minute to go stale: before, the name is refused; after, it is taken over', async () => {
+    const dataStore = dataStorePath(daemon.address, dataRoot)
+    const ghost = 'f'.repeat(64)
+    // What a client killed between reserving the name and creating the container leaves.
+    await new NameStore(dataStore, 'crash').acquire('ghost-name', ghost)
+    await createStateDir(containerStateDir(dataStore, 'crash', ghost))
+    // Fresh: it may be a run still on its way to creating the container.
+    await expect(client.run(IMAGE, { name: 'ghost-name', args: ['true'], rm: true })).rejects.toBeInstanceOf(ConflictError)
+    const old = new Date(Date.now() - 2 * STALE_RESERVATION_MS)
+    await utimes(join(dataStore, 'names', 'crash', 'ghost-name'), old, old)
+    const run = await client.run(IMAGE, { name: 'ghost-name', args: ['true'] })
+    expect(await new NameStore(dataStore, 'crash').get('ghost-name')).toBe(run.id)
+    expect(await readdir(join(dataStore, 'containers', 'crash'))).toEqual([run.id])
+    await run.container?.remove()
+    expect(await readdir(join(dataStore, 'names', 'crash')).catch(() => [])).toEqual([])
+  })
+})
 
 describe.skipIf(line === 'external')('test kit', () => {
   it('startContainerd().stop() kills what ran in the daemon: shims, container processes, loggers', async () => {

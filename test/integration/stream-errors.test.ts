@@ -1,5 +1,5 @@
 // Every stream or path the caller names that cannot be used (a path in a missing directory, a directory,
-// a destroyed stream, a Writable that fails on its first write, a Readable that fails mid-way) ends the
+// a directory nothing may be written in, a destroyed stream, a Writable that fails on its first write, a Readable that fails mid-way) ends the
 // call with a typed rejection, never a crash: each case runs in a child process (test/env/stream-errors-child.ts)
 // with no error handlers of its own, which must exit 0 having caught the typed error.
 import { execFile } from 'node:child_process'
@@ -64,10 +64,12 @@ const CASES: Record<string, string> = {
   'import-stream-fails-midway': 'UnknownError',
   'export-missing-dir': 'NotFoundError',
   'export-directory': 'InvalidArgumentError',
+  'export-read-only-dir': 'PermissionDeniedError',
   'export-destroyed-stream': 'InvalidArgumentError',
   'export-stream-fails-first-write': 'UnknownError',
   'task-logfile-missing-dir': 'NotFoundError',
   'task-logfile-directory': 'InvalidArgumentError',
+  'task-logfile-read-only-dir': 'PermissionDeniedError',
   'task-stdout-destroyed': 'InvalidArgumentError',
   'task-stdout-fails-first-write': 'resolved',
   'task-stdin-fails-midway': 'resolved',
