@@ -74,7 +74,7 @@ export interface ContentWriterOptions extends CallOptions {
   /**
    * How long to wait, in total, while another writer holds the same ref (two pulls of one layer): the
    * open is retried with a growing random backoff until the ref is free, or the blob it was writing is
-   * committed (then `AlreadyExistsError`, with `expected`). Default {@link DEFAULT_LOCK_WAIT_MS}; 0
+   * committed (then `AlreadyExistsError`, with `expected`). Default 10 minutes; 0
    * fails at once with containerd's `UnavailableError`.
    */
   lockWaitMs?: number

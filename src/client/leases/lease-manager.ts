@@ -64,7 +64,7 @@ export interface CreateRenewingLeaseOptions extends CallOptions {
   labels?: Record<string, string>
   /**
    * How long the lease outlives the last renewal: a crashed process's lease is collectable this long
-   * after it died. Renewed every third of it. Default {@link DEFAULT_OPERATION_LEASE_EXPIRY_MS}; at least 1.5 s.
+   * after it died. Renewed every third of it. Default 5 minutes; at least 1.5 s.
    */
   expiresInMs?: number
 }
@@ -95,7 +95,7 @@ export interface WithLeaseOptions extends CallOptions {
   /**
    * How long the lease outlives its last renewal: the lease is renewed while `fn` runs (see
    * {@link LeaseManager.createRenewing}), so this bounds how long a crashed process pins what it wrote,
-   * not how long `fn` may run. Default {@link DEFAULT_OPERATION_LEASE_EXPIRY_MS} (the Go client's 24 h
+   * not how long `fn` may run. Default 5 minutes (the Go client's 24 h
    * would pin a crashed pull's layers for a day).
    */
   expiresInMs?: number
