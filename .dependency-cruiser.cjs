@@ -33,8 +33,8 @@ const layerRules = layers.slice(0, -1).map((layer, i) => ({
 
 const assigned = under(layers.flat())
 
-/** A cycle made only of `import type` edges is erased at run time; set this to true to let such cycles pass. */
-const allowTypeOnlyCycles = true
+/** A cycle made only of `import type` edges is erased at run time; set this to true to let such cycles pass (none is needed now). */
+const allowTypeOnlyCycles = false
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -53,6 +53,7 @@ export { ArchiveError, type ArchiveErrorReason } from './images/archive/archive-
 // Images: the store, the handle, pull and push, archives, progress.
 export { ImageStore, type ListImagesOptions, type RemoveImageOptions } from './images/image-store.js'
 export { Image, type PlatformOptions, type PlatformManifest, type ImageSize } from './images/image.js'
+export type { ImageView } from './images/image-view.js'
 export type { PullOptions } from './images/pull.js'
 export type { PullProgressEvent, PullProgressListener, PullProgressStatus } from './images/progress.js'
 export { createProgressRenderer, type ProgressRenderer, type ProgressRendererOptions } from './images/progress-renderer.js'

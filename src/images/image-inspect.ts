@@ -1,5 +1,5 @@
 import type { CallOptions } from '../grpc/call-options.js'
-import type { Image } from './image.js'
+import type { ImageView } from './image-view.js'
 import { parseReference, familiarName } from '../image-spec/reference.js'
 
 /** `docker image inspect` JSON for one image, as Docker and nerdctl print it (the fields we can fill). */
@@ -43,7 +43,7 @@ export interface DockerImageInspect {
 }
 
 /** Builds Docker's inspect JSON for an image (the host platform's, or the one asked for). */
-export async function inspectImage(image: Image, options: CallOptions & { platform?: string } = {}): Promise<DockerImageInspect> {
+export async function inspectImage(image: ImageView, options: CallOptions & { platform?: string } = {}): Promise<DockerImageInspect> {
   const { manifest } = await image.manifest(options)
   const config = await image.config(options)
   const size = await image.size(options)

@@ -4,7 +4,7 @@ import { promisify } from 'node:util'
 import type { ClientCore } from '../client/client.js'
 import { InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
 import type { CallOptions } from '../grpc/call-options.js'
-import type { Image } from './image.js'
+import type { ImageView } from './image-view.js'
 import { chainIds } from './unpack.js'
 
 const run = promisify(execFile)
@@ -27,7 +27,7 @@ function viewKey(dir: string): string {
  * layer, kept from garbage collection until {@link unmountImage}. Needs root (it runs mount(8)).
  * @throws FailedPreconditionError-like NotFoundError when the image is not unpacked in the snapshotter.
  */
-export async function mountImage(client: ClientCore, image: Image, dir: string, options: MountImageOptions = {}): Promise<void> {
+export async function mountImage(client: ClientCore, image: ImageView, dir: string, options: MountImageOptions = {}): Promise<void> {
   if (!dir.startsWith('/')) throw new InvalidArgumentError(`mount target must be an absolute path, got ${dir}`)
   const snapshotter = options.snapshotter ?? 'overlayfs'
   if (!(await image.isUnpacked(options))) throw new NotFoundError(`image ${image.name} is not unpacked in ${snapshotter}: pull it with unpack first`)

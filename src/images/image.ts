@@ -14,34 +14,15 @@ import { parseReference } from '../image-spec/reference.js'
 import { chainIds } from './unpack.js'
 import { inspectImage, type DockerImageInspect } from './image-inspect.js'
 import { mountImage, unmountImage, type MountImageOptions } from './image-mount.js'
+import type { ImageSize, ImageView, PlatformManifest, PlatformOptions } from './image-view.js'
 
-/** Options that pick one platform of a multi-platform image. Default: this host's. */
-export interface PlatformOptions extends CallOptions {
-  /** `os/arch[/variant]` or a platform object. Default: this host's platform. */
-  platform?: string | PlatformSpec
-}
-
-/** A platform's manifest and the descriptor it was found by. */
-export interface PlatformManifest {
-  /** The manifest's descriptor (from the index, with its platform, or the image's target). */
-  descriptor: OciDescriptor
-  /** The parsed manifest. */
-  manifest: ImageManifest
-}
-
-/** What an image takes on disk. */
-export interface ImageSize {
-  /** Bytes of its blobs in the content store: manifest, config and compressed layers. */
-  content: number
-  /** Bytes of its unpacked snapshots (0 when not unpacked). */
-  unpacked: number
-}
+export type { ImageSize, PlatformManifest, PlatformOptions } from './image-view.js'
 
 /**
  * An image record in the client's namespace: a name pointing at a manifest or index. A thin handle:
  * reading its config, manifest or size goes to the content store each time.
  */
-export class Image {
+export class Image implements ImageView {
   /** The normalized name, e.g. `docker.io/library/busybox:latest`. */
   readonly name: string
   /** The index or manifest the name points to. */
