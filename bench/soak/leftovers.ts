@@ -1,6 +1,6 @@
 // What a soak run leaves behind, counted from containerd's own records and from the host (files, mounts,
 // processes, descriptors), so a leak shows up whichever layer made it.
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Client } from '../../src/index.js'
 import { dataStorePath } from '../../src/nerdctl/data-store.js'
@@ -57,7 +57,8 @@ export async function countLeftovers(client: Client, places: SoakPlaces, detail:
   // FIFO dirs: pool dirs of the soak's processes, and per-process dirs made since the soak started (other
   // clients of the machine's FIFO root may add to the latter).
   let fifoDirs = 0
-  const pids = new Set(places.clientPids().map(String))
+  // This process's own pool is in use while it lives (its client holds it); dead clients' pools are leftovers.
+  const pids = new Set(places.clientPids().filter((pid) => pid !== process.pid).map(String))
   for (const name of await entries(FIFO_ROOT)) {
     if (name.startsWith('.csdk-pool-')) {
       if (pids.has(name.slice('.csdk-pool-'.length).split('-')[0] ?? '')) {
@@ -84,7 +85,9 @@ export async function countLeftovers(client: Client, places: SoakPlaces, detail:
       detail(`process ${pid}: ${cmdline.replaceAll('\0', ' ').slice(0, 160)}`)
     }
   }
-  const fds = (await entries('/proc/self/fd')).length
+  const fdList = await entries('/proc/self/fd')
+  const fds = fdList.length
+  for (const fd of fdList) detail(`fd ${fd} -> ${await readlink(`/proc/self/fd/${fd}`).catch(() => '?')}`)
   return { containers, tasks, snapshots, leases, ingests, images, names, stateDirs, fifoDirs, mounts, processes, fds }
 }
 

@@ -6,7 +6,8 @@ const [address, namespace, dataRoot, image, pullRef] = process.argv.slice(2)
 if (address === undefined || namespace === undefined || dataRoot === undefined || image === undefined || pullRef === undefined) {
   throw new Error('usage: soak-child <address> <namespace> <data root> <image> <pull reference>')
 }
-const client = await Client.connect({ address, namespace, dataRoot })
+// Short operation leases, as a platform that wants a crashed process's downloads freed quickly would set.
+const client = await Client.connect({ address, namespace, dataRoot, leaseExpiresInMs: 3000 })
 const deadline = Date.now() + 60_000
 process.stdout.write('ready\n')
 for (let i = 0; i < 1000 && Date.now() < deadline; i++) {

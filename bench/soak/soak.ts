@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Client, isContainerdError } from '../../src/index.js'
 import { startContainerd, type ContainerdDaemon } from '../../src/testing/containerd-daemon.js'
+import { STALE_RESERVATION_MS } from '../../src/nerdctl/name-owner.js'
 import type { ContainerdLine } from '../../src/testing/containerd-binaries.js'
 import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
 import { busyboxImage } from '../../test/fixtures/index.js'
@@ -98,6 +99,7 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     await client.pull(pullRef)
     const baseline = await countLeftovers(client, places)
     let daemonDown: Promise<void> | undefined
+    let lastClientKill: number | undefined
 
     /** Runs one operation with an optional abort at a random moment, bounded by OP_DEADLINE_MS. */
     const operation = async (i: number): Promise<void> => {
@@ -174,6 +176,7 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
         await sleep(1500 + Math.floor(rand() * 4000))
         child.kill('SIGKILL')
+        lastClientKill = Date.now()
         await Promise.race([exited, sleep(10_000)])
       }
       // Concurrent runs and pulls: up to four operations at once.
@@ -187,6 +190,9 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     }
     // Settle: the last faults' background work (a restarted daemon's cleanup, loggers exiting).
     await sleep(3000)
+    // A killed client's name reservation counts as left by a crash once it is a minute old (a younger one
+    // may be a run on its way to creating its container): wait that out after the last kill, bounded.
+    if (lastClientKill !== undefined) await sleep(Math.max(0, Math.min(lastClientKill + STALE_RESERVATION_MS + 2000 - Date.now(), STALE_RESERVATION_MS + 2000)))
     figures.leftovers = difference(await countLeftovers(client, places, (d) => console.log(`[${line}] left: ${d}`)), baseline)
     await sweep(client, pullRef)
     await sleep(1000)
@@ -201,13 +207,21 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
   return figures
 }
 
-/** A user's cleanup with the public API: every container removed with force, images other than the base removed, a prune. */
+/**
+ * A user's cleanup with the public API: every container removed with force, `containers.prune()` (names
+ * a killed run reserved), images other than the base removed, `images.prune()`, then one garbage
+ * collection (a lease deleted with `sync`), which in real life the next operation triggers: it drops the
+ * leases a killed process left once they expire.
+ */
 async function sweep(client: Client, pullRef: string): Promise<void> {
   for (const c of await client.containers.list()) await c.remove({ force: true, timeoutMs: 30_000 }).catch((err: unknown) => console.error('sweep: remove', c.id, String(err)))
+  await client.containers.prune().catch((err: unknown) => console.error('sweep: containers.prune', String(err)))
   for (const image of await client.images.list()) {
     if (image.name !== RUN_IMAGE && image.name !== pullRef) await client.images.remove(image.name).catch((err: unknown) => console.error('sweep: image', image.name, String(err)))
   }
   await client.images.prune().catch((err: unknown) => console.error('sweep: prune', String(err)))
+  const gc = await client.leases.create()
+  await gc.delete({ sync: true })
 }
 
 function printTable(figures: LineFigures[]): void {

@@ -24,4 +24,17 @@ export interface ConnectOptions {
    * them too. Absolute. Default `/var/lib/nerdctl`.
    */
   dataRoot?: string
+  /**
+   * How long the leases of this client's operations (pull, import, container create, `withLease`)
+   * outlive a crash of this process: each is renewed while its operation runs, so this bounds how long a
+   * killed process pins what it was writing (freed at containerd's next garbage collection), not how long
+   * an operation may run. Default 5 minutes; at least 1 500.
+   */
+  leaseExpiresInMs?: number
+}
+
+/** @internal What a client and its namespace views share besides the connection. */
+export interface ClientSettings {
+  readonly dataRoot?: string
+  readonly leaseExpiresInMs?: number
 }

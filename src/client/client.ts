@@ -1,12 +1,12 @@
 import { resolveAddress, resolveNamespace } from './address.js'
-import type { ConnectOptions } from './client-options.js'
+import type { ClientSettings, ConnectOptions } from './client-options.js'
 import { ContentStore } from './content/content-store.js'
 import { InvalidArgumentError, UnavailableError } from '../grpc/errors.js'
 import { namespaceFilters, subscribeEvents, type EventsOptions, type ContainerdEvent } from './events/events.js'
 import { validateIdentifier } from './identifiers.js'
 import { Introspection } from './introspection.js'
 import { currentLease } from './lease-context.js'
-import { LeaseManager, type WithLeaseOptions } from './leases/lease-manager.js'
+import { LeaseManager, MIN_RENEWING_EXPIRY_MS, type WithLeaseOptions } from './leases/lease-manager.js'
 import { NamespaceGuard } from './namespace-guard.js'
 import { NamespaceStore } from './namespaces.js'
 import { createServices, type Services } from './services.js'
@@ -54,11 +54,13 @@ export class ClientCore implements AsyncDisposable {
   private readonly channel: Http2Channel
   private readonly root: boolean
   private readonly guard: NamespaceGuard
+  private readonly settings: ClientSettings
 
   /** @internal Use `Client.connect`. */
-  protected constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard, dataRoot?: string) {
+  protected constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard, settings: ClientSettings = {}) {
     this.channel = channel
-    this.dataRoot = dataRoot
+    this.settings = settings
+    this.dataRoot = settings.dataRoot
     this.address = channel.socketPath
     this.namespace = namespace
     this.root = root
@@ -74,7 +76,7 @@ export class ClientCore implements AsyncDisposable {
     this.guard = guard ?? new NamespaceGuard(() => services)
     const scope = { namespace, guard: this.guard }
     this.namespaces = new NamespaceStore(this.services, this.guard)
-    this.leases = new LeaseManager(this.services, scope)
+    this.leases = new LeaseManager(this.services, scope, settings.leaseExpiresInMs)
     this.content = new ContentStore(this.services, scope)
     this.introspection = new Introspection(this.services)
   }
@@ -85,20 +87,28 @@ export class ClientCore implements AsyncDisposable {
    * @throws InvalidArgumentError for a malformed address or namespace.
    */
   static async connect(options: ConnectOptions = {}): Promise<ClientCore> {
-    return ClientCore.open(options, (channel, namespace) => new ClientCore(channel, namespace, true, undefined, options.dataRoot))
+    return ClientCore.open(options, (channel, namespace, settings) => new ClientCore(channel, namespace, true, undefined, settings))
   }
 
   /** @internal Opens and checks a connection, then builds the client with `make`. */
-  protected static async open<C extends ClientCore>(options: ConnectOptions, make: (channel: Http2Channel, namespace: string) => C): Promise<C> {
+  protected static async open<C extends ClientCore>(options: ConnectOptions, make: (channel: Http2Channel, namespace: string, settings: ClientSettings) => C): Promise<C> {
     if (options.dataRoot !== undefined && !options.dataRoot.startsWith('/')) {
       throw new InvalidArgumentError(`dataRoot must be an absolute path, got ${JSON.stringify(options.dataRoot)}`)
+    }
+    const lease = options.leaseExpiresInMs
+    if (lease !== undefined && (typeof lease !== 'number' || !Number.isFinite(lease) || lease < MIN_RENEWING_EXPIRY_MS)) {
+      throw new InvalidArgumentError(`leaseExpiresInMs must be a number of at least ${MIN_RENEWING_EXPIRY_MS}, got ${String(lease)}`)
+    }
+    const settings: ClientSettings = {
+      ...(options.dataRoot !== undefined ? { dataRoot: options.dataRoot } : {}),
+      ...(lease !== undefined ? { leaseExpiresInMs: lease } : {}),
     }
     const socket = resolveAddress(options.address)
     const namespace = resolveNamespace(options.namespace)
     validateIdentifier('namespace', namespace)
     const timeoutMs = options.timeoutMs ?? 10_000
     const channel = new Http2Channel(socket, { connectTimeoutMs: timeoutMs })
-    const client = make(channel, namespace)
+    const client = make(channel, namespace, settings)
     try {
       await client.version({ timeoutMs, signal: options.signal })
     } catch (err) {
@@ -119,8 +129,8 @@ export class ClientCore implements AsyncDisposable {
   withNamespace(namespace: string): this {
     validateIdentifier('namespace', namespace)
     // Views are of the same class as the client they come from (a `Client` view has images too).
-    const Ctor = this.constructor as unknown as new (channel: Http2Channel, namespace: string, root: boolean, guard: NamespaceGuard, dataRoot?: string) => this
-    return new Ctor(this.channel, namespace, false, this.guard, this.dataRoot)
+    const Ctor = this.constructor as unknown as new (channel: Http2Channel, namespace: string, root: boolean, guard: NamespaceGuard, settings: ClientSettings) => this
+    return new Ctor(this.channel, namespace, false, this.guard, this.settings)
   }
 
   /**

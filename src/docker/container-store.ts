@@ -4,6 +4,8 @@ import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-chec
 import { createContainer, type CreateContainerOptions } from '../containers/create-container.js'
 import { restartSupport, type RestartSupport } from '../containers/restart-policy.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
+import { dataStorePath } from '../nerdctl/data-store.js'
+import { releaseStaleReservations } from '../nerdctl/name-owner.js'
 import { NerdctlLabel } from '../nerdctl/labels.js'
 import { readRestartState } from '../containers/restart-policy.js'
 import { NotFoundError } from '../grpc/errors.js'
@@ -68,7 +70,9 @@ export class ContainerStore {
    * those a live process is still making (no task yet, made by a `run()` whose process is alive). Also
    * removed, even while running: attached `rm` runs whose process died (the `containerd-sdk/owner`
    * label names a process that is gone or whose pid was reused), which nobody else would ever remove.
-   * Each is removed as by `remove({ force: true })`: task, record, snapshot, name and state dir.
+   * Each is removed as by `remove({ force: true })`: task, record, snapshot, name and state dir. Last,
+   * names a killed run reserved without ever creating its container (held for over a minute by an id
+   * containerd does not know) are freed with their state dirs; their ids are not in the result.
    */
   async prune(options: CallOptions = {}): Promise<string[]> {
     checkOptionKeys(options, CALL_OPTION_KEYS, 'containers.prune()')
@@ -97,6 +101,7 @@ export class ContainerStore {
         if (!(err instanceof NotFoundError)) throw err
       }
     }
+    await releaseStaleReservations(this.client, dataStorePath(this.client.address, this.client.dataRoot), options)
     return removed
   }
 

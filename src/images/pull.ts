@@ -61,8 +61,8 @@ export interface PullOptions extends CallOptions {
   endpoints?: (domain: string) => RegistryEndpoint[]
   /**
    * Expiry of the pull's lease, which the pull renews while it runs: if this process dies mid-pull, what
-   * it stored is collectable this long after (at containerd's next garbage collection). Default 5 minutes
-   * (`DEFAULT_OPERATION_LEASE_EXPIRY_MS`); at least 1.5 s.
+   * it stored is collectable this long after (at containerd's next garbage collection). Default the client's
+   * `leaseExpiresInMs` (5 minutes unless set at connect); at least 1.5 s.
    */
   leaseExpiresInMs?: number
 }

@@ -110,3 +110,29 @@ async function removeOrphan(client: ClientCore, dataStore: string, record: Named
   }
   await rm(containerStateDir(dataStore, client.namespace, record.id), { recursive: true, force: true })
 }
+
+/**
+ * Frees the names of the client's namespace whose reservation a killed run left: the id holding the
+ * name has no container record and the reservation is older than {@link STALE_RESERVATION_MS} (a run
+ * reserves its name only after its pull, and creates the record right after). Their state dirs go too.
+ * Returns the names freed. A reservation whose container appeared meanwhile is kept (checked under
+ * the lock by `release`, which refuses once another id holds the name).
+ */
+export async function releaseStaleReservations(client: ClientCore, dataStore: string, options: AcquireContainerNameOptions = {}): Promise<string[]> {
+  const { staleReservationMs = STALE_RESERVATION_MS, ...call } = options
+  const store = new NameStore(dataStore, client.namespace)
+  if (!(await exists(store.dir))) return []
+  const freed: string[] = []
+  for (const [name, id] of await store.list(call.signal !== undefined ? { signal: call.signal } : {})) {
+    if (await reservationAge(store, name) < staleReservationMs) continue
+    if (await hasRecord(client, id, call)) continue
+    try {
+      if (await store.release(name, id)) freed.push(name)
+    } catch {
+      // Taken over by another container meanwhile: not stale any more.
+      continue
+    }
+    await rm(containerStateDir(dataStore, client.namespace, id), { recursive: true, force: true })
+  }
+  return freed
+}

@@ -44,7 +44,7 @@ export class Client extends ClientCore {
    * @throws InvalidArgumentError for a malformed address, namespace or data root.
    */
   static override async connect(options: ConnectOptions = {}): Promise<Client> {
-    return ClientCore.open(options, (channel, namespace) => new Client(channel, namespace, true, undefined, options.dataRoot))
+    return ClientCore.open(options, (channel, namespace, settings) => new Client(channel, namespace, true, undefined, settings))
   }
 
   /** The nerdctl data store of this client's containerd: `<dataRoot>/<8 hex of sha256(socket path)>`. */

@@ -122,6 +122,31 @@ describe.skipIf(line === 'external')('stale name reservations', () => {
   })
 })
 
+describe.skipIf(line === 'external')('containers.prune() and reservations a killed run left', () => {
+  it('frees a name held over a minute by an id containerd does not know, with its state dir, and keeps a fresh one', async () => {
+    const c = await Client.connect({ address: daemon.address, namespace: 'prune-names', dataRoot })
+    try {
+      const dataStore = dataStorePath(daemon.address, dataRoot)
+      const names = new NameStore(dataStore, 'prune-names')
+      const [stale, fresh] = ['a'.repeat(64), 'b'.repeat(64)]
+      await names.acquire('stale-name', stale)
+      await createStateDir(containerStateDir(dataStore, 'prune-names', stale))
+      await names.acquire('fresh-name', fresh)
+      await createStateDir(containerStateDir(dataStore, 'prune-names', fresh))
+      const old = new Date(Date.now() - 2 * STALE_RESERVATION_MS)
+      await utimes(join(dataStore, 'names', 'prune-names', 'stale-name'), old, old)
+      expect(await c.containers.prune()).toEqual([])
+      expect(await names.get('stale-name')).toBeUndefined()
+      expect(await names.get('fresh-name')).toBe(fresh)
+      expect(await readdir(join(dataStore, 'containers', 'prune-names'))).toEqual([fresh])
+      await names.release('fresh-name', fresh)
+      await rm(containerStateDir(dataStore, 'prune-names', fresh), { recursive: true, force: true })
+    } finally {
+      c.close()
+    }
+  })
+})
+
 describe.skipIf(line === 'external')('test kit', () => {
   it('startContainerd().stop() kills what ran in the daemon: shims, container processes, loggers', async () => {
     const own = await startContainerd({ version: line as ContainerdLine })

@@ -24,7 +24,8 @@ export const DEFAULT_OPERATION_LEASE_EXPIRY_MS = 5 * 60 * 1000
 /** Label linking the leases of one renewing lease (the first lease's id), so tools can tell they belong together. */
 export const LEASE_CHAIN_LABEL = 'containerd-sdk/lease-chain'
 // The shortest expiry a renewing lease accepts: it renews every third of it, and each renewal is a few RPCs.
-const MIN_RENEWING_EXPIRY_MS = 1500
+/** The shortest expiry a renewing lease accepts. */
+export const MIN_RENEWING_EXPIRY_MS = 1500
 
 /** A lease as listed by containerd. */
 export interface LeaseInfo {
@@ -64,7 +65,7 @@ export interface CreateRenewingLeaseOptions extends CallOptions {
   labels?: Record<string, string>
   /**
    * How long the lease outlives the last renewal: a crashed process's lease is collectable this long
-   * after it died. Renewed every third of it. Default 5 minutes; at least 1.5 s.
+   * after it died. Renewed every third of it. Default the client's `leaseExpiresInMs` (5 minutes unless set at connect); at least 1.5 s.
    */
   expiresInMs?: number
 }
@@ -95,7 +96,7 @@ export interface WithLeaseOptions extends CallOptions {
   /**
    * How long the lease outlives its last renewal: the lease is renewed while `fn` runs (see
    * {@link LeaseManager.createRenewing}), so this bounds how long a crashed process pins what it wrote,
-   * not how long `fn` may run. Default 5 minutes (the Go client's 24 h
+   * not how long `fn` may run. Default the client's `leaseExpiresInMs`, 5 minutes unless set at connect (the Go client's 24 h
    * would pin a crashed pull's layers for a day).
    */
   expiresInMs?: number
@@ -124,6 +125,8 @@ export class LeaseManager {
   constructor(
     private readonly services: Services,
     private readonly scope: NamespaceScope,
+    // The client's default for operation leases (`ConnectOptions.leaseExpiresInMs`).
+    private readonly operationExpiryMs: number = DEFAULT_OPERATION_LEASE_EXPIRY_MS,
   ) {}
 
   /**
@@ -168,7 +171,7 @@ export class LeaseManager {
    * @throws InvalidArgumentError for an expiry below 1.5 s or not a finite number.
    */
   async createRenewing(options: CreateRenewingLeaseOptions = {}): Promise<RenewingLease> {
-    const expiresInMs = options.expiresInMs ?? DEFAULT_OPERATION_LEASE_EXPIRY_MS
+    const expiresInMs = options.expiresInMs ?? this.operationExpiryMs
     if (!Number.isFinite(expiresInMs) || expiresInMs < MIN_RENEWING_EXPIRY_MS) {
       throw new InvalidArgumentError(`a renewing lease's expiresInMs must be at least ${MIN_RENEWING_EXPIRY_MS}, got ${expiresInMs}`)
     }
@@ -279,7 +282,7 @@ export class LeaseManager {
    * `fn` throws; a failure to delete it is reported only if `fn` succeeded.
    */
   async withLease<T>(fn: (leaseId: string) => Promise<T>, options: WithLeaseOptions = {}): Promise<T> {
-    const createOptions: CreateRenewingLeaseOptions = { expiresInMs: options.expiresInMs ?? DEFAULT_OPERATION_LEASE_EXPIRY_MS }
+    const createOptions: CreateRenewingLeaseOptions = { expiresInMs: options.expiresInMs ?? this.operationExpiryMs }
     if (options.labels !== undefined) createOptions.labels = options.labels
     if (options.signal !== undefined) createOptions.signal = options.signal
     if (options.timeoutMs !== undefined) createOptions.timeoutMs = options.timeoutMs

@@ -4,7 +4,7 @@ import type { ClientCore } from '../../client/client.js'
 import { checkOptionKeys, keysOf } from '../../client/option-check.js'
 import { AlreadyExistsError, CanceledError, InvalidArgumentError } from '../../grpc/errors.js'
 import { checkReadable, ioError, watchStreamErrors } from '../../grpc/io-error.js'
-import { runWithLease } from '../../client/lease-context.js'
+import type { RenewingLease } from '../../client/leases/lease-manager.js'
 import type { Image as ImageRecord } from '../../gen/containerd/services/images/v1/images_pb.js'
 import type { OciDescriptor } from '../../image-spec/descriptor.js'
 import type { PlatformSpec } from '../../image-spec/platform.js'
@@ -62,8 +62,6 @@ export interface ImportedImage {
   target: OciDescriptor
 }
 
-const LEASE_EXPIRY_MS = 24 * 60 * 60 * 1000
-
 /**
  * Imports an image archive — an OCI layout tar (`ctr images export`, `skopeo copy … oci-archive:`,
  * Docker 25+ `docker save`) or a classic `docker save` / skopeo `docker-archive:` tar, plain or gzipped —
@@ -73,7 +71,7 @@ const LEASE_EXPIRY_MS = 24 * 60 * 60 * 1000
  * against the digest its path names) as it arrives, since the metadata may come last; then the images
  * are resolved, parents get containerd's `containerd.io/gc.ref.content.*` labels, the `platform` manifest
  * of each image is unpacked (unless `unpack: false`), and finally the records are written. Everything
- * happens under one lease; if anything fails, the records written are reverted and the lease is deleted
+ * happens under one renewing lease (5 minute expiry); if anything fails, the records written are reverted and the lease is deleted
  * with a synchronous garbage collection, so no content, ingest, snapshot or record of the import remains.
  *
  * Archives are untrusted input: entries with absolute paths or `..`, hard links, devices, duplicate
@@ -118,10 +116,11 @@ export async function importImages(client: ClientCore, source: Readable | string
   }
   signal?.addEventListener('abort', onAbort, { once: true })
   const written: { name: string; previous: ImageRecord | undefined }[] = []
-  let lease: Awaited<ReturnType<ClientCore['leases']['create']>> | undefined
+  let lease: RenewingLease | undefined
   try {
-    lease = await client.leases.create({ expiresInMs: LEASE_EXPIRY_MS, signal })
-    const result = await runWithLease(lease.id, async (): Promise<ImportedImage[]> => {
+    // Short and renewed while the import runs: a process killed mid-import pins its blobs for minutes.
+    lease = await client.leases.createRenewing({ signal })
+    const result = await lease.run(async (): Promise<ImportedImage[]> => {
       const archive = await ingestArchive(client, input, { signal })
       const roots = await archiveRoots(client, archive, namePrefix, signal)
       // Images nothing would name are not walked: without a record, the lease's end collects them anyway.
