@@ -87,7 +87,12 @@ export async function countLeftovers(client: Client, places: SoakPlaces, detail:
   }
   const fdList = await entries('/proc/self/fd')
   const fds = fdList.length
-  for (const fd of fdList) detail(`fd ${fd} -> ${await readlink(`/proc/self/fd/${fd}`).catch(() => '?')}`)
+  const sockets = await socketTable()
+  for (const fd of fdList) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '?')
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1]
+    detail(`fd ${fd} -> ${target}${inode !== undefined ? ` ${sockets.get(inode) ?? ''}` : ''}`)
+  }
   return { containers, tasks, snapshots, leases, ingests, images, names, stateDirs, fifoDirs, mounts, processes, fds }
 }
 
@@ -96,4 +101,21 @@ export function difference(after: LeftoverCounts, before: LeftoverCounts): Lefto
   const out = {} as LeftoverCounts
   for (const k of LEFTOVER_KINDS) out[k] = after[k] - before[k]
   return out
+}
+
+/** Socket inode → what it is (a unix socket's path, a TCP connection's ports), to name leaked descriptors. */
+async function socketTable(): Promise<Map<string, string>> {
+  const table = new Map<string, string>()
+  for (const line of (await readFile('/proc/net/unix', 'utf8').catch(() => '')).split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/)
+    if (cols[6] !== undefined) table.set(cols[6], `unix ${cols[7] ?? '(unnamed)'}`)
+  }
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await readFile(file, 'utf8').catch(() => '')).split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/)
+      const port = (hex: string | undefined): number => parseInt(hex?.split(':')[1] ?? '0', 16)
+      if (cols[9] !== undefined) table.set(cols[9], `tcp :${port(cols[1])} -> :${port(cols[2])} state ${cols[3]}`)
+    }
+  }
+  return table
 }

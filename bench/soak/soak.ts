@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Client, isContainerdError } from '../../src/index.js'
 import { startContainerd, type ContainerdDaemon } from '../../src/testing/containerd-daemon.js'
 import { STALE_RESERVATION_MS } from '../../src/nerdctl/name-owner.js'
+import { IDLE_CONNECTION_MS } from '../../src/registry/http-request.js'
 import type { ContainerdLine } from '../../src/testing/containerd-binaries.js'
 import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
 import { busyboxImage } from '../../test/fixtures/index.js'
@@ -97,9 +98,11 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     await client.images.import(archive.replace('.tar', '-run.tar'))
     // The pull operation keeps its image (as a user's pull does): pulled once first, it is in the baseline.
     await client.pull(pullRef)
-    const baseline = await countLeftovers(client, places)
+    // SOAK_DEBUG_FDS=1 prints the descriptors at the baseline too, to tell a leaked one from the left list.
+    const baseline = await countLeftovers(client, places, (d) => { if (process.env['SOAK_DEBUG_FDS'] === '1' && d.startsWith('fd ')) console.log(`[${line}] baseline: ${d}`) })
     let daemonDown: Promise<void> | undefined
     let lastClientKill: number | undefined
+    let lastOperationEnd = Date.now()
 
     /** Runs one operation with an optional abort at a random moment, bounded by OP_DEADLINE_MS. */
     const operation = async (i: number): Promise<void> => {
@@ -148,6 +151,7 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
       } finally {
         clearTimeout(timer)
         clearTimeout(abortTimer)
+        lastOperationEnd = Date.now()
       }
     }
 
@@ -193,6 +197,8 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     // A killed client's name reservation counts as left by a crash once it is a minute old (a younger one
     // may be a run on its way to creating its container): wait that out after the last kill, bounded.
     if (lastClientKill !== undefined) await sleep(Math.max(0, Math.min(lastClientKill + STALE_RESERVATION_MS + 2000 - Date.now(), STALE_RESERVATION_MS + 2000)))
+    // Keep-alive connections to the registry are closed once idle for IDLE_CONNECTION_MS: not leftovers before.
+    await sleep(Math.max(0, lastOperationEnd + IDLE_CONNECTION_MS + 2000 - Date.now()))
     figures.leftovers = difference(await countLeftovers(client, places, (d) => console.log(`[${line}] left: ${d}`)), baseline)
     await sweep(client, pullRef)
     await sleep(1000)

@@ -48,6 +48,13 @@ export interface HttpResponse {
 
 // Keep-alive agents, one per TLS setting, so that a pull's many blob requests reuse connections.
 const agents = new Map<string, HttpAgent | HttpsAgent>()
+/**
+ * An idle keep-alive connection is closed after this long, as Go's transport closes idle ones (after
+ * 90 s there): a process that pulled once holds no registry connection for good. The agent's `timeout`
+ * only destroys free sockets; on a request in flight it emits a `timeout` nobody listens to (our own
+ * headers and stall timers bound those).
+ */
+export const IDLE_CONNECTION_MS = 30_000
 
 function agentFor(url: URL, tls: TlsSettings | undefined): HttpAgent | HttpsAgent {
   const secure = url.protocol === 'https:'
@@ -60,13 +67,14 @@ function agentFor(url: URL, tls: TlsSettings | undefined): HttpAgent | HttpsAgen
       ? new HttpsAgent({
           keepAlive: true,
           maxSockets: 16,
+          timeout: IDLE_CONNECTION_MS,
           // Passing `ca` replaces Node's bundled roots: keep them, so extra CAs add to the defaults.
           ...(tls?.ca !== undefined ? { ca: [...rootCertificates, ...tls.ca.map((c) => c.toString())] } : {}),
           ...(tls?.cert !== undefined ? { cert: tls.cert } : {}),
           ...(tls?.key !== undefined ? { key: tls.key } : {}),
           rejectUnauthorized: tls?.rejectUnauthorized ?? true,
         })
-      : new HttpAgent({ keepAlive: true, maxSockets: 16 })
+      : new HttpAgent({ keepAlive: true, maxSockets: 16, timeout: IDLE_CONNECTION_MS })
     agents.set(key, agent)
   }
   return agent

@@ -6,7 +6,7 @@ import { readUserDatabase } from '../../src/containers/image-file.js'
 import type { Image } from '../../src/index.js'
 import type { RegistryEndpoint } from '../../src/registry/registry-client.js'
 import { RegistryError } from '../../src/registry/registry-error.js'
-import { buildTar, busyboxImage, busyboxLayer, hostArchitecture, linuxPlatform, makeImage, MediaType, sha256Digest, type Digest, type Layer } from '../fixtures/index.js'
+import { buildTar, busyboxLayer, hostArchitecture, multiLayerImage, linuxPlatform, makeImage, MediaType, sha256Digest, type Digest, type Layer } from '../fixtures/index.js'
 import { importFixture } from '../env/import-fixture.js'
 import { uniqueId } from '../env/runnable-image.js'
 import { connectTestClient, sweepNamespace } from '../env/test-client.js'
@@ -114,8 +114,10 @@ describe('registry waits are bounded', () => {
 
 describe('stalls are resumed', () => {
   it('a manifest and a layer that stall once are fetched again (the layer from where it stopped, by Range) and the pull succeeds', async () => {
-    const fixture = await busyboxImage()
-    const layer = fixture.layers[0]!.descriptor
+    // A layer no other test stored: containerd's content store is shared across namespaces, and a blob
+    // it already holds (busybox's, after other files ran) is never downloaded, so it could not stall.
+    const fixture = await multiLayerImage({ layers: 1, layerSize: 256 * 1024, seed: `bounded-resume-${process.pid}-${Date.now()}` })
+    const layer = fixture.layers.at(-1)!.descriptor
     const manifestBytes = fixture.blobs.get(fixture.manifest.digest)!
     const stalled = new Set<string>()
     const ranges: string[] = []
