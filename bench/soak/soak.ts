@@ -5,7 +5,7 @@
 //   node --import tsx bench/soak/soak.ts
 //   SOAK_ITERATIONS=1000 SOAK_SEED=42 SOAK_LINES=1.7,2.x SOAK_MAX_MINUTES=30 node --import tsx bench/soak/soak.ts
 //
-// Not in the CI suite. Needs root. Every loop is bounded in count and time; every operation has a deadline.
+// CI runs 100 iterations per line (test/integration/soak.test.ts). Needs root. Every loop is bounded in count and time; every operation has a deadline.
 // The last line is `SOAK_RESULT {json}`.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
