@@ -68,6 +68,23 @@ export async function goPull(binary: string, address: string, namespace: string,
 }
 
 /** Runs the Go client's lifecycles: `sequential` in a row (+1 warm-up), then `rounds` × `concurrent` at once. */
+/**
+ * One block of `go-lifecycle` runs: `count` lifecycles in a row (`sequential`: per-container ms, the first
+ * one, the process's warm-up, dropped) or at once (`concurrent`: wall time / count), with `specPath` the
+ * SDK's spec for the same container (same runc work) or, without it, the Go client's own spec.
+ */
+export async function goLifecycleBlock(
+  binary: string,
+  target: { address: string; namespace: string; image: string },
+  count: number,
+  mode: 'sequential' | 'concurrent',
+  specPath?: string,
+): Promise<number[]> {
+  const args = [target.address, target.namespace, target.image, String(mode === 'sequential' ? count + 1 : count), mode, ...(specPath !== undefined ? [specPath] : [])]
+  const ms = await runGo(binary, args)
+  return mode === 'sequential' ? ms.slice(1) : ms
+}
+
 export async function goLifecycle(
   binary: string,
   target: { address: string; namespace: string; image: string },

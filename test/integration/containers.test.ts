@@ -6,6 +6,7 @@ import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotF
 import { withCapabilities } from '../../src/oci/security-options.js'
 import { withMemory, withPidsLimit } from '../../src/oci/resource-options.js'
 import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
+import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
 import { connectTestClient, ctr } from '../env/test-client.js'
 
 const client = await connectTestClient('containers')
@@ -91,6 +92,26 @@ describe('containers and tasks', () => {
     await expect(client.services.containers.get({ id: missing })).rejects.toBeInstanceOf(NotFoundError)
     await expect(client.snapshots().stat(missing)).rejects.toBeInstanceOf(NotFoundError)
     await expect(client.snapshots().stat(id)).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  it('refuses an image that is not unpacked, naming it, and leaves no container, snapshot or lease', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'csdk-not-unpacked-'))
+    try {
+      const name = `docker.io/library/busybox:${uniqueId('packed')}`
+      await writeBusyboxImageArchive(join(dir, 'bb.tar'), { name })
+      // Another snapshotter than the one the image was unpacked in (native, never used by the suite).
+      const [imported] = await client.images.import(join(dir, 'bb.tar'), { unpack: false })
+      const id = uniqueId('not-unpacked')
+      const err = await client.containers.create(id, { image: imported!.name, snapshotter: 'native', args: ['true'] }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(NotFoundError)
+      expect((err as Error).message).toMatch(/is not unpacked in native: pull it/)
+      await expect(client.services.containers.get({ id })).rejects.toBeInstanceOf(NotFoundError)
+      await expect(client.snapshots('native').stat(id)).rejects.toBeInstanceOf(NotFoundError)
+      expect(await client.leases.list()).toEqual([])
+      await client.images.remove(imported!.name)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('pipes stdio through FIFOs and execs into a running task (Output, Exec, CloseIO)', async () => {

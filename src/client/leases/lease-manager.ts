@@ -182,8 +182,10 @@ export class LeaseManager {
     const members: { id: string; expiresAt: number }[] = [{ id: first.id, expiresAt: Date.now() + expiresInMs }]
     const holder = { id: first.id }
     let stopped = false
+    let renewed = false
     let renewing: Promise<void> = Promise.resolve()
     const renew = async (): Promise<void> => {
+      renewed = true
       const next = await this.create({ labels: { ...baseLabels, ...chain }, expiresInMs })
       const expiresAt = Date.now() + expiresInMs
       try {
@@ -223,7 +225,8 @@ export class LeaseManager {
         // (found by the chain label), then the live ones, newest last, so with `sync` that deletion's
         // collection runs once all are gone.
         const live = members.map((m) => m.id)
-        const listed = await this.list({ filters: [`labels."${LEASE_CHAIN_LABEL}"==${first.id}`] }).catch(() => [])
+        // Only a chain that renewed has such leases: a short operation deletes its one lease, one call.
+        const listed = renewed ? await this.list({ filters: [`labels."${LEASE_CHAIN_LABEL}"==${first.id}`] }).catch(() => []) : []
         const ids = [...listed.map((l) => l.id).filter((id) => !live.includes(id)), ...live]
         for (const [i, id] of ids.entries()) {
           try {
