@@ -269,10 +269,15 @@ async function pullAs(client: ClientCore, ref: ImageReference, wanted: PlatformS
       fetchTarget(client, ref, registry, target, wanted, { ...options, snapshotter, unpack, emit, signal: jobSignal, leaseReady }))
   }
   shared.join(listener)
+  let onAbort: (() => void) | undefined
   try {
     const own = new Promise<never>((_, reject) => {
       failOwnWait = reject
-      if (signal !== undefined) signal.addEventListener('abort', () => reject(canceled(signal)), { once: true })
+      if (signal === undefined) return
+      // Removed in `finally`: a long-lived signal passed to many pulls must not collect listeners.
+      onAbort = () => reject(canceled(signal))
+      if (signal.aborted) onAbort()
+      else signal.addEventListener('abort', onAbort, { once: true })
     })
     own.catch(() => undefined)
     const platforms = await Promise.race([shared.done, own])
@@ -280,6 +285,7 @@ async function pullAs(client: ClientCore, ref: ImageReference, wanted: PlatformS
     return { name: ref.string, target, platforms }
   } finally {
     failOwnWait = undefined
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
     await shared.leave(listener)
   }
 }

@@ -2,6 +2,7 @@
 // progress; pulls of shared layers from several processes wait for each other's locked ingests; the
 // operation lease is short and renewed, so a killed pull frees its content within the expiry.
 import { spawn } from 'node:child_process'
+import { getEventListeners } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, request, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -243,6 +244,16 @@ describe('concurrent pulls of one image: shared work, not shared authority', () 
     stalled.release()
     const left = await storeLeftovers(c)
     expect(left).toMatchObject({ images: 0, leases: 0, ingests: 0 })
+  }, 60_000)
+})
+
+describe('a signal shared by many pulls', () => {
+  it('keeps no abort listener once each pull settled', async () => {
+    const c = await freshClient('pull-conc-signal')
+    const controller = new AbortController()
+    const ref = `${plain.host}/shared/busybox:v0`
+    for (let i = 0; i < 12; i++) await c.pull(ref, { signal: controller.signal })
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
   }, 60_000)
 })
 

@@ -23,8 +23,7 @@ const MAX_EXPIRY = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 export const DEFAULT_OPERATION_LEASE_EXPIRY_MS = 5 * 60 * 1000
 /** Label linking the leases of one renewing lease (the first lease's id), so tools can tell they belong together. */
 export const LEASE_CHAIN_LABEL = 'containerd-sdk/lease-chain'
-// The shortest expiry a renewing lease accepts: it renews every third of it, and each renewal is a few RPCs.
-/** The shortest expiry a renewing lease accepts. */
+/** The shortest expiry a renewing lease accepts: it renews every third of it, and each renewal is a few RPCs. */
 export const MIN_RENEWING_EXPIRY_MS = 1500
 
 /** A lease as listed by containerd. */
