@@ -44,8 +44,8 @@ function prng(seed: number): () => number {
   }
 }
 
-/** The figures of one line's run. */
-interface LineFigures {
+/** The figures of one line's run (the `results` of `SOAK_RESULT`). */
+export interface LineFigures {
   line: string
   iterations: number
   operations: number

@@ -6,7 +6,7 @@ import { namespaceFilters, subscribeEvents, type EventsOptions, type ContainerdE
 import { validateIdentifier } from './identifiers.js'
 import { Introspection } from './introspection.js'
 import { currentLease } from './lease-context.js'
-import { LeaseManager, MIN_RENEWING_EXPIRY_MS, type WithLeaseOptions } from './leases/lease-manager.js'
+import { checkRenewingExpiry, LeaseManager, type WithLeaseOptions } from './leases/lease-manager.js'
 import { NamespaceGuard } from './namespace-guard.js'
 import { NamespaceStore } from './namespaces.js'
 import { createServices, type Services } from './services.js'
@@ -96,9 +96,7 @@ export class ClientCore implements AsyncDisposable {
       throw new InvalidArgumentError(`dataRoot must be an absolute path, got ${JSON.stringify(options.dataRoot)}`)
     }
     const lease = options.leaseExpiresInMs
-    if (lease !== undefined && (typeof lease !== 'number' || !Number.isFinite(lease) || lease < MIN_RENEWING_EXPIRY_MS)) {
-      throw new InvalidArgumentError(`leaseExpiresInMs must be a number of at least ${MIN_RENEWING_EXPIRY_MS}, got ${String(lease)}`)
-    }
+    if (lease !== undefined) checkRenewingExpiry(lease, 'leaseExpiresInMs')
     const settings: ClientSettings = {
       ...(options.dataRoot !== undefined ? { dataRoot: options.dataRoot } : {}),
       ...(lease !== undefined ? { leaseExpiresInMs: lease } : {}),

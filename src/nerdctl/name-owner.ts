@@ -50,11 +50,9 @@ export async function acquireContainerName(client: ClientCore, dataStore: string
     reconcile: async (holder) => {
       const records = (await containersNamed(client, name, call)).filter((r) => r.id !== id && isInStore(r, dataStore, client.namespace))
       let owner = holder
-      if (owner !== undefined && owner !== id && !records.some((r) => r.id === owner) && !(await hasRecord(client, owner, call))) {
-        if (await reservationAge(store, name) >= staleReservationMs) {
-          await rm(containerStateDir(dataStore, client.namespace, owner), { recursive: true, force: true })
-          owner = undefined
-        }
+      if (owner !== undefined && owner !== id && !records.some((r) => r.id === owner) && (await isAbandoned(client, store, name, owner, staleReservationMs, call))) {
+        await rm(containerStateDir(dataStore, client.namespace, owner), { recursive: true, force: true })
+        owner = undefined
       }
       for (const record of records) {
         if (record.id === owner && (await exists(containerStateDir(dataStore, client.namespace, record.id)))) continue
@@ -80,6 +78,14 @@ async function hasRecord(client: ClientCore, id: string, options: CallOptions): 
     if (err instanceof NotFoundError) return false
     throw err
   }
+}
+
+/**
+ * Whether `holder`'s reservation of `name` is one a killed run left: containerd has no record of the
+ * container and the reservation is at least `staleMs` old (a younger one may be a run on its way).
+ */
+async function isAbandoned(client: ClientCore, store: NameStore, name: string, holder: string, staleMs: number, options: CallOptions): Promise<boolean> {
+  return !(await hasRecord(client, holder, options)) && (await reservationAge(store, name)) >= staleMs
 }
 
 async function reservationAge(store: NameStore, name: string): Promise<number> {
@@ -124,8 +130,7 @@ export async function releaseStaleReservations(client: ClientCore, dataStore: st
   if (!(await exists(store.dir))) return []
   const freed: string[] = []
   for (const [name, id] of await store.list(call.signal !== undefined ? { signal: call.signal } : {})) {
-    if (await reservationAge(store, name) < staleReservationMs) continue
-    if (await hasRecord(client, id, call)) continue
+    if (!(await isAbandoned(client, store, name, id, staleReservationMs, call))) continue
     try {
       if (await store.release(name, id)) freed.push(name)
     } catch {

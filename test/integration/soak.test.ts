@@ -5,21 +5,11 @@
 // every failure typed. The seed is printed, so a failing run can be replayed with SOAK_SEED.
 import { execFile } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { LEFTOVER_KINDS, type LeftoverCounts } from '../../bench/soak/leftovers.js'
+import { LEFTOVER_KINDS } from '../../bench/soak/leftovers.js'
+// Type only: importing soak.ts itself would run the soak.
+import type { LineFigures } from '../../bench/soak/soak.js'
 
 const line = process.env['CSDK_CONTAINERD_LINE'] ?? 'external'
-
-interface SoakLineResult {
-  line: string
-  iterations: number
-  operations: number
-  ok: number
-  errors: Record<string, number>
-  hung: number
-  unhandled: number
-  leftovers: LeftoverCounts
-  afterSweep: LeftoverCounts
-}
 
 describe.skipIf(line !== '1.7' && line !== '2.x')('soak', () => {
   it('100 randomized lifecycles with faults leave nothing after a sweep, and every failure is typed', async () => {
@@ -38,7 +28,7 @@ describe.skipIf(line !== '1.7' && line !== '2.x')('soak', () => {
     })
     const last = output.trim().split('\n').at(-1) ?? ''
     expect(last.startsWith('SOAK_RESULT '), output.slice(-4000)).toBe(true)
-    const { results } = JSON.parse(last.slice('SOAK_RESULT '.length)) as { results: SoakLineResult[] }
+    const { results } = JSON.parse(last.slice('SOAK_RESULT '.length)) as { results: LineFigures[] }
     const result = results[0]
     if (result === undefined) return expect.fail('the soak printed no result')
     const context = `seed ${seed}\n${output.slice(-3000)}`

@@ -26,6 +26,16 @@ export const LEASE_CHAIN_LABEL = 'containerd-sdk/lease-chain'
 /** The shortest expiry a renewing lease accepts: it renews every third of it, and each renewal is a few RPCs. */
 export const MIN_RENEWING_EXPIRY_MS = 1500
 
+/**
+ * Checks an expiry for renewing leases: a finite number of at least {@link MIN_RENEWING_EXPIRY_MS}.
+ * @throws InvalidArgumentError naming `what`.
+ */
+export function checkRenewingExpiry(value: unknown, what: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_RENEWING_EXPIRY_MS) {
+    throw new InvalidArgumentError(`${what} must be a number of at least ${MIN_RENEWING_EXPIRY_MS}, got ${String(value)}`)
+  }
+}
+
 /** A lease as listed by containerd. */
 export interface LeaseInfo {
   /** The lease id. */
@@ -171,9 +181,7 @@ export class LeaseManager {
    */
   async createRenewing(options: CreateRenewingLeaseOptions = {}): Promise<RenewingLease> {
     const expiresInMs = options.expiresInMs ?? this.operationExpiryMs
-    if (!Number.isFinite(expiresInMs) || expiresInMs < MIN_RENEWING_EXPIRY_MS) {
-      throw new InvalidArgumentError(`a renewing lease's expiresInMs must be at least ${MIN_RENEWING_EXPIRY_MS}, got ${expiresInMs}`)
-    }
+    checkRenewingExpiry(expiresInMs, "a renewing lease's expiresInMs")
     const baseLabels = { ...(options.labels ?? {}) }
     const chain = { [LEASE_CHAIN_LABEL]: generateLeaseId() }
     const first = await this.create({ ...options, id: chain[LEASE_CHAIN_LABEL], labels: { ...baseLabels, ...chain }, expiresInMs })
