@@ -1,3 +1,5 @@
+import type { NetworkSettings } from './network-provider.js'
+
 /** Options for `Client.connect`. */
 export interface ConnectOptions {
   /**
@@ -31,10 +33,17 @@ export interface ConnectOptions {
    * an operation may run. Default 5 minutes; at least 1 500.
    */
   leaseExpiresInMs?: number
+  /**
+   * Container networking: the provider that attaches containers to networks (default: CNI plugins, as
+   * nerdctl runs them) and where CNI configurations, plugins, cached results and network namespaces
+   * are. Defaults are nerdctl's, so networks made here and by nerdctl are the same networks.
+   */
+  network?: NetworkSettings
 }
 
 /** @internal What a client and its namespace views share besides the connection. */
 export interface ClientSettings {
   readonly dataRoot?: string
   readonly leaseExpiresInMs?: number
+  readonly network?: NetworkSettings
 }

@@ -1,5 +1,6 @@
 import { resolveAddress, resolveNamespace } from './address.js'
 import type { ClientSettings, ConnectOptions } from './client-options.js'
+import type { NetworkSettings } from './network-provider.js'
 import { ContentStore } from './content/content-store.js'
 import { InvalidArgumentError, UnavailableError } from '../grpc/errors.js'
 import { namespaceFilters, subscribeEvents, type EventsOptions, type ContainerdEvent } from './events/events.js'
@@ -50,6 +51,8 @@ export class ClientCore implements AsyncDisposable {
    * to `connect`; undefined means nerdctl's default, `/var/lib/nerdctl`.
    */
   readonly dataRoot: string | undefined
+  /** @internal The networking settings given to `connect` (the network layer applies the defaults). */
+  readonly networkSettings: NetworkSettings
 
   private readonly channel: Http2Channel
   private readonly root: boolean
@@ -61,6 +64,7 @@ export class ClientCore implements AsyncDisposable {
     this.channel = channel
     this.settings = settings
     this.dataRoot = settings.dataRoot
+    this.networkSettings = settings.network ?? {}
     this.address = channel.socketPath
     this.namespace = namespace
     this.root = root
@@ -100,6 +104,7 @@ export class ClientCore implements AsyncDisposable {
     const settings: ClientSettings = {
       ...(options.dataRoot !== undefined ? { dataRoot: options.dataRoot } : {}),
       ...(lease !== undefined ? { leaseExpiresInMs: lease } : {}),
+      ...(options.network !== undefined ? { network: checkNetworkSettings(options.network) } : {}),
     }
     const socket = resolveAddress(options.address)
     const namespace = resolveNamespace(options.namespace)
@@ -179,4 +184,16 @@ export class ClientCore implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     this.close()
   }
+}
+
+/** Checks the paths of `ConnectOptions.network` (absolute) and copies it, so later changes by the caller do not leak in. */
+function checkNetworkSettings(settings: NetworkSettings): NetworkSettings {
+  for (const key of ['cniConfDir', 'cniCacheDir', 'netnsDir'] as const) {
+    const value = settings[key]
+    if (value !== undefined && !value.startsWith('/')) throw new InvalidArgumentError(`network.${key} must be an absolute path, got ${JSON.stringify(value)}`)
+  }
+  for (const dir of settings.cniPluginDirs ?? []) {
+    if (!dir.startsWith('/')) throw new InvalidArgumentError(`network.cniPluginDirs must hold absolute paths, got ${JSON.stringify(dir)}`)
+  }
+  return { ...settings, ...(settings.cniPluginDirs !== undefined ? { cniPluginDirs: [...settings.cniPluginDirs] } : {}) }
 }

@@ -5,6 +5,7 @@
  * nerdctl also copies each of them into the OCI spec's annotations, because its hook only sees the spec.
  */
 
+import type { PortMapping } from '../client/network-provider.js'
 import { InvalidArgumentError } from '../grpc/errors.js'
 import { parseReference } from '../image-spec/reference.js'
 import { formatPlatform, hostPlatform, parsePlatform } from '../image-spec/platform.js'
@@ -63,17 +64,8 @@ export const NerdctlLabel = {
 /** containerd's cap on one label: key and value together (`labels.Validate`). */
 export const MAX_LABEL_SIZE = 4096
 
-/** A published port, in nerdctl's (go-cni's) field names. */
-export interface PortMapping {
-  /** Port on the host. */
-  HostPort: number
-  /** Port in the container. */
-  ContainerPort: number
-  /** `tcp`, `udp` or `sctp`. */
-  Protocol: string
-  /** Host address bound, e.g. `0.0.0.0` or `127.0.0.1`. */
-  HostIP: string
-}
+/** A published port (nerdctl's `nerdctl/ports` label and `network-config.json` entries). */
+export type { PortMapping } from '../client/network-provider.js'
 
 /** A mount as `inspect` reports it (Docker's `MountPoint`), stored in `nerdctl/mounts.<N>`. */
 export interface MountPoint {

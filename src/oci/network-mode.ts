@@ -32,3 +32,14 @@ export function withNoNetwork(): SpecOption {
     linux.namespaces = namespaces
   }
 }
+
+/**
+ * Joins the network namespace bind-mounted at `path` (`--network ns:<path>`, and every CNI-networked
+ * container: the SDK makes its namespace before the task so it outlives the task).
+ */
+export function withNetworkNamespacePath(path: string): SpecOption {
+  return (spec) => {
+    const linux = ensureLinux(spec)
+    linux.namespaces = [...(linux.namespaces ?? []).filter((ns) => ns.type !== 'network'), { type: 'network', path }]
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Network namespaces that outlive a task: each networked container gets one, bind-mounted at a path of
+ * its own, and its spec joins that path instead of asking runc for a new namespace. containerd's restart
+ * monitor re-creates a task from the spec without this process; with the namespace (and its interfaces,
+ * addresses and port rules) still there, the new task is back on the network without any hook. The
+ * namespace goes when the container is stopped or removed through the SDK.
+ *
+ * Made with util-linux's `unshare --net=<file>`, which creates the namespace and bind-mounts it on the
+ * file (Node cannot call unshare(2) or mount(2) itself); removed with `umount` and unlink.
+ */
+
+import { spawn } from 'node:child_process'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { InternalError } from '../grpc/errors.js'
+
+/** Where network namespaces are bind-mounted by default: iproute2's directory, so `ip netns` lists them. */
+export const DEFAULT_NETNS_DIR = '/run/netns'
+
+/** The path of a container's network namespace: `<dir>/csdk-<namespace>-<id>`. */
+export function netnsPath(dir: string, namespace: string, id: string): string {
+  return join(dir, `csdk-${namespace}-${id}`)
+}
+
+/**
+ * Creates a network namespace bind-mounted at `path` (a new file; a stale one from a crash is replaced).
+ * @throws InternalError with `unshare`'s message when it fails.
+ */
+export async function createNetns(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 })
+  // A file left by a crash between the two steps of a removal: unmount it too, then start afresh.
+  await removeNetns(path)
+  await writeFile(path, '', { mode: 0o444, flag: 'wx' })
+  try {
+    await runTool('unshare', [`--net=${path}`, 'true'])
+  } catch (err) {
+    await rm(path, { force: true })
+    throw err
+  }
+}
+
+/** Unmounts and removes a network namespace's file; nothing when it is not there. Idempotent. */
+export async function removeNetns(path: string): Promise<void> {
+  // `umount` fails when nothing is mounted there (a file never mounted, or already unmounted): fine.
+  await runTool('umount', ['--lazy', path]).catch(() => undefined)
+  await rm(path, { force: true })
+}
+
+/** Runs a util-linux tool to completion; rejects with its stderr. */
+function runTool(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (chunk: string) => {
+      if (stderr.length < 4096) stderr += chunk
+    })
+    child.on('error', (err) => reject(new InternalError(`${command} could not run: ${err.message}`, { cause: err })))
+    child.on('close', (code) => {
+      if (code === 0) resolve()
+      else reject(new InternalError(`${command} ${args.join(' ')} failed (exit ${String(code)}): ${stderr.trim()}`))
+    })
+  })
+}
