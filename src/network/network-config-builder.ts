@@ -103,10 +103,15 @@ export function validateNetworkName(name: string, options: { allowDefault?: bool
 
 /** One host-local range, as nerdctl's `IPAMRange`. */
 export interface IpamRange {
+  /** The subnet, in Go's form (`10.4.1.0/24`). */
   subnet: string
+  /** The gateway address. */
   gateway: string
+  /** The user's ipRange, kept for inspect (host-local ignores it). */
   ipRange?: string | undefined
+  /** The first address host-local hands out (from ipRange). */
   rangeStart?: string | undefined
+  /** The last address host-local hands out (from ipRange). */
   rangeEnd?: string | undefined
 }
 
@@ -182,14 +187,21 @@ export function resolveIpamRange(subnet: Cidr, gateway?: string, ipRange?: strin
 
 /** What {@link buildNetworkConfig} needs: the validated options plus the subnet the store chose. */
 export interface NetworkConfigInput {
+  /** The network's name (the default network's is `bridge`). */
   name: string
+  /** The first plugin. */
   driver: NetworkDriver
+  /** The host-local range (see {@link resolveIpamRange}). */
   range: IpamRange
   /** The family of `range.subnet`: an IPv6 network gets the `ips` capability and a `::/0` route. */
   family: 4 | 6
+  /** No default route, no masquerading, no portmap. */
   internal: boolean
+  /** The `nerdctlLabels` (empty: the key is left out). */
   labels: Record<string, string>
+  /** macvlan/ipvlan `master`. */
   parent?: string | undefined
+  /** The plugin's `mtu`. */
   mtu?: number | undefined
 }
 

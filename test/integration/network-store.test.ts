@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/grpc/errors.js'
+import { AlreadyExistsError, CanceledError, ConflictError, DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/grpc/errors.js'
 import { networkId } from '../../src/network/network-config-builder.js'
 import { NetworkConfigStore } from '../../src/network/network-store.js'
 
@@ -196,6 +196,22 @@ describe('network config store', () => {
     await store.create('after-holder')
     expect(Date.now() - started).toBeGreaterThanOrEqual(300)
     await holderDone
+
+    // A lock held too long: the create gives up (deadline, or the caller's abort) and writes nothing.
+    // `-o`: the lock stays with flock, not its `sleep`; its own process group, so both go at once.
+    const longHolder = spawn('flock', ['-x', '-o', join(confDir, '.nerdctl.lock'), 'sleep', '5'], { stdio: 'ignore', detached: true })
+    const longDone = new Promise((r) => longHolder.once('close', r))
+    try {
+      await new Promise((r) => setTimeout(r, 150))
+      await expect(store.create('late', { timeoutMs: 300 })).rejects.toThrow(DeadlineExceededError)
+      const controller = new AbortController()
+      setTimeout(() => controller.abort(new Error('stop')), 200)
+      await expect(store.create('late', { signal: controller.signal })).rejects.toThrow(CanceledError)
+      await expect(store.get('late')).rejects.toThrow(NotFoundError)
+    } finally {
+      if (longHolder.pid !== undefined) process.kill(-longHolder.pid, 'SIGTERM')
+      await longDone
+    }
 
     // Ten creates in a child process race ten here: twenty distinct subnets.
     const storeModule = resolve('src/network/network-store.ts')
