@@ -48,7 +48,10 @@ export interface HostsMeta {
    * Loopback and unspecified addresses are ignored, as nerdctl does.
    */
   networks: Readonly<Record<string, readonly string[]>>
-  /** Extra entries (`--add-host`), `host:ip` as in nerdctl's `nerdctl/extraHosts` label. */
+  /**
+   * Extra entries (`--add-host`), `host:ip` as in nerdctl's `nerdctl/extraHosts` label; the ip must be an
+   * address (resolve Docker's `host-gateway` first, as nerdctl does at create time).
+   */
   extraHosts?: readonly string[] | undefined
 }
 
