@@ -16,7 +16,16 @@ import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { debuglog, promisify } from 'node:util'
 import type { CallOptions } from '../grpc/call-options.js'
-import { AlreadyExistsError, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../grpc/errors.js'
+import {
+  AlreadyExistsError,
+  ConflictError,
+  ContainerdError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+} from '../grpc/errors.js'
 import { validateIdentifier } from '../client/identifiers.js'
 import { CALL_OPTION_KEYS, checkOptionKeys, describe, keysOf } from '../client/option-check.js'
 import { writeFileAtomic } from '../nerdctl/dir-lock.js'
@@ -163,7 +172,7 @@ export class NetworkConfigStore {
   async create(name: string, options: NetworkCreateOptions = {}): Promise<NetworkRecord> {
     validateNetworkName(name)
     validateCreateOptions(options)
-    return await withFileLock(this.lockFile, async () => await this.#createLocked(name, options, false), options)
+    return await this.#locked(async () => await this.#createLocked(name, options, false), options)
   }
 
   /**
@@ -175,8 +184,7 @@ export class NetworkConfigStore {
   async ensureDefault(options: CallOptions = {}): Promise<NetworkRecord> {
     const existing = findDefault(await this.list())
     if (existing !== undefined) return existing
-    return await withFileLock(
-      this.lockFile,
+    return await this.#locked(
       async () => {
         const again = findDefault(await this.list())
         if (again !== undefined) return again
@@ -193,9 +201,22 @@ export class NetworkConfigStore {
    * A file that cannot be parsed is skipped (see `NODE_DEBUG=containerd-sdk:network`).
    */
   async list(): Promise<NetworkRecord[]> {
-    const top = await readConfigDir(this.confDir, undefined)
-    const own = this.namespace === '' ? [] : await readConfigDir(join(this.confDir, this.namespace), this.namespace)
-    return [...top, ...own].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+    try {
+      const top = await readConfigDir(this.confDir, undefined)
+      const own = this.namespace === '' ? [] : await readConfigDir(join(this.confDir, this.namespace), this.namespace)
+      return [...top, ...own].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+    } catch (err) {
+      throw fsError(err, `reading the CNI conf dir ${this.confDir}`)
+    }
+  }
+
+  /** Runs `fn` under the conf dir lock; file system errors come out typed. */
+  async #locked<T>(fn: () => Promise<T>, options: CallOptions): Promise<T> {
+    try {
+      return await withFileLock(this.lockFile, fn, options)
+    } catch (err) {
+      throw fsError(err, `writing to the CNI conf dir ${this.confDir}`)
+    }
   }
 
   /**
@@ -260,8 +281,7 @@ export class NetworkConfigStore {
   }
 
   async #removeLocked(record: NetworkRecord, options: CallOptions): Promise<void> {
-    await withFileLock(
-      this.lockFile,
+    await this.#locked(
       async () => {
         try {
           await stat(record.file)
@@ -341,6 +361,17 @@ export class NetworkConfigStore {
     }
     return used
   }
+}
+
+/** A file system error as a typed one (a ContainerdError passes through): no permission, read-only, or not a directory. */
+function fsError(err: unknown, what: string): unknown {
+  if (err instanceof ContainerdError) return err
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new PermissionDeniedError(`${what}: ${code} (${(err as Error).message}); run as root or give the store a confDir it may write`, { cause: err })
+  }
+  if (code === 'ENOTDIR' || code === 'EISDIR') return new FailedPreconditionError(`${what}: ${(err as Error).message}`, { cause: err })
+  return err
 }
 
 function findDefault(records: readonly NetworkRecord[]): NetworkRecord | undefined {

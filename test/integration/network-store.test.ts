@@ -251,6 +251,14 @@ describe('network config store', () => {
     expect(() => new NetworkConfigStore({ confDir, namespace: '../escape' })).toThrow(InvalidArgumentError)
   })
 
+  it('reports a conf dir it cannot use with a typed error', async () => {
+    await writeFile(join(confDir, 'a-file'), '')
+    const store = new NetworkConfigStore({ confDir: join(confDir, 'a-file', 'net.d'), hostSubnets: () => [] })
+    expect(await store.list()).toEqual([])
+    await expect(store.create('x')).rejects.toThrow(FailedPreconditionError)
+    await expect(store.ensureDefault()).rejects.toThrow(FailedPreconditionError)
+  })
+
   it('lists hand-written configs read-only', async () => {
     await writeFile(
       join(confDir, '10-mynet.conf'),
