@@ -101,12 +101,13 @@ export async function prepareVolumeMounts(store: VolumeStore, specs: readonly st
     throw new InvalidArgumentError('prepareVolumeMounts: pass `client` with `image` (the image is mounted through it to copy its content)')
   }
   // Identical specs count once, as nerdctl dedupes them.
-  const parsed = [...new Set(specs)].map((s) => parseVolumeSpec(s, options))
+  const unique = [...new Set(specs)]
+  const parsed = unique.map((s) => parseVolumeSpec(s, options))
   const seen = new Map<string, string>()
   for (const [i, spec] of parsed.entries()) {
     const previous = seen.get(spec.destination)
-    if (previous !== undefined) throw new InvalidArgumentError(`volumes: "${previous}" and "${specs[i]}" both mount ${spec.destination}; keep one`)
-    seen.set(spec.destination, specs[i] ?? '')
+    if (previous !== undefined) throw new InvalidArgumentError(`volumes: "${previous}" and "${unique[i]}" both mount ${spec.destination}; keep one`)
+    seen.set(spec.destination, unique[i] ?? '')
   }
   const plan: Planned[] = parsed.map((spec) => ({ spec }))
   const config = options.imageConfig ?? (options.image !== undefined ? await options.image.config(imageOptions(options)) : undefined)
@@ -125,34 +126,17 @@ export async function prepareVolumeMounts(store: VolumeStore, specs: readonly st
     const names = created.splice(0)
     await store.removeUnchecked(names)
   }
-  try {
-    const lock = { signal: options.signal, timeoutMs: options.timeoutMs }
-    for (const item of plan) {
-      const spec = item.spec
-      if (spec.type === 'bind') {
-        // nerdctl's `-v` makes a missing host directory (createDirOnHost), like Docker's `-v`.
-        await mkdir(spec.source, { recursive: true, mode: 0o755 })
-        continue
-      }
-      const named = spec.type === 'named'
-      const name = named ? spec.name : anonymousVolumeName()
-      const ensured = await store.ensure(name, { ...lock, ...(named ? {} : { labels: { [ANONYMOUS_VOLUME_LABEL]: '' } }) })
-      if (ensured.created) created.push(name)
-      item.volume = name
+  const lock = { signal: options.signal, timeoutMs: options.timeoutMs }
+  // One locked section for making the volumes and filling them (nerdctl holds the lock for the whole
+  // create); a caller holding `store.withLock` around this and the container's creation keeps it longer.
+  await store.withLock(async () => {
+    try {
+      await makeVolumes(store, plan, created, options)
+    } catch (err) {
+      await undo().catch(() => undefined)
+      throw err
     }
-    if (options.image !== undefined && options.client !== undefined) {
-      const targets = []
-      for (const item of plan) {
-        if (item.volume === undefined || (item.spec.type === 'named' && item.spec.noCopy)) continue
-        const data = store.mountpoint(item.volume)
-        if ((await readdir(data)).length === 0) targets.push({ path: item.spec.destination, data })
-      }
-      if (targets.length > 0) await copyFromImage(options.client, options.image, targets, options)
-    }
-  } catch (err) {
-    await undo().catch(() => undefined)
-    throw err
-  }
+  }, lock)
 
   const prepared = plan.map((item) => prepareMount(store, item, options))
   const mountPoints = prepared.map((p) => p.mountPoint)
@@ -203,6 +187,31 @@ export async function removeAnonymousVolumes(store: VolumeStore, labels: Readonl
   const used = options.inUse !== undefined ? await options.inUse() : new Map<string, readonly string[]>()
   const valid = names.filter((n): n is string => typeof n === 'string' && isValid(n) && (used.get(n)?.length ?? 0) === 0)
   return store.removeUnchecked(valid, { signal: options.signal, timeoutMs: options.timeoutMs })
+}
+
+/** Makes what the plan needs (host dirs, volumes; `created` gets the new volumes' names), then copies the image's content up. */
+async function makeVolumes(store: VolumeStore, plan: Planned[], created: string[], options: PrepareVolumeMountsOptions): Promise<void> {
+  for (const item of plan) {
+    const spec = item.spec
+    if (spec.type === 'bind') {
+      // nerdctl's `-v` makes a missing host directory (createDirOnHost), like Docker's `-v`.
+      await mkdir(spec.source, { recursive: true, mode: 0o755 })
+      continue
+    }
+    const named = spec.type === 'named'
+    const name = named ? spec.name : anonymousVolumeName()
+    const ensured = await store.ensure(name, named ? {} : { labels: { [ANONYMOUS_VOLUME_LABEL]: '' } })
+    if (ensured.created) created.push(name)
+    item.volume = name
+  }
+  if (options.image === undefined || options.client === undefined) return
+  const targets = []
+  for (const item of plan) {
+    if (item.volume === undefined || (item.spec.type === 'named' && item.spec.noCopy)) continue
+    const data = store.mountpoint(item.volume)
+    if ((await readdir(data)).length === 0) targets.push({ path: item.spec.destination, data })
+  }
+  if (targets.length > 0) await copyFromImage(options.client, options.image, targets, options)
 }
 
 function isValid(name: string): boolean {

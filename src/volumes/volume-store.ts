@@ -5,6 +5,7 @@
  * through a temp file and a rename, so volumes made here and by `nerdctl volume create` are one set.
  */
 
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -123,6 +124,14 @@ export function anonymousVolumeName(): string {
   return randomBytes(32).toString('hex')
 }
 
+// The store locks the current async context holds (see VolumeStore.withLock); `active` turns false when
+// the lock is released, so a callback that outlives the locked section does not take itself for the holder.
+interface HeldLock {
+  dir: string
+  active: boolean
+}
+const held = new AsyncLocalStorage<readonly HeldLock[]>()
+
 /** The directory of a namespace's volume store: `<data store>/volumes/<namespace>`. */
 export function volumeStoreDir(dataStore: string, namespace: string): string {
   return join(dataStore, 'volumes', namespace)
@@ -144,6 +153,32 @@ export class VolumeStore {
   constructor(dataStore: string, namespace: string) {
     validateIdentifier('namespace', namespace)
     this.dir = volumeStoreDir(dataStore, namespace)
+  }
+
+  /**
+   * Runs `fn` holding the store's lock, as nerdctl holds it for a whole `container create`: the calls of
+   * this store made inside `fn` (and `prepareVolumeMounts` on it) run under that lock without taking it
+   * again, and no `volume rm`/`prune`, ours or nerdctl's, runs until `fn` settles. Wrap the preparing of a
+   * container's volumes and the creating of its record in it, so a prune cannot take a new anonymous
+   * volume before the container's labels name it. "Inside" is the async context: whatever `fn` starts,
+   * awaited or not, runs as the lock's holder until `fn` settles.
+   * @throws DeadlineExceededError when the lock is not obtained in time; CanceledError on abort.
+   */
+  async withLock<T>(fn: () => Promise<T>, options: DirLockOptions = {}): Promise<T> {
+    return this.locked(fn, options)
+  }
+
+  private async locked<T>(fn: () => Promise<T>, options: DirLockOptions): Promise<T> {
+    const current = held.getStore() ?? []
+    if (current.some((h) => h.active && h.dir === this.dir)) return fn()
+    return withDirLock(this.dir, async () => {
+      const token: HeldLock = { dir: this.dir, active: true }
+      try {
+        return await held.run([...current, token], fn)
+      } finally {
+        token.active = false
+      }
+    }, options)
   }
 
   /** The data directory of volume `name` (whether or not it exists). @throws InvalidArgumentError for a bad name. */
@@ -170,7 +205,7 @@ export class VolumeStore {
   async ensure(name: string, options: CreateVolumeOptions = {}): Promise<EnsuredVolume> {
     validateVolumeName(name)
     const labels = checkLabels(options.labels)
-    return withDirLock(this.dir, async () => {
+    return this.locked(async () => {
       const created = !(await this.exists(name))
       if (created) {
         await mkdir(join(this.dir, name), { mode: STORE_DIR_MODE, recursive: true })
@@ -188,7 +223,7 @@ export class VolumeStore {
    */
   async inspect(name: string, options: InspectVolumeOptions = {}): Promise<VolumeInfo> {
     validateVolumeName(name)
-    return withDirLock(this.dir, async () => {
+    return this.locked(async () => {
       if (!(await this.exists(name))) throw notFound(name)
       return this.read(name, options.size === true)
     }, options)
@@ -196,7 +231,7 @@ export class VolumeStore {
 
   /** Every volume, sorted by name. Entries that are not volumes (no `volume.json`) are skipped, as nerdctl does. */
   async list(options: InspectVolumeOptions = {}): Promise<VolumeInfo[]> {
-    return withDirLock(this.dir, async () => {
+    return this.locked(async () => {
       const out: VolumeInfo[] = []
       for (const name of await this.names()) {
         const volume = await this.read(name, options.size === true).catch(() => undefined)
@@ -213,7 +248,7 @@ export class VolumeStore {
    */
   async remove(name: string, options: RemoveVolumeOptions = {}): Promise<void> {
     validateVolumeName(name)
-    await withDirLock(this.dir, async () => {
+    await this.locked(async () => {
       if (!(await this.exists(name))) throw notFound(name)
       const users = (await options.inUse?.())?.get(name) ?? []
       if (users.length > 0) {
@@ -228,7 +263,7 @@ export class VolumeStore {
    * nerdctl's rule), or every unused one with `all`. Returns the names removed.
    */
   async prune(options: PruneVolumesOptions): Promise<string[]> {
-    return withDirLock(this.dir, async () => {
+    return this.locked(async () => {
       const used = await options.inUse()
       const removed: string[] = []
       for (const name of await this.names()) {
@@ -250,7 +285,7 @@ export class VolumeStore {
   async removeUnchecked(names: readonly string[], options: DirLockOptions = {}): Promise<string[]> {
     for (const name of names) validateVolumeName(name)
     if (names.length === 0) return []
-    return withDirLock(this.dir, async () => {
+    return this.locked(async () => {
       const removed: string[] = []
       for (const name of names) {
         if (!(await this.exists(name))) continue

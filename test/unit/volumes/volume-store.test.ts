@@ -107,6 +107,28 @@ describe('VolumeStore', () => {
   })
 })
 
+describe('VolumeStore.withLock', () => {
+  it('lets calls inside it run under the lock it holds, and keeps others out until it settles', async () => {
+    const store = newStore()
+    const order: string[] = []
+    let entered!: () => void
+    const inside = new Promise<void>((resolve) => (entered = resolve))
+    const locked = store.withLock(async () => {
+      entered()
+      await store.create('inner')
+      await prepareVolumeMounts(store, ['inner2:/x', '/anon'])
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      order.push('locked done')
+    })
+    await inside
+    // Started from outside the locked section: waits for it.
+    await store.list().then(() => order.push('outside done'))
+    await locked
+    expect(order).toEqual(['locked done', 'outside done'])
+    expect((await store.list()).map((v) => v.Name)).toContain('inner2')
+  })
+})
+
 describe('prepareVolumeMounts (no image)', () => {
   it('makes named and anonymous volumes, binds host paths, and records nerdctl labels', async () => {
     const store = newStore()
@@ -156,7 +178,7 @@ describe('prepareVolumeMounts (no image)', () => {
   it('checks every spec before writing anything', async () => {
     const store = newStore()
     await expect(prepareVolumeMounts(store, ['data:/data', 'bad:/x:bogus'])).rejects.toThrow(InvalidArgumentError)
-    await expect(prepareVolumeMounts(store, ['data:/data', 'other:/data/'])).rejects.toThrow(/both mount \/data/)
+    await expect(prepareVolumeMounts(store, ['data:/data', 'data:/data', 'other:/data/'])).rejects.toThrow('"data:/data" and "other:/data/" both mount /data')
     expect(existsSync(store.dir) ? await readdir(store.dir) : []).toEqual([])
   })
 
