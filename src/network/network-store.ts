@@ -281,7 +281,7 @@ export class NetworkConfigStore {
   }
 
   async #removeLocked(record: NetworkRecord, options: CallOptions): Promise<void> {
-    await this.#locked(
+    const device = await this.#locked(
       async () => {
         try {
           await stat(record.file)
@@ -289,10 +289,24 @@ export class NetworkConfigStore {
           throw new NotFoundError(`no such network: ${JSON.stringify(record.name)} (its file ${record.file} is gone)`)
         }
         await rm(record.file, { force: true })
+        // The device name comes from the network's name alone (nerdctl's rule), so a network of the same
+        // name in another namespace has the same bridge: leave it while any config still names it.
+        if (record.bridge === undefined) return undefined
+        const others = await this.#allRecords()
+        return others.some((r) => r.bridge === record.bridge) ? undefined : record.bridge
       },
       options,
     )
-    if (record.bridge !== undefined) await removeBridgeDevice(record.bridge)
+    if (device !== undefined) await removeBridgeDevice(device)
+  }
+
+  /** Every config in the conf dir: at the top and in every namespace's folder. */
+  async #allRecords(): Promise<NetworkRecord[]> {
+    const folders = await readdir(this.confDir, { withFileTypes: true }).catch(() => [])
+    return [
+      ...(await readConfigDir(this.confDir, undefined)),
+      ...(await Promise.all(folders.filter((d) => d.isDirectory()).map(async (d) => await readConfigDir(join(this.confDir, d.name), d.name)))).flat(),
+    ]
   }
 
   /** The create itself; the caller holds the lock. */
@@ -340,12 +354,7 @@ export class NetworkConfigStore {
    */
   async #usedSubnets(includeHost: boolean): Promise<UsedSubnet[]> {
     const used: UsedSubnet[] = []
-    const folders = await readdir(this.confDir, { withFileTypes: true }).catch(() => [])
-    const records = [
-      ...(await readConfigDir(this.confDir, undefined)),
-      ...(await Promise.all(folders.filter((d) => d.isDirectory()).map(async (d) => await readConfigDir(join(this.confDir, d.name), d.name)))).flat(),
-    ]
-    for (const r of records) {
+    for (const r of await this.#allRecords()) {
       for (const s of r.subnets) {
         const parsed = parseCidr(s.subnet)
         if (parsed === undefined) continue
@@ -425,13 +434,14 @@ const execFileAsync = promisify(execFile)
 /**
  * Deletes a network's bridge device from the host, as nerdctl's `RemoveNetwork` does, so that its address
  * no longer blocks the subnet. Best effort: a device that is not there is fine; a failure (no `ip`, no
- * privilege) is only logged, as the network itself is already gone.
+ * privilege) is only logged, as the network itself is already gone. (`ip` is asked directly rather than
+ * `/sys/class/net`, which shows the network namespace sysfs was mounted in, not necessarily ours.)
  */
 async function removeBridgeDevice(device: string): Promise<void> {
-  if (!(await exists(join('/sys/class/net', device)))) return
   try {
-    await execFileAsync('ip', ['link', 'delete', device, 'type', 'bridge'])
+    await execFileAsync('ip', ['link', 'delete', device, 'type', 'bridge'], { timeout: 10_000 })
   } catch (err) {
-    debug('could not delete bridge device %s: %s', device, (err as Error).message)
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '')
+    if (!/Cannot find device|does not exist/.test(stderr)) debug('could not delete bridge device %s: %s %s', device, (err as Error).message, stderr)
   }
 }

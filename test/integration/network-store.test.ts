@@ -251,6 +251,31 @@ describe('network config store', () => {
     expect(() => new NetworkConfigStore({ confDir, namespace: '../escape' })).toThrow(InvalidArgumentError)
   })
 
+  // Runs in a network namespace of its own (`unshare -n`), so no device is made on the host.
+  it.skipIf(process.getuid?.() !== 0)('removes the bridge device, unless a same-named network of another namespace still names it', async () => {
+    const storeModule = resolve('src/network/network-store.ts')
+    const script = `
+      const { execFileSync } = await import('node:child_process')
+      const { NetworkConfigStore } = await import(${JSON.stringify(storeModule)})
+      const has = (dev) => { try { execFileSync('ip', ['link', 'show', dev], { stdio: 'ignore' }); return true } catch { return false } }
+      const options = (namespace) => ({ confDir: ${JSON.stringify(confDir)}, namespace, hostSubnets: () => [] })
+      const a = new NetworkConfigStore(options('a')), b = new NetworkConfigStore(options('b'))
+      const net = await a.create('app')
+      await b.create('app')
+      execFileSync('ip', ['link', 'add', net.bridge, 'type', 'bridge'])
+      const unused = async () => []
+      await a.remove('app', { inUse: unused })
+      const afterA = has(net.bridge)
+      await b.remove('app', { inUse: unused })
+      process.stdout.write(JSON.stringify({ afterA, afterB: has(net.bridge) }))
+    `
+    const child = spawn('unshare', ['-n', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    expect(await new Promise((r) => child.once('close', r))).toBe(0)
+    expect(JSON.parse(out)).toEqual({ afterA: true, afterB: false })
+  })
+
   it('reports a conf dir it cannot use with a typed error', async () => {
     await writeFile(join(confDir, 'a-file'), '')
     const store = new NetworkConfigStore({ confDir: join(confDir, 'a-file', 'net.d'), hostSubnets: () => [] })
