@@ -110,7 +110,11 @@ export function selectPrunable(records: readonly NetworkRecord[]): NetworkRecord
   return records.filter((r) => r.managed && !r.isDefault)
 }
 
-/** The host interfaces' address blocks (`192.0.2.0/24`, `fe80::/64`, `127.0.0.0/8`, …). */
+/**
+ * The host interfaces' address blocks (`192.0.2.0/24`, `fe80::/64`, `127.0.0.0/8`, …), what nerdctl's
+ * `GetLiveNetworkSubnets` reads. Routes are not consulted (nerdctl does not either: a VPN's `10.0.0.0/8`
+ * route would push every automatic subnet out of private space); pass `hostSubnets` to add some.
+ */
 export function hostInterfaceSubnets(): string[] {
   const out: string[] = []
   for (const addresses of Object.values(networkInterfaces())) {
