@@ -7,7 +7,7 @@
  */
 
 import { execFile } from 'node:child_process'
-import { lstat, mkdir, mkdtemp, readdir, readlink, rmdir } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readlink, rmdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { promisify } from 'node:util'
@@ -194,8 +194,7 @@ async function makeVolumes(store: VolumeStore, plan: Planned[], created: string[
   for (const item of plan) {
     const spec = item.spec
     if (spec.type === 'bind') {
-      // nerdctl's `-v` makes a missing host directory (createDirOnHost), like Docker's `-v`.
-      await mkdir(spec.source, { recursive: true, mode: 0o755 })
+      await ensureBindSource(spec.source)
       continue
     }
     const named = spec.type === 'named'
@@ -212,6 +211,19 @@ async function makeVolumes(store: VolumeStore, plan: Planned[], created: string[
     if ((await readdir(data)).length === 0) targets.push({ path: item.spec.destination, data })
   }
   if (targets.length > 0) await copyFromImage(options.client, options.image, targets, options)
+}
+
+/**
+ * Makes a missing bind source a directory (mode 0755): nerdctl's `-v` does (`createDirOnHost` with
+ * `createDir=true`), as Docker's `-v` does. An existing source, a file too, is left as it is.
+ */
+async function ensureBindSource(source: string): Promise<void> {
+  try {
+    await stat(source)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    await mkdir(source, { recursive: true, mode: 0o755 })
+  }
 }
 
 function isValid(name: string): boolean {

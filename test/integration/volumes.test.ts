@@ -72,7 +72,18 @@ describe('VolumeStore', () => {
 
 describe('prepareVolumeMounts', () => {
   it('copies the image content up, keeps what a container wrote, and refuses removal while in use', async () => {
-    const prepared = await prepareVolumeMounts(store, ['etc:/etc', '/scratch', 'etcro:/ro:ro'], { client, image })
+    const id = uniqueId('vol')
+    // As run() would: the volumes and the container record are made under one hold of the store's lock.
+    const { prepared, container } = await store.withLock(async () => {
+      const made = await prepareVolumeMounts(store, ['etc:/etc', '/scratch', 'etcro:/ro:ro'], { client, image })
+      const created = await client.containers.create(id, {
+        image,
+        args: ['sh', '-c', 'echo hi > /etc/written && echo x > /scratch/f && grep -q ^root: /etc/passwd && ! touch /ro/nope 2>/dev/null'],
+        labels: made.labels,
+        specOptions: [withVolumeMounts(made)],
+      })
+      return { prepared: made, container: created }
+    })
     expect(prepared.createdVolumes).toEqual(expect.arrayContaining(['etc', 'etcro']))
     const etc = store.mountpoint('etc')
     // Copied from the image's /etc: content, and the directory's own mode.
@@ -86,13 +97,6 @@ describe('prepareVolumeMounts', () => {
     for await (const info of client.snapshots().list()) if (info.name.startsWith('csdk-mount-')) views.push(info.name)
     expect(views).toEqual([])
 
-    const id = uniqueId('vol')
-    const container = await client.containers.create(id, {
-      image,
-      args: ['sh', '-c', 'echo hi > /etc/written && echo x > /scratch/f && grep -q ^root: /etc/passwd && ! touch /ro/nope 2>/dev/null'],
-      labels: prepared.labels,
-      specOptions: [withVolumeMounts(prepared)],
-    })
     try {
       // The container's labels name its volumes: removal and prune keep them.
       await expect(store.remove('etc', { inUse })).rejects.toThrow(FailedPreconditionError)

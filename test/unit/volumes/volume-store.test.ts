@@ -143,6 +143,11 @@ describe('prepareVolumeMounts (no image)', () => {
     expect((await store.inspect(anon[0] ?? '')).Labels).toEqual({ 'nerdctl/anonymous-volumes': '' })
     // nerdctl's -v makes a missing host directory.
     expect((await stat(join(host, 'sub'))).isDirectory()).toBe(true)
+    // An existing file is bound as it is.
+    await writeFile(join(host, 'file'), 'x')
+    const file = await prepareVolumeMounts(store, [`${host}/file:/etc/file:ro`])
+    expect(file.mounts[0]?.mount).toEqual({ type: 'bind', source: join(host, 'file'), destination: '/etc/file', options: ['ro', 'rprivate', 'rbind'] })
+    expect(await readFile(join(host, 'file'), 'utf8')).toBe('x')
 
     expect(prepared.mounts.map((m) => m.mount.destination)).toEqual(['/data', '/anon', '/x', '/mnt/deep/x'])
     const byDst = new Map(prepared.mounts.map((m) => [m.mount.destination, m.mount]))
