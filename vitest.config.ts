@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { defineConfig } from 'vitest/config'
 
 // Integration tests run once per containerd release line: each line is its own project whose global
@@ -20,7 +22,9 @@ export default defineConfig({
           name: `containerd-${line}`,
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/env/global-setup.ts'],
-          env: { CSDK_CONTAINERD_LINE: line },
+          // NETCONFPATH (nerdctl's variable, read by Client.connect): each line's networks in a private
+          // conf dir, made and removed by the global setup, never the host's /etc/cni/net.d.
+          env: { CSDK_CONTAINERD_LINE: line, NETCONFPATH: join(tmpdir(), `csdk-netconf-${line}-${process.pid}`) },
           // Files in one project share a daemon; running them one by one keeps timings (and the two
           // cores of a CI machine) predictable.
           fileParallelism: false,

@@ -36,7 +36,9 @@ export interface ConnectOptions {
   /**
    * Container networking: the provider that attaches containers to networks (default: CNI plugins, as
    * nerdctl runs them) and where CNI configurations, plugins, cached results and network namespaces
-   * are. Defaults are nerdctl's, so networks made here and by nerdctl are the same networks.
+   * are. Defaults are nerdctl's, so networks made here and by nerdctl are the same networks; like
+   * nerdctl, `$NETCONFPATH` and `$CNI_PATH` (colon-separated) set the conf and plugin dirs when these
+   * options do not.
    */
   network?: NetworkSettings
 }

@@ -6,7 +6,7 @@ import { InvalidArgumentError, UnavailableError } from '../grpc/errors.js'
 import { namespaceFilters, subscribeEvents, type EventsOptions, type ContainerdEvent } from './events/events.js'
 import { validateIdentifier } from './identifiers.js'
 import { Introspection } from './introspection.js'
-import { currentLease } from './lease-context.js'
+import { currentLease, type LeaseHolder } from './lease-context.js'
 import { checkRenewingExpiry, LeaseManager, type WithLeaseOptions } from './leases/lease-manager.js'
 import { NamespaceGuard } from './namespace-guard.js'
 import { NamespaceStore } from './namespaces.js'
@@ -60,7 +60,7 @@ export class ClientCore implements AsyncDisposable {
   private readonly settings: ClientSettings
 
   /** @internal Use `Client.connect`. */
-  protected constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard, settings: ClientSettings = {}) {
+  protected constructor(channel: Http2Channel, namespace: string, root: boolean, guard?: NamespaceGuard, settings: ClientSettings = {}, lease?: LeaseHolder) {
     this.channel = channel
     this.settings = settings
     this.dataRoot = settings.dataRoot
@@ -68,11 +68,15 @@ export class ClientCore implements AsyncDisposable {
     this.address = channel.socketPath
     this.namespace = namespace
     this.root = root
+    // A lease view's own lease, read at each call (a renewing lease swaps its id); otherwise the one of an
+    // enclosing `withLease`, if any. The SDK's own operations use lease views (see `leased`), so they never
+    // enter the AsyncLocalStorage of `withLease`: on Node 22 that turns promise hooks on for the whole process.
+    const leaseNow = lease === undefined ? currentLease : (): string => lease.id
     const metadata = (): Metadata => {
-      const lease = currentLease()
-      return lease === undefined
+      const id = leaseNow()
+      return id === undefined
         ? { 'containerd-namespace': namespace }
-        : { 'containerd-namespace': namespace, 'containerd-lease': lease }
+        : { 'containerd-namespace': namespace, 'containerd-lease': id }
     }
     this.services = createServices(channel, metadata)
     // One guard per connection, shared by its namespace views.
@@ -81,7 +85,7 @@ export class ClientCore implements AsyncDisposable {
     const scope = { namespace, guard: this.guard }
     this.namespaces = new NamespaceStore(this.services, this.guard)
     this.leases = new LeaseManager(this.services, scope, settings.leaseExpiresInMs)
-    this.content = new ContentStore(this.services, scope)
+    this.content = new ContentStore(this.services, scope, leaseNow)
     this.introspection = new Introspection(this.services)
   }
 
@@ -104,7 +108,7 @@ export class ClientCore implements AsyncDisposable {
     const settings: ClientSettings = {
       ...(options.dataRoot !== undefined ? { dataRoot: options.dataRoot } : {}),
       ...(lease !== undefined ? { leaseExpiresInMs: lease } : {}),
-      ...(options.network !== undefined ? { network: checkNetworkSettings(options.network) } : {}),
+      network: checkNetworkSettings(withNetworkEnvironment(options.network ?? {})),
     }
     const socket = resolveAddress(options.address)
     const namespace = resolveNamespace(options.namespace)
@@ -134,6 +138,25 @@ export class ClientCore implements AsyncDisposable {
     // Views are of the same class as the client they come from (a `Client` view has images too).
     const Ctor = this.constructor as unknown as new (channel: Http2Channel, namespace: string, root: boolean, guard: NamespaceGuard, settings: ClientSettings) => this
     return new Ctor(this.channel, namespace, false, this.guard, this.settings)
+  }
+
+  /**
+   * @internal A view of this client (a `ClientCore`: same connection, namespace and settings) whose every
+   * call carries `lease`, its id read at each call so a renewing lease's handover applies, whatever the
+   * async context. The SDK's operations that run under a lease (pull, import, container create) make
+   * their calls through one instead of entering `withLease`. Never handed to users: a handle made on it
+   * would go on carrying a lease deleted when the operation ended.
+   */
+  leased(lease: LeaseHolder): ClientCore {
+    return new ClientCore(this.channel, this.namespace, false, this.guard, this.settings, lease)
+  }
+
+  /**
+   * @internal `withLease` for the SDK's own operations: runs `fn` with a lease view (see
+   * {@link ClientCore.leased}) on a new renewing lease, deleted afterwards whether `fn` succeeds or throws.
+   */
+  async underLease<T>(fn: (leased: ClientCore) => Promise<T>, options?: WithLeaseOptions): Promise<T> {
+    return this.leases.withRenewingLease((lease) => fn(this.leased(lease)), options)
   }
 
   /**
@@ -183,6 +206,21 @@ export class ClientCore implements AsyncDisposable {
   /** Same as {@link ClientCore.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close()
+  }
+}
+
+/**
+ * nerdctl's environment variables as defaults for what the caller left out: `NETCONFPATH` for the CNI
+ * conf dir and `CNI_PATH` (colon-separated) for the plugin dirs, so a shell set up for nerdctl (or a test
+ * run pointing both tools at private dirs) configures the SDK the same way.
+ */
+function withNetworkEnvironment(settings: NetworkSettings): NetworkSettings {
+  const confDir = process.env['NETCONFPATH']
+  const pluginPath = process.env['CNI_PATH']
+  return {
+    ...(confDir !== undefined && confDir !== '' ? { cniConfDir: confDir } : {}),
+    ...(pluginPath !== undefined && pluginPath !== '' ? { cniPluginDirs: pluginPath.split(':').filter((d) => d !== '') } : {}),
+    ...settings,
   }
 }
 

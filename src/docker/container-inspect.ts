@@ -6,6 +6,8 @@
  * `{driver, opts, address}`, `Platform` is the OS only. Unset times are Docker's zero time.
  */
 
+import type { NetworkAttachment } from '../client/network-provider.js'
+import { inspectContainerNetwork } from '../network/container-network.js'
 import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../grpc/call-options.js'
 import type { Mount, Spec } from '../oci/runtime-spec.js'
@@ -161,13 +163,37 @@ export interface ContainerInspect {
   Mounts: MountPoint[]
   /** Container configuration. */
   Config: ContainerInspectConfig
-  /** Network settings known without entering the container (ports; addresses need networking). */
-  NetworkSettings: {
-    /** Published ports, keyed `port/proto`. */
-    Ports: Record<string, PortBinding[]>
-    /** Networks the container is attached to (none until the SDK has CNI networking). */
-    Networks: Record<string, never>
-  }
+  /** Network settings: published ports, and the addresses of a container the SDK attached. */
+  NetworkSettings: ContainerNetworkSettings
+}
+
+/** One network's settings in `inspect` (Docker's `EndpointSettings`, the fields nerdctl fills). */
+export interface EndpointSettings {
+  /** IPv4 address, `''` when none. */
+  IPAddress: string
+  /** IPv4 prefix length, 0 when none. */
+  IPPrefixLen: number
+  /** IPv4 gateway, `''` when none. */
+  Gateway: string
+  /** IPv6 address, `''` when none. */
+  GlobalIPv6Address: string
+  /** IPv6 prefix length, 0 when none. */
+  GlobalIPv6PrefixLen: number
+  /** IPv6 gateway, `''` when none. */
+  IPv6Gateway: string
+  /** MAC address, `''` when unknown. */
+  MacAddress: string
+}
+
+/**
+ * `inspect`'s `NetworkSettings`: the first network's addresses at the top (as Docker shows them), every
+ * network by name in `Networks` (interfaces in order: `eth0` first), and the published ports.
+ */
+export interface ContainerNetworkSettings extends EndpointSettings {
+  /** Published ports, keyed `port/proto`. */
+  Ports: Record<string, PortBinding[]>
+  /** The networks the container is attached to now, by name; empty when it is not attached. */
+  Networks: Record<string, EndpointSettings>
 }
 
 /**
@@ -196,11 +222,15 @@ export function dockerStatus(labels: Readonly<Record<string, string>>, task: Tas
  * @throws NotFoundError when there is no container with that id.
  */
 export async function inspectContainer(client: ClientCore, id: string, options?: CallOptions): Promise<ContainerInspect> {
-  return buildContainerInspect(await readContainerSnapshot(client, id, options))
+  const snapshot = await readContainerSnapshot(client, id, options)
+  return buildContainerInspect(snapshot, await inspectContainerNetwork(client, id, snapshot.info.labels))
 }
 
-/** Builds the `docker inspect` object from a container snapshot (see `readContainerSnapshot`). */
-export function buildContainerInspect(snapshot: ContainerSnapshot): ContainerInspect {
+/**
+ * Builds the `docker inspect` object from a container snapshot (see `readContainerSnapshot`) and the
+ * network attachments the SDK's provider reports.
+ */
+export function buildContainerInspect(snapshot: ContainerSnapshot, attachments: readonly NetworkAttachment[] = []): ContainerInspect {
   const { info, task } = snapshot
   const spec = snapshot.spec as Partial<Spec>
   const labels = info.labels
@@ -287,7 +317,30 @@ export function buildContainerInspect(snapshot: ContainerSnapshot): ContainerIns
     HostConfig: hostConfig,
     Mounts: mounts,
     Config: config,
-    NetworkSettings: { Ports: { ...ports }, Networks: {} },
+    NetworkSettings: networkSettings(ports, attachments),
+  }
+}
+
+const NO_ENDPOINT: EndpointSettings = { IPAddress: '', IPPrefixLen: 0, Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPv6Gateway: '', MacAddress: '' }
+
+function endpointOf(a: NetworkAttachment): EndpointSettings {
+  return {
+    IPAddress: a.ipAddress ?? '',
+    IPPrefixLen: a.ipPrefixLength ?? 0,
+    Gateway: a.gateway ?? '',
+    GlobalIPv6Address: a.globalIPv6Address ?? '',
+    GlobalIPv6PrefixLen: a.globalIPv6PrefixLength ?? 0,
+    IPv6Gateway: a.ipv6Gateway ?? '',
+    MacAddress: a.macAddress ?? '',
+  }
+}
+
+function networkSettings(ports: Record<string, PortBinding[]>, attachments: readonly NetworkAttachment[]): ContainerNetworkSettings {
+  const first = attachments[0]
+  return {
+    ...(first !== undefined ? endpointOf(first) : NO_ENDPOINT),
+    Ports: { ...ports },
+    Networks: Object.fromEntries(attachments.map((a) => [a.network, endpointOf(a)])),
   }
 }
 

@@ -6,6 +6,7 @@ import { Task } from '../tasks/task.js'
 import { ContainerdContainer } from '../containers/container.js'
 import { markRestartStopping } from '../containers/restart-policy.js'
 import { releaseNerdctlMetadata } from '../nerdctl/release-metadata.js'
+import { detachContainerNetwork } from '../network/container-network.js'
 
 /** Options of `container.remove()`. */
 export interface RemoveContainerOptions extends CallOptions {
@@ -41,6 +42,8 @@ export async function removeContainer(client: ClientCore, id: string, options: R
   const { force: _force, ...call } = options
   await markRestartStopping(client, id, call)
   if (status !== undefined) await task.delete({ ...call, force: true })
+  // Once nothing runs in its namespace, before the record (whose labels say what to detach) goes.
+  await detachContainerNetwork(client, id, labels, true)
   await container.delete(call)
   // Last: the record and snapshot are gone even when the name store or state dir cannot be reached.
   await releaseNerdctlMetadata(id, labels)

@@ -1,4 +1,5 @@
 import type { ClientCore } from '../client/client.js'
+import { detachContainerNetwork } from '../network/container-network.js'
 import { InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
 import type { CallOptions } from '../grpc/call-options.js'
 import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
@@ -64,6 +65,9 @@ export async function stopContainer(client: ClientCore, id: string, options: Sto
     throw err
   }
   await markRestartStopped(client, id, options)
+  // Docker's stop takes the container off its networks (addresses, published ports); a new task attaches
+  // it again (Container.newTask).
+  await detachContainerNetwork(client, id, labels, false)
   return exit
 }
 

@@ -7,6 +7,7 @@ import type { Task } from '../tasks/task.js'
 import type { TaskStdio } from '../tasks/task-io.js'
 import type { ExitStatus } from '../tasks/process-handle.js'
 import { readPortsLabel, type PortMapping } from '../nerdctl/labels.js'
+import { reattachContainerNetwork } from '../network/container-network.js'
 import { jsonFileStdio, type JsonFileStdio } from './json-file-stdio.js'
 import { stopContainer, type StopContainerOptions } from './container-stop.js'
 import { removeContainer, type RemoveContainerOptions } from './container-remove.js'
@@ -50,10 +51,12 @@ export class Container extends ContainerdContainer implements AsyncDisposable {
   override async newTask(options: NewTaskOptions = {}): Promise<Task> {
     checkOptionKeys(options, NEW_TASK_OPTION_KEYS, 'newTask()')
     const { stdio, ...rest } = options
+    const { labels } = await this.info(rest)
+    // stop() took it off its networks: back on them before its process starts.
+    await reattachContainerNetwork(this.owner, this.id, labels, rest.signal)
     if (stdio === undefined || typeof stdio !== 'object' || !('jsonFile' in stdio)) {
       return super.newTask(options as CreateTaskOptions)
     }
-    const { labels } = await this.info(rest)
     return super.newTask({ ...rest, stdio: await jsonFileStdio(this.owner, this.id, labels, stdio, rest) })
   }
 

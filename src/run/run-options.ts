@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream'
 import type { LogFileStdio, LogUriStdio } from '../tasks/task-io.js'
 import { isReadableStream, isWritableStream } from '../tasks/stream-shape.js'
 import { validateContainerName } from '../nerdctl/name-store.js'
+import { parseNetworkOption } from '../network/network-option.js'
 
 // The call, as messages name it.
 const WHERE = 'run()'
@@ -16,11 +17,16 @@ const WHERE = 'run()'
 export type PullPolicy = 'missing' | 'always' | 'never'
 
 /**
- * The network a `run()` container gets. `none`: a network namespace of its own with only loopback.
- * `host`: the host's network. `bridge` (nerdctl's default) needs the networking part of the SDK, which is
- * not there yet: asking for it is an error, so the default is `none` for now.
+ * The network a `run()` container gets, nerdctl's `--network`:
+ * - `bridge` (the default): the default network, nerdctl's `bridge` on `nerdctl0` (10.4.0.0/24), made on
+ *   first use;
+ * - the name of a network made with `client.networks.create()` (or nerdctl's `network create`), or a list
+ *   of them (the first is `eth0`);
+ * - `host`: the host's network; `none`: a network namespace with only loopback;
+ * - `container:<name|id>`: another container's network namespace, hosts, resolv.conf and hostname;
+ * - `ns:<path>`: an existing network namespace bind-mounted at `path`.
  */
-export type NetworkMode = 'none' | 'host' | 'bridge'
+export type NetworkMode = 'bridge' | 'host' | 'none' | `container:${string}` | `ns:${string}` | (string & {})
 
 /**
  * Your own Node streams for an attached `run()`: the output is copied into the Writables (not ended) and
@@ -98,8 +104,33 @@ export interface RunOptions extends Omit<CreateContainerOptions, 'image'> {
   maxBuffer?: number
   /** Restart policy for a detached container (`--restart`); containerd's restart monitor applies it. Default `no`. */
   restart?: RestartPolicy
-  /** The network. Default `none` (see {@link NetworkMode}). */
-  network?: NetworkMode
+  /** The network, or networks in order. Default `bridge` (see {@link NetworkMode}). */
+  network?: NetworkMode | NetworkMode[]
+  /**
+   * Ports to publish (`-p`): `'127.0.0.1:18080:8080'`, `'8080'` (a free host port is chosen: see
+   * `container.ports()`), `'18080:8080'`, `'53:53/udp'`, `'8000-8005:9000-9005'`. Without a host address
+   * they listen on every address, as Docker's do. A host port in use is a `ConflictError` before
+   * anything is made. Not with `host`, `none` or `container:` networks.
+   */
+  ports?: string[]
+  /** DNS servers for the container's resolv.conf (`--dns`). Default: the host's, without localhost ones. */
+  dns?: string[]
+  /** DNS search domains (`--dns-search`). Default: the host's. */
+  dnsSearch?: string[]
+  /** resolv.conf options (`--dns-option`), e.g. `ndots:2`. Default: the host's. */
+  dnsOptions?: string[]
+  /** Extra `/etc/hosts` entries (`--add-host`), `'name:ip'`. */
+  addHosts?: string[]
+  /** A static IPv4 address on the first network (`--ip`), inside its subnet. */
+  ip?: string
+  /** A static MAC address on the first network (`--mac-address`). */
+  mac?: string
+  /**
+   * Volumes (`-v`): `'name:/path'` (a named volume, made when missing, the image's content at `/path`
+   * copied into a new one), `'/host/dir:/path:ro'` (a bind mount; `ro`/`rw` and a propagation such as
+   * `rshared`), `'/path'` (an anonymous volume). The image's `VOLUME`s get anonymous volumes too.
+   */
+  volumes?: string[]
   /** json-file log rotation (`--log-opt max-size=… max-file=…`). */
   logOptions?: JsonFileLogOptions
   /** Seconds `stop()` waits before SIGKILL (`--stop-timeout`), kept in the container's labels. */
@@ -120,6 +151,14 @@ export const RUN_OPTION_KEYS = keysOf<RunOptions>()({
   maxBuffer: true,
   restart: true,
   network: true,
+  ports: true,
+  dns: true,
+  dnsSearch: true,
+  dnsOptions: true,
+  addHosts: true,
+  ip: true,
+  mac: true,
+  volumes: true,
   logOptions: true,
   stopTimeout: true,
 })
@@ -150,11 +189,7 @@ export function checkRunOptions(options: RunOptions): void {
   const restart = options.restart ?? 'no'
   if (restart !== 'no' && options.rm === true) throw new InvalidArgumentError(`restart ${restart} and rm cannot be combined`)
   if (restart !== 'no' && options.detach !== true) throw new InvalidArgumentError(`restart ${restart} needs detach: true (an attached run ends when the process exits)`)
-  const network = options.network ?? 'none'
-  if (network === 'bridge') {
-    throw new InvalidArgumentError("network 'bridge' is not available yet (CNI networking comes with the SDK's network part): use 'none' or 'host'")
-  }
-  if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`network must be 'none' or 'host', got ${JSON.stringify(network)}`)
+  checkNetworkOptions(options)
   const pull = options.pull ?? 'missing'
   if (!['missing', 'always', 'never'].includes(pull)) throw new InvalidArgumentError(`pull must be 'missing', 'always' or 'never', got ${JSON.stringify(pull)}`)
   checkRunStdio(options)
@@ -234,4 +269,27 @@ function checkOnly(stdio: object, key: string, what: string): void {
   if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`stdio ${key} must be ${what}, got ${JSON.stringify(value)}`)
   const other = Object.keys(stdio).find((k) => k !== key)
   if (other !== undefined) throw new InvalidArgumentError(`stdio { ${key} } takes no other key, got ${JSON.stringify(other)}`)
+}
+
+/** The networking options: shapes, and the combinations nerdctl refuses. */
+function checkNetworkOptions(options: RunOptions): void {
+  for (const key of ['ports', 'dns', 'dnsSearch', 'dnsOptions', 'addHosts', 'volumes'] as const) {
+    const value: unknown = options[key]
+    if (value !== undefined && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) {
+      throw new InvalidArgumentError(`${WHERE} ${key} must be a list of strings, got ${describe(value)}`)
+    }
+  }
+  for (const key of ['ip', 'mac'] as const) {
+    const value: unknown = options[key]
+    if (value !== undefined && typeof value !== 'string') throw new InvalidArgumentError(`${WHERE} ${key} must be a string, got ${describe(value)}`)
+  }
+  const choice = parseNetworkOption(options.network)
+  if (choice.kind === 'networks') return
+  const refused: string[] = (['ports', 'ip', 'mac'] as const).filter((k) => options[k] !== undefined && (k !== 'ports' || (options.ports?.length ?? 0) > 0))
+  // `container:` shares another container's namespace and files: nothing of its own to set.
+  if (choice.kind === 'container') refused.push(...(['dns', 'dnsSearch', 'dnsOptions', 'addHosts', 'hostname'] as const).filter((k) => options[k] !== undefined))
+  if (refused.length > 0) {
+    const network = typeof options.network === 'string' ? options.network : JSON.stringify(options.network)
+    throw new InvalidArgumentError(`${refused.join(', ')} cannot be set with network ${network}: ${choice.kind === 'container' ? 'the container shares another container\'s network' : 'it has no network of its own to publish on'}`)
+  }
 }

@@ -19,7 +19,8 @@ import { pullImage } from '../images/pull.js'
 import { prepareJsonFileLog } from '../logs/log-config.js'
 import { startBinaryLogger, type BinaryLogger } from '../logs/binary-logger.js'
 import { jsonFileLogUri } from '../logs/logger-uri.js'
-import { withHostNetwork, withNoNetwork } from '../oci/network-mode.js'
+import { detachContainerNetwork, planContainerNetwork } from '../network/container-network.js'
+import { parseNetworkOption } from '../network/network-option.js'
 import type { Task } from '../tasks/task.js'
 import type { TaskStdio } from '../tasks/task-io.js'
 import { openLogFile, RunIo } from './run-io.js'
@@ -91,8 +92,24 @@ export async function runContainer(client: ClientCore, reference: string, option
   const name = options.name ?? defaultContainerName(image.name, id)
   const dataStore = dataStorePath(client.address, client.dataRoot)
   const stateDir = containerStateDir(dataStore, client.namespace, id)
-  const network = options.network ?? 'none'
-  const hostname = options.hostname ?? (network === 'host' ? undefined : id.slice(0, 12))
+  // Decided before anything is made: an unknown network, a bad port or one in use fails here.
+  const network = await planContainerNetwork(client, {
+    id,
+    name,
+    stateDir,
+    dataStore,
+    choice: parseNetworkOption(options.network),
+    ports: options.ports,
+    addHosts: options.addHosts,
+    ip: options.ip,
+    mac: options.mac,
+    hostname: options.hostname,
+    dns: options.dns,
+    dnsSearch: options.dnsSearch,
+    dnsOptions: options.dnsOptions,
+    signal: options.signal,
+  }).catch(dropLogFile)
+  const hostname = network.hostname
   const names = new NameStore(dataStore, client.namespace)
   // Checked against containerd: a record a crashed run left under this name is removed first.
   await acquireContainerName(client, dataStore, name, id, callOptions).catch(dropLogFile)
@@ -101,8 +118,11 @@ export async function runContainer(client: ClientCore, reference: string, option
   let task: Task | undefined
   let io: RunIo | undefined
   let loggerStart: Promise<BinaryLogger> | undefined
+  let networkMade = false
   try {
-    await createStateDir(stateDir, hostname !== undefined ? { hostname } : {})
+    await createStateDir(stateDir, { ...(hostname !== undefined ? { hostname } : {}), portMappings: network.ports })
+    networkMade = true
+    await network.prepare()
     // Like nerdctl, every run gets the json-file log (attached ones too: the output is copied to it),
     // unless an attached run hands its output to a logging URI of the caller's.
     let logUri: string | undefined
@@ -126,7 +146,9 @@ export async function runContainer(client: ClientCore, reference: string, option
         name,
         stateDir,
         ...(hostname !== undefined ? { hostname } : {}),
-        networks: [network],
+        networks: network.networks,
+        ports: network.ports,
+        extraHosts: network.extraHosts,
         ...(logUri !== undefined ? { logUri } : {}),
         ...(options.logOptions !== undefined ? { logConfig: { driver: 'json-file', opts: logConfigOpts(options.logOptions) } } : {}),
         autoRemove: options.rm === true,
@@ -135,6 +157,7 @@ export async function runContainer(client: ClientCore, reference: string, option
         ...(options.privileged === true ? { privileged: true } : {}),
       }),
       ...(parsedRestart !== undefined ? restartLabels(parsedRestart, logUri !== undefined ? { logUri } : {}) : {}),
+      ...network.labels,
     }
     container = await createContainer(client, id, {
       ...containerOptions(options),
@@ -142,13 +165,14 @@ export async function runContainer(client: ClientCore, reference: string, option
       labels,
       ...(hostname !== undefined ? { hostname } : {}),
       specOptions: [
-        network === 'host' ? withHostNetwork() : withNoNetwork(),
+        ...network.specOptions,
         ...(hostname !== undefined ? [withHostnameFile(stateDir)] : []),
         ...(options.specOptions ?? []),
         // Last: nerdctl's hook reads its labels from the annotations.
         withNerdctlAnnotations(labels),
       ],
     })
+    await network.attach(options.signal)
     if (detach) {
       task = await container.newTask({ ...callOptions, stdio: { logUri: logUri as string, ...(tty ? { terminal: true } : {}) } })
       await task.start(callOptions)
@@ -184,8 +208,14 @@ export async function runContainer(client: ClientCore, reference: string, option
     const collected = io !== undefined ? await io.finish() : undefined
     if (options.rm === true) {
       await task.delete(callOptions)
+      networkMade = false
+      await network.detach()
       await container.delete(callOptions)
       await releaseNerdctlMetadata(id, labels)
+    } else {
+      // The process is gone: its addresses and published ports go too (Docker's behaviour); starting the
+      // container again attaches it anew.
+      await detachContainerNetwork(client, id, labels, false)
     }
     // Past maxBuffer RunIo killed the task: the run fails, once rm was honoured (without rm the stopped
     // container is kept, as after any exit).
@@ -199,7 +229,7 @@ export async function runContainer(client: ClientCore, reference: string, option
       logFile?.destroy()
       ;(await loggerStart?.catch(() => undefined))?.kill()
     }
-    await undo(names, name, id, stateDir, container, task)
+    await undo(names, name, id, stateDir, container, task, networkMade ? network.detach : undefined)
     throw err
   }
 }
@@ -247,8 +277,18 @@ function logConfigOpts(options: NonNullable<RunOptions['logOptions']>): Record<s
 }
 
 /** Removes what a failed run made, newest first; each step best effort so the others still happen. */
-async function undo(names: NameStore, name: string, id: string, stateDir: string, container: ContainerdContainer | undefined, task: Task | undefined): Promise<void> {
+async function undo(
+  names: NameStore,
+  name: string,
+  id: string,
+  stateDir: string,
+  container: ContainerdContainer | undefined,
+  task: Task | undefined,
+  detachNetwork: (() => Promise<void>) | undefined,
+): Promise<void> {
   if (task !== undefined) await task.delete({ force: true }).catch(() => undefined)
+  // After the task (nothing runs in the namespace any more), before the record.
+  await detachNetwork?.().catch(() => undefined)
   if (container !== undefined) await container.delete().catch(() => undefined)
   await names.release(name, id).catch(() => undefined)
   await rm(stateDir, { recursive: true, force: true })

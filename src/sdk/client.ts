@@ -11,6 +11,7 @@ import { checkOptionKeys, omitKeys } from '../client/option-check.js'
 import type { LogEntry } from '../logs/log-entry.js'
 import type { Container } from '../docker/container.js'
 import { ContainerStore } from '../docker/container-store.js'
+import { NetworkStore } from '../network/network-manager.js'
 import { runContainer, type CompletedRun, type DetachedRun } from '../run/run.js'
 import type { RunOptions } from '../run/run-options.js'
 import type { ConnectOptions } from '../client/client-options.js'
@@ -37,6 +38,8 @@ export class Client extends ClientCore {
   readonly images: ImageStore = new ImageStore(this)
   /** The namespace's containers: create, get (by id, name or id prefix), list, ps. */
   readonly containers: ContainerStore = new ContainerStore(this)
+  /** Networks (nerdctl's `network create / ls / inspect / rm / prune`) containers of this namespace join with `run({ network })`. */
+  readonly networks: NetworkStore = new NetworkStore(this)
 
   /**
    * Connects to containerd and checks the connection with a `Version` call.

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
@@ -32,6 +32,14 @@ const RESTART_MONITOR_INTERVAL_MS = 1_000
  * use that daemon instead and start nothing.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The line's private CNI conf dir (see vitest.config.ts), gone with the project.
+  const netconf = project.config.env['NETCONFPATH']
+  if (netconf !== undefined && netconf !== '') {
+    await mkdir(String(netconf), { recursive: true })
+  }
+  const dropNetconf = async (): Promise<void> => {
+    await dropNetconf()
+  }
   const external = process.env['CONTAINERD_ADDRESS']
   if (external !== undefined && external !== '') {
     project.provide('containerdAddress', external.replace(/^unix:\/\//, ''))
@@ -39,7 +47,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('containerdVersion', 'external')
     project.provide('restartMonitorIntervalMs', 10_000)
     project.provide('daemonTrustedCa', undefined)
-    return async () => undefined
+    return dropNetconf
   }
   const line = parseContainerdLines(String(project.config.env['CSDK_CONTAINERD_LINE'] ?? '1.6'))[0] ?? '1.6'
   const binary = await findContainerd(line)
@@ -62,5 +70,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await daemon.stop()
     await rm(caDir, { recursive: true, force: true })
+    await dropNetconf()
   }
 }

@@ -1,0 +1,335 @@
+/**
+ * A container's networking from `run()` to removal: what its spec and labels say (decided before it is
+ * created), attaching it (its own network namespace, the provider's interfaces, its names in the hosts
+ * store) and detaching it again on stop, removal or a failed run.
+ *
+ * The namespace is the container's, not its task's (see netns.ts): the restart monitor re-creates tasks
+ * without this process and they find their network as it was. So the network is attached once per
+ * start through the SDK and detached by `stop()`, `remove()` and `prune()`; a container whose process
+ * exits on its own keeps its address until one of them runs, or until it is started again.
+ */
+
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ClientCore } from '../client/client.js'
+import type { NetworkAttachment, NetworkContext, NetworkProvider, PortMapping } from '../client/network-provider.js'
+import { ContainerdContainer } from '../containers/container.js'
+import { FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
+import { resolveContainerId } from '../nerdctl/container-lookup.js'
+import { NerdctlLabel } from '../nerdctl/labels.js'
+import { readNetworkConfig } from '../nerdctl/state-dir.js'
+import { withHostNetwork, withNetworkNamespacePath, withNoNetwork } from '../oci/network-mode.js'
+import type { SpecOption } from '../oci/spec-options.js'
+import { CniNetworkProvider } from './cni-network-provider.js'
+import { allocateHostPorts, checkHostPortsFree } from './host-port.js'
+import { HostsStore } from './hosts-store.js'
+import { createNetns, DEFAULT_NETNS_DIR, netnsPath, removeNetns } from './netns.js'
+import { withNetworkFiles } from './network-files.js'
+import { networkLabelValues, type NetworkChoice } from './network-option.js'
+import { parsePortSpecs, type PortMapping as PortSpec } from './port-spec.js'
+import { writeResolvConf, type DnsOptions } from './resolv-conf.js'
+
+/** The label recording the path of a container's network namespace (one the SDK made and removes). */
+export const NETNS_LABEL = 'containerd-sdk/netns'
+
+/** What `run()` asks of a container's network. */
+export interface NetworkRequest extends DnsOptions {
+  /** The container's id. */
+  id: string
+  /** Its name (for the hosts store). */
+  name: string
+  /** Its state dir (resolv.conf, hostname and network-config.json go there). */
+  stateDir: string
+  /** The nerdctl data store (the hosts store is in it). */
+  dataStore: string
+  /** The parsed `network` option. */
+  choice: NetworkChoice
+  /** `-p` specs. */
+  ports?: readonly string[] | undefined
+  /** `--add-host` entries, `name:ip`. */
+  addHosts?: readonly string[] | undefined
+  /** `--ip`. */
+  ip?: string | undefined
+  /** `--mac-address`. */
+  mac?: string | undefined
+  /** The hostname asked for; undefined for the default. */
+  hostname?: string | undefined
+  /** Cancels the planning steps. */
+  signal?: AbortSignal | undefined
+}
+
+/** A container's network as decided before it is created; `prepare`, `attach` and `detach` act on it. */
+export interface NetworkPlan {
+  /** The hostname to give the container (undefined: the host's, with the host network). */
+  hostname: string | undefined
+  /** The `nerdctl/networks` label's entries. */
+  networks: string[]
+  /** Published ports, host ports chosen. */
+  ports: PortMapping[]
+  /** `host:ip` entries for `nerdctl/extraHosts`. */
+  extraHosts: string[]
+  /** Labels beyond nerdctl's (the namespace path). */
+  labels: Record<string, string>
+  /** The spec options making the network so. */
+  specOptions: SpecOption[]
+  /** Writes the container's resolv.conf and hosts file (the state dir must exist). */
+  prepare(): Promise<void>
+  /** Makes the namespace and attaches it; on failure undoes itself. Nothing to do for host, none, container: and ns:. */
+  attach(signal?: AbortSignal): Promise<NetworkAttachment[]>
+  /** Undoes `attach` and `prepare`, best effort. */
+  detach(): Promise<void>
+}
+
+/** The provider a client's settings name: theirs, else CNI in their directories. */
+export function networkProvider(client: ClientCore): NetworkProvider {
+  const settings = client.networkSettings
+  return settings.provider ?? CniNetworkProvider.fromSettings(settings)
+}
+
+/**
+ * Decides a container's network before anything is made: the target of `container:`, the host ports
+ * to publish (chosen and checked free), the spec options and labels.
+ * @throws InvalidArgumentError for bad port specs; ConflictError for a host port in use; NotFoundError
+ *   for an unknown network or `container:` target; FailedPreconditionError for a target not running.
+ */
+export async function planContainerNetwork(client: ClientCore, request: NetworkRequest): Promise<NetworkPlan> {
+  const { choice, id, stateDir } = request
+  const hosts = new HostsStore(request.dataStore, client.namespace)
+  const extraHosts = [...(request.addHosts ?? [])]
+  const ownFiles = (): SpecOption => withNetworkFiles({ resolvConf: join(stateDir, 'resolv.conf'), hosts: hosts.hostsPath(id), stateDir })
+  const writeOwnFiles = async (): Promise<void> => {
+    await writeResolvConf(stateDir, request)
+    await hosts.allocate(id)
+  }
+  const base = { ports: [] as PortMapping[], extraHosts, labels: {} as Record<string, string>, attach: () => Promise.resolve([]) }
+  switch (choice.kind) {
+    case 'host':
+      return { ...base, hostname: request.hostname, networks: ['host'], specOptions: [withHostNetwork()], prepare: async () => undefined, detach: async () => undefined }
+    case 'none':
+      return { ...base, hostname: request.hostname ?? id.slice(0, 12), networks: ['none'], specOptions: [withNoNetwork()], prepare: async () => undefined, detach: async () => undefined }
+    case 'ns':
+      return {
+        ...base,
+        hostname: request.hostname ?? id.slice(0, 12),
+        networks: networkLabelValues(choice),
+        specOptions: [withNetworkNamespacePath(choice.path), ownFiles()],
+        prepare: writeOwnFiles,
+        detach: () => hosts.delete(id).catch(() => undefined),
+      }
+    case 'container':
+      return planSharedNetwork(client, request, choice.target, base)
+    case 'networks':
+      break
+  }
+
+  // Checked now, so an unknown network fails before anything is made (the default one is made on attach).
+  const provider = networkProvider(client)
+  if (provider instanceof CniNetworkProvider) {
+    const store = provider.store(client.namespace)
+    for (const name of choice.names) if (name !== 'bridge') await store.get(name)
+  }
+  const ports = await choosePorts(client, request.ports ?? [])
+  const hostname = request.hostname ?? id.slice(0, 12)
+  const netns = netnsPath(client.networkSettings.netnsDir ?? DEFAULT_NETNS_DIR, client.namespace, id)
+  const context: NetworkContext = {
+    containerId: id,
+    namespace: client.namespace,
+    netns,
+    networks: choice.names,
+    ports,
+    hostname,
+    ...(request.ip !== undefined ? { ip: request.ip } : {}),
+    ...(request.mac !== undefined ? { mac: request.mac } : {}),
+  }
+  return {
+    hostname,
+    networks: choice.names,
+    ports,
+    extraHosts,
+    labels: { [NETNS_LABEL]: netns },
+    specOptions: [withNetworkNamespacePath(netns), ownFiles()],
+    prepare: writeOwnFiles,
+    attach: (signal) => attachNetwork(provider, hosts, { ...context, ...(signal !== undefined ? { signal } : {}) }, { name: request.name, extraHosts }),
+    detach: async () => {
+      await detachNetwork(provider, hosts, context, true)
+    },
+  }
+}
+
+/** `container:<target>`: the target's namespace and files; nothing of its own to attach. */
+async function planSharedNetwork(
+  client: ClientCore,
+  request: NetworkRequest,
+  target: string,
+  base: Pick<NetworkPlan, 'ports' | 'extraHosts' | 'labels' | 'attach'>,
+): Promise<NetworkPlan> {
+  const targetId = await resolveContainerId(client, target, request.signal !== undefined ? { signal: request.signal } : {})
+  const container = new ContainerdContainer(client, targetId)
+  const { labels } = await container.info()
+  let netns = labels[NETNS_LABEL]
+  if (netns === undefined || !(await exists(netns))) {
+    // Not one of ours with a namespace of its own: its running task's, as nerdctl joins it.
+    const task = await container.task().catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined
+      throw err
+    })
+    if (task === undefined || (await task.status()) !== 'running') {
+      throw new FailedPreconditionError(`container ${target} is not running: network container:${target} joins a running container's network`)
+    }
+    netns = `/proc/${task.pid}/ns/net`
+  }
+  const targetState = labels[NerdctlLabel.stateDir]
+  const files: SpecOption[] = []
+  if (targetState !== undefined) {
+    const hosts = new HostsStore(join(targetState, '..', '..', '..'), client.namespace)
+    if (await exists(join(targetState, 'resolv.conf'))) {
+      files.push(withNetworkFiles({ resolvConf: join(targetState, 'resolv.conf'), hosts: hosts.hostsPath(targetId), stateDir: targetState }))
+    }
+  }
+  return {
+    ...base,
+    hostname: labels[NerdctlLabel.hostname] ?? targetId.slice(0, 12),
+    networks: [`container:${targetId}`],
+    specOptions: [withNetworkNamespacePath(netns), ...files],
+    prepare: async () => undefined,
+    detach: async () => undefined,
+  }
+}
+
+/** Parses `-p` specs, chooses host ports for `'8080'`, and checks the asked-for ones are free. */
+async function choosePorts(client: ClientCore, specs: readonly string[]): Promise<PortMapping[]> {
+  if (specs.length === 0) return []
+  const parsed = parsePortSpecs(specs)
+  // portmap publishes with DNAT rules, not sockets: other containers' ports are found in their labels.
+  const reserved = await publishedPorts(client)
+  const chosen = await allocateHostPorts(parsed, { reserved })
+  await checkHostPortsFree(chosen, { reserved })
+  return chosen.map(toLabelPort)
+}
+
+/** The ports published by the namespace's containers (from their `nerdctl/ports` labels). */
+async function publishedPorts(client: ClientCore): Promise<PortSpec[]> {
+  const { containers } = await client.services.containers.list({ filters: [`labels."${NerdctlLabel.ports}"`] })
+  const out: PortSpec[] = []
+  for (const c of containers) {
+    const raw = c.labels[NerdctlLabel.ports]
+    if (raw === undefined) continue
+    try {
+      for (const p of JSON.parse(raw) as PortMapping[]) out.push({ hostPort: p.HostPort, containerPort: p.ContainerPort, protocol: p.Protocol as PortSpec['protocol'], hostIP: p.HostIP })
+    } catch {
+      // A label nobody can read reserves nothing.
+    }
+  }
+  return out
+}
+
+function toLabelPort(p: PortSpec): PortMapping {
+  return { HostPort: p.hostPort, ContainerPort: p.containerPort, Protocol: p.protocol, HostIP: p.hostIP ?? '0.0.0.0' }
+}
+
+/** Makes the namespace, attaches it, records its names; undoes all of it on failure. */
+async function attachNetwork(
+  provider: NetworkProvider,
+  hosts: HostsStore,
+  context: NetworkContext,
+  names: { name: string; extraHosts: string[] },
+): Promise<NetworkAttachment[]> {
+  await createNetns(context.netns)
+  try {
+    const attachments = await provider.setup(context)
+    await hosts.acquire({
+      id: context.containerId,
+      hostname: context.hostname ?? context.containerId.slice(0, 12),
+      name: names.name,
+      networks: Object.fromEntries(attachments.filter((a) => a.ipAddress !== undefined).map((a) => [a.network, [`${a.ipAddress as string}/${String(a.ipPrefixLength ?? 32)}`]])),
+      extraHosts: names.extraHosts,
+    })
+    return attachments
+  } catch (err) {
+    await detachNetwork(provider, hosts, context, false).catch(() => undefined)
+    throw err
+  }
+}
+
+/**
+ * Detaches: the provider's teardown, the namespace, the names. Every step runs even when one fails (the
+ * first error is thrown after). `forget` also removes the container's hosts file (on removal).
+ */
+async function detachNetwork(provider: NetworkProvider, hosts: HostsStore, context: NetworkContext, forget: boolean): Promise<void> {
+  let first: unknown
+  const step = async (fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      await fn()
+    } catch (err) {
+      first ??= err
+    }
+  }
+  const { signal: _signal, ...quiet } = context
+  await step(() => provider.teardown(quiet))
+  await step(() => removeNetns(context.netns))
+  await step(() => (forget ? hosts.delete(context.containerId) : hosts.release(context.containerId)))
+  if (first !== undefined) throw first
+}
+
+/** The context of an existing container's network, from its labels; undefined when the SDK did not attach it. */
+async function contextOf(client: ClientCore, id: string, labels: Readonly<Record<string, string>>): Promise<{ context: NetworkContext; hosts: HostsStore } | undefined> {
+  const netns = labels[NETNS_LABEL]
+  const stateDir = labels[NerdctlLabel.stateDir]
+  if (netns === undefined || stateDir === undefined) return undefined
+  let networks: string[] = []
+  try {
+    networks = JSON.parse(labels[NerdctlLabel.networks] ?? '[]') as string[]
+  } catch {
+    networks = []
+  }
+  const ports = await readNetworkConfig(stateDir).catch(() => [])
+  const hostname = labels[NerdctlLabel.hostname]
+  const context: NetworkContext = { containerId: id, namespace: client.namespace, netns, networks, ports, ...(hostname !== undefined ? { hostname } : {}) }
+  return { context, hosts: new HostsStore(join(stateDir, '..', '..', '..'), client.namespace) }
+}
+
+/**
+ * Detaches a container the SDK attached (on stop and removal): nothing for one it did not. With
+ * `forget` (removal) its hosts file goes too.
+ */
+export async function detachContainerNetwork(client: ClientCore, id: string, labels: Readonly<Record<string, string>>, forget: boolean): Promise<void> {
+  const found = await contextOf(client, id, labels)
+  if (found === undefined) return
+  await detachNetwork(networkProvider(client), found.hosts, found.context, forget)
+}
+
+/**
+ * Attaches a stopped container again before a new task (its namespace was removed by `stop()`); nothing
+ * when it is attached or was never networked by the SDK.
+ */
+export async function reattachContainerNetwork(client: ClientCore, id: string, labels: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<void> {
+  const found = await contextOf(client, id, labels)
+  if (found === undefined || (await exists(found.context.netns))) return
+  const extraHosts = parseList(labels[NerdctlLabel.extraHosts])
+  await attachNetwork(networkProvider(client), found.hosts, { ...found.context, ...(signal !== undefined ? { signal } : {}) }, { name: labels[NerdctlLabel.name] ?? id, extraHosts })
+}
+
+/** What a container the SDK attached is attached to now (for inspect); empty for others. */
+export async function inspectContainerNetwork(client: ClientCore, id: string, labels: Readonly<Record<string, string>>): Promise<NetworkAttachment[]> {
+  const found = await contextOf(client, id, labels)
+  if (found === undefined || !(await exists(found.context.netns))) return []
+  return networkProvider(client).inspect(found.context)
+}
+
+function parseList(raw: string | undefined): string[] {
+  try {
+    const value: unknown = JSON.parse(raw ?? '[]')
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path)
+    return true
+  } catch {
+    return false
+  }
+}
