@@ -126,20 +126,27 @@ describe('prepareVolumeMounts', () => {
 
   it("gives the image's VOLUMEs anonymous volumes (content, owners and modes copied when the path exists) and honours nocopy", async () => {
     const config = await image.config()
-    const imageConfig: ImageConfig = { ...config, config: { ...config.config, Volumes: { '/home': {}, '/tmp/': {}, '/var/missing': {}, '/root': {} } } }
+    const imageConfig: ImageConfig = { ...config, config: { ...config.config, Volumes: { '/home/app': {}, '/home': {}, '/tmp/': {}, '/var/missing': {}, '/root': {} } } }
     const prepared = await prepareVolumeMounts(store, ['nocopy:/root:nocopy'], { client, image, imageConfig })
-    expect(prepared.anonymousVolumes).toHaveLength(3)
+    expect(prepared.anonymousVolumes).toHaveLength(4)
+    // Parents are mounted before children.
+    expect(prepared.mounts.map((m) => m.mount.destination).indexOf('/home')).toBeLessThan(prepared.mounts.map((m) => m.mount.destination).indexOf('/home/app'))
     const byDst = new Map(prepared.mountPoints.map((m) => [m.Destination, m.Name ?? '']))
     expect(byDst.get('/root')).toBe('nocopy')
     const home = store.mountpoint(byDst.get('/home') ?? '')
     expect(await readdir(home)).toEqual(['app'])
     expect(await stat(join(home, 'app'))).toMatchObject({ uid: 1000, gid: 1000 })
+    // The volume's own directory takes the owner and mode of the image's directory.
+    expect(await stat(store.mountpoint(byDst.get('/home/app') ?? ''))).toMatchObject({ uid: 1000, gid: 1000 })
     expect((await stat(store.mountpoint(byDst.get('/tmp') ?? ''))).mode & 0o7777).toBe(0o1777)
     expect(await readdir(store.mountpoint(byDst.get('/var/missing') ?? ''))).toEqual([])
     expect(await readdir(store.mountpoint('nocopy'))).toEqual([])
 
-    const { exitCode } = await runWith(prepared, 'test -d /home/app && test -d /var/missing && test -z "$(ls -A /root)" && touch /tmp/t')
+    const { exitCode } = await runWith(prepared, 'test -d /home/app && touch /home/app/t && test -f /home/app/t && test -d /var/missing && test -z "$(ls -A /root)" && touch /tmp/t')
     expect(exitCode).toBe(0)
+    // The write landed in the child's volume, mounted over the parent's.
+    expect(existsSync(join(store.mountpoint(byDst.get('/home/app') ?? ''), 't'))).toBe(true)
+    expect(existsSync(join(home, 'app', 't'))).toBe(false)
     // Unused now: prune takes the anonymous volumes only; all takes the named one too.
     expect((await store.prune({ inUse })).sort()).toEqual([...prepared.anonymousVolumes].sort())
     expect(await store.prune({ inUse, all: true })).toEqual(['nocopy'])
