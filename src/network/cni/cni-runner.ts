@@ -12,6 +12,7 @@ import { CniError, type CniCommand } from './cni-error.js'
 import { DEFAULT_CNI_TIMEOUT_MS, resolveCniOptions, type CniCapabilityArgs, type CniOptions, type CniRuntime, type ResolvedCniOptions } from './cni-options.js'
 import { parseCniResult, type CniResult } from './cni-result.js'
 import { compareCniVersions, parseVersionInfo, type CniVersionInfo } from './cni-version.js'
+import { leavesMasquerade, removeMasquerade } from './masquerade-cleanup.js'
 import { netnsForDel } from './netns-path.js'
 import type { CniPluginConfig, NetworkConfigList } from './network-config.js'
 import { checkAttachment, checkRun, formatCniArgs, pluginStdinConfig } from './plugin-config.js'
@@ -83,10 +84,10 @@ export async function cniAdd(list: NetworkConfigList, runtime: CniRuntime, optio
  * thrown after all ran (the cache file is then kept, so a retry has the same `prevResult`). DEL of an
  * attachment that was never added, or was already deleted, succeeds: plugins treat DEL as idempotent.
  * A `netns` that no longer exists is passed to plugins as empty, as the spec allows, so that they
- * still release host-side state (but `bridge` then leaves its `ipMasq` rules: it finds the addresses
- * to unmasquerade on the container's interface; DEL before removing the namespace). When `runtime`
- * has no `capabilityArgs` (or no `args`), those of the cached ADD are used: `portmap` removes its rules
- * only when given the port mappings again.
+ * still release host-side state; `bridge` and `ptp` then cannot find the addresses they masqueraded
+ * (they read them from the container's interface), so the runner removes those iptables rules itself,
+ * from the cached ADD result. When `runtime` has no `capabilityArgs` (or no `args`), those of the
+ * cached ADD are used: `portmap` removes its rules only when given the port mappings again.
  *
  * @throws CniError for the first plugin that is missing or fails; DeadlineExceededError or
  *   CanceledError (which stop the remaining plugins) as for {@link cniAdd}.
@@ -249,6 +250,8 @@ async function deleteChain(
       if (runtime.args === undefined && entry.cniArgs !== undefined) runtime.args = entry.cniArgs
     }
   }
+  // What ADD did, for the masquerade cleanup below, whatever the spec version.
+  const added = prevResult
   // Spec 0.3.x plugins were never given a prevResult on DEL: libcni gives none, and neither do we.
   if ((compareCniVersions(list.cniVersion, PREV_RESULT_VERSION) as number) < 0) prevResult = undefined
   let first: unknown
@@ -257,6 +260,8 @@ async function deleteChain(
     try {
       const path = await findPlugin(plugin.type, opts.pluginDirs, { command: 'DEL', network: list.name })
       await runPlugin('DEL', list, plugin, path, runtime, netns, prevResult, opts, deadline)
+      // Without the namespace, bridge cannot see which addresses it masqueraded: see masquerade-cleanup.ts.
+      if (netns === '' && added !== undefined && leavesMasquerade(plugin)) await removeMasquerade(list.name, runtime.containerId, runtime.ifName, added, deadline)
     } catch (err) {
       first ??= err
       if (err instanceof CanceledError || err instanceof DeadlineExceededError) break
