@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { validateIdentifier } from '../client/identifiers.js'
+import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-check.js'
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
 import { withDirLock, writeFileAtomic, STORE_DIR_MODE, type DirLockOptions } from '../nerdctl/dir-lock.js'
 import { NerdctlLabel } from '../nerdctl/labels.js'
@@ -64,10 +65,22 @@ export interface CreateVolumeOptions extends DirLockOptions {
   labels?: Readonly<Record<string, string>>
 }
 
-/** Options of {@link VolumeStore.inspect} and {@link VolumeStore.list}. */
+/** Options of {@link VolumeStore.inspect}. */
 export interface InspectVolumeOptions extends DirLockOptions {
   /** Also compute `Size` (walks the whole volume). Default false. */
   size?: boolean
+}
+
+/** Options of {@link VolumeStore.list}. */
+export interface ListVolumesOptions extends InspectVolumeOptions {
+  /**
+   * `docker volume ls --filter` values: `label=<key>` or `label=<key>=<value>` (all must match),
+   * `name=<regular expression>` (any may match, as nerdctl matches it), `dangling=true|false` (no
+   * container uses it; needs `inUse`). Default: every volume.
+   */
+  filters?: readonly string[]
+  /** Which containers use which volumes, for the `dangling` filter. */
+  inUse?: VolumeUsage
 }
 
 /**
@@ -89,6 +102,17 @@ export interface PruneVolumesOptions extends DirLockOptions {
   /** Remove named volumes too, not only anonymous ones (`docker volume prune --all`). Default false. */
   all?: boolean
 }
+
+/** Known keys of {@link CreateVolumeOptions}, for the run-time check of JavaScript callers' options. */
+export const CREATE_VOLUME_OPTION_KEYS = keysOf<CreateVolumeOptions>()({ ...CALL_OPTION_KEYS, labels: true })
+/** Known keys of {@link InspectVolumeOptions}. */
+export const INSPECT_VOLUME_OPTION_KEYS = keysOf<InspectVolumeOptions>()({ ...CALL_OPTION_KEYS, size: true })
+/** Known keys of {@link ListVolumesOptions}. */
+export const LIST_VOLUMES_OPTION_KEYS = keysOf<ListVolumesOptions>()({ ...INSPECT_VOLUME_OPTION_KEYS, filters: true, inUse: true })
+/** Known keys of {@link RemoveVolumeOptions}. */
+export const REMOVE_VOLUME_OPTION_KEYS = keysOf<RemoveVolumeOptions>()({ ...CALL_OPTION_KEYS, inUse: true })
+/** Known keys of {@link PruneVolumesOptions}. */
+export const PRUNE_VOLUMES_OPTION_KEYS = keysOf<PruneVolumesOptions>()({ ...CALL_OPTION_KEYS, inUse: true, all: true })
 
 /** What {@link VolumeStore.ensure} did. */
 export interface EnsuredVolume {
@@ -194,6 +218,7 @@ export class VolumeStore {
    * @throws InvalidArgumentError for an invalid name (nothing is written).
    */
   async create(name?: string, options: CreateVolumeOptions = {}): Promise<VolumeInfo> {
+    checkOptionKeys(options, CREATE_VOLUME_OPTION_KEYS, 'volumes.create()')
     const labels = name === undefined ? { ...options.labels, [ANONYMOUS_VOLUME_LABEL]: '' } : options.labels
     return (await this.ensure(name ?? anonymousVolumeName(), { ...options, ...(labels !== undefined ? { labels } : {}) })).volume
   }
@@ -222,6 +247,7 @@ export class VolumeStore {
    * @throws NotFoundError when there is no such volume; InvalidArgumentError for an invalid name.
    */
   async inspect(name: string, options: InspectVolumeOptions = {}): Promise<VolumeInfo> {
+    checkOptionKeys(options, INSPECT_VOLUME_OPTION_KEYS, 'volumes.inspect()')
     validateVolumeName(name)
     return this.locked(async () => {
       if (!(await this.exists(name))) throw notFound(name)
@@ -229,13 +255,20 @@ export class VolumeStore {
     }, options)
   }
 
-  /** Every volume, sorted by name. Entries that are not volumes (no `volume.json`) are skipped, as nerdctl does. */
-  async list(options: InspectVolumeOptions = {}): Promise<VolumeInfo[]> {
+  /**
+   * The volumes matching `filters` (default all), sorted by name. Entries that are not volumes (no
+   * `volume.json`) are skipped, as nerdctl does.
+   * @throws InvalidArgumentError for an unknown filter, a bad regular expression, or `dangling` without `inUse`.
+   */
+  async list(options: ListVolumesOptions = {}): Promise<VolumeInfo[]> {
+    checkOptionKeys(options, LIST_VOLUMES_OPTION_KEYS, 'volumes.list()')
+    const match = volumeFilter(options.filters ?? [], options.inUse !== undefined)
     return this.locked(async () => {
+      const used = match.needsUsage && options.inUse !== undefined ? await options.inUse() : new Map<string, readonly string[]>()
       const out: VolumeInfo[] = []
       for (const name of await this.names()) {
         const volume = await this.read(name, options.size === true).catch(() => undefined)
-        if (volume !== undefined) out.push(volume)
+        if (volume !== undefined && match.test(volume, (used.get(name)?.length ?? 0) > 0)) out.push(volume)
       }
       return out
     }, options)
@@ -247,6 +280,7 @@ export class VolumeStore {
    *   use it (per `inUse`); InvalidArgumentError for an invalid name.
    */
   async remove(name: string, options: RemoveVolumeOptions = {}): Promise<void> {
+    checkOptionKeys(options, REMOVE_VOLUME_OPTION_KEYS, 'volumes.remove()')
     validateVolumeName(name)
     await this.locked(async () => {
       if (!(await this.exists(name))) throw notFound(name)
@@ -263,6 +297,10 @@ export class VolumeStore {
    * nerdctl's rule), or every unused one with `all`. Returns the names removed.
    */
   async prune(options: PruneVolumesOptions): Promise<string[]> {
+    checkOptionKeys(options, PRUNE_VOLUMES_OPTION_KEYS, 'volumes.prune()')
+    if (typeof options?.inUse !== 'function') {
+      throw new InvalidArgumentError('volumes.prune() needs inUse, a function giving the volumes containers use (e.g. () => volumesInUse(client))')
+    }
     return this.locked(async () => {
       const used = await options.inUse()
       const removed: string[] = []
@@ -346,6 +384,46 @@ export function parseLabels(text: string): Record<string, string> {
     return Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string'))
   } catch {
     return {}
+  }
+}
+
+interface VolumeFilter {
+  needsUsage: boolean
+  test(volume: VolumeInfo, used: boolean): boolean
+}
+
+/** The predicate of `docker volume ls --filter` values (see {@link ListVolumesOptions.filters}). */
+function volumeFilter(filters: readonly string[], haveUsage: boolean): VolumeFilter {
+  if (!Array.isArray(filters)) throw new InvalidArgumentError('volumes.list() filters must be an array such as ["label=app=web", "name=^db"]')
+  const labels: Array<[string, string | undefined]> = []
+  const names: RegExp[] = []
+  let dangling: boolean | undefined
+  for (const filter of filters) {
+    const eq = typeof filter === 'string' ? filter.indexOf('=') : -1
+    const key = eq < 0 ? String(filter) : filter.slice(0, eq)
+    const value = eq < 0 ? '' : filter.slice(eq + 1)
+    if (key === 'label' && value !== '') {
+      const at = value.indexOf('=')
+      labels.push(at < 0 ? [value, undefined] : [value.slice(0, at), value.slice(at + 1)])
+    } else if (key === 'name') {
+      try {
+        names.push(new RegExp(value))
+      } catch (err) {
+        throw new InvalidArgumentError(`volumes.list() filter "${filter}": not a regular expression`, { cause: err })
+      }
+    } else if (key === 'dangling' && (value === 'true' || value === 'false' || value === '1' || value === '0')) {
+      if (!haveUsage) throw new InvalidArgumentError(`volumes.list() filter "${filter}" needs inUse, to know which volumes containers use`)
+      dangling = value === 'true' || value === '1'
+    } else {
+      throw new InvalidArgumentError(`volumes.list(): unknown filter "${String(filter)}"; use label=<key>[=<value>], name=<regexp> or dangling=true|false`)
+    }
+  }
+  return {
+    needsUsage: dangling !== undefined,
+    test: (volume, used) =>
+      labels.every(([k, v]) => k in volume.Labels && (v === undefined || volume.Labels[k] === v)) &&
+      (names.length === 0 || names.some((re) => re.test(volume.Name))) &&
+      (dangling === undefined || dangling === !used),
   }
 }
 

@@ -107,6 +107,33 @@ describe('VolumeStore', () => {
   })
 })
 
+describe('VolumeStore.list filters and option checks', () => {
+  it('filters by label, name and dangling', async () => {
+    const store = newStore()
+    await store.create('web-data', { labels: { app: 'web', tier: 'front' } })
+    await store.create('web-logs', { labels: { app: 'web' } })
+    await store.create('db', { labels: { app: 'db' } })
+    const names = async (filters: string[]): Promise<string[]> => (await store.list({ filters, inUse: async () => new Map([['db', ['c']]]) })).map((v) => v.Name)
+    expect(await names(['label=app=web'])).toEqual(['web-data', 'web-logs'])
+    expect(await names(['label=app=web', 'label=tier'])).toEqual(['web-data'])
+    expect(await names(['name=^web-', 'name=^db$'])).toEqual(['db', 'web-data', 'web-logs'])
+    expect(await names(['name=logs'])).toEqual(['web-logs'])
+    expect(await names(['dangling=true'])).toEqual(['web-data', 'web-logs'])
+    expect(await names(['dangling=false', 'label=app'])).toEqual(['db'])
+    await expect(store.list({ filters: ['dangling=true'] })).rejects.toThrow(/needs inUse/)
+    await expect(store.list({ filters: ['driver=local'] })).rejects.toThrow(/unknown filter "driver=local"/)
+    await expect(store.list({ filters: ['name=('] })).rejects.toThrow(InvalidArgumentError)
+  })
+
+  it('names unknown options', async () => {
+    const store = newStore()
+    await expect(store.create('x1', { lables: {} } as never)).rejects.toThrow(/unknown option 'lables' of volumes.create\(\): did you mean 'labels'/)
+    await expect(store.prune({ inUse: none, al: true } as never)).rejects.toThrow(/did you mean 'all'/)
+    await expect(store.prune({} as never)).rejects.toThrow(/needs inUse/)
+    await expect(store.create('x1', { labels: { a: 1 } } as never)).rejects.toThrow(/must be a string/)
+  })
+})
+
 describe('VolumeStore.withLock', () => {
   it('lets calls inside it run under the lock it holds, and keeps others out until it settles', async () => {
     const store = newStore()
