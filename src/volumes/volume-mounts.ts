@@ -46,6 +46,11 @@ export interface PrepareVolumeMountsOptions extends CallOptions, ParseBindMountO
   snapshotter?: string
   /** `os/arch[/variant]` of a multi-platform image. Default this host's. */
   platform?: string
+  /**
+   * Container paths the container's other mounts (`mounts`, `tmpfs`) take: a spec at one of them is
+   * refused (Docker's "duplicate mount point"), and no image `VOLUME` is made there (nerdctl skips those).
+   */
+  otherMountPaths?: readonly string[]
 }
 
 /** One mount {@link prepareVolumeMounts} made, in each form a caller may need. */
@@ -104,15 +109,16 @@ export async function prepareVolumeMounts(store: VolumeStore, specs: readonly st
   const unique = [...new Set(specs)]
   const parsed = unique.map((s) => parseVolumeSpec(s, options))
   const seen = new Map<string, string>()
+  for (const path of options.otherMountPaths ?? []) seen.set(cleanPath(path), `a mount at ${path}`)
   for (const [i, spec] of parsed.entries()) {
     const previous = seen.get(spec.destination)
-    if (previous !== undefined) throw new InvalidArgumentError(`volumes: "${previous}" and "${unique[i]}" both mount ${spec.destination}; keep one`)
+    if (previous !== undefined) throw new InvalidArgumentError(`volumes: ${previous.startsWith('a mount') ? previous : `"${previous}"`} and "${unique[i]}" both mount ${spec.destination}; keep one`)
     seen.set(spec.destination, unique[i] ?? '')
   }
   const plan: Planned[] = parsed.map((spec) => ({ spec }))
   const config = options.imageConfig ?? (options.image !== undefined ? await options.image.config(imageOptions(options)) : undefined)
   for (const raw of Object.keys(config?.config?.Volumes ?? {}).sort()) {
-    const destination = posix.normalize(raw).replace(/(.)\/$/, '$1')
+    const destination = cleanPath(raw)
     if (FORBIDDEN_IMAGE_VOLUMES.has(destination) || !destination.startsWith('/')) {
       throw new InvalidArgumentError(`the image declares VOLUME ${JSON.stringify(raw)}, which cannot be a volume`)
     }
@@ -267,6 +273,10 @@ function mountPoint(type: 'bind' | 'volume', name: string, source: string, desti
     RW: !opts.some((o) => o === 'ro' || o === 'rro'),
     Propagation: propagation,
   }
+}
+
+function cleanPath(path: string): string {
+  return posix.normalize(path).replace(/(.)\/$/, '$1')
 }
 
 function sortByDepth(mounts: PreparedMount[]): PreparedMount[] {

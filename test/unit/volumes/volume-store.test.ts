@@ -220,6 +220,10 @@ describe('prepareVolumeMounts (no image)', () => {
     const prepared = await prepareVolumeMounts(store, ['named:/data'], { imageConfig })
     expect(prepared.mountPoints.map((m) => [m.Destination, m.Name === 'named'])).toEqual([['/data', true], ['/cache', false]])
     expect(prepared.anonymousVolumes).toHaveLength(1)
+    // Paths other mounts take: no image volume there, and a spec there is refused.
+    const other = await prepareVolumeMounts(store, [], { imageConfig, otherMountPaths: ['/cache/'] })
+    expect(other.mountPoints.map((m) => m.Destination)).toEqual(['/data'])
+    await expect(prepareVolumeMounts(store, ['vv:/run'], { otherMountPaths: ['/run'] })).rejects.toThrow('a mount at /run and "vv:/run" both mount /run')
     const bad = { ...imageConfig, config: { Volumes: { '/proc': {} } } }
     await expect(prepareVolumeMounts(store, [], { imageConfig: bad })).rejects.toThrow(/VOLUME "\/proc"/)
   })
