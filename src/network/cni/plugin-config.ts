@@ -90,7 +90,7 @@ function checkRuntime(runtime: CniRuntime, command: CniCommand, fail: (message: 
   if (typeof ifName !== 'string' || ifName === '' || ifName.length > MAX_IFNAME_LENGTH || ifName === '.' || ifName === '..' || /[/:\s]/.test(ifName)) {
     fail(`ifName ${JSON.stringify(ifName)} is not a valid interface name: 1 to ${MAX_IFNAME_LENGTH} characters, no '/', ':' or spaces`)
   }
-  if (typeof netns !== 'string') fail('netns must be a string: the network namespace path')
+  if (typeof netns !== 'string' || netns.includes('\0')) fail('netns must be a string without NUL bytes: the network namespace path')
   if (netns === '' && command !== 'DEL') fail(`netns is empty: ${command} needs the container's network namespace path`)
   if (args !== undefined) {
     if (!Array.isArray(args)) fail("args must be an array of [key, value] pairs, e.g. [['IgnoreUnknown', '1']]")
@@ -98,7 +98,7 @@ function checkRuntime(runtime: CniRuntime, command: CniCommand, fail: (message: 
       if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') fail(`args[${i}] must be a [key, value] pair of strings`)
       // CNI_ARGS is split on ';' and then on the first '=': either in a key, or ';' in a value, would cut a pair apart.
       const [key, value] = pair
-      if (key === '' || /[;=]/.test(key) || value.includes(';')) fail(`args[${i}] ${JSON.stringify(pair)} cannot be written into CNI_ARGS: no ';' anywhere, no '=' in the key`)
+      if (key === '' || /[;=\0]/.test(key) || /[;\0]/.test(value)) fail(`args[${i}] ${JSON.stringify(pair)} cannot be written into CNI_ARGS: no ';' or NUL anywhere, no '=' in the key`)
     }
   }
 }

@@ -3,7 +3,7 @@
  * configuration on stdin, the result (or an error result) on stdout.
  */
 
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { canceledError } from '../../grpc/abort.js'
 import { DeadlineExceededError } from '../../grpc/errors.js'
@@ -90,7 +90,14 @@ function execOnce(run: PluginExec): Promise<unknown> {
   if (remaining <= 0) return Promise.reject(new DeadlineExceededError(`${what}: the deadline had passed before the plugin ran`))
 
   return new Promise<unknown>((resolve, reject) => {
-    const child = spawn(run.path, [], { env: pluginEnvironment(run), stdio: ['pipe', 'pipe', 'pipe'] })
+    let child: ChildProcessWithoutNullStreams
+    try {
+      child = spawn(run.path, [], { env: pluginEnvironment(run), stdio: ['pipe', 'pipe', 'pipe'] })
+    } catch (err) {
+      // spawn throws (rather than emitting 'error') for arguments it refuses, e.g. a NUL byte in the environment.
+      reject(new CniError('InvalidArgument', `${what}: cannot run ${run.path}: ${err instanceof Error ? err.message : String(err)}`, { plugin: run.plugin, command: run.command, network: run.network, cause: err }))
+      return
+    }
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     const size = { stdout: 0, stderr: 0 }
@@ -103,6 +110,9 @@ function execOnce(run: PluginExec): Promise<unknown> {
       killedFor ??= reason
       // SIGKILL: a plugin stuck on a lock or a netlink call must not outlive the call that gave up on it.
       child.kill('SIGKILL')
+      // 'close' waits for the pipes too, which a process the plugin started may still hold open.
+      child.stdout.destroy()
+      child.stderr.destroy()
     }
     const timer = setTimeout(() => kill(new DeadlineExceededError(`${what}: the deadline passed; the plugin was killed`)), remaining)
     const onAbort = (): void => kill(signal === undefined ? new Error('aborted') : canceledError(signal, what))

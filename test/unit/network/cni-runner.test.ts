@@ -39,7 +39,11 @@ if ((behave.fail || []).includes(command)) {
   process.stdout.write(JSON.stringify({ cniVersion: conf.cniVersion, code: 7, msg: 'told to fail', details: conf.type }))
   process.exit(1)
 }
-if ((behave.hang || []).includes(command)) setInterval(() => {}, 1000)
+if ((behave.hang || []).includes(command)) {
+  // A process of the plugin's that keeps its stdout open, as a daemonizing plugin's would.
+  if (behave.fork) { const c = require('child_process').spawn('sleep', ['20'], { stdio: ['ignore', 1, 2], detached: true }); fs.appendFileSync(${JSON.stringify(log)} + '.fork', String(c.pid)) }
+  setInterval(() => {}, 1000)
+}
 else if (behave.flood === command) { process.stdout.write('x'.repeat(2 * 1024 * 1024)) }
 else if (behave.garbage === command) { process.stdout.write('not json') }
 else if (behave.stderr === command) { process.stderr.write('old-style failure'); process.exit(3) }
@@ -186,6 +190,16 @@ describe('cniAdd', () => {
     const cs = await calls()
     expect(order(cs)).toEqual(['ADD fa', 'ADD fb', 'DEL fc', 'DEL fb', 'DEL fa'])
     expect(isGone(cs[1]!.pid)).toBe(true)
+  })
+
+  it('does not wait for a process of the plugin that holds its stdout after the kill', async () => {
+    const started = performance.now()
+    const err = await cniAdd(net({}, { fa: { hang: ['ADD'], fork: true } }), runtime, { ...options(), timeoutMs: 1500 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(DeadlineExceededError)
+    expect(performance.now() - started).toBeLessThan(10_000)
+    const fork = Number(await readFile(`${logFile}.fork`, 'utf8'))
+    process.kill(fork, 'SIGKILL')
+    await rm(`${logFile}.fork`)
   })
 
   it('kills a plugin on abort and rejects CanceledError with the reason as cause', async () => {
