@@ -109,7 +109,10 @@ function isGone(pid: number): boolean {
   }
 }
 
-describe('cniAdd', () => {
+// Each fake plugin is a Node process: a chain with its rollback takes seconds on a loaded machine.
+const SLOW = { timeout: 30_000 }
+
+describe('cniAdd', SLOW, () => {
   it('runs the chain in order, passing each result on, with the CNI environment; caches the result', async () => {
     const result = await cniAdd(net(), runtime, options())
     const cs = await calls()
@@ -228,7 +231,7 @@ describe('cniAdd', () => {
   })
 })
 
-describe('cniDel', () => {
+describe('cniDel', SLOW, () => {
   it('runs the chain in reverse with the cached result, then removes the cache', async () => {
     const added = await cniAdd(net(), runtime, options())
     await writeFile(logFile, '')
@@ -280,7 +283,7 @@ describe('cniDel', () => {
   })
 })
 
-describe('cniCheck', () => {
+describe('cniCheck', SLOW, () => {
   it('needs the cached result, runs in order with it', async () => {
     await expect(cniCheck(net(), runtime, options())).rejects.toThrow(/no cached ADD result for container ns-c1 on network fakenet/)
     const added = await cniAdd(net(), runtime, options())
@@ -305,7 +308,7 @@ describe('cniCheck', () => {
   })
 })
 
-describe('cniVersion', () => {
+describe('cniVersion', SLOW, () => {
   it('parses the answer', async () => {
     expect(await cniVersion('fa', options())).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.1', '0.4.0', '1.0.0'] })
     const [c] = await calls()
