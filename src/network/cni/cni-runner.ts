@@ -7,6 +7,7 @@
 
 import { debuglog } from 'node:util'
 import { throwIfAborted } from '../../grpc/abort.js'
+import { expiredDeadline } from '../../grpc/deadline.js'
 import { CanceledError, DeadlineExceededError } from '../../grpc/errors.js'
 import { CniError, type CniCommand } from './cni-error.js'
 import { DEFAULT_CNI_TIMEOUT_MS, resolveCniOptions, type CniCapabilityArgs, type CniOptions, type CniRuntime, type ResolvedCniOptions } from './cni-options.js'
@@ -50,6 +51,7 @@ export async function cniAdd(list: NetworkConfigList, runtime: CniRuntime, optio
   const opts = resolveCniOptions(options, where)
   checkRun(list, runtime, 'ADD', where)
   throwIfAborted(opts.signal, `${where} network ${list.name}`)
+  throwIfExpired(opts.timeoutMs, where)
   const deadline = performance.now() + opts.timeoutMs
   const paths = await findPlugins(list, opts, 'ADD')
 
@@ -68,7 +70,9 @@ export async function cniAdd(list: NetworkConfigList, runtime: CniRuntime, optio
       result = parsed.result
     }
     if (result === undefined) throw new CniError('Internal', `${where}: network ${list.name} gave no result`, { command: 'ADD', network: list.name })
-    await writeCacheEntry(opts.cacheDir, cacheEntry(list, runtime, result))
+    await writeCacheEntry(opts.cacheDir, cacheEntry(list, runtime, result)).catch((err: unknown) => {
+      throw cacheError(err, 'ADD', list.name, `cannot cache the ADD result in ${opts.cacheDir}`)
+    })
     return result
   } catch (err) {
     await rollback(list, runtime, opts, result, err)
@@ -97,6 +101,7 @@ export async function cniDel(list: NetworkConfigList, runtime: CniRuntime, optio
   const opts = resolveCniOptions(options, where)
   checkRun(list, runtime, 'DEL', where)
   throwIfAborted(opts.signal, `${where} network ${list.name}`)
+  throwIfExpired(opts.timeoutMs, where)
   await deleteChain(list, runtime, opts, performance.now() + opts.timeoutMs, { cached: true })
 }
 
@@ -121,6 +126,7 @@ export async function cniCheck(list: NetworkConfigList, runtime: CniRuntime, opt
   }
   if (list.disableCheck === true) return
   throwIfAborted(opts.signal, `${where} network ${list.name}`)
+  throwIfExpired(opts.timeoutMs, where)
   const deadline = performance.now() + opts.timeoutMs
   const cached = await readCachedResult(opts.cacheDir, list.name, list.cniVersion, runtime)
   if (cached === undefined) {
@@ -148,6 +154,7 @@ export async function cniVersion(pluginType: string, options?: CniOptions): Prom
     throw new CniError('InvalidArgument', `${where}: ${JSON.stringify(pluginType)} is not a plugin name such as 'bridge'`, { command: 'VERSION' })
   }
   throwIfAborted(opts.signal, `${where} ${pluginType}`)
+  throwIfExpired(opts.timeoutMs, where)
   const path = await findPlugin(pluginType, opts.pluginDirs, { command: 'VERSION' })
   const output = await execPlugin({
     plugin: pluginType,
@@ -186,6 +193,12 @@ export async function cachedResult(network: NetworkConfigList | string, runtime:
   }
   checkRun(network, runtime, 'DEL', where)
   return readCacheEntry(opts.cacheDir, network.name, runtime, network.cniVersion)
+}
+
+/** A `timeoutMs` of zero or less: the deadline passed before the call, so nothing runs (and nothing needs rolling back). */
+function throwIfExpired(timeoutMs: number, where: string): void {
+  const expired = expiredDeadline(timeoutMs, where)
+  if (expired !== undefined) throw expired
 }
 
 /** The binary of every plugin of the list, found before any runs. */
@@ -268,7 +281,16 @@ async function deleteChain(
     }
   }
   if (first !== undefined) throw first
-  await removeCacheEntry(opts.cacheDir, list.name, runtime)
+  await removeCacheEntry(opts.cacheDir, list.name, runtime).catch((err: unknown) => {
+    throw cacheError(err, 'DEL', list.name, `cannot remove the cached ADD result from ${opts.cacheDir}`)
+  })
+}
+
+/** A cache file that cannot be written or removed, as a CniError: the file system's error is the cause. */
+function cacheError(err: unknown, command: CniCommand, network: string, what: string): CniError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  const message = err instanceof Error ? err.message : String(err)
+  return new CniError(code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'PermissionDenied' : 'Unknown', `${what}: ${message}`, { command, network, cause: err })
 }
 
 // The rollback's own deadline: the caller's has passed or its signal aborted, and leaving an IP

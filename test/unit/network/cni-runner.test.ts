@@ -317,3 +317,20 @@ describe('cniVersion', SLOW, () => {
     await expect(cniVersion('nope', options())).rejects.toThrow(FailedPreconditionError)
   })
 })
+
+describe('deadlines and the cache directory', SLOW, () => {
+  it('runs nothing when timeoutMs is already spent', async () => {
+    await expect(cniAdd(net(), runtime, { ...options(), timeoutMs: 0 })).rejects.toThrow(DeadlineExceededError)
+    await expect(cniDel(net(), runtime, { ...options(), timeoutMs: -1 })).rejects.toThrow(DeadlineExceededError)
+    expect(await calls()).toEqual([])
+  })
+
+  it('a cache that cannot be written is a CniError, and the ADD is rolled back', async () => {
+    // A file where the results directory should be.
+    await writeFile(join(cacheDir, 'results'), '')
+    const err = await cniAdd(net(), runtime, options()).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(CniError)
+    expect((err as Error).message).toMatch(/cannot cache the ADD result in /)
+    expect(order(await calls())).toEqual(['ADD fa', 'ADD fb', 'ADD fc', 'DEL fc', 'DEL fb', 'DEL fa'])
+  })
+})
