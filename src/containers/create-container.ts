@@ -128,16 +128,18 @@ export async function createContainer(client: ClientCore, id: string, options: C
     ...(stopSignal !== undefined && stopSignal !== '' ? { [STOP_SIGNAL_LABEL]: stopSignal } : {}),
     ...options.labels,
   }
-  await client.withLease(async () => {
+  // The snapshot and the record are made under a lease of their own (as the Go client's NewContainer), which
+  // its view of the client carries on both calls.
+  await client.underLease(async (leased) => {
     // No Stat of the image's top snapshot first (one call less per container, as the Go client): a
     // prepare on a parent that is not there fails NotFound, which says what to do here.
     try {
-      await client.snapshots(snapshotter).prepare(id, top, { signal: options.signal })
+      await leased.snapshots(snapshotter).prepare(id, top, { signal: options.signal })
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err
       throw new NotFoundError(`image ${image.name} is not unpacked in ${snapshotter}: pull it (pull unpacks) before creating containers`, { cause: err })
     }
-    await client.services.containers.create(
+    await leased.services.containers.create(
       {
         container: {
           id,

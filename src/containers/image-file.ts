@@ -77,8 +77,8 @@ function toDatabase(passwd: Buffer | undefined, group: Buffer | undefined): User
 /** Mounts a view of `parent` read-only at a temporary directory, reads the two files, and undoes it all. */
 async function readFromView(client: ClientCore, snapshotter: string, parent: string, options: CallOptions): Promise<UserDatabase> {
   // The lease keeps a view we could not remove (a crash) from living on: the daemon collects it on expiry.
-  return client.withLease(async () => {
-    const snapshots = client.snapshots(snapshotter)
+  return client.underLease(async (leased) => {
+    const snapshots = leased.snapshots(snapshotter)
     const key = `csdk-userdb-${randomUUID()}`
     const mounts = await snapshots.view(key, parent, options)
     try {

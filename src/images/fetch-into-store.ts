@@ -1,6 +1,5 @@
 import type { ClientCore } from '../client/client.js'
 import { AlreadyExistsError, FailedPreconditionError, InternalError, NotFoundError } from '../grpc/errors.js'
-import { currentLease } from '../client/lease-context.js'
 import type { Digest } from '../client/content/digest.js'
 import type { ContentWriter } from '../client/content/content-writer.js'
 import type { BlobSink } from '../registry/raw-blob-get.js'
@@ -112,7 +111,7 @@ export async function fetchIntoStore(
     // The write stream carries the lease current when it opened. Inside a renewing lease that renewed
     // since (a long download), that lease expires soon and containerd would refuse the commit ("lease
     // does not exist"): hand the ingest over to a stream under the current lease, which resumes it whole.
-    if (writer.streamLease !== currentLease()) {
+    if (writer.leaseChanged) {
       await writer.close()
       writer = await client.content.writer(ref, { total: desc.size, expected, signal: options.signal, verify: false })
       if (writer.offset !== desc.size) throw new InternalError(`blob ${desc.digest}: the ingest holds ${writer.offset} of ${desc.size} bytes after reopening it`)

@@ -313,7 +313,7 @@ interface FetchTargetOptions {
 // The shared part of a pull: stores the resolved target's index, manifests, configs and layers, and
 // unpacks, under a renewing lease it hands to `leaseReady` (the last waiter releases it on success).
 async function fetchTarget(
-  client: ClientCore,
+  unleased: ClientCore,
   ref: ImageReference,
   registry: RegistryClient,
   target: OciDescriptor,
@@ -337,6 +337,14 @@ async function fetchTarget(
   const source = { [`${DISTRIBUTION_SOURCE_PREFIX}${ref.domain}`]: ref.path }
   const limiter = new Limiter(concurrency)
   const progress = options.emit
+
+  const lease = await unleased.leases.createRenewing({
+    signal,
+    ...(options.leaseExpiresInMs !== undefined ? { expiresInMs: options.leaseExpiresInMs } : {}),
+  })
+  options.leaseReady(lease)
+  // Every call of the pull carries the lease (its current id: it renews on a long pull).
+  const client = unleased.leased(lease)
 
   const storeManifest = async (desc: OciDescriptor, unpackIt: boolean): Promise<void> => {
     const bytes = await registry.fetchManifest(desc, { signal })
@@ -368,20 +376,13 @@ async function fetchTarget(
     progress({ status: 'done', ref: ref.string, digest: desc.digest, mediaType: desc.mediaType, total: desc.size })
   }
 
-  const lease = await client.leases.createRenewing({
-    signal,
-    ...(options.leaseExpiresInMs !== undefined ? { expiresInMs: options.leaseExpiresInMs } : {}),
-  })
-  options.leaseReady(lease)
   try {
-    return await lease.run(async (): Promise<PlatformSpec[]> => {
-      if (isIndex(target.mediaType)) return storeIndex(target)
-      if (isManifest(target.mediaType)) {
-        await storeManifest(target, unpack)
-        return [wanted[0] ?? hostPlatform()]
-      }
-      throw new NotImplementedError(`${ref.string} resolves to unsupported media type ${target.mediaType}`)
-    })
+    if (isIndex(target.mediaType)) return await storeIndex(target)
+    if (isManifest(target.mediaType)) {
+      await storeManifest(target, unpack)
+      return [wanted[0] ?? hostPlatform()]
+    }
+    throw new NotImplementedError(`${ref.string} resolves to unsupported media type ${target.mediaType}`)
   } catch (err) {
     fail(err)
     // Synchronous GC: what the failed pull stored is gone when this rejects.

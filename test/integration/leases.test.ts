@@ -1,9 +1,15 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createHash } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it, vi } from 'vitest'
 import { NotFoundError, type Digest } from '../../src/index.js'
 import { currentLease } from '../../src/client/lease-context.js'
 import { LEASE_EXPIRE_LABEL } from '../../src/client/leases/lease-manager.js'
+import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
 import { connectTestClient } from '../env/test-client.js'
+import { uniqueId } from '../env/runnable-image.js'
 
 const client = await connectTestClient('leases')
 
@@ -82,6 +88,41 @@ describe('leases', () => {
     ).rejects.toThrow('boom')
     expect(seenLease).not.toBe('')
     expect((await client.leases.list()).map((l) => l.id)).not.toContain(seenLease)
+  })
+
+  it("the SDK's own leased operations (import with unpack, container create) never enter AsyncLocalStorage", async () => {
+    // On Node 22 the first AsyncLocalStorage.run turns promise hooks on for the whole process: the SDK's
+    // operations carry their lease on a lease view of the client instead; only withLease's callers pay.
+    const dir = await mkdtemp(join(tmpdir(), 'csdk-leases-als-'))
+    const run = vi.spyOn(AsyncLocalStorage.prototype, 'run')
+    const enterWith = vi.spyOn(AsyncLocalStorage.prototype, 'enterWith')
+    try {
+      const before = new Set((await client.leases.list()).map((l) => l.id))
+      const archive = join(dir, 'busybox.tar')
+      await writeBusyboxImageArchive(archive, { name: 'docker.io/library/busybox:leases-als' })
+      const [imported] = await client.images.import(archive)
+      expect(imported?.name).toBe('docker.io/library/busybox:leases-als')
+      const image = await client.images.get('docker.io/library/busybox:leases-als')
+      expect(await image.isUnpacked()).toBe(true)
+      const container = await client.containers.create(uniqueId('leases-als'), { image, args: ['true'] })
+      const task = await container.newTask()
+      const exited = task.wait()
+      await task.start()
+      expect((await exited).exitCode).toBe(0)
+      await task.delete()
+      await container.delete()
+      expect(run).not.toHaveBeenCalled()
+      expect(enterWith).not.toHaveBeenCalled()
+      // Their leases are gone (no renewing chain was left behind).
+      expect((await client.leases.list()).map((l) => l.id).filter((id) => !before.has(id))).toEqual([])
+      // withLease still puts its lease in the async context for the calls inside it.
+      await client.withLease(async (leaseId) => expect(currentLease()).toBe(leaseId))
+      expect(run).toHaveBeenCalled()
+    } finally {
+      run.mockRestore()
+      enterWith.mockRestore()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('rejects invalid lease ids before calling', async () => {

@@ -71,6 +71,8 @@ export class ContentStore {
   constructor(
     private readonly services: Services,
     private readonly scope: NamespaceScope,
+    // The lease id the client's calls carry now (a write stream keeps the one it opened with).
+    private readonly leaseNow: () => string | undefined,
   ) {}
 
   /**
@@ -153,7 +155,7 @@ export class ContentStore {
    * `lockWaitMs` (default 10 minutes), then fails with containerd's `UnavailableError`.
    */
   async writer(ref: string, options: ContentWriterOptions = {}): Promise<ContentWriter> {
-    return this.scope.guard.run(this.scope.namespace, () => ContentWriter.open(this.services, ref, options))
+    return this.scope.guard.run(this.scope.namespace, () => ContentWriter.open(this.services, ref, options, this.leaseNow))
   }
 
   /**
@@ -178,7 +180,7 @@ export class ContentStore {
     if (size !== undefined) writerOptions.total = size
     let writer: ContentWriter
     try {
-      writer = await ContentWriter.open(this.services, ref, writerOptions)
+      writer = await ContentWriter.open(this.services, ref, writerOptions, this.leaseNow)
     } catch (err) {
       if (err instanceof AlreadyExistsError && options.expected !== undefined) return this.existing(options.expected, options)
       throw err

@@ -12,7 +12,6 @@ import { AsyncQueue } from '../../util/async-queue.js'
 import { digestAlgorithm, validateDigest, type Digest } from './digest.js'
 import type { PreEncoded } from '../../grpc/pre-encoded.js'
 import { encodeWriteMessage } from './write-message.js'
-import { currentLease } from '../lease-context.js'
 
 /** containerd's content service takes writes of up to 1 MiB per message (DESIGN.md). */
 export const WRITE_CHUNK_BYTES = 1024 * 1024
@@ -114,6 +113,14 @@ export class ContentWriter implements AsyncDisposable {
     return this.written
   }
 
+  /**
+   * @internal Whether the client's calls now carry another lease than the write stream opened with: a
+   * renewing lease renewed since. That lease expires soon, so close and reopen the writer before committing.
+   */
+  get leaseChanged(): boolean {
+    return this.streamLease !== this.leaseNow()
+  }
+
   private written: number
   // Bytes handed to containerd; `written - sent` wait in `gathered` or `slot`.
   private sent = 0
@@ -126,11 +133,8 @@ export class ContentWriter implements AsyncDisposable {
   private readonly expected: Digest | undefined
   private hash: Hash | undefined
   private readonly requests = new AsyncQueue<Request | PreEncoded>(WRITES_IN_FLIGHT)
-  /**
-   * @internal The lease the write stream carries (containerd adds the ingest, and on commit the blob, to
-   * it). Inside a renewing lease that renewed since, close and reopen the writer before committing.
-   */
-  readonly streamLease: string | undefined
+  // The lease the write stream carries (containerd adds the ingest, and on commit the blob, to it).
+  private readonly streamLease: string | undefined
   private readonly pending: Pending[] = []
   private failure: unknown
   private finished = false
@@ -142,6 +146,7 @@ export class ContentWriter implements AsyncDisposable {
     ref: string,
     options: ContentWriterOptions,
     private readonly callOptions: CallOptions,
+    private readonly leaseNow: () => string | undefined,
   ) {
     this.ref = ref
     this.written = 0
@@ -149,14 +154,15 @@ export class ContentWriter implements AsyncDisposable {
     this.expected = options.expected
     this.hash = options.verify === false ? undefined : createHash(options.expected !== undefined ? digestAlgorithm(options.expected) : 'sha256')
     this.refBytes = Buffer.from(ref)
-    this.streamLease = currentLease()
+    this.streamLease = leaseNow()
   }
 
   /**
    * @internal Opens the write stream and reads the ingest's status; while another writer holds the ref,
-   * waits and retries (see {@link ContentWriterOptions.lockWaitMs}).
+   * waits and retries (see {@link ContentWriterOptions.lockWaitMs}). `leaseNow` gives the lease id the
+   * client's calls carry now (the stream carries the one current when it opens).
    */
-  static async open(services: Services, ref: string, options: ContentWriterOptions = {}): Promise<ContentWriter> {
+  static async open(services: Services, ref: string, options: ContentWriterOptions, leaseNow: () => string | undefined): Promise<ContentWriter> {
     if (ref === '') throw new InvalidArgumentError('a content writer needs a non-empty ref')
     if (options.expected !== undefined) validateDigest(options.expected)
     if (options.total !== undefined && (!Number.isSafeInteger(options.total) || options.total < 0)) {
@@ -168,7 +174,7 @@ export class ContentWriter implements AsyncDisposable {
     let backoff = LOCK_FIRST_BACKOFF_MS
     for (let attempt = 1; ; attempt++) {
       try {
-        return await ContentWriter.openOnce(services, ref, options)
+        return await ContentWriter.openOnce(services, ref, options, leaseNow)
       } catch (err) {
         if (!isLockedError(err) || attempt >= LOCK_MAX_ATTEMPTS) throw err
         const sleep = Math.min(Math.random() * backoff, deadline - Date.now())
@@ -180,9 +186,9 @@ export class ContentWriter implements AsyncDisposable {
     }
   }
 
-  private static async openOnce(services: Services, ref: string, options: ContentWriterOptions): Promise<ContentWriter> {
+  private static async openOnce(services: Services, ref: string, options: ContentWriterOptions, leaseNow: () => string | undefined): Promise<ContentWriter> {
     const callOptions: CallOptions = { signal: options.signal, timeoutMs: options.timeoutMs }
-    const writer = new ContentWriter(services, ref, options, callOptions)
+    const writer = new ContentWriter(services, ref, options, callOptions, leaseNow)
     writer.startReading()
     const status = await writer.send({
       action: WriteAction.STAT,

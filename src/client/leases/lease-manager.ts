@@ -86,7 +86,10 @@ export interface CreateRenewingLeaseOptions extends CallOptions {
 export interface RenewingLease extends AsyncDisposable {
   /** The id of the lease new calls carry now; it changes at each renewal. */
   readonly id: string
-  /** Runs `fn` with this lease active: every call inside it carries the current lease id. */
+  /**
+   * Runs `fn` with this lease active: every call inside it, through any client, carries the current lease
+   * id (the async context carries it, as in `withLease`).
+   */
   run<T>(fn: () => Promise<T>): Promise<T>
   /** Stops renewing and deletes every lease of the chain (idempotent). */
   delete(options?: DeleteLeaseOptions): Promise<void>
@@ -292,6 +295,18 @@ export class LeaseManager {
    * `fn` throws; a failure to delete it is reported only if `fn` succeeded.
    */
   async withLease<T>(fn: (leaseId: string) => Promise<T>, options: WithLeaseOptions = {}): Promise<T> {
+    // The async context carries the lease (AsyncLocalStorage): only a caller of withLease pays for it.
+    return this.withRenewingLease((lease) => lease.run(() => fn(lease.id)), options)
+  }
+
+  /**
+   * @internal The scope of `withLease` without the async context: runs `fn` with a new renewing lease,
+   * deleted afterwards whether `fn` succeeds or throws (a failure to delete it is reported only if `fn`
+   * succeeded). `fn` makes its calls carry the lease itself (through `client.leased(lease)`), so the
+   * SDK's own operations never enter AsyncLocalStorage, whose promise hooks would then slow every
+   * promise of the process on Node 22.
+   */
+  async withRenewingLease<T>(fn: (lease: RenewingLease) => Promise<T>, options: WithLeaseOptions = {}): Promise<T> {
     const createOptions: CreateRenewingLeaseOptions = { expiresInMs: options.expiresInMs ?? this.operationExpiryMs }
     if (options.labels !== undefined) createOptions.labels = options.labels
     if (options.signal !== undefined) createOptions.signal = options.signal
@@ -301,7 +316,7 @@ export class LeaseManager {
       const lease = await this.createRenewing(createOptions)
       let result: T
       try {
-        result = await lease.run(() => fn(lease.id))
+        result = await fn(lease)
       } catch (err) {
         // Release without the caller's signal: an aborted operation must still clean up.
         await lease.delete({ sync: options.sync ?? false }).catch(() => undefined)

@@ -120,26 +120,26 @@ export async function importImages(client: ClientCore, source: Readable | string
   try {
     // Short and renewed while the import runs: a process killed mid-import pins its blobs for minutes.
     lease = await client.leases.createRenewing({ signal })
-    const result = await lease.run(async (): Promise<ImportedImage[]> => {
-      const archive = await ingestArchive(client, input, { signal })
-      const roots = await archiveRoots(client, archive, namePrefix, signal)
-      // Images nothing would name are not walked: without a record, the lease's end collects them anyway.
-      const named = roots.filter((r) => r.names.length > 0)
-      const walk = await walkImport(client, archive, named.map((r) => r.descriptor), selection, signal)
-      for (const [digest, labels] of walk.labels) await client.content.setLabels(digest, labels, { signal })
-      if (options.unpack !== false) {
-        const done = new Set<string>()
-        for (const root of named) {
-          await unpackImported(client, walk.manifests.get(root.descriptor.digest) ?? [], done, { platform: unpackPlatform, snapshotter, ref: root.names[0] as string, signal })
-        }
+    // Every call of the import carries the lease (its current id: it renews on a long import).
+    const leased = client.leased(lease)
+    const archive = await ingestArchive(leased, input, { signal })
+    const roots = await archiveRoots(leased, archive, namePrefix, signal)
+    // Images nothing would name are not walked: without a record, the lease's end collects them anyway.
+    const named = roots.filter((r) => r.names.length > 0)
+    const walk = await walkImport(leased, archive, named.map((r) => r.descriptor), selection, signal)
+    for (const [digest, labels] of walk.labels) await leased.content.setLabels(digest, labels, { signal })
+    if (options.unpack !== false) {
+      const done = new Set<string>()
+      for (const root of named) {
+        await unpackImported(leased, walk.manifests.get(root.descriptor.digest) ?? [], done, { platform: unpackPlatform, snapshotter, ref: root.names[0] as string, signal })
       }
-      // Records last: until now, failing needs nothing but the lease's removal. A name given twice
-      // keeps its last image, as containerd's import does.
-      const records = new Map<string, OciDescriptor>()
-      for (const root of named) for (const name of root.names) records.set(name, recordTarget(root.descriptor))
-      for (const [name, target] of records) await saveRecord(client, name, target, options.labels, written, signal)
-      return [...records].map(([name, target]) => ({ name, target }))
-    })
+    }
+    // Records last: until now, failing needs nothing but the lease's removal. A name given twice
+    // keeps its last image, as containerd's import does.
+    const records = new Map<string, OciDescriptor>()
+    for (const root of named) for (const name of root.names) records.set(name, recordTarget(root.descriptor))
+    for (const [name, target] of records) await saveRecord(leased, name, target, options.labels, written, signal)
+    const result: ImportedImage[] = [...records].map(([name, target]) => ({ name, target }))
     // Nothing named, nothing kept: collect at once rather than leave the blobs to the next GC.
     await lease.delete(result.length === 0 ? { sync: true } : {})
     return result
