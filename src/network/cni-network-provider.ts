@@ -128,12 +128,17 @@ export class CniNetworkProvider implements NetworkProvider {
       containerId: `${context.namespace}-${context.containerId}`,
       netns: context.netns,
       ifName: `eth${index}`,
-      args: [['IgnoreUnknown', '1']],
+      // A static IPv4 address and MAC go as CNI_ARGS (host-local reads `IP`, tuning and bridge `MAC`), as
+      // nerdctl passes them; an IPv6 one as the `ips` capability.
+      args: [
+        ['IgnoreUnknown', '1'],
+        ...(first && context.ip !== undefined && !context.ip.includes(':') ? [['IP', context.ip] as [string, string]] : []),
+        ...(first && context.mac !== undefined ? [['MAC', context.mac] as [string, string]] : []),
+      ],
       capabilityArgs: {
         // Ports are published on the first network, as Docker does: one DNAT target per host port.
         ...(first && ports.length > 0 ? { portMappings: ports } : {}),
-        ...(first && context.ip !== undefined ? { ips: [context.ip] } : {}),
-        ...(first && context.mac !== undefined ? { mac: context.mac } : {}),
+        ...(first && context.ip?.includes(':') === true ? { ips: [context.ip] } : {}),
       },
     }
   }

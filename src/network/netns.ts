@@ -6,7 +6,8 @@
  * namespace goes when the container is stopped or removed through the SDK.
  *
  * Made with util-linux's `unshare --net=<file>`, which creates the namespace and bind-mounts it on the
- * file (Node cannot call unshare(2) or mount(2) itself); removed with `umount` and unlink.
+ * file (Node cannot call unshare(2) or mount(2) itself) and runs iproute2's `ip` in it to bring loopback
+ * up; removed with `umount` and unlink.
  */
 
 import { spawn } from 'node:child_process'
@@ -32,7 +33,9 @@ export async function createNetns(path: string): Promise<void> {
   await removeNetns(path)
   await writeFile(path, '', { mode: 0o444, flag: 'wx' })
   try {
-    await runTool('unshare', [`--net=${path}`, 'true'])
+    // Inside the new namespace, loopback is brought up: runc does that only for namespaces it makes itself
+    // (a path-joined one is taken as it is), and a server on 127.0.0.1 in the container needs it.
+    await runTool('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up'])
   } catch (err) {
     await rm(path, { force: true })
     throw err

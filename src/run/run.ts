@@ -119,6 +119,7 @@ export async function runContainer(client: ClientCore, reference: string, option
   let io: RunIo | undefined
   let loggerStart: Promise<BinaryLogger> | undefined
   let networkMade = false
+  let attaching: Promise<unknown> | undefined
   try {
     await createStateDir(stateDir, { ...(hostname !== undefined ? { hostname } : {}), portMappings: network.ports })
     networkMade = true
@@ -159,6 +160,10 @@ export async function runContainer(client: ClientCore, reference: string, option
       ...(parsedRestart !== undefined ? restartLabels(parsedRestart, logUri !== undefined ? { logUri } : {}) : {}),
       ...network.labels,
     }
+    // The network is attached while the container is created (the spec only names the namespace's path;
+    // runc needs it at task creation): CNI's plugins take longer than the create, so this hides the create.
+    attaching = network.attach(options.signal)
+    attaching.catch(() => undefined) // awaited below, or by the undo
     container = await createContainer(client, id, {
       ...containerOptions(options),
       image,
@@ -172,7 +177,7 @@ export async function runContainer(client: ClientCore, reference: string, option
         withNerdctlAnnotations(labels),
       ],
     })
-    await network.attach(options.signal)
+    await attaching
     if (detach) {
       task = await container.newTask({ ...callOptions, stdio: { logUri: logUri as string, ...(tty ? { terminal: true } : {}) } })
       await task.start(callOptions)
@@ -229,6 +234,8 @@ export async function runContainer(client: ClientCore, reference: string, option
       logFile?.destroy()
       ;(await loggerStart?.catch(() => undefined))?.kill()
     }
+    // A failed create leaves the attach running: settled before it is undone.
+    await attaching?.catch(() => undefined)
     await undo(names, name, id, stateDir, container, task, networkMade ? network.detach : undefined)
     throw err
   }

@@ -38,7 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await mkdir(String(netconf), { recursive: true })
   }
   const dropNetconf = async (): Promise<void> => {
-    await dropNetconf()
+    if (netconf !== undefined && netconf !== '') await rm(String(netconf), { recursive: true, force: true })
   }
   const external = process.env['CONTAINERD_ADDRESS']
   if (external !== undefined && external !== '') {

@@ -39,6 +39,10 @@ export async function connectTestClient(label: string): Promise<Client> {
 /** Deletes every object in the client's namespace, then the namespace. Best effort, bounded. */
 export async function sweepNamespace(client: Client): Promise<void> {
   const s = client.services
+  // Docker's removal first: it also detaches networks (netns, addresses, port rules) and frees names.
+  for (const { id } of (await s.containers.list({})).containers) {
+    await (await client.containers.get(id)).remove({ force: true }).catch(() => undefined)
+  }
   for (const { id } of (await s.containers.list({})).containers) await s.containers.delete({ id }).catch(() => undefined)
   for (const { name } of (await s.images.list({})).images) await s.images.delete({ name, sync: true }).catch(() => undefined)
   for (const lease of await client.leases.list()) await client.leases.delete(lease.id, { sync: true }).catch(() => undefined)

@@ -1,0 +1,327 @@
+// Container networking end to end with Debian's real CNI plugins and iptables, mirroring nerdctl's
+// networking tests (cmd/nerdctl/container/container_run_network_linux_test.go, network/*_test.go):
+// published ports, chosen host ports, ports in use, name lookup on user networks, container: mode,
+// internal networks, many containers at once, stop/start, the restart monitor, and nothing left after
+// removal. Traffic goes only to ports published on 127.0.0.1, or from inside containers.
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { Client, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type DetachedRun, type RunOptions } from '../../src/index.js'
+import { NETNS_LABEL } from '../../src/network/container-network.js'
+import { connectTestClient, daemonAddress, daemonLine } from '../env/test-client.js'
+import { runnableBusybox } from '../env/runnable-image.js'
+
+const base = await connectTestClient('network')
+const IMAGE = 'docker.io/library/busybox:network'
+// Each line's tests run beside the others' (their own CNI conf dirs): user networks get subnets of their own.
+const LINE_OCTET = ({ '1.6': 61, '1.7': 71, '2.x': 72 } as Record<string, number>)[daemonLine()] ?? 79
+const suffix = `${daemonLine().replace('.', '')}${Math.floor(Math.random() * 1e4)}`
+let client: Client
+let dataRoot: string
+
+beforeAll(async () => {
+  dataRoot = await mkdtemp(join(tmpdir(), 'csdk-network-'))
+  client = await Client.connect({ address: daemonAddress(), namespace: base.namespace, dataRoot })
+  await runnableBusybox(client, IMAGE)
+})
+afterAll(async () => {
+  for (const c of await client.containers.list()) await c.remove({ force: true }).catch(() => undefined)
+  await client.networks.prune().catch(() => undefined)
+  client.close()
+  await rm(dataRoot, { recursive: true, force: true })
+})
+
+/** busybox httpd serving /etc on `port` in the container, detached. */
+async function startWeb(options: Omit<RunOptions, 'detach'> = {}): Promise<DetachedRun> {
+  return client.run(IMAGE, { args: ['httpd', '-f', '-p', '8080', '-h', '/etc'], ...options, detach: true })
+}
+
+/** GETs a URL until it answers (bounded: 5 s), returning status and body. */
+async function fetchSoon(url: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (let i = 0; i < 200 && Date.now() < deadline; i++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) })
+      return { status: res.status, body: await res.text() }
+    } catch (err) {
+      last = err
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms: ${String(last)}`)
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+/** What a container left on the host: its netns, host-local IP files, iptables lines naming it. */
+function leftovers(namespace: string, id: string, netns: string | undefined, ip: string | undefined): string[] {
+  const found: string[] = []
+  if (netns !== undefined && existsSync(netns)) found.push(`netns ${netns}`)
+  const fullId = `${namespace}-${id}`
+  const ipam = '/var/lib/cni/networks'
+  if (existsSync(ipam)) {
+    for (const net of readdirSync(ipam)) {
+      for (const file of readdirSync(join(ipam, net))) {
+        const path = join(ipam, net, file)
+        try {
+          if (readFileSync(path, 'utf8').startsWith(fullId)) found.push(`ip file ${path}`)
+        } catch {
+          // a lock file or one removed meanwhile
+        }
+      }
+    }
+  }
+  const rules = execFileSync('iptables-save', { encoding: 'utf8' }).split('\n')
+  for (const line of rules) {
+    if (line.includes(fullId) || (ip !== undefined && new RegExp(`\\b${ip.replace(/\./g, '\\.')}\\b`).test(line))) found.push(`iptables ${line}`)
+  }
+  return found
+}
+
+describe('published ports', () => {
+  it('serves a published port on 127.0.0.1, shows it in ports() and inspect(), and leaves nothing after removal', async () => {
+    const port = await freePort()
+    const web = await startWeb({ name: `web-${suffix}`, ports: [`127.0.0.1:${port}:8080`] })
+    const info = await web.info()
+    const inspect = await web.inspect()
+    const ip = inspect.NetworkSettings.IPAddress
+    expect(ip).toMatch(/^10\.4\.0\.\d+$/)
+    expect(inspect.NetworkSettings.Networks['bridge']?.IPAddress).toBe(ip)
+    expect(inspect.NetworkSettings.Ports['8080/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(port) }])
+    expect(await web.ports()).toEqual([{ HostPort: port, ContainerPort: 8080, Protocol: 'tcp', HostIP: '127.0.0.1' }])
+    const res = await fetchSoon(`http://127.0.0.1:${port}/passwd`)
+    expect(res.status).toBe(200)
+    expect(res.body).toContain('root:x:0:0')
+    const netns = info.labels[NETNS_LABEL]
+    expect(netns).toBeDefined()
+    expect(leftovers(client.namespace, web.id, netns, ip)).not.toEqual([])
+    await web.remove({ force: true })
+    expect(leftovers(client.namespace, web.id, netns, ip)).toEqual([])
+  })
+
+  it("chooses a free host port for '8080' and serves on it", async () => {
+    await using web = await startWeb({ ports: ['127.0.0.1::8080'] })
+    const [mapping] = await web.ports()
+    expect(mapping?.HostPort).toBeGreaterThan(1024)
+    expect((await fetchSoon(`http://127.0.0.1:${String(mapping?.HostPort)}/group`)).status).toBe(200)
+  })
+
+  it('refuses a host port in use before anything is made', async () => {
+    const server: Server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    try {
+      const before = (await client.containers.list()).length
+      const name = `busy-${suffix}`
+      await expect(startWeb({ name, ports: [`127.0.0.1:${port}:8080`] })).rejects.toBeInstanceOf(ConflictError)
+      expect((await client.containers.list()).length).toBe(before)
+      // The name was not taken.
+      await using again = await startWeb({ name, ports: [`127.0.0.1:${await freePort()}:8080`] })
+      expect(again.name).toBe(name)
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
+  })
+
+  it('refuses a host port another container publishes', async () => {
+    const port = await freePort()
+    await using first = await startWeb({ ports: [`127.0.0.1:${port}:8080`] })
+    expect(first.id).toHaveLength(64)
+    await expect(startWeb({ ports: [`127.0.0.1:${port}:8080`] })).rejects.toBeInstanceOf(ConflictError)
+  })
+
+  it('refuses bad input with typed errors and makes nothing', async () => {
+    const before = (await client.containers.list()).length
+    await expect(startWeb({ ports: ['70000:80'] })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(startWeb({ ports: ['8080:80/icmp'] })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(startWeb({ network: `no-such-net-${suffix}` })).rejects.toBeInstanceOf(NotFoundError)
+    await expect(startWeb({ network: 'host', ports: ['8080'] })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(startWeb({ network: ['host', 'bridge'] })).rejects.toBeInstanceOf(InvalidArgumentError)
+    expect((await client.containers.list()).length).toBe(before)
+  })
+
+  it('rolls back a failed plugin: nothing left, the run rejects with the plugin named', async () => {
+    const broken = await Client.connect({
+      address: daemonAddress(),
+      namespace: client.namespace,
+      dataRoot,
+      network: { cniPluginDirs: [await mkdtemp(join(tmpdir(), 'csdk-no-plugins-'))] },
+    })
+    try {
+      const before = (await client.containers.list()).length
+      const err = await broken.run(IMAGE, { detach: true, args: ['sleep', '30'] }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(Error)
+      expect(String((err as Error).message)).toMatch(/containernetworking-plugins/)
+      expect((await client.containers.list()).length).toBe(before)
+      const netnsDir = '/run/netns'
+      const mine = existsSync(netnsDir) ? readdirSync(netnsDir).filter((f) => f.startsWith(`csdk-${client.namespace}-`)) : []
+      for (const f of mine) {
+        // Only running containers of this file may have one.
+        const id = f.slice(`csdk-${client.namespace}-`.length)
+        expect((await client.containers.list()).map((c) => c.id)).toContain(id)
+      }
+    } finally {
+      broken.close()
+    }
+  })
+})
+
+describe('user networks', () => {
+  const n0 = `n0-${suffix}`
+  const n1 = `n1-${suffix}`
+  beforeAll(async () => {
+    await client.networks.create(n0, { subnet: `10.${LINE_OCTET}.10.0/24` })
+    await client.networks.create(n1, { subnet: `10.${LINE_OCTET}.11.0/24` })
+  })
+
+  it('lists, inspects and refuses to remove a network in use', async () => {
+    const names = (await client.networks.list()).map((n) => n.name)
+    expect(names).toEqual(expect.arrayContaining([n0, n1]))
+    await using web = await startWeb({ network: n0, name: `inuse-${suffix}` })
+    const inspect = await client.networks.inspect(n0)
+    expect(inspect.IPAM.Config[0]?.Subnet).toBe(`10.${LINE_OCTET}.10.0/24`)
+    expect(inspect.Containers[web.id]?.Name).toBe(`inuse-${suffix}`)
+    expect(inspect.Containers[web.id]?.IPv4Address).toMatch(new RegExp(`^10\\.${LINE_OCTET}\\.10\\.\\d+/24$`))
+    await expect(client.networks.remove(n0)).rejects.toThrow(FailedPreconditionError)
+    await expect(client.networks.remove(n0)).rejects.toThrow(/is in use/)
+  })
+
+  it('resolves names and name.<network> on one network, not across networks (TestRunHostLookup)', async () => {
+    await using a = await startWeb({ network: n0, name: `a-${suffix}`, hostname: 'a-foobar' })
+    // A resolver nobody answers (loopback): names not in /etc/hosts fail at once instead of waiting on DNS.
+    await using b = await startWeb({ network: n0, name: `b-${suffix}`, dns: ['127.0.0.1'] })
+    await using c = await startWeb({ network: n1, name: `c-${suffix}` })
+    expect([a.id, b.id, c.id]).toHaveLength(3)
+    const probe = async (target: string): Promise<number> => {
+      // (busybox-static's wget crashes with -T: the exec's own deadline bounds it instead.)
+      const exec = await b.exec({ args: ['wget', '-q', '-O', '/dev/null', `http://${target}:8080/passwd`] })
+      return (await exec.output({ timeoutMs: 10_000 })).exitCode
+    }
+    expect(await probe(`a-${suffix}`)).toBe(0)
+    expect(await probe(`a-${suffix}.${n0}`)).toBe(0)
+    expect(await probe('a-foobar')).toBe(0)
+    expect(await probe(`c-${suffix}`)).not.toBe(0)
+    expect(await probe(`c-${suffix}.${n1}`)).not.toBe(0)
+  })
+
+  it('gives a static ip and joins several networks in order', async () => {
+    await using web = await startWeb({ network: [n0, n1], ip: `10.${LINE_OCTET}.10.77` })
+    const inspect = await web.inspect()
+    expect(inspect.NetworkSettings.IPAddress).toBe(`10.${LINE_OCTET}.10.77`)
+    expect(inspect.NetworkSettings.Networks[n1]?.IPAddress).toMatch(new RegExp(`^10\\.${LINE_OCTET}\\.11\\.`))
+    const out = await (await web.exec({ args: ['cat', '/proc/net/dev'] })).output()
+    expect(out.stdout).toMatch(/eth0:/)
+    expect(out.stdout).toMatch(/eth1:/)
+  })
+
+  it('an internal network has no route out', async () => {
+    const internal = `in-${suffix}`
+    await client.networks.create(internal, { subnet: `10.${LINE_OCTET}.12.0/24`, internal: true })
+    try {
+      // /proc/net/route: destination and mask in little-endian hex; a default route has destination 00000000.
+      const { stdout } = await client.run(IMAGE, { network: internal, args: ['cat', '/proc/net/route'], stdio: 'pipe', rm: true })
+      const routes = (stdout ?? '').trim().split('\n').slice(1).map((l) => l.split(/\s+/))
+      expect(routes.length).toBeGreaterThan(0)
+      expect(routes.filter((r) => r[1] === '00000000')).toEqual([])
+    } finally {
+      await client.networks.remove(internal)
+    }
+  })
+
+  it('removes and prunes unused networks', async () => {
+    const spare = `spare-${suffix}`
+    await client.networks.create(spare, { subnet: `10.${LINE_OCTET}.13.0/24` })
+    expect(await client.networks.prune()).toContain(spare)
+    await expect(client.networks.inspect(spare)).rejects.toBeInstanceOf(NotFoundError)
+  })
+})
+
+describe('container: mode and DNS', () => {
+  it('shares a running container network namespace and refuses ports, dns and hostname there (TestSharedNetworkSetup)', async () => {
+    await using web = await startWeb({ name: `shared-${suffix}` })
+    const { stdout, exitCode } = await client.run(IMAGE, {
+      network: `container:shared-${suffix}`,
+      args: ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/group'],
+      stdio: 'pipe',
+      rm: true,
+    })
+    expect(exitCode).toBe(0)
+    expect(stdout).toContain('root:x:0:')
+    for (const extra of [{ ports: ['8080'] }, { dns: ['1.1.1.1'] }, { hostname: 'x' }]) {
+      await expect(client.run(IMAGE, { network: `container:${web.id}`, args: ['true'], ...extra })).rejects.toBeInstanceOf(InvalidArgumentError)
+    }
+  })
+
+  it('writes resolv.conf from dns options and /etc/hosts with addHosts', async () => {
+    const { stdout } = await client.run(IMAGE, {
+      args: ['sh', '-c', 'cat /etc/resolv.conf /etc/hosts /etc/hostname'],
+      dns: ['10.9.9.9'],
+      dnsSearch: ['example.test'],
+      dnsOptions: ['ndots:3'],
+      addHosts: ['db.test:10.1.2.3'],
+      hostname: 'myhost',
+      stdio: 'pipe',
+      rm: true,
+    })
+    expect(stdout).toMatch(/nameserver 10\.9\.9\.9/)
+    expect(stdout).toMatch(/search example\.test/)
+    expect(stdout).toMatch(/options ndots:3/)
+    expect(stdout).toMatch(/10\.1\.2\.3\s+db\.test/)
+    expect(stdout).toMatch(/myhost/)
+  })
+})
+
+describe('lifecycle', () => {
+  it('stop() takes the container off the network, a new task puts it back on and it serves again', async () => {
+    const port = await freePort()
+    await using web = await startWeb({ ports: [`127.0.0.1:${port}:8080`] })
+    const netns = (await web.info()).labels[NETNS_LABEL] as string
+    expect((await fetchSoon(`http://127.0.0.1:${port}/passwd`)).status).toBe(200)
+    await web.stop({ timeout: 1 })
+    expect(existsSync(netns)).toBe(false)
+    await (await web.task()).delete()
+    const task = await web.newTask({ stdio: 'null' })
+    await task.start()
+    expect(existsSync(netns)).toBe(true)
+    expect((await fetchSoon(`http://127.0.0.1:${port}/passwd`)).status).toBe(200)
+  })
+
+  it('20 containers started at once get distinct addresses and all serve', async () => {
+    const webs = await Promise.all(Array.from({ length: 20 }, () => startWeb({ ports: ['127.0.0.1::8080'] })))
+    try {
+      const ips = await Promise.all(webs.map(async (w) => (await w.inspect()).NetworkSettings.IPAddress))
+      expect(new Set(ips).size).toBe(20)
+      const ports = await Promise.all(webs.map(async (w) => (await w.ports())[0]?.HostPort))
+      expect(new Set(ports).size).toBe(20)
+      for (const port of ports) expect((await fetchSoon(`http://127.0.0.1:${String(port)}/group`)).status).toBe(200)
+    } finally {
+      await Promise.all(webs.map((w) => w.remove({ force: true })))
+    }
+  }, 120_000)
+
+  it("a restart: 'always' container killed from outside serves again on its port (TestRunRestart)", async () => {
+    if (daemonLine() === 'external') return
+    const port = await freePort()
+    await using web = await startWeb({ ports: [`127.0.0.1:${port}:8080`], restart: 'always' })
+    expect((await fetchSoon(`http://127.0.0.1:${port}/passwd`)).status).toBe(200)
+    const pid = (await web.task()).pid
+    process.kill(pid, 'SIGKILL')
+    // The monitor re-creates the task within its interval; the namespace (address, port rules) is still there.
+    const interval = inject('restartMonitorIntervalMs')
+    const res = await fetchSoon(`http://127.0.0.1:${port}/passwd`, interval * 10 + 10_000)
+    expect(res.status).toBe(200)
+    expect((await web.task()).pid).not.toBe(pid)
+  }, 60_000)
+})
