@@ -129,7 +129,14 @@ export class ContainerdContainer {
    */
   async newTask(options: CreateTaskOptions = {}): Promise<Task> {
     checkOptionKeys(options, CREATE_TASK_OPTION_KEYS, 'newTask()')
-    const record = await this.record(options)
+    return this.newTaskOf(await this.record(options), options)
+  }
+
+  /**
+   * @internal `newTask` on a record the caller just read (a subclass that needs the record first reads
+   * it once, not twice: one call less per container lifecycle). Options are checked by the caller.
+   */
+  protected async newTaskOf(record: ContainerMessage, options: CreateTaskOptions): Promise<Task> {
     const stdio = options.stdio ?? 'null'
     const wantsTerminal = typeof stdio === 'object' && 'terminal' in stdio && (stdio.terminal === true || !('logUri' in stdio))
     if (wantsTerminal !== specTerminal(record)) {

@@ -51,13 +51,15 @@ export class Container extends ContainerdContainer implements AsyncDisposable {
   override async newTask(options: NewTaskOptions = {}): Promise<Task> {
     checkOptionKeys(options, NEW_TASK_OPTION_KEYS, 'newTask()')
     const { stdio, ...rest } = options
-    const { labels } = await this.info(rest)
+    // The record is read once, for the labels here and for the task (newTaskOf).
+    const record = await this.record(rest)
+    const labels = record.labels
     // stop() took it off its networks: back on them before its process starts.
     await reattachContainerNetwork(this.owner, this.id, labels, rest.signal)
     if (stdio === undefined || typeof stdio !== 'object' || !('jsonFile' in stdio)) {
-      return super.newTask(options as CreateTaskOptions)
+      return this.newTaskOf(record, options as CreateTaskOptions)
     }
-    return super.newTask({ ...rest, stdio: await jsonFileStdio(this.owner, this.id, labels, stdio, rest) })
+    return this.newTaskOf(record, { ...rest, stdio: await jsonFileStdio(this.owner, this.id, labels, stdio, rest) })
   }
 
   /**

@@ -55,9 +55,13 @@ export abstract class ProcessHandle {
     this.stderr = streams.stderr
   }
 
+  /** @internal True once a `wait()` of this handle saw the process exit (an exited process stays stopped). */
+  protected exitSeen = false
+
   /** Resolves when the process exits. Safe to call before `start()`: the call stays open until then. */
   async wait(options?: CallOptions): Promise<ExitStatus> {
     const res = await this.client.services.tasks.wait({ containerId: this.containerId, execId: this.execId }, options)
+    this.exitSeen = true
     return { exitCode: res.exitStatus, exitedAt: toDate(res.exitedAt) }
   }
 

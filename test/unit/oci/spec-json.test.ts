@@ -22,4 +22,15 @@ describe('encodeSpec / decodeSpec', () => {
     expect(encodeSpec(spec, 2)).toBe(JSON.stringify(spec, null, 2))
     expect(decodeSpec(encodeSpec(spec))).toEqual(spec)
   })
+
+  it("leaves the double's text alone where it is a string, not the uint64 maximum", () => {
+    const spec = applySpecOptions(defaultLinuxSpec({ namespace: 'default', id: 'c1' }), [withUlimits(['memlock=-1:-1'])])
+    spec.annotations = { note: '18446744073709552000' }
+    const json = encodeSpec(spec)
+    expect(json).toContain('"note":"18446744073709552000"')
+    expect(json).toContain('"hard":18446744073709551615')
+    const plain = defaultLinuxSpec({ namespace: 'default', id: 'c1' })
+    plain.annotations = { note: '18446744073709552000' }
+    expect(encodeSpec(plain)).toBe(JSON.stringify(plain))
+  })
 })
