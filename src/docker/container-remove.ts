@@ -7,14 +7,20 @@ import { ContainerdContainer } from '../containers/container.js'
 import { markRestartStopping } from '../containers/restart-policy.js'
 import { releaseNerdctlMetadata } from '../nerdctl/release-metadata.js'
 import { detachContainerNetwork } from '../network/container-network.js'
+import { dataStorePath } from '../nerdctl/data-store.js'
+import { NerdctlVolumeStore } from '../volumes/volume-store.js'
+import { removeAnonymousVolumes } from '../volumes/volume-mounts.js'
+import { volumesInUse } from '../volumes/volumes-in-use.js'
 
 /** Options of `container.remove()`. */
 export interface RemoveContainerOptions extends CallOptions {
   /** Kill a running (or paused) task first (`docker rm -f`). Default false: a running container is refused. */
   force?: boolean
+  /** Remove its anonymous volumes too (`docker rm -v`); one another container uses is kept. Default false. */
+  volumes?: boolean
 }
 
-const REMOVE_CONTAINER_OPTION_KEYS = keysOf<RemoveContainerOptions>()({ ...CALL_OPTION_KEYS, force: true })
+const REMOVE_CONTAINER_OPTION_KEYS = keysOf<RemoveContainerOptions>()({ ...CALL_OPTION_KEYS, force: true, volumes: true })
 
 /**
  * Removes a container like `docker rm`: a stopped (or created) task is deleted, a running one only with
@@ -39,7 +45,7 @@ export async function removeContainer(client: ClientCore, id: string, options: R
   }
   // Out of the restart monitor's hands (only now that it will go), or it could start a new task
   // between the two deletes.
-  const { force: _force, ...call } = options
+  const { force: _force, volumes, ...call } = options
   await markRestartStopping(client, id, call)
   if (status !== undefined) await task.delete({ ...call, force: true })
   // Once nothing runs in its namespace, before the record (whose labels say what to detach) goes.
@@ -47,4 +53,8 @@ export async function removeContainer(client: ClientCore, id: string, options: R
   await container.delete(call)
   // Last: the record and snapshot are gone even when the name store or state dir cannot be reached.
   await releaseNerdctlMetadata(id, labels)
+  if (volumes === true) {
+    const dataStore = dataStorePath(client.address, client.dataRoot)
+    await removeAnonymousVolumes(new NerdctlVolumeStore(dataStore, client.namespace), labels, { inUse: () => volumesInUse(client, call) })
+  }
 }

@@ -41,8 +41,12 @@ export class CniNetworkProvider implements NetworkProvider {
     })
   }
 
-  /** The network store of a containerd namespace, in this provider's config dir. */
-  store(namespace: string): NetworkConfigStore {
+  /** @internal The network store of a containerd namespace, in this provider's config dir. */
+  static storeOf(provider: CniNetworkProvider, namespace: string): NetworkConfigStore {
+    return provider.store(namespace)
+  }
+
+  private store(namespace: string): NetworkConfigStore {
     return new NetworkConfigStore({ namespace, ...(this.options.cniConfDir !== undefined ? { confDir: this.options.cniConfDir } : {}) })
   }
 

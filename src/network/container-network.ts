@@ -125,7 +125,7 @@ export async function planContainerNetwork(client: ClientCore, request: NetworkR
   // Checked now, so an unknown network fails before anything is made (the default one is made on attach).
   const provider = networkProvider(client)
   if (provider instanceof CniNetworkProvider) {
-    const store = provider.store(client.namespace)
+    const store = CniNetworkProvider.storeOf(provider, client.namespace)
     for (const name of choice.names) if (name !== 'bridge') await store.get(name)
   }
   const ports = await choosePorts(client, request.ports ?? [])

@@ -46,6 +46,24 @@ export interface NetworkContainer {
   MacAddress: string
 }
 
+/** One address range in `inspect`'s `IPAM.Config`. */
+export interface NetworkIpamConfig {
+  /** The subnet, e.g. `10.4.1.0/24`. */
+  Subnet: string
+  /** The gateway, when set. */
+  Gateway?: string
+  /** The range containers get addresses from, when narrower than the subnet. */
+  IPRange?: string
+}
+
+/** `inspect`'s address management section. */
+export interface NetworkIpam {
+  /** Always `default` (host-local). */
+  Driver: 'default'
+  /** The address ranges. */
+  Config: NetworkIpamConfig[]
+}
+
 /** `client.networks.inspect()`: Docker's network JSON (the fields nerdctl fills). */
 export interface NetworkInspect {
   /** The name. */
@@ -57,7 +75,8 @@ export interface NetworkInspect {
   /** The driver. */
   Driver: string
   /** Address management. */
-  IPAM: { Driver: 'default'; Config: Array<{ Subnet: string; Gateway?: string; IPRange?: string }> }
+  IPAM: NetworkIpam
+
   /** No route out. */
   Internal: boolean
   /** The containers whose labels name it, by id. */
@@ -65,9 +84,6 @@ export interface NetworkInspect {
   /** The labels. */
   Labels: Record<string, string>
 }
-
-/** Options of {@link NetworkStore.create}: the subnet, gateway, range, driver, `internal`, labels, parent and MTU. */
-export type CreateNetworkOptions = NetworkCreateOptions
 
 const PRUNE_OPTION_KEYS = keysOf<CallOptions>()({ ...CALL_OPTION_KEYS })
 
@@ -82,7 +98,7 @@ export class NetworkStore {
    * @throws InvalidArgumentError for a bad or reserved name or option; AlreadyExistsError for a name in use;
    *   ConflictError for a subnet overlapping another network or a host address.
    */
-  async create(name: string, options: CreateNetworkOptions = {}): Promise<NetworkInfo> {
+  async create(name: string, options: NetworkCreateOptions = {}): Promise<NetworkInfo> {
     return infoOf(await this.store().create(name, options))
   }
 
@@ -139,7 +155,7 @@ export class NetworkStore {
 
   private store(): NetworkConfigStore {
     const settings = this.client.networkSettings
-    return CniNetworkProvider.fromSettings(settings).store(this.client.namespace)
+    return CniNetworkProvider.storeOf(CniNetworkProvider.fromSettings(settings), this.client.namespace)
   }
 
   private async usersOf(record: NetworkRecord, options?: CallOptions): Promise<string[]> {

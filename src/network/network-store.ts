@@ -321,7 +321,9 @@ export class NetworkConfigStore {
       throw new AlreadyExistsError(`network with name ${name} already exists`)
     }
     const driver = options.driver ?? 'bridge'
-    const used = await this.#usedSubnets(driver === 'bridge')
+    // The default network's own bridge (`nerdctl0`) carries its subnet once any tool attached a container
+    // to it (nerdctl, or this SDK with another conf dir): that address block is this network, not a clash.
+    const used = await this.#usedSubnets(driver === 'bridge' && !isDefault)
     let subnet: Cidr
     if (options.subnet !== undefined) {
       subnet = parseSubnet(options.subnet)

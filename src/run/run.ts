@@ -21,6 +21,9 @@ import { startBinaryLogger, type BinaryLogger } from '../logs/binary-logger.js'
 import { jsonFileLogUri } from '../logs/logger-uri.js'
 import { detachContainerNetwork, planContainerNetwork } from '../network/container-network.js'
 import { parseNetworkOption } from '../network/network-option.js'
+import { NerdctlVolumeStore } from '../volumes/volume-store.js'
+import { prepareVolumeMounts, removeAnonymousVolumes, withVolumeMounts, type PreparedVolumes } from '../volumes/volume-mounts.js'
+import { volumesInUse } from '../volumes/volumes-in-use.js'
 import type { Task } from '../tasks/task.js'
 import type { TaskStdio } from '../tasks/task-io.js'
 import { openLogFile, RunIo } from './run-io.js'
@@ -110,6 +113,11 @@ export async function runContainer(client: ClientCore, reference: string, option
     signal: options.signal,
   }).catch(dropLogFile)
   const hostname = network.hostname
+  // Volumes (`-v`, and the image's VOLUMEs): made under the volume store's lock together with the record.
+  const volumeStore = new NerdctlVolumeStore(dataStore, client.namespace)
+  const imageConfig = await image.config(callOptions).catch(dropLogFile)
+  const useVolumes = (options.volumes?.length ?? 0) > 0 || Object.keys(imageConfig.config?.Volumes ?? {}).length > 0
+  let volumes: PreparedVolumes | undefined
   const names = new NameStore(dataStore, client.namespace)
   // Checked against containerd: a record a crashed run left under this name is removed first.
   await acquireContainerName(client, dataStore, name, id, callOptions).catch(dropLogFile)
@@ -164,19 +172,36 @@ export async function runContainer(client: ClientCore, reference: string, option
     // runc needs it at task creation): CNI's plugins take longer than the create, so this hides the create.
     attaching = network.attach(options.signal)
     attaching.catch(() => undefined) // awaited below, or by the undo
-    container = await createContainer(client, id, {
-      ...containerOptions(options),
-      image,
-      labels,
-      ...(hostname !== undefined ? { hostname } : {}),
-      specOptions: [
-        ...network.specOptions,
-        ...(hostname !== undefined ? [withHostnameFile(stateDir)] : []),
-        ...(options.specOptions ?? []),
-        // Last: nerdctl's hook reads its labels from the annotations.
-        withNerdctlAnnotations(labels),
-      ],
-    })
+    const createRecord = async (): Promise<ContainerdContainer> => {
+      if (useVolumes) {
+        volumes = await prepareVolumeMounts(volumeStore, options.volumes ?? [], {
+          client,
+          image,
+          imageConfig,
+          ...(options.snapshotter !== undefined ? { snapshotter: options.snapshotter } : {}),
+          otherMountPaths: otherMountPaths(options),
+          ...callOptions,
+        })
+        Object.assign(labels, volumes.labels)
+      }
+      return createContainer(client, id, {
+        ...containerOptions(options),
+        image,
+        labels,
+        ...(hostname !== undefined ? { hostname } : {}),
+        specOptions: [
+          ...network.specOptions,
+          ...(hostname !== undefined ? [withHostnameFile(stateDir)] : []),
+          ...(volumes !== undefined ? [withVolumeMounts(volumes)] : []),
+          ...(options.specOptions ?? []),
+          // Last: nerdctl's hook reads its labels from the annotations.
+          withNerdctlAnnotations(labels),
+        ],
+      })
+    }
+    // nerdctl holds the volume store's lock from making the volumes to recording the container, so a
+    // prune cannot take a new anonymous volume before the container's labels name it.
+    container = useVolumes ? await volumeStore.withLock(createRecord, callOptions) : await createRecord()
     await attaching
     if (detach) {
       task = await container.newTask({ ...callOptions, stdio: { logUri: logUri as string, ...(tty ? { terminal: true } : {}) } })
@@ -217,6 +242,8 @@ export async function runContainer(client: ClientCore, reference: string, option
       await network.detach()
       await container.delete(callOptions)
       await releaseNerdctlMetadata(id, labels)
+      // `--rm` takes the anonymous volumes with it (nerdctl and Docker do); one another container uses stays.
+      await removeAnonymousVolumes(volumeStore, labels, { inUse: () => volumesInUse(client) })
     } else {
       // The process is gone: its addresses and published ports go too (Docker's behaviour); starting the
       // container again attaches it anew.
@@ -237,6 +264,7 @@ export async function runContainer(client: ClientCore, reference: string, option
     // A failed create leaves the attach running: settled before it is undone.
     await attaching?.catch(() => undefined)
     await undo(names, name, id, stateDir, container, task, networkMade ? network.detach : undefined)
+    await volumes?.undo().catch(() => undefined)
     throw err
   }
 }
@@ -299,6 +327,22 @@ async function undo(
   if (container !== undefined) await container.delete().catch(() => undefined)
   await names.release(name, id).catch(() => undefined)
   await rm(stateDir, { recursive: true, force: true })
+}
+
+/** The container paths the `mounts` and `tmpfs` options take (a volume there would be a duplicate mount point). */
+function otherMountPaths(options: RunOptions): string[] {
+  const paths: string[] = []
+  for (const m of options.mounts ?? []) {
+    if (typeof m === 'string') {
+      const target = m.split(':')[1]
+      if (target !== undefined) paths.push(target)
+    } else {
+      paths.push(m.target)
+    }
+  }
+  const tmpfs = options.tmpfs ?? []
+  for (const t of Array.isArray(tmpfs) ? (tmpfs as readonly string[]).map((x) => x.split(':')[0] ?? x) : Object.keys(tmpfs)) paths.push(t)
+  return paths
 }
 
 /** The container options among run()'s (run's own, such as `name` or `detach`, are not create's to see). */

@@ -12,6 +12,7 @@ import type { LogEntry } from '../logs/log-entry.js'
 import type { Container } from '../docker/container.js'
 import { ContainerStore } from '../docker/container-store.js'
 import { NetworkStore } from '../network/network-manager.js'
+import { VolumeStore } from '../volumes/volume-manager.js'
 import { runContainer, type CompletedRun, type DetachedRun } from '../run/run.js'
 import type { RunOptions } from '../run/run-options.js'
 import type { ConnectOptions } from '../client/client-options.js'
@@ -40,6 +41,8 @@ export class Client extends ClientCore {
   readonly containers: ContainerStore = new ContainerStore(this)
   /** Networks (nerdctl's `network create / ls / inspect / rm / prune`) containers of this namespace join with `run({ network })`. */
   readonly networks: NetworkStore = new NetworkStore(this)
+  /** Volumes (nerdctl's `volume create / ls / inspect / rm / prune`) containers of this namespace mount with `run({ volumes })`. */
+  readonly volumes: VolumeStore = new VolumeStore(this)
 
   /**
    * Connects to containerd and checks the connection with a `Version` call.

@@ -23,7 +23,7 @@ import { parseBindMount, structuredBindMount, type BindMountSpec, type ParseBind
 import type { Mount } from '../oci/runtime-spec.js'
 import type { SpecOption } from '../oci/spec-options.js'
 import { parseVolumeSpec, type VolumeSpec } from './volume-spec.js'
-import { anonymousVolumeName, ANONYMOUS_VOLUME_LABEL, validateVolumeName, type VolumeStore, type VolumeUsage } from './volume-store.js'
+import { anonymousVolumeName, ANONYMOUS_VOLUME_LABEL, validateVolumeName, type NerdctlVolumeStore, type VolumeUsage } from './volume-store.js'
 
 const run = promisify(execFile)
 
@@ -100,7 +100,7 @@ interface Planned {
  * @throws InvalidArgumentError for a bad spec, two mounts at one path, or a forbidden image `VOLUME`
  *   (`/`, `/dev`, `/sys`, `/proc`); NotFoundError when the image is not unpacked; errors of mount(8)/cp.
  */
-export async function prepareVolumeMounts(store: VolumeStore, specs: readonly string[], options: PrepareVolumeMountsOptions = {}): Promise<PreparedVolumes> {
+export async function prepareVolumeMounts(store: NerdctlVolumeStore, specs: readonly string[], options: PrepareVolumeMountsOptions = {}): Promise<PreparedVolumes> {
   if (!Array.isArray(specs)) throw new InvalidArgumentError('volumes must be an array of strings such as ["data:/data", "/host:/mnt:ro"]')
   if (options.image !== undefined && options.client === undefined) {
     throw new InvalidArgumentError('prepareVolumeMounts: pass `client` with `image` (the image is mounted through it to copy its content)')
@@ -180,7 +180,7 @@ export interface RemoveAnonymousVolumesOptions extends CallOptions {
  * Removes the anonymous volumes a container's `nerdctl/anonymous-volumes` label names (`docker rm -v`),
  * after the container is gone. Volumes already gone are skipped. Returns the names removed.
  */
-export async function removeAnonymousVolumes(store: VolumeStore, labels: Readonly<Record<string, string>>, options: RemoveAnonymousVolumesOptions = {}): Promise<string[]> {
+export async function removeAnonymousVolumes(store: NerdctlVolumeStore, labels: Readonly<Record<string, string>>, options: RemoveAnonymousVolumesOptions = {}): Promise<string[]> {
   const raw = labels[NerdctlLabel.anonymousVolumes]
   if (raw === undefined || raw === '') return []
   let names: unknown
@@ -196,7 +196,7 @@ export async function removeAnonymousVolumes(store: VolumeStore, labels: Readonl
 }
 
 /** Makes what the plan needs (host dirs, volumes; `created` gets the new volumes' names), then copies the image's content up. */
-async function makeVolumes(store: VolumeStore, plan: Planned[], created: string[], options: PrepareVolumeMountsOptions): Promise<void> {
+async function makeVolumes(store: NerdctlVolumeStore, plan: Planned[], created: string[], options: PrepareVolumeMountsOptions): Promise<void> {
   for (const item of plan) {
     const spec = item.spec
     if (spec.type === 'bind') {
@@ -241,7 +241,7 @@ function isValid(name: string): boolean {
   }
 }
 
-function prepareMount(store: VolumeStore, item: Planned, options: ParseBindMountOptions): PreparedMount {
+function prepareMount(store: NerdctlVolumeStore, item: Planned, options: ParseBindMountOptions): PreparedMount {
   const spec = item.spec
   if (spec.type === 'bind') {
     const text = `${spec.source}:${spec.destination}${spec.mode === '' ? '' : `:${spec.mode}`}`

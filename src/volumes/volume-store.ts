@@ -59,19 +59,19 @@ export interface VolumeInfo {
   Size?: number
 }
 
-/** Options of {@link VolumeStore.create}. */
+/** Options of {@link NerdctlVolumeStore.create}. */
 export interface CreateVolumeOptions extends DirLockOptions {
   /** Labels written to `volume.json`. Ignored when the volume exists already (as in nerdctl and Docker). */
   labels?: Readonly<Record<string, string>>
 }
 
-/** Options of {@link VolumeStore.inspect}. */
+/** Options of {@link NerdctlVolumeStore.inspect}. */
 export interface InspectVolumeOptions extends DirLockOptions {
   /** Also compute `Size` (walks the whole volume). Default false. */
   size?: boolean
 }
 
-/** Options of {@link VolumeStore.list}. */
+/** Options of {@link NerdctlVolumeStore.list}. */
 export interface ListVolumesOptions extends InspectVolumeOptions {
   /**
    * `docker volume ls --filter` values: `label=<key>` or `label=<key>=<value>` (all must match),
@@ -89,13 +89,13 @@ export interface ListVolumesOptions extends InspectVolumeOptions {
  */
 export type VolumeUsage = () => Promise<ReadonlyMap<string, readonly string[]>>
 
-/** Options of {@link VolumeStore.remove}. */
+/** Options of {@link NerdctlVolumeStore.remove}. */
 export interface RemoveVolumeOptions extends DirLockOptions {
   /** Asked under the store's lock; a volume some container uses is not removed. Default: nothing is checked. */
   inUse?: VolumeUsage
 }
 
-/** Options of {@link VolumeStore.prune}. */
+/** Options of {@link NerdctlVolumeStore.prune}. */
 export interface PruneVolumesOptions extends DirLockOptions {
   /** Asked under the store's lock; volumes in use are kept. Required: pruning blind would remove volumes in use. */
   inUse: VolumeUsage
@@ -114,7 +114,7 @@ export const REMOVE_VOLUME_OPTION_KEYS = keysOf<RemoveVolumeOptions>()({ ...CALL
 /** Known keys of {@link PruneVolumesOptions}. */
 export const PRUNE_VOLUMES_OPTION_KEYS = keysOf<PruneVolumesOptions>()({ ...CALL_OPTION_KEYS, inUse: true, all: true })
 
-/** What {@link VolumeStore.ensure} did. */
+/** What {@link NerdctlVolumeStore.ensure} did. */
 export interface EnsuredVolume {
   /** The volume. */
   volume: VolumeInfo
@@ -148,7 +148,7 @@ export function anonymousVolumeName(): string {
   return randomBytes(32).toString('hex')
 }
 
-// The store locks the current async context holds (see VolumeStore.withLock); `active` turns false when
+// The store locks the current async context holds (see NerdctlVolumeStore.withLock); `active` turns false when
 // the lock is released, so a callback that outlives the locked section does not take itself for the holder.
 interface HeldLock {
   dir: string
@@ -165,7 +165,7 @@ export function volumeStoreDir(dataStore: string, namespace: string): string {
  * The volume store of one namespace in one nerdctl data store. Every method holds the store directory's
  * lock for its duration, so it is safe against concurrent calls here, in other processes and in nerdctl.
  */
-export class VolumeStore {
+export class NerdctlVolumeStore {
   /** The store's directory, `<data store>/volumes/<namespace>`. */
   readonly dir: string
 

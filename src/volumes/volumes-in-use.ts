@@ -30,7 +30,7 @@ export function volumesOfContainer(labels: Readonly<Record<string, string>>): st
 
 /**
  * Volume name → ids of the containers (in the client's namespace) whose labels say they use it. Pass
- * `() => volumesInUse(client)` as the `inUse` of `VolumeStore.remove` and `prune`.
+ * `() => volumesInUse(client)` as the `inUse` of `NerdctlVolumeStore.remove` and `prune`.
  */
 export async function volumesInUse(client: ClientCore, options: CallOptions = {}): Promise<Map<string, string[]>> {
   const { containers } = await client.services.containers.list({}, options)

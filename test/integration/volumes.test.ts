@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Client, FailedPreconditionError, InvalidArgumentError, NotFoundError, type Image } from '../../src/index.js'
 import type { ImageConfig } from '../../src/image-spec/image-config.js'
 import { prepareVolumeMounts, removeAnonymousVolumes, withVolumeMounts, type PreparedVolumes } from '../../src/volumes/volume-mounts.js'
-import { VolumeStore } from '../../src/volumes/volume-store.js'
+import { NerdctlVolumeStore } from '../../src/volumes/volume-store.js'
 import { volumesInUse } from '../../src/volumes/volumes-in-use.js'
 import { runnableBusybox, uniqueId } from '../env/runnable-image.js'
 import { connectTestClient, daemonAddress } from '../env/test-client.js'
@@ -18,13 +18,13 @@ const IMAGE = 'docker.io/library/busybox:volumes'
 let client: Client
 let dataRoot: string
 let image: Image
-let store: VolumeStore
+let store: NerdctlVolumeStore
 
 beforeAll(async () => {
   dataRoot = await mkdtemp(join(tmpdir(), 'csdk-volumes-'))
   client = await Client.connect({ address: daemonAddress(), namespace: base.namespace, dataRoot })
   image = await runnableBusybox(client, IMAGE)
-  store = new VolumeStore(client.dataStore, client.namespace)
+  store = new NerdctlVolumeStore(client.dataStore, client.namespace)
 })
 afterAll(async () => {
   client?.close()
@@ -49,7 +49,7 @@ async function runWith(prepared: PreparedVolumes, script: string): Promise<{ id:
   }
 }
 
-describe('VolumeStore', () => {
+describe('NerdctlVolumeStore', () => {
   it('creates, lists, inspects and removes in the data store', async () => {
     const volume = await store.create('crud', { labels: { app: 'web' } })
     expect(volume).toMatchObject({ Name: 'crud', Driver: 'local', Scope: 'local', Labels: { app: 'web' } })

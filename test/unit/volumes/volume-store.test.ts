@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../../src/grpc/errors.js'
 import { readMountLabels } from '../../../src/nerdctl/labels.js'
 import { prepareVolumeMounts, removeAnonymousVolumes, resolveInRoot, withVolumeMounts } from '../../../src/volumes/volume-mounts.js'
-import { parseLabels, volumeJson, VolumeStore, volumeStoreDir } from '../../../src/volumes/volume-store.js'
+import { parseLabels, volumeJson, NerdctlVolumeStore, volumeStoreDir } from '../../../src/volumes/volume-store.js'
 import { volumesOfContainer } from '../../../src/volumes/volumes-in-use.js'
 import type { Spec } from '../../../src/oci/runtime-spec.js'
 
@@ -18,13 +18,13 @@ beforeAll(async () => {
 })
 afterAll(async () => rm(root, { recursive: true, force: true }))
 
-function newStore(): VolumeStore {
-  return new VolumeStore(join(root, `store-${n++}`), 'ns')
+function newStore(): NerdctlVolumeStore {
+  return new NerdctlVolumeStore(join(root, `store-${n++}`), 'ns')
 }
 
 const none = async (): Promise<Map<string, string[]>> => new Map()
 
-describe('VolumeStore', () => {
+describe('NerdctlVolumeStore', () => {
   it('writes nerdctl\'s layout: volume.json with labels, and _data', async () => {
     const store = newStore()
     const volume = await store.create('data', { labels: { b: '2', a: '1' } })
@@ -107,7 +107,7 @@ describe('VolumeStore', () => {
   })
 })
 
-describe('VolumeStore.list filters and option checks', () => {
+describe('NerdctlVolumeStore.list filters and option checks', () => {
   it('filters by label, name and dangling', async () => {
     const store = newStore()
     await store.create('web-data', { labels: { app: 'web', tier: 'front' } })
@@ -134,7 +134,7 @@ describe('VolumeStore.list filters and option checks', () => {
   })
 })
 
-describe('VolumeStore.withLock', () => {
+describe('NerdctlVolumeStore.withLock', () => {
   it('lets calls inside it run under the lock it holds, and keeps others out until it settles', async () => {
     const store = newStore()
     const order: string[] = []
