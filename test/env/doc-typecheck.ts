@@ -61,6 +61,7 @@ function docTsconfig(): object {
       paths: {
         'containerd-sdk': [join(REPO_ROOT, 'src', 'index.ts')],
         'containerd-sdk/testing': [join(REPO_ROOT, 'src', 'testing', 'index.ts')],
+        'containerd-sdk/network': [join(REPO_ROOT, 'src', 'network', 'index.ts')],
       },
     },
     include: ['*.ts'],

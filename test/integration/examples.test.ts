@@ -44,4 +44,40 @@ describe('examples', () => {
       client.close()
     }
   })
+
+  it('web serves on a published port on the default bridge and removes itself', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/web/main.ts'], {
+      env: { ...process.env, CONTAINERD_ADDRESS: daemonAddress() },
+      timeout: 60_000,
+    })
+    expect(stdout).toMatch(/^container web at 10\.4\.0\.\d+ on bridge, 8080\/tcp published on 127\.0\.0\.1:\d+$/m)
+    expect(stdout).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/passwd -> 200 root:x:0:0:/m)
+    const client = await Client.connect({ address: daemonAddress(), namespace: 'web-example' })
+    try {
+      expect(await client.containers.list()).toEqual([])
+    } finally {
+      if (daemonLine() !== 'external') await sweepNamespace(client)
+      client.close()
+    }
+  })
+
+  it('faas deploys functions on its own network, invokes them by name and IP, scales to zero and back, redeploys, removes', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/faas/main.ts'], {
+      env: { ...process.env, CONTAINERD_ADDRESS: daemonAddress() },
+      timeout: 120_000,
+    })
+    expect(stdout).toMatch(/^invoke hello by name: hello says hi$/m)
+    expect(stdout).toMatch(/^invoke echo at 10\.\d+\.\d+\.\d+: echo says echo$/m)
+    expect(stdout).toMatch(/^hello scaled up again: hello says hi$/m)
+    expect(stdout).toMatch(/^hello redeployed: hello says hello again$/m)
+    expect(stdout).toMatch(/^network faas-example removed$/m)
+    const client = await Client.connect({ address: daemonAddress(), namespace: 'faas-example' })
+    try {
+      expect(await client.containers.list()).toEqual([])
+      expect((await client.networks.list()).map((n) => n.name)).not.toContain('faas-example')
+    } finally {
+      if (daemonLine() !== 'external') await sweepNamespace(client)
+      client.close()
+    }
+  }, 150_000)
 })
