@@ -305,8 +305,12 @@ export async function detachContainerNetwork(client: ClientCore, id: string, lab
 export async function reattachContainerNetwork(client: ClientCore, id: string, labels: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<void> {
   const found = await contextOf(client, id, labels)
   if (found === undefined || (await exists(found.context.netns))) return
+  const provider = networkProvider(client)
+  // Attachments still recorded with no namespace: the host rebooted (the bind mount is gone, host-local's
+  // address files are not). Released first, so no address is held twice (nerdctl #3355, #2933).
+  if ((await provider.inspect(found.context).catch(() => [])).length > 0) await provider.teardown(found.context).catch(() => undefined)
   const extraHosts = parseList(labels[NerdctlLabel.extraHosts])
-  await attachNetwork(networkProvider(client), found.hosts, { ...found.context, ...(signal !== undefined ? { signal } : {}) }, { name: labels[NerdctlLabel.name] ?? id, extraHosts })
+  await attachNetwork(provider, found.hosts, { ...found.context, ...(signal !== undefined ? { signal } : {}) }, { name: labels[NerdctlLabel.name] ?? id, extraHosts })
 }
 
 /** What a container the SDK attached is attached to now (for inspect); empty for others. */
