@@ -148,7 +148,11 @@ export async function planContainerNetwork(client: ClientCore, request: NetworkR
     extraHosts,
     labels: { [NETNS_LABEL]: netns },
     specOptions: [withNetworkNamespacePath(netns), ownFiles()],
-    prepare: writeOwnFiles,
+    // The hosts file comes with the attach (HostsStore.acquire makes it), before the task needs it: one
+    // locked store operation less on the way.
+    prepare: async () => {
+      await writeResolvConf(stateDir, request)
+    },
     attach: (signal) => attachNetwork(provider, hosts, { ...context, ...(signal !== undefined ? { signal } : {}) }, { name: request.name, extraHosts }),
     detach: async () => {
       await detachNetwork(provider, hosts, context, true)

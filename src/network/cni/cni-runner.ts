@@ -16,7 +16,7 @@ import { compareCniVersions, parseVersionInfo, type CniVersionInfo } from './cni
 import { leavesMasquerade, removeMasquerade } from './masquerade-cleanup.js'
 import { netnsForDel } from './netns-path.js'
 import type { CniPluginConfig, NetworkConfigList } from './network-config.js'
-import { checkAttachment, checkRun, formatCniArgs, pluginStdinConfig } from './plugin-config.js'
+import { checkAttachment, checkRun, formatCniArgs, pluginStdinConfig, runtimeConfigFor } from './plugin-config.js'
 import { execPlugin } from './plugin-exec.js'
 import { findPlugin } from './plugin-lookup.js'
 import { cacheEntry, readCacheEntry, readCachedResult, removeCacheEntry, writeCacheEntry, type CachedAttachment } from './result-cache.js'
@@ -220,6 +220,9 @@ function runPlugin(
   opts: { pluginDirs: readonly string[]; signal: AbortSignal | undefined },
   deadline: number,
 ): Promise<unknown> {
+  // A plugin that would only hand `prevResult` back is not started: a Go plugin's start costs tens of
+  // milliseconds on every ADD and DEL (see isPassThrough). ADD passes the previous result on unchanged.
+  if (prevResult !== undefined && isPassThrough(plugin, runtime)) return Promise.resolve(command === 'ADD' ? prevResult : undefined)
   return execPlugin({
     plugin: plugin.type,
     command,
@@ -234,6 +237,28 @@ function runPlugin(
     deadline,
     signal: opts.signal,
   })
+}
+
+/**
+ * Whether a plugin of the reference plugins (containernetworking/plugins) would do nothing for this
+ * run but print its `prevResult`, so running it can be skipped on ADD, DEL and CHECK alike:
+ * - `portmap` without port mappings: its ADD returns at once when `runtimeConfig.portMappings` is empty,
+ *   and with none ever given it made no chain for DEL or CHECK to look at;
+ * - `tuning` with no setting of its own (nerdctl puts a bare `{"type":"tuning"}` in every network) and
+ *   no `mac` or `sysctl` runtime argument: nothing to set, nothing to restore.
+ * Only when there is a `prevResult` to pass on (never the first plugin of a chain).
+ */
+export function isPassThrough(plugin: CniPluginConfig, runtime: Pick<CniRuntime, 'capabilityArgs'>): boolean {
+  const runtimeConfig = runtimeConfigFor(plugin, runtime.capabilityArgs)
+  if (plugin.type === 'portmap') {
+    const mappings = runtimeConfig?.['portMappings']
+    return !Array.isArray(mappings) || mappings.length === 0
+  }
+  if (plugin.type === 'tuning') {
+    const own = Object.keys(plugin).filter((k) => k !== 'type' && k !== 'capabilities')
+    return own.length === 0 && runtimeConfig === undefined
+  }
+  return false
 }
 
 /**
