@@ -5,7 +5,8 @@ import { createContainer, type CreateContainerOptions } from '../containers/crea
 import { restartSupport, type RestartSupport } from '../containers/restart-policy.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
 import { dataStorePath } from '../nerdctl/data-store.js'
-import { releaseStaleReservations } from '../nerdctl/name-owner.js'
+import { releaseStaleReservations, STALE_RESERVATION_MS } from '../nerdctl/name-owner.js'
+import { releaseOrphanNetworks } from '../network/container-network.js'
 import { NerdctlLabel } from '../nerdctl/labels.js'
 import { readRestartState } from '../containers/restart-policy.js'
 import { NotFoundError } from '../grpc/errors.js'
@@ -72,7 +73,8 @@ export class ContainerStore {
    * label names a process that is gone or whose pid was reused), which nobody else would ever remove.
    * Each is removed as by `remove({ force: true })`: task, record, snapshot, name and state dir. Last,
    * names a killed run reserved without ever creating its container (held for over a minute by an id
-   * containerd does not know) are freed with their state dirs; their ids are not in the result.
+   * containerd does not know) are freed with their state dirs, and network namespaces such a run attached
+   * (addresses, port rules) are detached; their ids are not in the result.
    */
   async prune(options: CallOptions = {}): Promise<string[]> {
     checkOptionKeys(options, CALL_OPTION_KEYS, 'containers.prune()')
@@ -102,6 +104,8 @@ export class ContainerStore {
       }
     }
     await releaseStaleReservations(this.client, dataStorePath(this.client.address, this.client.dataRoot), options)
+    // Network namespaces a killed run attached before its record existed (it attaches during the create).
+    await releaseOrphanNetworks(this.client, STALE_RESERVATION_MS, options)
     return removed
   }
 

@@ -80,7 +80,9 @@ export class CniNetworkProvider implements NetworkProvider {
     const records = await this.records(context, false)
     let first: unknown
     for (let index = context.networks.length - 1; index >= 0; index--) {
-      const runtime = this.runtime(context, index)
+      // No arguments of ours: the runner gives each plugin those cached at ADD (portmap needs the very
+      // port mappings it published to remove its rules), and ours when nothing was cached.
+      const { args: _args, capabilityArgs: _capabilities, ...runtime } = this.runtime(context, index)
       const name = context.networks[index] as string
       const config = records.find((r) => r.name === name)?.config ?? (await cachedResult(name, runtime, this.cniOptions()))?.config
       if (config === undefined) continue

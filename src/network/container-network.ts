@@ -9,13 +9,16 @@
  * exits on its own keeps its address until one of them runs, or until it is started again.
  */
 
-import { access } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { access, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ClientCore } from '../client/client.js'
 import type { NetworkAttachment, NetworkContext, NetworkProvider, PortMapping } from '../client/network-provider.js'
 import { ContainerdContainer } from '../containers/container.js'
+import type { CallOptions } from '../grpc/call-options.js'
 import { FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
+import { dataStorePath } from '../nerdctl/data-store.js'
 import { NerdctlLabel } from '../nerdctl/labels.js'
 import { readNetworkConfig } from '../nerdctl/state-dir.js'
 import { withHostNetwork, withNetworkNamespacePath, withNoNetwork } from '../oci/network-mode.js'
@@ -204,8 +207,9 @@ async function planSharedNetwork(
 async function choosePorts(client: ClientCore, specs: readonly string[]): Promise<PortMapping[]> {
   if (specs.length === 0) return []
   const parsed = parsePortSpecs(specs)
-  // portmap publishes with DNAT rules, not sockets: other containers' ports are found in their labels.
-  const reserved = await publishedPorts(client)
+  // portmap publishes with DNAT rules, not sockets: other containers' ports are found in their labels
+  // and, for containers of other namespaces and tools (nerdctl too), in the host's DNAT rules.
+  const reserved = [...(await publishedPorts(client)), ...(await dnatPorts())]
   const chosen = await allocateHostPorts(parsed, { reserved })
   await checkHostPortsFree(chosen, { reserved })
   return chosen.map(toLabelPort)
@@ -222,6 +226,29 @@ async function publishedPorts(client: ClientCore): Promise<PortSpec[]> {
       for (const p of JSON.parse(raw) as PortMapping[]) out.push({ hostPort: p.HostPort, containerPort: p.ContainerPort, protocol: p.Protocol as PortSpec['protocol'], hostIP: p.HostIP })
     } catch {
       // A label nobody can read reserves nothing.
+    }
+  }
+  return out
+}
+
+/**
+ * The host ports CNI's portmap publishes on this host (its `CNI-HOSTPORT-DNAT` rules, IPv4), whoever
+ * made them. Empty when iptables-save cannot run (then only sockets and labels are checked).
+ */
+async function dnatPorts(): Promise<PortSpec[]> {
+  const text = await new Promise<string>((resolve) => {
+    execFile('iptables-save', ['-t', 'nat'], { maxBuffer: 16 * 1024 * 1024, timeout: 10_000 }, (err, stdout) => resolve(err === null ? stdout : ''))
+  })
+  const out: PortSpec[] = []
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('-A CNI-HOSTPORT-DNAT ')) continue
+    const protocol = /-p (tcp|udp|sctp)\b/.exec(line)?.[1] as PortSpec['protocol'] | undefined
+    const ports = /--dports? ([\d,:]+)/.exec(line)?.[1]
+    if (protocol === undefined || ports === undefined) continue
+    for (const part of ports.split(',')) {
+      const [from, to] = part.split(':').map(Number)
+      if (from === undefined || !Number.isInteger(from)) continue
+      for (let p = from; p <= (to ?? from) && p - from < 65536; p++) out.push({ hostPort: p, containerPort: 0, protocol })
     }
   }
   return out
@@ -340,4 +367,49 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/**
+ * Detaches network namespaces a killed `run()` attached without ever recording its container (the
+ * attach runs beside the create): `csdk-<namespace>-<id>` files of this namespace whose id containerd
+ * does not know, older than `staleMs` (a younger one may be a run on its way). Each is torn down from
+ * what CNI cached at its ADD (networks, ports, interfaces), unmounted, and its hosts entry dropped.
+ * Returns the ids released. Used by `containers.prune()`.
+ */
+export async function releaseOrphanNetworks(client: ClientCore, staleMs: number, options: CallOptions = {}): Promise<string[]> {
+  const dir = client.networkSettings.netnsDir ?? DEFAULT_NETNS_DIR
+  const prefix = `csdk-${client.namespace}-`
+  const files = (await readdir(dir).catch(() => [])).filter((f) => f.startsWith(prefix) && /^[0-9a-f]{64}$/.test(f.slice(prefix.length)))
+  if (files.length === 0) return []
+  const { containers } = await client.services.containers.list({ filters: [] }, options)
+  const known = new Set(containers.map((c) => c.id))
+  const released: string[] = []
+  for (const file of files) {
+    const id = file.slice(prefix.length)
+    if (known.has(id)) continue
+    const path = join(dir, file)
+    const age = Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now())
+    if (age < staleMs) continue
+    const provider = networkProvider(client)
+    const networks = await cachedNetworks(client, id)
+    const context: NetworkContext = { containerId: id, namespace: client.namespace, netns: path, networks, ports: [] }
+    await provider.teardown(context).catch(() => undefined)
+    await removeNetns(path)
+    // The hosts store of the data store the client uses (a killed run's state dir is in it too).
+    await new HostsStore(dataStorePath(client.address, client.dataRoot), client.namespace).delete(id).catch(() => undefined)
+    released.push(id)
+  }
+  return released
+}
+
+/** The networks a container was attached to, in interface order, from CNI's result cache (`<net>-<ns>-<id>-eth<N>`). */
+async function cachedNetworks(client: ClientCore, id: string): Promise<string[]> {
+  const results = join(client.networkSettings.cniCacheDir ?? '/var/lib/cni', 'results')
+  const suffix = new RegExp(`^(.+)-${client.namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-${id}-eth(\\d+)$`)
+  const found: Array<{ name: string; index: number }> = []
+  for (const file of await readdir(results).catch(() => [])) {
+    const match = suffix.exec(file)
+    if (match !== null) found.push({ name: match[1] as string, index: Number(match[2]) })
+  }
+  return found.sort((a, b) => a.index - b.index).map((f) => f.name)
 }

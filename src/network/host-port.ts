@@ -58,8 +58,10 @@ const TCP_TIME_WAIT = 0x06
 const TCP_CLOSE_WAIT = 0x08
 
 // Where the next search for a free port starts, kept for the life of the process like nerdctl's
-// `allocateStart`, so a port a removed container just gave up is not the next one handed out.
-let cursor = ALLOCATE_START
+// `allocateStart`, so a port a removed container just gave up is not the next one handed out; a random
+// start, so that processes allocating at the same moment (their DNAT rules are not sockets the other
+// can see until they exist) rarely pick the same port.
+let cursor = ALLOCATE_START + Math.floor(Math.random() * (ALLOCATE_END - ALLOCATE_START))
 
 /**
  * Fills in `hostPort: 0` mappings with free host ports from {@link ALLOCATE_START}–{@link ALLOCATE_END}:
