@@ -27,6 +27,7 @@ import { CniNetworkProvider } from './cni-network-provider.js'
 import { allocateHostPorts, checkHostPortsFree } from './host-port.js'
 import { HostsStore } from './hosts-store.js'
 import { createNetns, DEFAULT_NETNS_DIR, netnsPath, removeNetns } from './netns.js'
+import { useMountNamespaceOf } from './host-mount-ns.js'
 import { withNetworkFiles } from './network-files.js'
 import { networkLabelValues, type NetworkChoice } from './network-option.js'
 import { parsePortSpecs, type PortMapping as PortSpec } from './port-spec.js'
@@ -97,6 +98,7 @@ export function networkProvider(client: ClientCore): NetworkProvider {
  */
 export async function planContainerNetwork(client: ClientCore, request: NetworkRequest): Promise<NetworkPlan> {
   const { choice, id, stateDir } = request
+  await useMountNamespaceOf(client.address)
   const hosts = new HostsStore(request.dataStore, client.namespace)
   const extraHosts = [...(request.addHosts ?? [])]
   const ownFiles = (): SpecOption => withNetworkFiles({ resolvConf: join(stateDir, 'resolv.conf'), hosts: hosts.hostsPath(id), stateDir })
@@ -326,6 +328,7 @@ async function contextOf(client: ClientCore, id: string, labels: Readonly<Record
 export async function detachContainerNetwork(client: ClientCore, id: string, labels: Readonly<Record<string, string>>, forget: boolean): Promise<void> {
   const found = await contextOf(client, id, labels)
   if (found === undefined) return
+  await useMountNamespaceOf(client.address)
   await detachNetwork(networkProvider(client), found.hosts, found.context, forget)
 }
 
@@ -336,6 +339,7 @@ export async function detachContainerNetwork(client: ClientCore, id: string, lab
 export async function reattachContainerNetwork(client: ClientCore, id: string, labels: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<void> {
   const found = await contextOf(client, id, labels)
   if (found === undefined || (await exists(found.context.netns))) return
+  await useMountNamespaceOf(client.address)
   const provider = networkProvider(client)
   // Attachments still recorded with no namespace: the host rebooted (the bind mount is gone, host-local's
   // address files are not). Released first, so no address is held twice (nerdctl #3355, #2933).
@@ -381,6 +385,7 @@ export async function releaseOrphanNetworks(client: ClientCore, staleMs: number,
   const prefix = `csdk-${client.namespace}-`
   const files = (await readdir(dir).catch(() => [])).filter((f) => f.startsWith(prefix) && /^[0-9a-f]{64}$/.test(f.slice(prefix.length)))
   if (files.length === 0) return []
+  await useMountNamespaceOf(client.address)
   const { containers } = await client.services.containers.list({ filters: [] }, options)
   const known = new Set(containers.map((c) => c.id))
   const released: string[] = []

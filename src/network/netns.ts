@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { InternalError } from '../grpc/errors.js'
+import { inHostMountNamespace } from './host-mount-ns.js'
 
 /** Where network namespaces are bind-mounted by default: iproute2's directory, so `ip netns` lists them. */
 export const DEFAULT_NETNS_DIR = '/run/netns'
@@ -52,7 +53,9 @@ export async function removeNetns(path: string): Promise<void> {
 /** Runs a util-linux tool to completion; rejects with its stderr. */
 function runTool(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    // Mounted where containerd and runc look: see host-mount-ns.ts.
+    const [program, argv] = inHostMountNamespace(command, args)
+    const child = spawn(program, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (chunk: string) => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClientCore } from '../client/client.js'
+import { detachContainerNetwork, NETNS_LABEL } from '../network/container-network.js'
 import { findContainerd, type ContainerdBinary, type ContainerdLine } from './containerd-binaries.js'
 import { renderContainerdConfig } from './containerd-config.js'
 import { unmountUnder } from './unmount.js'
@@ -97,6 +98,9 @@ export async function startContainerd(options: StartContainerdOptions = {}): Pro
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      // Networked containers hold things outside the daemon's dir (a network namespace, an address,
+      // port rules): detached while the daemon can still list them.
+      if (child !== undefined) await detachNetworks(paths.address).catch(() => undefined)
       await kill()
       await killShims(paths.address, dir)
       await unmountUnder(dir)
@@ -177,6 +181,22 @@ async function tail(file: string): Promise<string> {
  * line names the daemon's socket or directory. Shims are recognised by the daemon's socket in their
  * command line.
  */
+/** Detaches every container the SDK attached to a network, in every namespace of the daemon (bounded: 30 s). */
+async function detachNetworks(address: string): Promise<void> {
+  const client = await ClientCore.connect({ address, timeoutMs: 5_000 })
+  try {
+    const signal = AbortSignal.timeout(30_000)
+    for (const { name } of (await client.services.namespaces.list({}, { signal })).namespaces) {
+      const view = client.withNamespace(name)
+      for (const c of (await view.services.containers.list({ filters: [`labels."${NETNS_LABEL}"`] }, { signal })).containers) {
+        await detachContainerNetwork(view, c.id, c.labels, true).catch(() => undefined)
+      }
+    }
+  } finally {
+    client.close()
+  }
+}
+
 async function killShims(address: string, dir: string): Promise<void> {
   const table = await processTable()
   const shims = [...table].filter(([, p]) => p.cmdline[0]?.includes('containerd-shim') === true && p.cmdline.includes(address)).map(([pid]) => pid)

@@ -68,7 +68,7 @@ describe('client.run', () => {
     expect(result.exitCode).toBe(0)
     const info = await (await client.containers.get('kept')).info()
     expect(info.id).toBe(result.id)
-    expect(info.labels).toMatchObject({ 'nerdctl/name': 'kept', 'nerdctl/namespace': client.namespace, 'nerdctl/networks': '["none"]' })
+    expect(info.labels).toMatchObject({ 'nerdctl/name': 'kept', 'nerdctl/namespace': client.namespace, 'nerdctl/networks': '["bridge"]' })
     expect(info.labels['nerdctl/state-dir']).toBe(join(client.dataStore, 'containers', client.namespace, result.id))
     expect(await ctr(client.namespace, 'containers', 'info', result.id)).toContain('"nerdctl/name": "kept"')
 
@@ -125,14 +125,15 @@ describe('client.run', () => {
     await (await client.containers.get(web.id)).remove()
   })
 
-  it('shares the host network or keeps its own, and refuses bridge for now', async () => {
+  it('shares the host network, keeps its own with none, and joins the bridge by default', async () => {
     const host = await client.run(IMAGE, { args: ['sh', '-c', 'hostname; cat /proc/net/dev'], stdio: 'pipe', rm: true, network: 'host' })
     expect(host.stdout?.split('\n')[0]).toBe(hostname())
-    const none = await client.run(IMAGE, { args: ['cat', '/proc/net/dev'], stdio: 'pipe', rm: true })
+    const none = await client.run(IMAGE, { args: ['cat', '/proc/net/dev'], stdio: 'pipe', rm: true, network: 'none' })
     const interfaces = (text: string | undefined): string[] => (text ?? '').split('\n').slice(2).map((l) => l.split(':')[0]?.trim() ?? '').filter((n) => n !== '')
     expect(interfaces(none.stdout)).toEqual(['lo'])
     expect(interfaces(host.stdout).length).toBeGreaterThan(1)
-    await expect(client.run(IMAGE, { network: 'bridge' })).rejects.toThrow(/bridge/)
+    const bridged = await client.run(IMAGE, { args: ['cat', '/proc/net/dev'], stdio: 'pipe', rm: true })
+    expect(interfaces(bridged.stdout).sort()).toEqual(['eth0', 'lo'])
   })
 
   it('pulls by policy: missing pulls once, never refuses an absent image', async () => {

@@ -3,6 +3,7 @@
  * configuration on stdin, the result (or an error result) on stdout.
  */
 
+import { inHostMountNamespace } from '../host-mount-ns.js'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { canceledError } from '../../grpc/abort.js'
@@ -92,7 +93,9 @@ function execOnce(run: PluginExec): Promise<unknown> {
   return new Promise<unknown>((resolve, reject) => {
     let child: ChildProcessWithoutNullStreams
     try {
-      child = spawn(run.path, [], { env: pluginEnvironment(run), stdio: ['pipe', 'pipe', 'pipe'] })
+      // In the host's mount namespace, where the container's network namespace is mounted (host-mount-ns.ts).
+      const [program, argv] = inHostMountNamespace(run.path, [])
+      child = spawn(program, argv, { env: pluginEnvironment(run), stdio: ['pipe', 'pipe', 'pipe'] })
     } catch (err) {
       // spawn throws (rather than emitting 'error') for arguments it refuses, e.g. a NUL byte in the environment.
       reject(new CniError('InvalidArgument', `${what}: cannot run ${run.path}: ${err instanceof Error ? err.message : String(err)}`, { plugin: run.plugin, command: run.command, network: run.network, cause: err }))
