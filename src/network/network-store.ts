@@ -450,4 +450,38 @@ async function removeBridgeDevice(device: string): Promise<void> {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '')
     if (!/Cannot find device|does not exist/.test(stderr)) debug('could not delete bridge device %s: %s %s', device, (err as Error).message, stderr)
   }
+  await removeIsolationRules(device)
+}
+
+/**
+ * The `firewall` plugin adds two rules per bridge to its isolation chains (`CNI-ISOLATION-STAGE-1`/`-2`,
+ * `-i <bridge>` / `-o <bridge>`) on the first ADD and never removes them: with the bridge gone they are
+ * dead rules that pile up one pair per network ever made (nerdctl PR #4835). Deleted with the bridge.
+ * Best effort: iptables missing or failing leaves them, as before.
+ */
+async function removeIsolationRules(device: string): Promise<void> {
+  let rules: string
+  try {
+    rules = (await execFileAsync('iptables-save', ['-t', 'filter'], { timeout: 10_000, maxBuffer: 16 * 1024 * 1024 })).stdout
+  } catch {
+    return
+  }
+  const mine = new RegExp(`^-A (CNI-ISOLATION-STAGE-[12]) .*-[io] ${device.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `)
+  for (const line of rules.split('\n')) {
+    const match = mine.exec(line)
+    if (match === null) continue
+    // iptables-save prints each rule as its -A arguments; -D with the same arguments deletes it.
+    const args = splitRule(line.slice(3))
+    await execFileAsync('iptables', ['-w', '-t', 'filter', '-D', ...args], { timeout: 10_000 }).catch((err: unknown) => {
+      debug('could not delete isolation rule %s: %s', line, (err as Error).message)
+    })
+  }
+}
+
+/** Splits an iptables-save rule into arguments, honouring its double-quoted comments. */
+function splitRule(rule: string): string[] {
+  const args: string[] = []
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g
+  for (let m = re.exec(rule); m !== null; m = re.exec(rule)) args.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] as string))
+  return args
 }

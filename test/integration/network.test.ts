@@ -260,6 +260,17 @@ describe('user networks', () => {
     }
   })
 
+  it('removing a network leaves no rule naming its bridge (the firewall plugin\'s isolation rules)', async () => {
+    const name = `fw-${suffix}`
+    const created = await client.networks.create(name, { subnet: `10.${LINE_OCTET}.14.0/24` })
+    const bridge = created.bridge as string
+    await client.run(IMAGE, { network: name, args: ['true'], rm: true })
+    const rules = (): string[] => execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => l.includes(` ${bridge} `))
+    expect(rules()).not.toEqual([])
+    await client.networks.remove(name)
+    expect(rules()).toEqual([])
+  })
+
   it('removes and prunes unused networks', async () => {
     const spare = `spare-${suffix}`
     await client.networks.create(spare, { subnet: `10.${LINE_OCTET}.13.0/24` })
