@@ -16,7 +16,7 @@ import type { ClientCore } from '../client/client.js'
 import type { NetworkAttachment, NetworkContext, NetworkProvider, PortMapping } from '../client/network-provider.js'
 import { ContainerdContainer } from '../containers/container.js'
 import type { CallOptions } from '../grpc/call-options.js'
-import { FailedPreconditionError, NotFoundError } from '../grpc/errors.js'
+import { ContainerdError, FailedPreconditionError, InternalError, NotFoundError } from '../grpc/errors.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
 import { dataStorePath } from '../nerdctl/data-store.js'
 import { NerdctlLabel } from '../nerdctl/labels.js'
@@ -280,8 +280,17 @@ async function attachNetwork(
     return attachments
   } catch (err) {
     await detachNetwork(provider, hosts, context, false).catch(() => undefined)
-    throw err
+    throw typedNetworkError(err, `attaching container ${context.containerId} to ${context.networks.join(', ')}`)
   }
+}
+
+/**
+ * Errors out of networking are typed like every other: a provider's or a file system's own error
+ * becomes an InternalError naming the step, with the original as its cause.
+ */
+function typedNetworkError(err: unknown, what: string): unknown {
+  if (err instanceof ContainerdError) return err
+  return new InternalError(`${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
 }
 
 /**
@@ -301,7 +310,7 @@ async function detachNetwork(provider: NetworkProvider, hosts: HostsStore, conte
   await step(() => provider.teardown(quiet))
   await step(() => removeNetns(context.netns))
   await step(() => (forget ? hosts.delete(context.containerId) : hosts.release(context.containerId)))
-  if (first !== undefined) throw first
+  if (first !== undefined) throw typedNetworkError(first, `detaching container ${context.containerId} from its networks`)
 }
 
 /** The context of an existing container's network, from its labels; undefined when the SDK did not attach it. */

@@ -239,9 +239,12 @@ export async function runContainer(client: ClientCore, reference: string, option
     if (options.rm === true) {
       await task.delete(callOptions)
       networkMade = false
-      await network.detach()
+      // The record goes even when the network cannot be detached (then the error is thrown after): a
+      // record left behind would keep the name taken for nothing.
+      const detached = await network.detach().then(() => undefined, (err: unknown) => err)
       await container.delete(callOptions)
       await releaseNerdctlMetadata(id, labels)
+      if (detached !== undefined) throw detached
       // `--rm` takes the anonymous volumes with it (nerdctl and Docker do); one another container uses stays.
       await removeAnonymousVolumes(volumeStore, labels, { inUse: () => volumesInUse(client) })
     } else {
