@@ -94,7 +94,7 @@ describe.concurrent('streams and paths the caller names that cannot be used: typ
       expect(result.report).toBeDefined()
       if (expected === 'resolved') {
         // It ended by itself: a task's process did not block on a broken output (exit code 0).
-        expect(result.report).toMatchObject({ resolved: true })
+        expect(result.report, JSON.stringify(result.report)).toMatchObject({ resolved: true })
         if (name.startsWith('task-')) expect(result.report?.value).toBe(0)
       } else {
         expect(result.report).toMatchObject({ resolved: false, typed: true, name: expected })
