@@ -6,7 +6,8 @@
  * ambiguous. So the owner of a name is checked against containerd under the name store's lock.
  */
 
-import { access, rm, stat } from 'node:fs/promises'
+import { exists } from '../util/optional-file.js'
+import { rm, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { ClientCore } from '../client/client.js'
 import type { CallOptions } from '../grpc/call-options.js'
@@ -96,9 +97,6 @@ async function reservationAge(store: NameStore, name: string): Promise<number> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false)
-}
 
 /** Removes an unfinished run's container: its task (killed), record, rootfs snapshot and state dir. */
 async function removeOrphan(client: ClientCore, dataStore: string, record: NamedContainer, options: CallOptions): Promise<void> {

@@ -6,7 +6,8 @@
  * inspect`/`ps` read what we write.
  */
 
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises'
+import { readOptional } from '../util/optional-file.js'
+import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidArgumentError } from '../grpc/errors.js'
 import type { SpecOption } from '../oci/spec-options.js'
@@ -159,11 +160,3 @@ async function saveLifecycle(stateDir: string, lifecycle: Lifecycle): Promise<vo
   await writeFileAtomic(join(stateDir, StateFile.lifecycle), json)
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-}

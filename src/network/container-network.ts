@@ -9,8 +9,9 @@
  * exits on its own keeps its address until one of them runs, or until it is started again.
  */
 
+import { exists } from '../util/optional-file.js'
 import { execFile } from 'node:child_process'
-import { access, readdir, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ClientCore } from '../client/client.js'
 import type { NetworkAttachment, NetworkContext, NetworkProvider, PortMapping } from '../client/network-provider.js'
@@ -19,7 +20,7 @@ import type { CallOptions } from '../grpc/call-options.js'
 import { ContainerdError, FailedPreconditionError, InternalError, NotFoundError } from '../grpc/errors.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
 import { dataStorePath } from '../nerdctl/data-store.js'
-import { NerdctlLabel } from '../nerdctl/labels.js'
+import { NerdctlLabel, readPortsLabel } from '../nerdctl/labels.js'
 import { readNetworkConfig } from '../nerdctl/state-dir.js'
 import { withHostNetwork, withNetworkNamespacePath, withNoNetwork } from '../oci/network-mode.js'
 import type { SpecOption } from '../oci/spec-options.js'
@@ -221,14 +222,9 @@ async function choosePorts(client: ClientCore, specs: readonly string[]): Promis
 async function publishedPorts(client: ClientCore): Promise<PortSpec[]> {
   const { containers } = await client.services.containers.list({ filters: [`labels."${NerdctlLabel.ports}"`] })
   const out: PortSpec[] = []
+  // readPortsLabel reads nerdctl's label leniently: a label nobody can read reserves nothing.
   for (const c of containers) {
-    const raw = c.labels[NerdctlLabel.ports]
-    if (raw === undefined) continue
-    try {
-      for (const p of JSON.parse(raw) as PortMapping[]) out.push({ hostPort: p.HostPort, containerPort: p.ContainerPort, protocol: p.Protocol as PortSpec['protocol'], hostIP: p.HostIP })
-    } catch {
-      // A label nobody can read reserves nothing.
-    }
+    for (const p of readPortsLabel(c.labels)) out.push({ hostPort: p.HostPort, containerPort: p.ContainerPort, protocol: p.Protocol as PortSpec['protocol'], hostIP: p.HostIP })
   }
   return out
 }
@@ -373,14 +369,6 @@ function parseList(raw: string | undefined): string[] {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /**
  * Detaches network namespaces a killed `run()` attached without ever recording its container (the

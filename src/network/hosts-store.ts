@@ -17,7 +17,8 @@
  * the file's inode, and would keep showing the old one.
  */
 
-import { chmod, readFile, readdir, rm } from 'node:fs/promises'
+import { readOptional } from '../util/optional-file.js'
+import { chmod, readdir, rm } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { InvalidArgumentError, NotFoundError } from '../grpc/errors.js'
@@ -396,11 +397,3 @@ function definedOnly(changes: HostsMetaUpdate): HostsMetaUpdate {
   return Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as HostsMetaUpdate
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-}

@@ -10,8 +10,9 @@
  * and those in its own folder.
  */
 
+import { exists } from '../util/optional-file.js'
 import { execFile } from 'node:child_process'
-import { access, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { debuglog, promisify } from 'node:util'
@@ -393,14 +394,6 @@ function findDefault(records: readonly NetworkRecord[]): NetworkRecord | undefin
   return records.find((r) => DEFAULT_NETWORK_LABEL in r.labels) ?? records.find((r) => r.name === DEFAULT_NETWORK_NAME)
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
-  }
-}
 
 async function mkdirConf(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: DIR_MODE })

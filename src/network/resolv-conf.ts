@@ -14,7 +14,8 @@
  * systemd-resolved keeps with the real upstream servers is read instead, as Docker and nerdctl do.
  */
 
-import { chmod, readFile } from 'node:fs/promises'
+import { readOptional } from '../util/optional-file.js'
+import { chmod } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { InvalidArgumentError } from '../grpc/errors.js'
@@ -159,11 +160,3 @@ function stripZone(address: string): string {
   return percent === -1 ? address : address.slice(0, percent)
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-}
