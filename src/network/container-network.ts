@@ -314,12 +314,7 @@ async function contextOf(client: ClientCore, id: string, labels: Readonly<Record
   const netns = labels[NETNS_LABEL]
   const stateDir = labels[NerdctlLabel.stateDir]
   if (netns === undefined || stateDir === undefined) return undefined
-  let networks: string[] = []
-  try {
-    networks = JSON.parse(labels[NerdctlLabel.networks] ?? '[]') as string[]
-  } catch {
-    networks = []
-  }
+  const networks = parseList(labels[NerdctlLabel.networks])
   const ports = await readNetworkConfig(stateDir).catch(() => [])
   const hostname = labels[NerdctlLabel.hostname]
   const context: NetworkContext = { containerId: id, namespace: client.namespace, netns, networks, ports, ...(hostname !== undefined ? { hostname } : {}) }
@@ -360,7 +355,8 @@ export async function inspectContainerNetwork(client: ClientCore, id: string, la
   return networkProvider(client).inspect(found.context)
 }
 
-function parseList(raw: string | undefined): string[] {
+/** A label holding a JSON list of strings (`nerdctl/networks`, `nerdctl/extraHosts`); `[]` when absent or unreadable. */
+export function parseList(raw: string | undefined): string[] {
   try {
     const value: unknown = JSON.parse(raw ?? '[]')
     return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []

@@ -9,7 +9,7 @@ import { CALL_OPTION_KEYS, checkOptionKeys, keysOf } from '../client/option-chec
 import type { CallOptions } from '../grpc/call-options.js'
 import { NerdctlLabel } from '../nerdctl/labels.js'
 import { CniNetworkProvider } from './cni-network-provider.js'
-import { inspectContainerNetwork } from './container-network.js'
+import { inspectContainerNetwork, parseList } from './container-network.js'
 import type { NetworkCreateOptions } from './network-config-builder.js'
 import type { NetworkRecord, NetworkSubnet } from './network-record.js'
 import type { NetworkConfigStore } from './network-store.js'
@@ -165,14 +165,7 @@ export class NetworkStore {
   /** The namespace's containers whose `nerdctl/networks` label names the network. */
   private async containersOn(record: NetworkRecord, options?: CallOptions): Promise<Array<{ id: string; labels: Record<string, string> }>> {
     const { containers } = await this.client.services.containers.list({ filters: [`labels."${NerdctlLabel.networks}"`] }, options)
-    return containers.filter((c) => {
-      try {
-        const names: unknown = JSON.parse(c.labels[NerdctlLabel.networks] ?? '[]')
-        return Array.isArray(names) && names.includes(record.name)
-      } catch {
-        return false
-      }
-    })
+    return containers.filter((c) => parseList(c.labels[NerdctlLabel.networks]).includes(record.name))
   }
 }
 
