@@ -80,10 +80,25 @@ export interface NetworkPlan {
   /** Writes the container's resolv.conf and hosts file (the state dir must exist). */
   prepare(): Promise<void>
   /** Makes the namespace and attaches it; on failure undoes itself. Nothing to do for host, none, container: and ns:. */
-  attach(signal?: AbortSignal): Promise<NetworkAttachment[]>
+  attach(signal?: AbortSignal): NetworkAttaching
   /** Undoes `attach` and `prepare`, best effort. */
   detach(): Promise<void>
 }
+
+/**
+ * An attach under way, in two steps a run can overlap with its task's creation: runc needs the namespace
+ * and the files the spec binds when it creates the task; the interfaces only have to be there before the
+ * process starts (it joins the namespace, and sees them appear in it).
+ */
+export interface NetworkAttaching {
+  /** Settles when the namespace and the container's hosts file exist: the task can be created. */
+  namespaceReady: Promise<void>
+  /** Settles when every network is attached and the names recorded: the task can start. Undone on failure. */
+  attached: Promise<NetworkAttachment[]>
+}
+
+/** Nothing to attach (host, none, container:, ns:). */
+const NOTHING_TO_ATTACH: NetworkAttaching = { namespaceReady: Promise.resolve(), attached: Promise.resolve([]) }
 
 /** The provider a client's settings name: theirs, else CNI in their directories. */
 export function networkProvider(client: ClientCore): NetworkProvider {
@@ -107,7 +122,7 @@ export async function planContainerNetwork(client: ClientCore, request: NetworkR
     await writeResolvConf(stateDir, request)
     await hosts.allocate(id)
   }
-  const base = { ports: [] as PortMapping[], extraHosts, labels: {} as Record<string, string>, attach: () => Promise.resolve([]) }
+  const base = { ports: [] as PortMapping[], extraHosts, labels: {} as Record<string, string>, attach: () => NOTHING_TO_ATTACH }
   switch (choice.kind) {
     case 'host':
       return { ...base, hostname: request.hostname, networks: ['host'], specOptions: [withHostNetwork()], prepare: async () => undefined, detach: async () => undefined }
@@ -256,28 +271,42 @@ function toLabelPort(p: PortSpec): PortMapping {
   return { HostPort: p.hostPort, ContainerPort: p.containerPort, Protocol: p.protocol, HostIP: p.hostIP ?? '0.0.0.0' }
 }
 
-/** Makes the namespace, attaches it, records its names; undoes all of it on failure. */
-async function attachNetwork(
+/**
+ * Makes the namespace (with the hosts file), then attaches it and records its names; undoes all of it on
+ * failure. Both steps start at once; see {@link NetworkAttaching}.
+ */
+function attachNetwork(
   provider: NetworkProvider,
   hosts: HostsStore,
   context: NetworkContext,
   names: { name: string; extraHosts: string[] },
-): Promise<NetworkAttachment[]> {
-  await createNetns(context.netns)
-  try {
-    const attachments = await provider.setup(context)
-    await hosts.acquire({
-      id: context.containerId,
-      hostname: context.hostname ?? context.containerId.slice(0, 12),
-      name: names.name,
-      networks: Object.fromEntries(attachments.filter((a) => a.ipAddress !== undefined).map((a) => [a.network, [`${a.ipAddress as string}/${String(a.ipPrefixLength ?? 32)}`]])),
-      extraHosts: names.extraHosts,
-    })
-    return attachments
-  } catch (err) {
-    await detachNetwork(provider, hosts, context, false).catch(() => undefined)
-    throw typedNetworkError(err, `attaching container ${context.containerId} to ${context.networks.join(', ')}`)
-  }
+): NetworkAttaching {
+  const what = `attaching container ${context.containerId} to ${context.networks.join(', ')}`
+  const namespaceReady = Promise.all([createNetns(context.netns), hosts.allocate(context.containerId)]).then(
+    () => undefined,
+    (err: unknown) => Promise.reject(typedNetworkError(err, what)),
+  )
+  const attached = (async (): Promise<NetworkAttachment[]> => {
+    try {
+      await namespaceReady
+      const attachments = await provider.setup(context)
+      await hosts.acquire({
+        id: context.containerId,
+        hostname: context.hostname ?? context.containerId.slice(0, 12),
+        name: names.name,
+        networks: Object.fromEntries(attachments.filter((a) => a.ipAddress !== undefined).map((a) => [a.network, [`${a.ipAddress as string}/${String(a.ipPrefixLength ?? 32)}`]])),
+        extraHosts: names.extraHosts,
+      })
+      return attachments
+    } catch (err) {
+      await detachNetwork(provider, hosts, context, false).catch(() => undefined)
+      throw typedNetworkError(err, what)
+    }
+  })()
+  // Both are awaited by the caller, which may stop at the first when it fails.
+  namespaceReady.catch(() => undefined)
+  attached.catch(() => undefined)
+  return { namespaceReady, attached }
 }
 
 /**
@@ -345,7 +374,7 @@ export async function reattachContainerNetwork(client: ClientCore, id: string, l
   // address files are not). Released first, so no address is held twice (nerdctl #3355, #2933).
   if ((await provider.inspect(found.context).catch(() => [])).length > 0) await provider.teardown(found.context).catch(() => undefined)
   const extraHosts = parseList(labels[NerdctlLabel.extraHosts])
-  await attachNetwork(provider, found.hosts, { ...found.context, ...(signal !== undefined ? { signal } : {}) }, { name: labels[NerdctlLabel.name] ?? id, extraHosts })
+  await attachNetwork(provider, found.hosts, { ...found.context, ...(signal !== undefined ? { signal } : {}) }, { name: labels[NerdctlLabel.name] ?? id, extraHosts }).attached
 }
 
 /** What a container the SDK attached is attached to now (for inspect); empty for others. */

@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { InternalError } from '../grpc/errors.js'
+import { exists } from '../util/optional-file.js'
 import { inHostMountNamespace } from './host-mount-ns.js'
 
 /** Where network namespaces are bind-mounted by default: iproute2's directory, so `ip netns` lists them. */
@@ -30,8 +31,9 @@ export function netnsPath(dir: string, namespace: string, id: string): string {
  */
 export async function createNetns(path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 })
-  // A file left by a crash between the two steps of a removal: unmount it too, then start afresh.
-  await removeNetns(path)
+  // A file left by a crash between the two steps of a removal: unmount it too, then start afresh. (Only
+  // then: the umount is a process start a new container does not need.)
+  if (await exists(path)) await removeNetns(path)
   await writeFile(path, '', { mode: 0o444, flag: 'wx' })
   try {
     // Inside the new namespace, loopback is brought up: runc does that only for namespaces it makes itself

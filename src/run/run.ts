@@ -19,7 +19,7 @@ import { pullImage } from '../images/pull.js'
 import { prepareJsonFileLog } from '../logs/log-config.js'
 import { startBinaryLogger, type BinaryLogger } from '../logs/binary-logger.js'
 import { jsonFileLogUri } from '../logs/logger-uri.js'
-import { detachContainerNetwork, planContainerNetwork } from '../network/container-network.js'
+import { detachContainerNetwork, planContainerNetwork, type NetworkAttaching } from '../network/container-network.js'
 import { parseNetworkOption } from '../network/network-option.js'
 import { NerdctlVolumeStore } from '../volumes/volume-store.js'
 import { prepareVolumeMounts, removeAnonymousVolumes, withVolumeMounts, type PreparedVolumes } from '../volumes/volume-mounts.js'
@@ -127,7 +127,7 @@ export async function runContainer(client: ClientCore, reference: string, option
   let io: RunIo | undefined
   let loggerStart: Promise<BinaryLogger> | undefined
   let networkMade = false
-  let attaching: Promise<unknown> | undefined
+  let attaching: NetworkAttaching | undefined
   try {
     await createStateDir(stateDir, { ...(hostname !== undefined ? { hostname } : {}), portMappings: network.ports })
     networkMade = true
@@ -168,10 +168,10 @@ export async function runContainer(client: ClientCore, reference: string, option
       ...(parsedRestart !== undefined ? restartLabels(parsedRestart, logUri !== undefined ? { logUri } : {}) : {}),
       ...network.labels,
     }
-    // The network is attached while the container is created (the spec only names the namespace's path;
-    // runc needs it at task creation): CNI's plugins take longer than the create, so this hides the create.
+    // The network is attached while the container and its task are created: the spec only names the
+    // namespace's path, which runc needs at task creation; the interfaces need to be there only when the
+    // process starts. CNI's plugins take longer than both, so this hides them.
     attaching = network.attach(options.signal)
-    attaching.catch(() => undefined) // awaited below, or by the undo
     const createRecord = async (): Promise<ContainerdContainer> => {
       if (useVolumes) {
         volumes = await prepareVolumeMounts(volumeStore, options.volumes ?? [], {
@@ -202,9 +202,10 @@ export async function runContainer(client: ClientCore, reference: string, option
     // nerdctl holds the volume store's lock from making the volumes to recording the container, so a
     // prune cannot take a new anonymous volume before the container's labels name it.
     container = useVolumes ? await volumeStore.withLock(createRecord, callOptions) : await createRecord()
-    await attaching
+    await attaching.namespaceReady
     if (detach) {
-      task = await container.newTask({ ...callOptions, stdio: { logUri: logUri as string, ...(tty ? { terminal: true } : {}) } })
+      task = await besideAttach(attaching, container.newTask({ ...callOptions, stdio: { logUri: logUri as string, ...(tty ? { terminal: true } : {}) } }))
+      await attaching.attached
       await task.start(callOptions)
       await recordStarted(stateDir)
       // (A restart policy's status label was set by task.start(): see Container.newTask.)
@@ -226,11 +227,12 @@ export async function runContainer(client: ClientCore, reference: string, option
       })
       taskStdio = io.taskStdio()
     }
-    task = await container.newTask({ ...callOptions, stdio: taskStdio })
+    task = await besideAttach(attaching, container.newTask({ ...callOptions, stdio: taskStdio }))
     // Wait from before start, so a fast exit is not missed.
     const exited = task.wait(callOptions)
     exited.catch(() => undefined) // awaited below, or abandoned when start fails
     await io?.attach(task)
+    await attaching.attached
     await task.start(callOptions)
     await recordStarted(stateDir)
 
@@ -265,9 +267,22 @@ export async function runContainer(client: ClientCore, reference: string, option
       ;(await loggerStart?.catch(() => undefined))?.kill()
     }
     // A failed create leaves the attach running: settled before it is undone.
-    await attaching?.catch(() => undefined)
+    await attaching?.attached.catch(() => undefined)
     await undo(names, name, id, stateDir, container, task, networkMade ? network.detach : undefined)
     await volumes?.undo().catch(() => undefined)
+    throw err
+  }
+}
+
+/**
+ * A task created while the network attaches: when the attach fails, it removes the namespace, and the
+ * task's creation fails for want of it (runc's "invalid netns path"); the attach's error says why.
+ */
+async function besideAttach<T>(attaching: NetworkAttaching, creating: Promise<T>): Promise<T> {
+  try {
+    return await creating
+  } catch (err) {
+    await attaching.attached
     throw err
   }
 }

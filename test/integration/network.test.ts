@@ -186,7 +186,7 @@ describe('crash consistency', () => {
     await mkdir(stateDir, { recursive: true })
     // What run() does before the record exists: plan and attach (the create runs beside it).
     const plan = await planContainerNetwork(client, { id, name: `orphan-${suffix}`, stateDir, dataStore: client.dataStore, choice: { kind: 'networks', names: ['bridge'] }, ports: ['127.0.0.1::8080'] })
-    const [attachment] = await plan.attach()
+    const [attachment] = await plan.attach().attached
     const netns = plan.labels[NETNS_LABEL] as string
     expect(leftovers(client.namespace, id, netns, attachment?.ipAddress)).not.toEqual([])
     // A young one may be a run on its way: kept.
