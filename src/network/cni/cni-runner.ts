@@ -2,7 +2,9 @@
  * Runs a network configuration list's chain of CNI plugins, as libcni does (ADD in order with each
  * result passed on as `prevResult`, DEL in reverse with the cached ADD result, CHECK in order), with
  * two differences that keep a host clean: an ADD that fails part-way is rolled back with a DEL of the
- * whole list, and a DEL runs every plugin even when one fails.
+ * whole list, and a DEL runs every plugin even when one fails; and one that saves time: portmap and
+ * firewall, which pass their `prevResult` on unchanged, run side by side when they follow each other
+ * (see sideBySideGroups).
  */
 
 import { debuglog } from 'node:util'
@@ -33,8 +35,9 @@ const VERSION_REQUEST_VERSION = '1.0.0'
 
 /**
  * Adds the container to the network: runs each plugin of `list` with ADD, in order, each after the
- * first given the previous one's result as `prevResult`, then caches the final result (libcni's
- * layout) for DEL and CHECK.
+ * first given the previous one's result as `prevResult` (portmap and firewall following each other
+ * run side by side: see {@link sideBySideGroups}), then caches the final result (libcni's layout) for
+ * DEL and CHECK.
  *
  * Every plugin is looked up before any runs, so a missing one changes nothing. When a plugin fails
  * (or the deadline passes, or `signal` aborts), the whole list is deleted before the error is thrown,
@@ -57,17 +60,24 @@ export async function cniAdd(list: NetworkConfigList, runtime: CniRuntime, optio
 
   let result: CniResult | undefined
   try {
-    for (const [i, plugin] of list.plugins.entries()) {
-      const output = await runPlugin('ADD', list, plugin, paths[i] as string, runtime, runtime.netns, result, opts, deadline)
-      const parsed = parseCniResult(output)
-      if ('problem' in parsed) {
-        throw new CniError('Unknown', `CNI plugin ${plugin.type} ADD on network ${list.name} answered something that is not a CNI result: ${parsed.problem}`, {
-          plugin: plugin.type,
-          command: 'ADD',
-          network: list.name,
-        })
+    for (const group of sideBySideGroups(list.plugins)) {
+      const given = result
+      const outputs = await Promise.allSettled(group.map((i) => runPlugin('ADD', list, list.plugins[i] as CniPluginConfig, paths[i] as string, runtime, runtime.netns, given, opts, deadline)))
+      const failed = outputs.find((o) => o.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
+      for (const [k, i] of group.entries()) {
+        const parsed = parseCniResult((outputs[k] as PromiseFulfilledResult<unknown>).value)
+        if ('problem' in parsed) {
+          const plugin = list.plugins[i] as CniPluginConfig
+          throw new CniError('Unknown', `CNI plugin ${plugin.type} ADD on network ${list.name} answered something that is not a CNI result: ${parsed.problem}`, {
+            plugin: plugin.type,
+            command: 'ADD',
+            network: list.name,
+          })
+        }
+        // In a group every plugin hands back what it was given: the last one's is the chain's.
+        result = parsed.result
       }
-      result = parsed.result
     }
     if (result === undefined) throw new CniError('Internal', `${where}: network ${list.name} gave no result`, { command: 'ADD', network: list.name })
     await writeCacheEntry(opts.cacheDir, cacheEntry(list, runtime, result)).catch((err: unknown) => {
@@ -261,6 +271,30 @@ export function isPassThrough(plugin: CniPluginConfig, runtime: Pick<CniRuntime,
   return false
 }
 
+// Reference plugins (containernetworking/plugins) whose ADD hands `prevResult` back unchanged and whose
+// state is theirs alone (portmap: its CNI-HOSTPORT-* and CNI-DN-* chains; firewall: CNI-FORWARD and
+// CNI-ADMIN rules for the container's addresses), so neither can see whether the other ran first.
+const RESULT_PRESERVING = new Set(['portmap', 'firewall'])
+
+/**
+ * The chain's plugins in the groups they run in: one plugin per group, except that plugins of
+ * {@link RESULT_PRESERVING} following each other (after the first plugin, which makes the result) share
+ * one group and run side by side, given the same `prevResult`. Their ADD gives what a run in order
+ * gives, and each start costs a Go binary and several iptables calls: on the default network
+ * (bridge, portmap, firewall) this takes the slower one's time off every ADD and DEL.
+ * @returns the plugins' indexes, in groups, in chain order.
+ */
+export function sideBySideGroups(plugins: readonly Pick<CniPluginConfig, 'type'>[]): number[][] {
+  const groups: number[][] = []
+  for (const [i, plugin] of plugins.entries()) {
+    const last = groups.at(-1)
+    const joins = i > 1 && last !== undefined && RESULT_PRESERVING.has(plugin.type) && RESULT_PRESERVING.has((plugins[last.at(-1) as number] as Pick<CniPluginConfig, 'type'>).type)
+    if (joins) last.push(i)
+    else groups.push([i])
+  }
+  return groups
+}
+
 /**
  * DEL of every plugin, in reverse: a failure is remembered and the next plugin runs anyway; only the
  * end of the call (deadline, abort) stops the loop, since every later plugin would fail the same way.
@@ -293,17 +327,17 @@ async function deleteChain(
   // Spec 0.3.x plugins were never given a prevResult on DEL: libcni gives none, and neither do we.
   if ((compareCniVersions(list.cniVersion, PREV_RESULT_VERSION) as number) < 0) prevResult = undefined
   let first: unknown
-  for (let i = list.plugins.length - 1; i >= 0; i--) {
-    const plugin = list.plugins[i] as CniPluginConfig
-    try {
-      const path = await findPlugin(plugin.type, opts.pluginDirs, { command: 'DEL', network: list.name })
-      await runPlugin('DEL', list, plugin, path, runtime, netns, prevResult, opts, deadline)
-      // Without the namespace, bridge cannot see which addresses it masqueraded: see masquerade-cleanup.ts.
-      if (netns === '' && added !== undefined && leavesMasquerade(plugin)) await removeMasquerade(list.name, runtime.containerId, runtime.ifName, added, deadline)
-    } catch (err) {
-      first ??= err
-      if (err instanceof CanceledError || err instanceof DeadlineExceededError) break
-    }
+  const deleteOne = async (plugin: CniPluginConfig): Promise<void> => {
+    const path = await findPlugin(plugin.type, opts.pluginDirs, { command: 'DEL', network: list.name })
+    await runPlugin('DEL', list, plugin, path, runtime, netns, prevResult, opts, deadline)
+    // Without the namespace, bridge cannot see which addresses it masqueraded: see masquerade-cleanup.ts.
+    if (netns === '' && added !== undefined && leavesMasquerade(plugin)) await removeMasquerade(list.name, runtime.containerId, runtime.ifName, added, deadline)
+  }
+  for (const group of sideBySideGroups(list.plugins).reverse()) {
+    const outcomes = await Promise.allSettled([...group].reverse().map((i) => deleteOne(list.plugins[i] as CniPluginConfig)))
+    const errors = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown)
+    first ??= errors[0]
+    if (errors.some((err) => err instanceof CanceledError || err instanceof DeadlineExceededError)) break
   }
   if (first !== undefined) throw first
   await removeCacheEntry(opts.cacheDir, list.name, runtime).catch((err: unknown) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isPassThrough } from '../../../src/network/cni/cni-runner.js'
+import { isPassThrough, sideBySideGroups } from '../../../src/network/cni/cni-runner.js'
 
 describe('isPassThrough', () => {
   const portmap = { type: 'portmap', capabilities: { portMappings: true } }
@@ -16,5 +16,19 @@ describe('isPassThrough', () => {
   it('never skips other plugins', () => {
     expect(isPassThrough({ type: 'bridge' }, {})).toBe(false)
     expect(isPassThrough({ type: 'firewall' }, {})).toBe(false)
+  })
+})
+
+describe('sideBySideGroups', () => {
+  const chain = (...types: string[]): { type: string }[] => types.map((type) => ({ type }))
+  it("runs nerdctl's portmap and firewall side by side after the bridge, with tuning on its own", () => {
+    expect(sideBySideGroups(chain('bridge', 'portmap', 'firewall', 'tuning'))).toEqual([[0], [1, 2], [3]])
+    expect(sideBySideGroups(chain('bridge', 'firewall', 'portmap'))).toEqual([[0], [1, 2]])
+  })
+  it('keeps every other plugin, and the first (which makes the result), on its own', () => {
+    expect(sideBySideGroups(chain('portmap', 'firewall'))).toEqual([[0], [1]])
+    expect(sideBySideGroups(chain('macvlan', 'portmap', 'tuning', 'firewall'))).toEqual([[0], [1], [2], [3]])
+    expect(sideBySideGroups(chain('bridge'))).toEqual([[0]])
+    expect(sideBySideGroups([])).toEqual([])
   })
 })

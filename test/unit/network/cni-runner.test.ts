@@ -59,7 +59,7 @@ beforeAll(async () => {
   binDir = join(dir, 'bin')
   logFile = join(dir, 'calls.log')
   await mkdir(binDir)
-  for (const name of ['fa', 'fb', 'fc']) {
+  for (const name of ['fa', 'fb', 'fc', 'portmap', 'firewall']) {
     await writeFile(join(binDir, name), FAKE(logFile))
     await chmod(join(binDir, name), 0o755)
   }
@@ -139,6 +139,36 @@ describe('cniAdd', SLOW, () => {
     expect(cached?.result).toEqual(result)
     expect(cached?.config).toEqual(net())
     expect(await readdir(join(cacheDir, 'results'))).toEqual(['fakenet-ns-c1-eth0'])
+  })
+
+  it('runs portmap and firewall side by side, each given the result before them; a failure of one rolls the whole list back', async () => {
+    const list = (behave: Record<string, unknown> = {}): NetworkConfigList => ({
+      cniVersion: '1.0.0',
+      name: 'fakenet',
+      plugins: [{ type: 'fa' }, { type: 'portmap', capabilities: { portMappings: true } }, { type: 'firewall', behave }],
+    })
+    const result = await cniAdd(list(), runtime, options())
+    const cs = await calls()
+    const [a, p, f] = [cs.find((c) => c.type === 'fa'), cs.find((c) => c.type === 'portmap'), cs.find((c) => c.type === 'firewall')]
+    expect(cs).toHaveLength(3)
+    expect(order(cs)[0]).toBe('ADD fa')
+    // In order, firewall would have seen portmap's result (with its portmap-host interface).
+    expect(p?.conf['prevResult']).toEqual(f?.conf['prevResult'])
+    expect((p?.conf['prevResult'] as CniResult).interfaces?.map((i) => i.name)).toEqual(['eth0', 'fa-host'])
+    expect(a).toBeDefined()
+    // The last plugin's result is the chain's (the real ones hand back what they were given).
+    expect(result.interfaces?.map((i) => i.name)).toEqual(['eth0', 'fa-host', 'firewall-host'])
+    await cniDel(list(), runtime, options())
+
+    await writeFile(logFile, '')
+    const err = await cniAdd(list({ fail: ['ADD'] }), runtime, options()).catch((e: unknown) => e)
+    expect(err).toMatchObject({ plugin: 'firewall', command: 'ADD', msg: 'told to fail' })
+    const after = order(await calls())
+    expect(after.slice(0, 1)).toEqual(['ADD fa'])
+    expect(after.slice(1, 3).sort()).toEqual(['ADD firewall', 'ADD portmap'])
+    expect(after.slice(3, 5).sort()).toEqual(['DEL firewall', 'DEL portmap'])
+    expect(after.slice(5)).toEqual(['DEL fa'])
+    expect(await readdir(join(cacheDir, 'results'))).toEqual([])
   })
 
   it('looks every plugin up before running any: a missing one changes nothing', async () => {
