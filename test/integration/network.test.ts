@@ -279,6 +279,61 @@ describe('user networks', () => {
   })
 })
 
+describe('mac, macvlan and ipvlan (TestRunMACAddress)', () => {
+  it('gives a container on the default bridge the MAC asked for, in inspect() and on its eth0', async () => {
+    const mac = '02:42:0a:3d:00:07'
+    await using web = await startWeb({ mac })
+    expect((await web.inspect()).NetworkSettings.MacAddress).toBe(mac)
+    const out = await (await web.exec({ args: ['cat', '/sys/class/net/eth0/address'] })).output()
+    expect(out.stdout.trim()).toBe(mac)
+  })
+
+  // The parent is one end of a veth pair the test makes on the host: containers on it reach each other,
+  // and nothing of theirs leaves the host.
+  const parent = `csdkp${suffix}`.slice(0, 15)
+  const peer = `csdkq${suffix}`.slice(0, 15)
+  beforeAll(() => {
+    execFileSync('ip', ['link', 'add', parent, 'type', 'veth', 'peer', 'name', peer])
+    execFileSync('ip', ['link', 'set', parent, 'up'])
+    execFileSync('ip', ['link', 'set', peer, 'up'])
+  })
+  afterAll(() => {
+    execFileSync('ip', ['link', 'del', parent])
+  })
+  /** Whether the kernel has the driver (some container hosts lack ipvlan). */
+  const kernelHas = (driver: string): boolean => {
+    const probe = `csdkk${suffix}`.slice(0, 15)
+    try {
+      execFileSync('ip', ['link', 'add', probe, 'link', parent, 'type', driver], { stdio: 'ignore' })
+      execFileSync('ip', ['link', 'del', probe], { stdio: 'ignore' })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  for (const [driver, octet] of [['macvlan', 15], ['ipvlan', 16]] as const) {
+    it(`attaches containers to a ${driver} network on a parent interface, where they reach each other`, async (ctx) => {
+      if (!kernelHas(driver)) ctx.skip(`this kernel has no ${driver} driver`)
+      const name = `${driver.slice(0, 3)}-${suffix}`
+      await client.networks.create(name, { driver, parent, subnet: `10.${LINE_OCTET}.${octet}.0/24` })
+      try {
+        // ipvlan interfaces share their parent's MAC: only macvlan can be given one.
+        const mac = driver === 'macvlan' ? `02:42:0a:${LINE_OCTET.toString(16)}:00:08` : undefined
+        await using web = await startWeb({ network: name, ...(mac !== undefined ? { mac } : {}) })
+        const settings = (await web.inspect()).NetworkSettings
+        expect(settings.IPAddress).toMatch(new RegExp(`^10\\.${LINE_OCTET}\\.${octet}\\.\\d+$`))
+        if (mac !== undefined) expect(settings.MacAddress).toBe(mac)
+        const probe = await client.run(IMAGE, { network: name, args: ['wget', '-q', '-O', '-', `http://${settings.IPAddress}:8080/hostname`], stdio: 'pipe', rm: true, signal: AbortSignal.timeout(15_000) })
+        expect(probe.exitCode).toBe(0)
+        expect(probe.stdout?.trim()).toBe(web.id.slice(0, 12))
+      } finally {
+        await client.networks.remove(name)
+      }
+    })
+  }
+})
+
 describe('container: mode and DNS', () => {
   it('shares a running container network namespace and refuses ports, dns and hostname there (TestSharedNetworkSetup)', async () => {
     await using web = await startWeb({ name: `shared-${suffix}` })
