@@ -271,6 +271,37 @@ describe('user networks', () => {
     expect(rules()).toEqual([])
   })
 
+  it('gives containers on an IPv6 network addresses there, in inspect() and on their eth0, and they reach each other', async () => {
+    const name = `v6-${suffix}`
+    const subnet = `fd00:${LINE_OCTET}:17::/64`
+    await client.networks.create(name, { subnet })
+    let address = ''
+    try {
+      expect((await client.networks.inspect(name)).IPAM.Config[0]?.Subnet).toBe(subnet)
+      await using web = await startWeb({ network: name })
+      const endpoint = (await web.inspect()).NetworkSettings.Networks[name]
+      expect(endpoint?.GlobalIPv6Address).toMatch(new RegExp(`^fd00:${LINE_OCTET}:17::`))
+      expect(endpoint?.GlobalIPv6PrefixLen).toBe(64)
+      address = endpoint?.GlobalIPv6Address as string
+      // /proc/net/if_inet6: the address as 32 hex digits, ifindex, prefix length (hex), scope, flags, name.
+      const shown = await (await web.exec({ args: ['cat', '/proc/net/if_inet6'] })).output()
+      const full = (a: string): string => {
+        const [head = '', tail = ''] = a.split('::')
+        const h = head === '' ? [] : head.split(':')
+        const t = tail === '' ? [] : tail.split(':')
+        return [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => g.padStart(4, '0')).join('')
+      }
+      expect(shown.stdout.split('\n').map((l) => l.trim().split(/\s+/))).toContainEqual([full(address), expect.any(String), '40', '00', expect.any(String), 'eth0'])
+      const probe = await client.run(IMAGE, { network: name, args: ['wget', '-q', '-O', '-', `http://[${address}]:8080/hostname`], stdio: 'pipe', rm: true, signal: AbortSignal.timeout(15_000) })
+      expect(probe.exitCode).toBe(0)
+      expect(probe.stdout?.trim()).toBe(web.id.slice(0, 12))
+    } finally {
+      await client.networks.remove(name)
+    }
+    // The firewall plugin's ip6tables rules went with the container.
+    expect(execFileSync('ip6tables-save', { encoding: 'utf8' }).split('\n').filter((l) => l.includes(address))).toEqual([])
+  })
+
   it('removes and prunes unused networks', async () => {
     const spare = `spare-${suffix}`
     await client.networks.create(spare, { subnet: `10.${LINE_OCTET}.13.0/24` })
