@@ -3,25 +3,39 @@
  * its first HTTP 200, on the default bridge through a port published on 127.0.0.1 (CNI: bridge, portmap,
  * firewall, tuning), against the same on the host network (no CNI) — the issue's target is ≤ 1.3×. The two
  * alternate, so load on the machine hits both alike. Then 20 networked runs at once, to all answering.
- * Removal is not timed.
+ * Removal is not timed. Then the reference: `ctr run --cni -d` (containerd's Go client with go-cni: task
+ * created, CNI ADD, task started) beside `run()` on the same conflist, each against itself without a
+ * network, to the call's return (no ports: ctr publishes none).
  *
  *   node --import tsx bench/network/network-only.ts      BENCH_NETWORK_ROUNDS=10 (default), BENCH_CONTAINERD=1.6|1.7|2.x
  *
  * Runs on a private containerd, with the CNI conf dir, cache and netns dir under its temp dir.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
 import { Client, type DetachedRun } from '../../src/index.js'
 import { startContainerd } from '../../src/testing/containerd-daemon.js'
 import { findContainerd, type ContainerdLine } from '../../src/testing/containerd-binaries.js'
 import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
 import { median, round } from '../lib/stats.js'
+import { cniDel } from '../../src/network/cni/cni-runner.js'
+import type { NetworkConfigList } from '../../src/network/cni/network-config.js'
 
 const ROUNDS = Number(process.env['BENCH_NETWORK_ROUNDS'] ?? 10)
 const LINE = (process.env['BENCH_CONTAINERD'] ?? '1.6') as ContainerdLine
 const IMAGE = 'docker.io/library/busybox:bench-network'
+
+/**
+ * ctr in a mount namespace of its own whose /etc/cni/net.d is `confDir` (ctr reads only that directory; its
+ * plugin dirs include Debian's /usr/lib/cni). The shell prints ctr's own wall time in microseconds, so
+ * the wrapper's start is not counted.
+ */
+const CTR_WITH_CONF_DIR = 'mount --bind "$1" /etc/cni/net.d || exit 1; shift; s=$(date +%s%N); "$@" >/dev/null; rc=$?; e=$(date +%s%N); echo $(( (e - s) / 1000 )); exit $rc'
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -105,9 +119,57 @@ try {
   const cb = await concurrent('bridge')
   const ch = await concurrent('host')
   console.log(`20 runs at once to all answering: bridge ${round(cb, 0)} ms, host ${round(ch, 0)} ms, ratio ${round(cb / ch, 2)}x`)
-  console.log(`BENCH_RESULT ${JSON.stringify({ line: LINE, rounds: ROUNDS, bridgeMs: round(b, 1), hostMs: round(h, 1), ratio: round(b / h, 3), concurrentBridgeMs: round(cb, 0), concurrentHostMs: round(ch, 0) })}`)
+  const ctr = await besideCtr(client, daemon.address, join(dir, 'net.d'))
+  console.log(
+    `BENCH_RESULT ${JSON.stringify({ line: LINE, rounds: ROUNDS, bridgeMs: round(b, 1), hostMs: round(h, 1), ratio: round(b / h, 3), concurrentBridgeMs: round(cb, 0), concurrentHostMs: round(ch, 0), ...ctr })}`,
+  )
   client.close()
 } finally {
   await daemon.stop()
   await rm(dir, { recursive: true, force: true })
+}
+
+/** `ctr run -d [--cni]` beside `run({ detach: true })` on the default bridge and on `none`, alternating. */
+async function besideCtr(client: Client, address: string, confDir: string): Promise<Record<string, number>> {
+  if (!existsSync('/etc/cni/net.d')) {
+    console.log('ctr run --cni: skipped (ctr reads /etc/cni/net.d, which this host does not have to bind over)')
+    return {}
+  }
+  const ctrBinary = join(dirname((await findContainerd(LINE)).path), 'ctr')
+  const list = JSON.parse(await readFile(join(confDir, 'nerdctl-bridge.conflist'), 'utf8')) as NetworkConfigList
+  const exec = promisify(execFile)
+  const ctr = (...args: string[]): Promise<{ stdout: string }> => exec(ctrBinary, ['--address', address, '-n', client.namespace, ...args])
+  let serial = 0
+  const timeCtr = async (cni: boolean): Promise<number> => {
+    const id = `bench-ctr-${process.pid}-${serial++}`
+    const run = ['run', '-d', '--null-io', ...(cni ? ['--cni'] : []), IMAGE, id, 'sleep', '3600']
+    const { stdout } = await exec('unshare', ['-m', '--propagation', 'private', 'sh', '-c', CTR_WITH_CONF_DIR, 'sh', confDir, ctrBinary, '--address', address, '-n', client.namespace, ...run])
+    await ctr('task', 'delete', '--force', id)
+    await ctr('container', 'delete', id)
+    // ctr removes a detached container's network only with --rm: released here, from libcni's cache.
+    if (cni) await cniDel(list, { containerId: `${client.namespace}-${id}`, netns: '', ifName: 'eth0' })
+    return Number(stdout.trim()) / 1000
+  }
+  const timeOurs = async (network: 'bridge' | 'none'): Promise<number> => {
+    const started = performance.now()
+    const run = await client.run(IMAGE, { detach: true, network, args: ['sleep', '3600'] })
+    const ms = performance.now() - started
+    await run.remove({ force: true })
+    return ms
+  }
+  await timeCtr(true)
+  await timeOurs('bridge')
+  const samples = { ours: [] as number[], oursNone: [] as number[], ctr: [] as number[], ctrNone: [] as number[] }
+  for (let i = 0; i < ROUNDS; i++) {
+    samples.ours.push(await timeOurs('bridge'))
+    samples.ctr.push(await timeCtr(true))
+    samples.oursNone.push(await timeOurs('none'))
+    samples.ctrNone.push(await timeCtr(false))
+  }
+  const [ours, oursNone, ref, refNone] = [median(samples.ours), median(samples.oursNone), median(samples.ctr), median(samples.ctrNone)]
+  console.log(`run({ detach }) beside ctr run -d, same conflist, to the call's return, median of ${ROUNDS}:`)
+  console.log(`  on the default bridge    ours ${round(ours, 1)} ms   ctr --cni ${round(ref, 1)} ms   ratio ${round(ours / ref, 2)}x`)
+  console.log(`  without a network        ours ${round(oursNone, 1)} ms   ctr       ${round(refNone, 1)} ms   ratio ${round(oursNone / refNone, 2)}x`)
+  console.log(`  what the network adds    ours ${round(ours - oursNone, 1)} ms   ctr       ${round(ref - refNone, 1)} ms`)
+  return { ctrCniMs: round(ref, 1), oursCniMs: round(ours, 1), ctrNoneMs: round(refNone, 1), oursNoneMs: round(oursNone, 1), oursOverCtrCni: round(ours / ref, 3) }
 }

@@ -227,7 +227,8 @@ async function choosePorts(client: ClientCore, specs: readonly string[]): Promis
   const parsed = parsePortSpecs(specs)
   // portmap publishes with DNAT rules, not sockets: other containers' ports are found in their labels
   // and, for containers of other namespaces and tools (nerdctl too), in the host's DNAT rules.
-  const reserved = [...(await publishedPorts(client)), ...(await dnatPorts())]
+  const [labelled, dnat] = await Promise.all([publishedPorts(client), dnatPorts()])
+  const reserved = [...labelled, ...dnat]
   const chosen = await allocateHostPorts(parsed, { reserved })
   await checkHostPortsFree(chosen, { reserved })
   return chosen.map(toLabelPort)
