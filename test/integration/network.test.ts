@@ -415,6 +415,15 @@ describe('lifecycle', () => {
     expect((await fetchSoon(`http://127.0.0.1:${port}/passwd`)).status).toBe(200)
   })
 
+  it('the process sees its interface and address from its first instruction (the task is created while the network attaches, started after)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { exitCode, stdout } = await client.run(IMAGE, { args: ['cat', '/proc/net/fib_trie', '/sys/class/net/eth0/operstate'], stdio: 'pipe', rm: true })
+      expect(exitCode).toBe(0)
+      expect(stdout).toMatch(/\|-- 10\.4\.0\.\d+\n\s+\/32 host LOCAL/)
+      expect(stdout?.trim().split('\n').at(-1)).toBe('up')
+    }
+  })
+
   it('20 containers started at once get distinct addresses and all serve', async () => {
     const webs = await Promise.all(Array.from({ length: 20 }, () => startWeb({ ports: ['127.0.0.1::8080'] })))
     try {
