@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { constants, type Stats } from 'node:fs'
-import { lstat, mkdtemp, open, readlink, rmdir } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdtemp, open, rmdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -18,6 +18,7 @@ import type { ImageManifest } from '../image-spec/manifest.js'
 import { parseJson } from '../image-spec/parse.js'
 import { chainIds } from '../images/unpack.js'
 import type { UserDatabase } from '../oci/user-database.js'
+import { lookupInRoot } from '../util/root-path.js'
 
 const run = promisify(execFile)
 
@@ -119,40 +120,10 @@ function mountArgs(m: Mount, dir: string): string[] {
  * @throws ResourceExhaustedError when the file is larger than {@link MAX_USER_FILE_BYTES}.
  */
 export async function readRootFile(root: string, path: string): Promise<Buffer | undefined> {
-  let rest = path.split('/').filter((p) => p !== '' && p !== '.')
-  const resolved: string[] = []
-  let links = 0
-  while (rest.length > 0) {
-    const [name, ...tail] = rest as [string, ...string[]]
-    rest = tail
-    if (name === '.') continue
-    if (name === '..') {
-      resolved.pop()
-      continue
-    }
-    const at = join(root, ...resolved, name)
-    let st: Stats
-    try {
-      st = await lstat(at)
-    } catch {
-      return undefined
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > 40) return undefined
-      const target = await readlink(at)
-      if (target.startsWith('/')) resolved.length = 0
-      rest = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...rest]
-      continue
-    }
-    resolved.push(name)
-    if (rest.length > 0 && !st.isDirectory()) return undefined
-    if (rest.length === 0) {
-      if (!st.isFile()) return undefined
-      if (st.size > MAX_USER_FILE_BYTES) throw tooLarge(path, st.size)
-      return readBounded(at, path)
-    }
-  }
-  return undefined
+  const found = await lookupInRoot(root, path)
+  if (found === undefined || !found.stats.isFile()) return undefined
+  if (found.stats.size > MAX_USER_FILE_BYTES) throw tooLarge(path, found.stats.size)
+  return readBounded(found.path, path)
 }
 
 // O_NOFOLLOW and O_NONBLOCK: the path was checked to be a regular file; refuse whatever replaced it since.

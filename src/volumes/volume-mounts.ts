@@ -7,7 +7,7 @@
  */
 
 import { execFile } from 'node:child_process'
-import { lstat, mkdir, mkdtemp, readdir, readlink, rmdir, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rmdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { promisify } from 'node:util'
@@ -22,6 +22,7 @@ import { withBindMount } from '../oci/mount-options.js'
 import { parseBindMount, structuredBindMount, type BindMountSpec, type ParseBindMountOptions } from '../oci/mount-spec.js'
 import type { Mount } from '../oci/runtime-spec.js'
 import type { SpecOption } from '../oci/spec-options.js'
+import { lookupInRoot } from '../util/root-path.js'
 import { parseVolumeSpec, type VolumeSpec } from './volume-spec.js'
 import { anonymousVolumeName, ANONYMOUS_VOLUME_LABEL, validateVolumeName, type NerdctlVolumeStore, type VolumeUsage } from './volume-store.js'
 
@@ -299,9 +300,10 @@ async function copyFromImage(client: ClientCore, image: ImageView, targets: Read
     await mountImage(client, image, root, mountOptions)
     try {
       for (const { path, data } of targets) {
-        const dir = await resolveInRoot(root, path)
-        if (dir === undefined) continue
-        await run('cp', ['-a', `${dir}/.`, `${data}/`], { signal: options.signal, maxBuffer: 1024 * 1024 })
+        // Copied only when it is a directory in the image, as Docker does.
+        const found = await lookupInRoot(root, path)
+        if (found === undefined || !found.stats.isDirectory()) continue
+        await run('cp', ['-a', `${found.path}/.`, `${data}/`], { signal: options.signal, maxBuffer: 1024 * 1024 })
       }
     } finally {
       await unmountImage(client, root, options.snapshotter !== undefined ? { snapshotter: options.snapshotter } : {})
@@ -311,34 +313,3 @@ async function copyFromImage(client: ClientCore, image: ImageView, targets: Read
   }
 }
 
-/**
- * The host path of directory `path` inside `root` as the container would see it: symlinks, absolute
- * ones too, are followed within `root` and never out of it (like `securejoin.SecureJoin`), at most 40.
- * Undefined when a component is missing or the result is not a directory.
- */
-export async function resolveInRoot(root: string, path: string): Promise<string | undefined> {
-  let rest = path.split('/').filter((p) => p !== '' && p !== '.')
-  const resolved: string[] = []
-  let links = 0
-  while (rest.length > 0) {
-    const [name, ...tail] = rest as [string, ...string[]]
-    rest = tail
-    if (name === '..') {
-      resolved.pop()
-      continue
-    }
-    const at = join(root, ...resolved, name)
-    const info = await lstat(at).catch(() => undefined)
-    if (info === undefined) return undefined
-    if (info.isSymbolicLink()) {
-      if (++links > 40) return undefined
-      const target = await readlink(at)
-      if (target.startsWith('/')) resolved.length = 0
-      rest = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...rest]
-      continue
-    }
-    if (!info.isDirectory()) return undefined
-    resolved.push(name)
-  }
-  return join(root, ...resolved)
-}

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../../src/grpc/errors.js'
 import { readMountLabels } from '../../../src/nerdctl/labels.js'
-import { prepareVolumeMounts, removeAnonymousVolumes, resolveInRoot, withVolumeMounts } from '../../../src/volumes/volume-mounts.js'
+import { prepareVolumeMounts, removeAnonymousVolumes, withVolumeMounts } from '../../../src/volumes/volume-mounts.js'
+import { lookupInRoot } from '../../../src/util/root-path.js'
 import { parseLabels, volumeJson, NerdctlVolumeStore, volumeStoreDir } from '../../../src/volumes/volume-store.js'
 import { volumesOfContainer } from '../../../src/volumes/volumes-in-use.js'
 import type { Spec } from '../../../src/oci/runtime-spec.js'
@@ -254,7 +255,7 @@ describe('removeAnonymousVolumes', () => {
   })
 })
 
-describe('resolveInRoot', () => {
+describe('lookupInRoot', () => {
   it('follows symlinks inside the root only', async () => {
     const r = join(root, `root-${n++}`)
     await mkdir(join(r, 'real', 'dir'), { recursive: true })
@@ -262,9 +263,14 @@ describe('resolveInRoot', () => {
     const { symlink } = await import('node:fs/promises')
     await symlink('/real', join(r, 'abs'))
     await symlink('../../../../real', join(r, 'up'))
-    expect(await resolveInRoot(r, '/abs/dir')).toBe(join(r, 'real', 'dir'))
-    expect(await resolveInRoot(r, '/up')).toBe(join(r, 'real'))
-    expect(await resolveInRoot(r, '/real/file')).toBeUndefined()
-    expect(await resolveInRoot(r, '/missing')).toBeUndefined()
+    await symlink('up/file', join(r, 'tofile'))
+    expect((await lookupInRoot(r, '/abs/dir'))?.path).toBe(join(r, 'real', 'dir'))
+    expect((await lookupInRoot(r, '/up'))?.path).toBe(join(r, 'real'))
+    expect((await lookupInRoot(r, '/up'))?.stats.isDirectory()).toBe(true)
+    expect((await lookupInRoot(r, '/tofile'))?.path).toBe(join(r, 'real', 'file'))
+    expect((await lookupInRoot(r, '/tofile'))?.stats.isFile()).toBe(true)
+    expect(await lookupInRoot(r, '/real/file/below')).toBeUndefined()
+    expect(await lookupInRoot(r, '/missing')).toBeUndefined()
+    expect((await lookupInRoot(r, '/../..'))?.path).toBe(r)
   })
 })
