@@ -2,25 +2,15 @@
  * nerdctl's on-disk stores (names, container state dirs, volumes) are directories of small files. Every
  * store takes an exclusive `flock(2)` on its own directory around each read-modify-write, and writes files
  * to a temp file then renames it over the target. This file does the same, so our writes and nerdctl's
- * exclude each other.
- *
- * Locking: Node has no `flock`. A lock-file scheme of our own (`O_EXCL`) would not exclude nerdctl, and a
- * native addon is a build dependency every user pays for. Instead the lock is held by a child process:
- * util-linux's `flock -x <dir> cat` (also busybox's `flock`). `flock` takes the lock on the directory and
- * only then runs `cat`, so a byte written to the child's stdin comes back on its stdout exactly when the
- * lock is held; closing stdin ends `cat`, then `flock`, which releases the lock. If this process dies,
- * the pipe closes and the lock goes with it: no stale locks. The cost is one process spawn per locked
- * operation (a few milliseconds), paid only by name reservation and state-dir updates, not by the
- * container lifecycle itself. Calls within one process are queued first, so only one helper per directory
- * waits at a time.
+ * exclude each other. How a flock is taken from Node: src/nerdctl/flock.ts (one short helper process per
+ * locked operation, paid by name reservation and store updates, not by the container lifecycle itself).
  */
 
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { CanceledError, DeadlineExceededError, FailedPreconditionError } from '../grpc/errors.js'
-import { throwIfAborted } from '../grpc/abort.js'
+import { flockHandle, queuedPerPath, type FlockOptions } from './flock.js'
 
 /** Permission of the directories nerdctl's stores create (`store.New`'s default). */
 export const STORE_DIR_MODE = 0o700
@@ -28,19 +18,8 @@ export const STORE_DIR_MODE = 0o700
 /** Permission of the files nerdctl's stores write. */
 export const STORE_FILE_MODE = 0o600
 
-/** How long {@link withDirLock} waits for the lock by default: nerdctl waits forever, we do not. */
-export const DEFAULT_LOCK_TIMEOUT_MS = 30_000
-
-/** Options of {@link withDirLock}. */
-export interface DirLockOptions {
-  /** Stops waiting for the lock; rejects with a `CanceledError` whose cause is the signal's reason. */
-  signal?: AbortSignal | undefined
-  /** How long to wait for the lock. Default {@link DEFAULT_LOCK_TIMEOUT_MS}. */
-  timeoutMs?: number | undefined
-}
-
-// Per-directory queue inside this process: the tail promise of each directory's chain.
-const queues = new Map<string, Promise<unknown>>()
+/** Options of {@link withDirLock}: the wait for the lock (default 30 s) and its abort. */
+export type DirLockOptions = FlockOptions
 
 /**
  * Creates `dir` (and missing parents) with mode 0700, like nerdctl's `os.MkdirAll(root, 0700)`; existing
@@ -106,124 +85,28 @@ function isGoneOrBusy(err: unknown): boolean {
  */
 export async function withDirLock<T>(dir: string, fn: () => Promise<T>, options: DirLockOptions = {}): Promise<T> {
   const key = resolve(dir)
-  const previous = queues.get(key) ?? Promise.resolve()
-  const run = previous.catch(() => undefined).then(async () => {
+  return queuedPerPath(key, async () => {
     for (let attempt = 0; ; attempt++) {
       await ensureStoreDir(key)
-      const [release, pid] = await acquireFlock(key, options)
-      // The directory may have been removed (it was empty) while we waited: the lock is then on a
-      // directory no path names, and excludes nobody. Take it again on the one there now.
-      if (attempt < STALE_LOCK_RETRIES && !(await locksCurrentDir(pid, key))) {
-        await release()
-        continue
-      }
+      const handle = await open(key, constants.O_RDONLY | constants.O_DIRECTORY)
       try {
+        await flockHandle(handle, key, options)
+        // The directory may have been removed (it was empty) while we waited: the lock is then on a
+        // directory no path names, and excludes nobody. Take it again on the one there now.
+        if (attempt < STALE_LOCK_RETRIES && !(await isCurrentDir(handle, key))) continue
         return await fn()
       } finally {
-        await release()
+        // Closing our descriptor (the only one of its open file description) releases the lock.
+        await handle.close()
       }
     }
   })
-  const tail = run.catch(() => undefined)
-  queues.set(key, tail)
-  try {
-    return await run
-  } finally {
-    // Drop the entry once nobody queued behind us, so the map does not grow with every directory used.
-    if (queues.get(key) === tail) queues.delete(key)
-  }
 }
 
-/**
- * Whether the flock helper `pid` holds `dir` as it is now (one of its open files is the directory's
- * inode). Without /proc to tell, assumed so.
- */
-async function locksCurrentDir(pid: number | undefined, dir: string): Promise<boolean> {
-  let current: { dev: number; ino: number }
-  try {
-    current = await stat(dir)
-  } catch {
-    return false
-  }
-  if (pid === undefined) return true
-  let fds: string[]
-  try {
-    fds = await readdir(`/proc/${pid}/fd`)
-  } catch {
-    return true
-  }
-  for (const fd of fds) {
-    const held = await stat(`/proc/${pid}/fd/${fd}`).catch(() => undefined)
-    if (held !== undefined && held.dev === current.dev && held.ino === current.ino) return true
-  }
-  return false
-}
-
-/** Takes the flock through a helper process; resolves to a function that releases it, and the helper's pid. */
-async function acquireFlock(dir: string, options: DirLockOptions): Promise<[() => Promise<void>, number | undefined]> {
-  throwIfAborted(options.signal, `locking ${dir}`)
-  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
-  const child = spawn('flock', ['-x', dir, 'cat'], { stdio: ['pipe', 'pipe', 'pipe'] })
-  const exited = new Promise<number | null>((resolveExit) => {
-    child.once('close', (code) => resolveExit(code))
-    child.once('error', () => resolveExit(null))
-  })
-  let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    if (stderr.length < 4096) stderr += chunk
-  })
-  const release = async (): Promise<void> => {
-    child.stdin.end()
-    await exited
-  }
-  try {
-    await new Promise<void>((resolveLock, reject) => {
-      const cleanup = (): void => {
-        clearTimeout(timer)
-        options.signal?.removeEventListener('abort', onAbort)
-        child.stdout.off('data', onData)
-        child.off('error', onError)
-        child.off('close', onClose)
-      }
-      const fail = (err: Error): void => {
-        cleanup()
-        child.kill('SIGKILL')
-        reject(err)
-      }
-      const onData = (): void => {
-        cleanup()
-        resolveLock()
-      }
-      const onError = (err: NodeJS.ErrnoException): void => {
-        fail(
-          err.code === 'ENOENT'
-            ? new FailedPreconditionError('cannot lock nerdctl stores: no `flock` program on PATH; install util-linux', { cause: err })
-            : err,
-        )
-      }
-      const onClose = (code: number | null): void => {
-        fail(new FailedPreconditionError(`flock on ${dir} exited (${code}) before taking the lock: ${stderr.trim()}`))
-      }
-      const onAbort = (): void => {
-        fail(new CanceledError(`canceled while waiting for the lock on ${dir}`, { cause: options.signal?.reason }))
-      }
-      const timer = setTimeout(() => {
-        fail(new DeadlineExceededError(`waited ${timeoutMs} ms for the lock on ${dir}: another nerdctl or containerd-sdk process holds it`))
-      }, timeoutMs)
-      child.stdout.on('data', onData)
-      child.once('error', onError)
-      child.once('close', onClose)
-      options.signal?.addEventListener('abort', onAbort, { once: true })
-      // `cat` echoes this byte only once flock holds the lock and has started it.
-      child.stdin.write('L')
-    })
-  } catch (err) {
-    await exited
-    throw err
-  }
-  // From here on the helper's output is of no interest; keep draining so it never blocks on a full pipe.
-  child.stdout.resume()
-  return [release, child.pid]
+/** Whether the open directory `handle` is still the one at `dir`. */
+async function isCurrentDir(handle: FileHandle, dir: string): Promise<boolean> {
+  const [held, current] = await Promise.all([handle.stat(), stat(dir).catch(() => undefined)])
+  return current !== undefined && held.dev === current.dev && held.ino === current.ino
 }
 
 /**

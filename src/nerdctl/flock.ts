@@ -1,0 +1,86 @@
+/**
+ * `flock(2)` from Node, which has no binding for it: nerdctl's stores lock with flock, and a lock scheme of
+ * our own would not exclude nerdctl. The lock is taken on a file descriptor this process opened (a store
+ * directory, or a lock file) by a helper, util-linux's (or busybox's) `flock -x 3`, given that descriptor
+ * as its fd 3. A flock belongs to the open file description, which the helper shares with us, so the lock
+ * outlives the helper's exit and is ours until we close the descriptor, or this process dies: no stale
+ * locks, and no helper left running while the lock is held. One short process per lock; calls within this
+ * process are queued per path first, so only one helper waits at a time.
+ */
+
+import { spawn } from 'node:child_process'
+import type { FileHandle } from 'node:fs/promises'
+import { throwIfAborted } from '../grpc/abort.js'
+import { CanceledError, DeadlineExceededError, FailedPreconditionError } from '../grpc/errors.js'
+
+/** How long a lock is waited for by default: nerdctl waits forever, we do not. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000
+
+/** Options of a locked operation. */
+export interface FlockOptions {
+  /** Stops waiting for the lock; rejects with a `CanceledError` whose cause is the signal's reason. */
+  signal?: AbortSignal | undefined
+  /** How long to wait for the lock. Default {@link DEFAULT_LOCK_TIMEOUT_MS}. */
+  timeoutMs?: number | undefined
+}
+
+// Per-path queue inside this process: the tail promise of each path's chain.
+const queues = new Map<string, Promise<unknown>>()
+
+/** Runs `task` after every earlier task queued under `key` in this process settled. */
+export async function queuedPerPath<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const previous = queues.get(key) ?? Promise.resolve()
+  const run = previous.catch(() => undefined).then(task)
+  const tail = run.catch(() => undefined)
+  queues.set(key, tail)
+  try {
+    return await run
+  } finally {
+    // Dropped once nobody queued behind, so the map does not grow with every path used.
+    if (queues.get(key) === tail) queues.delete(key)
+  }
+}
+
+/**
+ * Takes an exclusive flock on the open file `handle` (of `path`, named in errors), through a `flock -x 3`
+ * helper that inherits it. Released by closing the handle.
+ * @throws DeadlineExceededError when the lock is not obtained in time; CanceledError on abort;
+ *   FailedPreconditionError when no `flock` program is installed (util-linux provides it).
+ */
+export async function flockHandle(handle: FileHandle, path: string, options: FlockOptions = {}): Promise<void> {
+  throwIfAborted(options.signal, `locking ${path}`)
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
+  const child = spawn('flock', ['-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', handle.fd] })
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < 4096) stderr += chunk
+  })
+  await new Promise<void>((resolveLock, reject) => {
+    let settled = false
+    const finish = (err?: Error): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+      if (err === undefined) resolveLock()
+      else reject(err)
+    }
+    // A helper killed after it took the lock leaves it on our descriptor: the caller closes that on failure.
+    const fail = (err: Error): void => {
+      child.kill('SIGKILL')
+      finish(err)
+    }
+    const onAbort = (): void => fail(new CanceledError(`canceled while waiting for the lock on ${path}`, { cause: options.signal?.reason }))
+    const timer = setTimeout(() => {
+      fail(new DeadlineExceededError(`waited ${timeoutMs} ms for the lock on ${path}: another nerdctl or containerd-sdk process holds it`))
+    }, timeoutMs)
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      finish(err.code === 'ENOENT' ? new FailedPreconditionError(`cannot lock ${path}: no \`flock\` program on PATH; install util-linux`, { cause: err }) : err)
+    })
+    child.once('close', (code) => {
+      if (code === 0) finish()
+      else finish(new FailedPreconditionError(`flock on ${path} exited (${code}) without taking the lock: ${stderr.trim()}`))
+    })
+  })
+}
