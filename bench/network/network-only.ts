@@ -14,7 +14,6 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -25,6 +24,7 @@ import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
 import { median, round } from '../lib/stats.js'
 import { cniDel } from '../../src/network/cni/cni-runner.js'
 import type { NetworkConfigList } from '../../src/network/cni/network-config.js'
+import { freePort } from '../../test/env/registry/free-port.js'
 
 const ROUNDS = Number(process.env['BENCH_NETWORK_ROUNDS'] ?? 10)
 const LINE = (process.env['BENCH_CONTAINERD'] ?? '1.6') as ContainerdLine
@@ -36,14 +36,6 @@ const IMAGE = 'docker.io/library/busybox:bench-network'
  * the wrapper's start is not counted.
  */
 const CTR_WITH_CONF_DIR = 'mount --bind "$1" /etc/cni/net.d || exit 1; shift; s=$(date +%s%N); "$@" >/dev/null; rc=$?; e=$(date +%s%N); echo $(( (e - s) / 1000 )); exit $rc'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 /** Polls until the URL answers 200 (bounded: 10 s, 1 000 tries). */
 async function firstOk(url: string): Promise<void> {

@@ -18,7 +18,6 @@
  */
 import { execFile } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import type { Digest } from '../../src/index.js'
@@ -32,6 +31,7 @@ import { runJsonChild } from '../lib/json-child.js'
 import { childrenCpuMs } from './pull-cpu.js'
 import { loadPullConfig } from './pull-config.js'
 import { createPullReset } from './pull-reset.js'
+import { freePort } from '../../test/env/registry/free-port.js'
 
 const run = promisify(execFile)
 const TICK_MS = 10
@@ -53,17 +53,6 @@ async function userSystemMs(pid: number): Promise<[number, number]> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8')
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
   return [Number(f[11]) * TICK_MS, Number(f[12]) * TICK_MS]
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
 }
 
 /** containerd's gRPC counters: `handled_total <method> <code>`, `msg_received_total <method>`, … → value. */

@@ -15,6 +15,7 @@ import { Client, ConflictError, FailedPreconditionError, InvalidArgumentError, N
 import { NETNS_LABEL, planContainerNetwork, releaseOrphanNetworks } from '../../src/network/container-network.js'
 import { connectTestClient, daemonAddress, daemonLine } from '../env/test-client.js'
 import { runnableBusybox } from '../env/runnable-image.js'
+import { freePort } from '../env/registry/free-port.js'
 
 const base = await connectTestClient('network')
 const IMAGE = 'docker.io/library/busybox:network'
@@ -55,15 +56,6 @@ async function fetchSoon(url: string, timeoutMs = 5_000): Promise<{ status: numb
     }
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms: ${String(last)}`)
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((r) => server.close(r))
-  return port
 }
 
 /** What a container left on the host: its netns, host-local IP files, iptables lines naming it. */
