@@ -100,8 +100,14 @@ describe('published ports', () => {
     const netns = info.labels[NETNS_LABEL]
     expect(netns).toBeDefined()
     expect(leftovers(client.namespace, web.id, netns, ip)).not.toEqual([])
+    // The host learned the container's MAC for its address (the fetch went there)...
+    const mac = inspect.NetworkSettings.MacAddress
+    const neighbour = (): string => execFileSync('ip', ['neigh', 'show', ip], { encoding: 'utf8' })
+    expect(neighbour()).toContain(mac)
     await web.remove({ force: true })
     expect(leftovers(client.namespace, web.id, netns, ip)).toEqual([])
+    // ...and forgot it at removal: the address's next owner has another MAC (neighbour-flush.ts).
+    expect(neighbour()).not.toContain(mac)
   })
 
   it("chooses a free host port for '8080' and serves on it", async () => {

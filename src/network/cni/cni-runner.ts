@@ -16,6 +16,7 @@ import { DEFAULT_CNI_TIMEOUT_MS, resolveCniOptions, type CniCapabilityArgs, type
 import { parseCniResult, type CniResult } from './cni-result.js'
 import { compareCniVersions, parseVersionInfo, type CniVersionInfo } from './cni-version.js'
 import { leavesMasquerade, removeMasquerade } from './masquerade-cleanup.js'
+import { flushNeighbours, sharesLinkWithHost } from './neighbour-flush.js'
 import { netnsForDel } from './netns-path.js'
 import type { CniPluginConfig, NetworkConfigList } from './network-config.js'
 import { checkAttachment, checkRun, formatCniArgs, pluginStdinConfig, runtimeConfigFor } from './plugin-config.js'
@@ -332,6 +333,8 @@ async function deleteChain(
     await runPlugin('DEL', list, plugin, path, runtime, netns, prevResult, opts, deadline)
     // Without the namespace, bridge cannot see which addresses it masqueraded: see masquerade-cleanup.ts.
     if (netns === '' && added !== undefined && leavesMasquerade(plugin)) await removeMasquerade(list.name, runtime.containerId, runtime.ifName, added, deadline)
+    // The address's next owner has another MAC: see neighbour-flush.ts.
+    if (added !== undefined && sharesLinkWithHost(plugin)) await flushNeighbours(added, runtime.ifName, deadline)
   }
   for (const group of sideBySideGroups(list.plugins).reverse()) {
     const outcomes = await Promise.allSettled([...group].reverse().map((i) => deleteOne(list.plugins[i] as CniPluginConfig)))
