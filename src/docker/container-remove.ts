@@ -48,8 +48,13 @@ export async function removeContainer(client: ClientCore, id: string, options: R
   const { force: _force, volumes, ...call } = options
   await markRestartStopping(client, id, call)
   if (status !== undefined) await task.delete({ ...call, force: true })
-  // Once nothing runs in its namespace, before the record (whose labels say what to detach) goes.
-  await detachContainerNetwork(client, id, labels, true)
+  // Once nothing runs in its namespace, before the record (whose labels say what to detach) goes. The
+  // record goes even when the network cannot be detached (the error is thrown after): a record kept for
+  // that would keep its name taken, and containers.prune() releases a namespace no record names.
+  const detached = await detachContainerNetwork(client, id, labels, true).then(
+    () => undefined,
+    (err: unknown) => ({ err }),
+  )
   await container.delete(call)
   // Last: the record and snapshot are gone even when the name store or state dir cannot be reached.
   await releaseNerdctlMetadata(id, labels)
@@ -57,4 +62,5 @@ export async function removeContainer(client: ClientCore, id: string, options: R
     const dataStore = dataStorePath(client.address, client.dataRoot)
     await removeAnonymousVolumes(new NerdctlVolumeStore(dataStore, client.namespace), labels, { inUse: () => volumesInUse(client, call) })
   }
+  if (detached !== undefined) throw detached.err
 }

@@ -11,6 +11,14 @@ export const DEFAULT_DATA_ROOT = '/var/lib/nerdctl'
  * same daemon share names, state dirs and logs. `/run/containerd/containerd.sock` gives `…/1935db59`.
  */
 export function dataStorePath(address: string, dataRoot: string = DEFAULT_DATA_ROOT): string {
+  return join(dataRoot, daemonKey(address))
+}
+
+/**
+ * The 8 hex digits that tell one containerd from another on this host (nerdctl's data store name): the
+ * first 8 of sha256 of its socket path, symlinks resolved.
+ */
+export function daemonKey(address: string): string {
   const socket = address.replace(/^unix:\/\//, '')
   let resolved = socket
   try {
@@ -18,7 +26,7 @@ export function dataStorePath(address: string, dataRoot: string = DEFAULT_DATA_R
   } catch {
     // A socket not (yet) there hashes as written, like EvalSymlinks' caller falling back.
   }
-  return join(dataRoot, createHash('sha256').update(resolved).digest('hex').slice(0, 8))
+  return createHash('sha256').update(resolved).digest('hex').slice(0, 8)
 }
 
 /** A container's state dir in a data store: `<store>/containers/<namespace>/<id>` (nerdctl's layout). */

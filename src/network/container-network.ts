@@ -13,13 +13,14 @@ import { exists } from '../util/optional-file.js'
 import { execFile } from 'node:child_process'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { debuglog } from 'node:util'
 import type { ClientCore } from '../client/client.js'
 import type { NetworkAttachment, NetworkContext, NetworkProvider, PortMapping } from '../client/network-provider.js'
 import { ContainerdContainer } from '../containers/container.js'
 import type { CallOptions } from '../grpc/call-options.js'
 import { ContainerdError, FailedPreconditionError, InternalError, NotFoundError } from '../grpc/errors.js'
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
-import { dataStorePath } from '../nerdctl/data-store.js'
+import { daemonKey, dataStorePath } from '../nerdctl/data-store.js'
 import { NerdctlLabel, readPortsLabel } from '../nerdctl/labels.js'
 import { readNetworkConfig } from '../nerdctl/state-dir.js'
 import { withHostNetwork, withNetworkNamespacePath, withNoNetwork } from '../oci/network-mode.js'
@@ -27,12 +28,14 @@ import type { SpecOption } from '../oci/spec-options.js'
 import { CniNetworkProvider } from './cni-network-provider.js'
 import { allocateHostPorts, checkHostPortsFree } from './host-port.js'
 import { HostsStore } from './hosts-store.js'
-import { createNetns, DEFAULT_NETNS_DIR, netnsPath, removeNetns } from './netns.js'
+import { createNetns, DEFAULT_NETNS_DIR, netnsPath, netnsPrefix, removeNetns } from './netns.js'
 import { useMountNamespaceOf } from './host-mount-ns.js'
 import { withNetworkFiles } from './network-files.js'
 import { networkLabelValues, type NetworkChoice } from './network-option.js'
 import { parsePortSpecs, type PortMapping as PortSpec } from './port-spec.js'
 import { writeResolvConf, type DnsOptions } from './resolv-conf.js'
+
+const debug = debuglog('containerd-sdk:network')
 
 /** The label recording the path of a container's network namespace (one the SDK made and removes). */
 export const NETNS_LABEL = 'containerd-sdk/netns'
@@ -151,7 +154,7 @@ export async function planContainerNetwork(client: ClientCore, request: NetworkR
   }
   const ports = await choosePorts(client, request.ports ?? [])
   const hostname = request.hostname ?? id.slice(0, 12)
-  const netns = netnsPath(client.networkSettings.netnsDir ?? DEFAULT_NETNS_DIR, client.namespace, id)
+  const netns = netnsPath(client.networkSettings.netnsDir ?? DEFAULT_NETNS_DIR, daemonKey(client.address), client.namespace, id)
   const context: NetworkContext = {
     containerId: id,
     namespace: client.namespace,
@@ -398,14 +401,14 @@ export function parseList(raw: string | undefined): string[] {
 
 /**
  * Detaches network namespaces a killed `run()` attached without ever recording its container (the
- * attach runs beside the create): `csdk-<namespace>-<id>` files of this namespace whose id containerd
- * does not know, older than `staleMs` (a younger one may be a run on its way). Each is torn down from
+ * attach runs beside the create): `csdk-<daemon>-<namespace>-<id>` files of this daemon and namespace
+ * whose id containerd does not know, older than `staleMs` (a younger one may be a run on its way). Each is torn down from
  * what CNI cached at its ADD (networks, ports, interfaces), unmounted, and its hosts entry dropped.
  * Returns the ids released. Used by `containers.prune()`.
  */
 export async function releaseOrphanNetworks(client: ClientCore, staleMs: number, options: CallOptions = {}): Promise<string[]> {
   const dir = client.networkSettings.netnsDir ?? DEFAULT_NETNS_DIR
-  const prefix = `csdk-${client.namespace}-`
+  const prefix = netnsPrefix(daemonKey(client.address), client.namespace)
   const files = (await readdir(dir).catch(() => [])).filter((f) => f.startsWith(prefix) && /^[0-9a-f]{64}$/.test(f.slice(prefix.length)))
   if (files.length === 0) return []
   await useMountNamespaceOf(client.address)
@@ -422,10 +425,17 @@ export async function releaseOrphanNetworks(client: ClientCore, staleMs: number,
     const networks = await cachedNetworks(client, id)
     const context: NetworkContext = { containerId: id, namespace: client.namespace, netns: path, networks, ports: [] }
     await provider.teardown(context).catch(() => undefined)
-    await removeNetns(path)
+    // One namespace that cannot go (still mounted somewhere) does not keep the others: the next prune retries it.
+    const removed = await removeNetns(path).then(
+      () => true,
+      (err: unknown) => {
+        debug('cannot remove %s: %s', path, err instanceof Error ? err.message : String(err))
+        return false
+      },
+    )
     // The hosts store of the data store the client uses (a killed run's state dir is in it too).
     await new HostsStore(dataStorePath(client.address, client.dataRoot), client.namespace).delete(id).catch(() => undefined)
-    released.push(id)
+    if (removed) released.push(id)
   }
   return released
 }

@@ -20,9 +20,18 @@ import { inHostMountNamespace } from './host-mount-ns.js'
 /** Where network namespaces are bind-mounted by default: iproute2's directory, so `ip netns` lists them. */
 export const DEFAULT_NETNS_DIR = '/run/netns'
 
-/** The path of a container's network namespace: `<dir>/csdk-<namespace>-<id>`. */
-export function netnsPath(dir: string, namespace: string, id: string): string {
-  return join(dir, `csdk-${namespace}-${id}`)
+/**
+ * The file name prefix of one daemon's namespace's network namespaces: `csdk-<daemon>-<namespace>-`, the
+ * daemon being its data store key (two containerds on a host may use the same namespace names, and one
+ * must never take the other's namespaces for orphans).
+ */
+export function netnsPrefix(daemon: string, namespace: string): string {
+  return `csdk-${daemon}-${namespace}-`
+}
+
+/** The path of a container's network namespace: `<dir>/csdk-<daemon>-<namespace>-<id>`. */
+export function netnsPath(dir: string, daemon: string, namespace: string, id: string): string {
+  return join(dir, `${netnsPrefix(daemon, namespace)}${id}`)
 }
 
 /**
@@ -45,10 +54,20 @@ export async function createNetns(path: string): Promise<void> {
   }
 }
 
+/** How many mounts stacked on one path {@link removeNetns} takes off before giving up. */
+const MAX_STACKED_MOUNTS = 8
+
 /** Unmounts and removes a network namespace's file; nothing when it is not there. Idempotent. */
 export async function removeNetns(path: string): Promise<void> {
-  // `umount` fails when nothing is mounted there (a file never mounted, or already unmounted): fine.
-  await runTool('umount', ['--lazy', path]).catch(() => undefined)
+  // `umount` fails when nothing is mounted there (a file never mounted, or already unmounted): that ends
+  // the loop. A path mounted more than once needs one umount per mount before the file can go (EBUSY).
+  for (let i = 0; i < MAX_STACKED_MOUNTS; i++) {
+    const unmounted = await runTool('umount', ['--lazy', path]).then(
+      () => true,
+      () => false,
+    )
+    if (!unmounted) break
+  }
   await rm(path, { force: true })
 }
 

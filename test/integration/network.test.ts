@@ -4,7 +4,7 @@
 // internal networks, many containers at once, stop/start, the restart monitor, and nothing left after
 // removal. Traffic goes only to ports published on 127.0.0.1, or from inside containers.
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
@@ -13,6 +13,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { Client, ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type DetachedRun, type RunOptions } from '../../src/index.js'
 import { NETNS_LABEL, planContainerNetwork, releaseOrphanNetworks } from '../../src/network/container-network.js'
+import { createNetns, netnsPrefix, removeNetns } from '../../src/network/netns.js'
+import { daemonKey } from '../../src/nerdctl/data-store.js'
 import { connectTestClient, daemonAddress, daemonLine } from '../env/test-client.js'
 import { runnableBusybox } from '../env/runnable-image.js'
 import { freePort } from '../env/registry/free-port.js'
@@ -165,10 +167,11 @@ describe('published ports', () => {
       expect(String((err as Error).message)).toMatch(/containernetworking-plugins/)
       expect((await client.containers.list()).length).toBe(before)
       const netnsDir = '/run/netns'
-      const mine = existsSync(netnsDir) ? readdirSync(netnsDir).filter((f) => f.startsWith(`csdk-${client.namespace}-`)) : []
+      const prefix = netnsPrefix(daemonKey(client.address), client.namespace)
+      const mine = existsSync(netnsDir) ? readdirSync(netnsDir).filter((f) => f.startsWith(prefix)) : []
       for (const f of mine) {
         // Only running containers of this file may have one.
-        const id = f.slice(`csdk-${client.namespace}-`.length)
+        const id = f.slice(prefix.length)
         expect((await client.containers.list()).map((c) => c.id)).toContain(id)
       }
     } finally {
@@ -193,6 +196,30 @@ describe('crash consistency', () => {
     // prune() waits a minute (the namespace's own creation time, which cannot be backdated): the same sweep with no wait.
     expect(await releaseOrphanNetworks(client, 0)).toEqual([id])
     expect(leftovers(client.namespace, id, netns, attachment?.ipAddress)).toEqual([])
+  })
+})
+
+describe('network namespaces of other daemons and stacked mounts', () => {
+  it("containers.prune() leaves another daemon's namespaces alone, even under the same containerd namespace name", async () => {
+    const other = join('/run/netns', `${netnsPrefix('0000beef', client.namespace)}${randomBytes(32).toString('hex')}`)
+    await mkdir('/run/netns', { recursive: true })
+    writeFileSync(other, '')
+    try {
+      utimesSync(other, new Date(0), new Date(0))
+      expect(await releaseOrphanNetworks(client, 0)).not.toContain(other.slice(-64))
+      expect(existsSync(other)).toBe(true)
+    } finally {
+      rmSync(other, { force: true })
+    }
+  })
+
+  it('removes a namespace mounted more than once', async () => {
+    const path = join(dataRoot, 'stacked-netns')
+    await createNetns(path)
+    execFileSync('mount', ['--bind', path, path])
+    await removeNetns(path)
+    expect(existsSync(path)).toBe(false)
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(path)
   })
 })
 
