@@ -44,11 +44,11 @@ async function startWeb(options: Omit<RunOptions, 'detach'> = {}): Promise<Detac
   return client.run(IMAGE, { args: ['httpd', '-f', '-p', '8080', '-h', '/etc'], ...options, detach: true })
 }
 
-/** GETs a URL until it answers (bounded: 5 s), returning status and body. */
-async function fetchSoon(url: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+/** GETs a URL until it answers (bounded: 15 s, for a loaded machine), returning status and body. */
+async function fetchSoon(url: string, timeoutMs = 15_000): Promise<{ status: number; body: string }> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
-  for (let i = 0; i < 200 && Date.now() < deadline; i++) {
+  for (let i = 0; i < 500 && Date.now() < deadline; i++) {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1_000) })
       return { status: res.status, body: await res.text() }
