@@ -13,7 +13,9 @@ import { join } from 'node:path'
 import { Client, UnavailableError, type Container } from 'containerd-sdk'
 import { startContainerd, writeBusyboxImageArchive, type ContainerdDaemon } from 'containerd-sdk/testing'
 
-const NETWORK = 'faas-example'
+// A network's name decides its bridge device (nerdctl's rule), so two platforms on one host, say one per
+// containerd, each need a name of their own: FAAS_NETWORK picks it.
+const NETWORK = process.env['FAAS_NETWORK'] ?? 'faas-example'
 const NAMESPACE = 'faas-example'
 
 let daemon: ContainerdDaemon | undefined

@@ -437,6 +437,9 @@ const execFileAsync = promisify(execFile)
  * `/sys/class/net`, which shows the network namespace sysfs was mounted in, not necessarily ours.)
  */
 async function removeBridgeDevice(device: string): Promise<void> {
+  // A bridge that still has ports is used by a network of the same name this conf dir does not see (another
+  // containerd's, or a tool's with its own conf dir): kept, with its rules.
+  if ((await readdir(`/sys/class/net/${device}/brif`).catch(() => [])).length > 0) return
   try {
     await execFileAsync('ip', ['link', 'delete', device, 'type', 'bridge'], { timeout: 10_000 })
   } catch (err) {
