@@ -204,11 +204,12 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     await sleep(1000)
     figures.afterSweep = difference(await countLeftovers(client, places), baseline)
     // A shim exits shortly after its task is deleted, and networked removals take longer: a process still
-    // exiting is counted again for up to 10 s (bounded), what stays after that is a leftover.
-    for (let i = 0; i < 20 && figures.afterSweep.processes > 0; i++) {
+    // exiting is counted again for up to 30 s (bounded), what stays after that is a leftover (listed).
+    for (let i = 0; i < 60 && figures.afterSweep.processes > 0; i++) {
       await sleep(500)
       figures.afterSweep = difference(await countLeftovers(client, places), baseline)
     }
+    if (LEFTOVER_KINDS.some((k) => k !== 'fds' && figures.afterSweep[k] > 0)) await countLeftovers(client, places, (d) => console.log(`[${line}] left after the sweep: ${d}`))
   } finally {
     figures.unhandled = unhandled - unhandledBefore
     figures.seconds = Math.round((Date.now() - started) / 1000)
