@@ -204,8 +204,9 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     await sleep(1000)
     figures.afterSweep = difference(await countLeftovers(client, places), baseline)
     // A shim exits shortly after its task is deleted, and networked removals take longer: a process still
-    // exiting is counted again for up to 30 s (bounded), what stays after that is a leftover (listed).
-    for (let i = 0; i < 60 && figures.afterSweep.processes > 0; i++) {
+    // exiting is counted again for up to 60 s (bounded; a loaded machine took over 30 s), what stays after
+    // that is a leftover (listed).
+    for (let i = 0; i < 120 && figures.afterSweep.processes > 0; i++) {
       await sleep(500)
       figures.afterSweep = difference(await countLeftovers(client, places), baseline)
     }
