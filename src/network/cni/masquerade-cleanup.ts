@@ -60,14 +60,21 @@ export function masqueradeTeardown(network: string, containerId: string, ifName:
 }
 
 /**
- * Runs {@link masqueradeTeardown}'s commands, each bounded by what is left until `deadline`
- * (`performance.now()` ms). A command that fails (a rule or chain already gone, iptables missing) is
- * logged to NODE_DEBUG=containerd-sdk:cni and the next one runs: this is cleanup after the plugins'
+ * Runs {@link masqueradeTeardown}'s commands (see {@link runCleanupCommands}): cleanup after the plugins'
  * own DEL succeeded, never a reason to fail it.
  */
 export async function removeMasquerade(network: string, containerId: string, ifName: string, result: CniResult, deadline: number): Promise<void> {
+  await runCleanupCommands(masqueradeTeardown(network, containerId, ifName, result), deadline)
+}
+
+/**
+ * Runs host commands the runner adds to a DEL, in order, each bounded by what is left until `deadline`
+ * (`performance.now()` ms), with the plugins' PATH. A command that fails (a rule already gone, a tool
+ * missing) is logged to NODE_DEBUG=containerd-sdk:cni and the next one runs.
+ */
+export async function runCleanupCommands(commands: ReadonlyArray<{ tool: string; args: string[] }>, deadline: number): Promise<void> {
   const env = { PATH: pluginPathVariable(process.env['PATH']) }
-  for (const { tool, args } of masqueradeTeardown(network, containerId, ifName, result)) {
+  for (const { tool, args } of commands) {
     const timeout = Math.floor(deadline - performance.now())
     if (timeout <= 0) return
     await new Promise<void>((resolve) => {

@@ -11,13 +11,9 @@
  * the entry is flushed at DEL instead: the next owner of the address starts from a fresh resolution.
  */
 
-import { execFile } from 'node:child_process'
-import { debuglog } from 'node:util'
 import { containerAddresses, type CniResult } from './cni-result.js'
+import { runCleanupCommands } from './masquerade-cleanup.js'
 import type { CniPluginConfig } from './network-config.js'
-import { pluginPathVariable } from './plugin-exec.js'
-
-const debug = debuglog('containerd-sdk:cni')
 
 /** Whether the host shares a link with the container's interface (a `bridge` plugin), so keeps neighbour entries for it. */
 export function sharesLinkWithHost(plugin: CniPluginConfig): boolean {
@@ -30,20 +26,7 @@ export function neighbourFlushCommands(result: CniResult, ifName: string): strin
   return [...ipv4.map(({ ip }) => ['-4', 'neigh', 'flush', 'to', ip]), ...ipv6.map(({ ip }) => ['-6', 'neigh', 'flush', 'to', ip])]
 }
 
-/**
- * Runs {@link neighbourFlushCommands}, each bounded by what is left until `deadline` (`performance.now()`
- * ms). Best effort: a failure (iproute2 missing) goes to NODE_DEBUG=containerd-sdk:cni.
- */
+/** Runs {@link neighbourFlushCommands}, bounded by `deadline`; best effort (see runCleanupCommands). */
 export async function flushNeighbours(result: CniResult, ifName: string, deadline: number): Promise<void> {
-  const env = { PATH: pluginPathVariable(process.env['PATH']) }
-  for (const args of neighbourFlushCommands(result, ifName)) {
-    const timeout = Math.floor(deadline - performance.now())
-    if (timeout <= 0) return
-    await new Promise<void>((resolve) => {
-      execFile('ip', args, { env, timeout, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 }, (err, _stdout, stderr) => {
-        if (err !== null) debug('ip %s: %s', args.join(' '), String(stderr).trim() || err.message)
-        resolve()
-      })
-    })
-  }
+  await runCleanupCommands(neighbourFlushCommands(result, ifName).map((args) => ({ tool: 'ip', args })), deadline)
 }
