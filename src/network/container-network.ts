@@ -82,8 +82,13 @@ export interface NetworkPlan {
   specOptions: SpecOption[]
   /** Writes the container's resolv.conf and hosts file (the state dir must exist). */
   prepare(): Promise<void>
-  /** Makes the namespace and attaches it; on failure undoes itself. Nothing to do for host, none, container: and ns:. */
-  attach(signal?: AbortSignal): NetworkAttaching
+  /**
+   * Makes the namespace and attaches it; on failure undoes itself. Nothing to do for host, none, container: and ns:.
+   * @param namesOwned settles when the container's name is its own: its names go into the hosts store
+   *   only then (a run refused for a name in use never makes its name resolve to its address), while
+   *   the namespace and the plugins need not wait for it. Its rejection fails and undoes the attach.
+   */
+  attach(signal?: AbortSignal, namesOwned?: Promise<unknown>): NetworkAttaching
   /** Undoes `attach` and `prepare`, best effort. */
   detach(): Promise<void>
 }
@@ -177,7 +182,7 @@ export async function planContainerNetwork(client: ClientCore, request: NetworkR
     prepare: async () => {
       await writeResolvConf(stateDir, request)
     },
-    attach: (signal) => attachNetwork(provider, hosts, { ...context, ...(signal !== undefined ? { signal } : {}) }, { name: request.name, extraHosts }),
+    attach: (signal, namesOwned) => attachNetwork(provider, hosts, { ...context, ...(signal !== undefined ? { signal } : {}) }, { name: request.name, extraHosts, ...(namesOwned !== undefined ? { owned: namesOwned } : {}) }),
     detach: async () => {
       await detachNetwork(provider, hosts, context, true)
     },
@@ -283,7 +288,7 @@ function attachNetwork(
   provider: NetworkProvider,
   hosts: HostsStore,
   context: NetworkContext,
-  names: { name: string; extraHosts: string[] },
+  names: { name: string; extraHosts: string[]; owned?: Promise<unknown> },
 ): NetworkAttaching {
   const what = `attaching container ${context.containerId} to ${context.networks.join(', ')}`
   const namespaceReady = Promise.all([createNetns(context.netns), hosts.allocate(context.containerId)]).then(
@@ -294,6 +299,7 @@ function attachNetwork(
     try {
       await namespaceReady
       const attachments = await provider.setup(context)
+      await names.owned
       await hosts.acquire({
         id: context.containerId,
         hostname: context.hostname ?? context.containerId.slice(0, 12),

@@ -115,22 +115,27 @@ export async function runContainer(client: ClientCore, reference: string, option
   const hostname = network.hostname
   // Volumes (`-v`, and the image's VOLUMEs): made under the volume store's lock together with the record.
   const volumeStore = new NerdctlVolumeStore(dataStore, client.namespace)
-  const imageConfig = await image.config(callOptions).catch(dropLogFile)
-  const useVolumes = (options.volumes?.length ?? 0) > 0 || Object.keys(imageConfig.config?.Volumes ?? {}).length > 0
   let volumes: PreparedVolumes | undefined
   const names = new NameStore(dataStore, client.namespace)
   // Checked against containerd: a record a crashed run left under this name is removed first.
-  await acquireContainerName(client, dataStore, name, id, callOptions).catch(dropLogFile)
+  const naming = acquireContainerName(client, dataStore, name, id, callOptions)
+  // The network is attached from here on, while the name is reserved, the state dir made and the
+  // container and its task created: the spec only names the namespace's path, which runc needs at task
+  // creation, and the interfaces need to be there only when the process starts. CNI's plugins take
+  // longer than all of these, so this hides them. The container's names go into the hosts store only
+  // once its name is its own.
+  const attaching: NetworkAttaching = network.attach(options.signal, naming)
 
   let container: ContainerdContainer | undefined
   let task: Task | undefined
   let io: RunIo | undefined
   let loggerStart: Promise<BinaryLogger> | undefined
-  let networkMade = false
-  let attaching: NetworkAttaching | undefined
+  let networkMade = true
   try {
+    await naming
+    const imageConfig = await image.config(callOptions)
+    const useVolumes = (options.volumes?.length ?? 0) > 0 || Object.keys(imageConfig.config?.Volumes ?? {}).length > 0
     await createStateDir(stateDir, { ...(hostname !== undefined ? { hostname } : {}), portMappings: network.ports })
-    networkMade = true
     await network.prepare()
     // Like nerdctl, every run gets the json-file log (attached ones too: the output is copied to it),
     // unless an attached run hands its output to a logging URI of the caller's.
@@ -168,10 +173,6 @@ export async function runContainer(client: ClientCore, reference: string, option
       ...(parsedRestart !== undefined ? restartLabels(parsedRestart, logUri !== undefined ? { logUri } : {}) : {}),
       ...network.labels,
     }
-    // The network is attached while the container and its task are created: the spec only names the
-    // namespace's path, which runc needs at task creation; the interfaces need to be there only when the
-    // process starts. CNI's plugins take longer than both, so this hides them.
-    attaching = network.attach(options.signal)
     const createRecord = async (): Promise<ContainerdContainer> => {
       if (useVolumes) {
         volumes = await prepareVolumeMounts(volumeStore, options.volumes ?? [], {
@@ -266,8 +267,8 @@ export async function runContainer(client: ClientCore, reference: string, option
       logFile?.destroy()
       ;(await loggerStart?.catch(() => undefined))?.kill()
     }
-    // A failed create leaves the attach running: settled before it is undone.
-    await attaching?.attached.catch(() => undefined)
+    // A failed step leaves the attach running: settled before it is undone.
+    await attaching.attached.catch(() => undefined)
     await undo(names, name, id, stateDir, container, task, networkMade ? network.detach : undefined)
     await volumes?.undo().catch(() => undefined)
     throw err

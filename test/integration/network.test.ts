@@ -261,6 +261,21 @@ describe('user networks', () => {
     expect(await probe(`c-${suffix}.${n1}`)).not.toBe(0)
   })
 
+  it('a run refused for a name in use leaves no namespace, address or hosts entry, and the name still resolves to its owner', async () => {
+    await using a = await startWeb({ network: n0, name: `owner-${suffix}` })
+    const ownerIp = (await a.inspect()).NetworkSettings.Networks[n0]?.IPAddress
+    const addresses = (): string[] => readdirSync(join('/var/lib/cni/networks', n0)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f))
+    const prefix = netnsPrefix(daemonKey(daemonAddress()), base.namespace)
+    const namespaces = (): string[] => readdirSync('/run/netns').filter((f) => f.startsWith(prefix))
+    const before = { addresses: addresses(), namespaces: namespaces() }
+    // The network is attached while the name is reserved: the refusal undoes the attach.
+    await expect(startWeb({ network: n0, name: `owner-${suffix}` })).rejects.toBeInstanceOf(ConflictError)
+    expect({ addresses: addresses(), namespaces: namespaces() }).toEqual(before)
+    const hosts = await (await a.exec({ args: ['cat', '/etc/hosts'] })).output({ timeoutMs: 10_000 })
+    const named = (hosts.stdout ?? '').split('\n').filter((l) => l.split(/\s+/).includes(`owner-${suffix}`))
+    expect(named.map((l) => l.split(/\s+/)[0])).toEqual([ownerIp])
+  })
+
   it('gives a static ip and joins several networks in order', async () => {
     await using web = await startWeb({ network: [n0, n1], ip: `10.${LINE_OCTET}.10.77` })
     const inspect = await web.inspect()
