@@ -1,17 +1,19 @@
 // What a soak run leaves behind, counted from containerd's own records and from the host (files, mounts,
 // processes, descriptors), so a leak shows up whichever layer made it.
+import { execFile } from 'node:child_process'
 import { readdir, readFile, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Client } from '../../src/index.js'
 import { DEFAULT_OPERATION_LEASE_EXPIRY_MS, LEASE_EXPIRE_LABEL } from '../../src/client/leases/lease-manager.js'
-import { dataStorePath } from '../../src/nerdctl/data-store.js'
+import { daemonKey, dataStorePath } from '../../src/nerdctl/data-store.js'
+import { DEFAULT_NETNS_DIR, netnsPrefix } from '../../src/network/netns.js'
 import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 
 /** One count per kind of leftover. */
 export type LeftoverCounts = Record<LeftoverKind, number>
 
 /** The kinds counted, in print order. */
-export const LEFTOVER_KINDS = ['containers', 'tasks', 'snapshots', 'leases', 'ingests', 'images', 'names', 'stateDirs', 'fifoDirs', 'mounts', 'processes', 'fds'] as const
+export const LEFTOVER_KINDS = ['containers', 'tasks', 'snapshots', 'leases', 'ingests', 'images', 'names', 'stateDirs', 'fifoDirs', 'mounts', 'processes', 'netns', 'addresses', 'cniResults', 'natRules', 'fds'] as const
 /** A kind of leftover. */
 export type LeftoverKind = (typeof LEFTOVER_KINDS)[number]
 
@@ -31,6 +33,8 @@ export interface SoakPlaces {
   clientPids: () => readonly number[]
   /** When the soak started (FIFO dirs newer than this may be its own). */
   startedMs: number
+  /** CNI's cache dir (host-local's address files and libcni's results are under it). */
+  cniCacheDir?: string
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -93,6 +97,7 @@ export async function countLeftovers(client: Client, places: SoakPlaces, detail:
       detail(`process ${pid}: ${cmdline.replaceAll('\0', ' ').slice(0, 160)}`)
     }
   }
+  const network = await countNetworkLeftovers(places, detail)
   const fdList = await entries('/proc/self/fd')
   const fds = fdList.length
   const sockets = await socketTable()
@@ -101,7 +106,38 @@ export async function countLeftovers(client: Client, places: SoakPlaces, detail:
     const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1]
     detail(`fd ${fd} -> ${target}${inode !== undefined ? ` ${sockets.get(inode) ?? ''}` : ''}`)
   }
-  return { containers, tasks, snapshots, leases, ingests, images, names, stateDirs, fifoDirs, mounts, processes, fds }
+  return { containers, tasks, snapshots, leases, ingests, images, names, stateDirs, fifoDirs, mounts, processes, ...network, fds }
+}
+
+/**
+ * What networking left on the host for the soak's namespace (each line has its own, and CNI's container id
+ * is `<namespace>-<id>`): network namespace files of this daemon and namespace, host-local address files
+ * and libcni result entries naming a container of the namespace, and NAT rules whose comment names one
+ * (the bridge plugin's masquerade chain, portmap's DNAT chains).
+ */
+async function countNetworkLeftovers(places: SoakPlaces, detail: (what: string) => void): Promise<Pick<LeftoverCounts, 'netns' | 'addresses' | 'cniResults' | 'natRules'>> {
+  const prefix = netnsPrefix(daemonKey(places.address), places.namespace)
+  const netnsFiles = (await entries(DEFAULT_NETNS_DIR)).filter((f) => f.startsWith(prefix))
+  for (const f of netnsFiles) detail(`netns ${f}`)
+  const ours = new RegExp(`${places.namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[0-9a-f]{64}`)
+  const cache = places.cniCacheDir ?? '/var/lib/cni'
+  let addresses = 0
+  for (const network of await entries(join(cache, 'networks'))) {
+    for (const file of await entries(join(cache, 'networks', network))) {
+      if (file === 'lock' || file.startsWith('last_reserved_ip')) continue
+      const owner = (await readFile(join(cache, 'networks', network, file), 'utf8').catch(() => '')).split(/\r?\n/)[0] ?? ''
+      if (ours.test(owner)) {
+        addresses++
+        detail(`address ${network}/${file} held by ${owner}`)
+      }
+    }
+  }
+  const results = (await entries(join(cache, 'results'))).filter((f) => ours.test(f))
+  for (const f of results) detail(`cni result ${f}`)
+  const nat = await new Promise<string>((resolve) => execFile('iptables-save', ['-t', 'nat'], { maxBuffer: 16 * 1024 * 1024, timeout: 10_000 }, (err, stdout) => resolve(err === null ? stdout : '')))
+  const rules = nat.split('\n').filter((l) => l.startsWith('-A ') && ours.test(l))
+  for (const r of rules) detail(`nat rule ${r}`)
+  return { netns: netnsFiles.length, addresses, cniResults: results.length, natRules: rules.length }
 }
 
 /** `after - before` per kind. */

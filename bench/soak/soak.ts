@@ -28,7 +28,6 @@ const LINES = (process.env['SOAK_LINES'] ?? '1.7,2.x').split(',').map((s) => s.t
 const MAX_MS = Number(process.env['SOAK_MAX_MINUTES'] ?? 30) * 60_000
 /** Any one operation past this is counted as hung (and abandoned). */
 const OP_DEADLINE_MS = 90_000
-const NAMESPACE = 'soak'
 const RUN_IMAGE = 'docker.io/library/busybox:soak'
 const IMPORT_IMAGE = 'docker.io/library/busybox:soak-import'
 
@@ -76,6 +75,9 @@ process.on('uncaughtException', (err) => {
 
 async function soakLine(line: ContainerdLine, registry: Registry, pullRef: string, archive: string, rand: () => number): Promise<LineFigures> {
   const started = Date.now()
+  // A namespace per line: CNI's state on the host (addresses, results, NAT rules) names the namespace, not
+  // the daemon, so each line's leftovers can be told from the other's running at the same time.
+  const NAMESPACE = `soak-${line.replace('.', '')}`
   const daemon: ContainerdDaemon = await startContainerd({ version: line })
   const dataRoot = await mkdtemp(join(tmpdir(), `csdk-soak-${line}-`))
   const childPids: number[] = []
