@@ -8,7 +8,8 @@
 
 import type { NetworkAttachment, NetworkContext, NetworkProvider, NetworkSettings } from '../client/network-provider.js'
 import { cachedResult, cniAdd, cniDel } from './cni/cni-runner.js'
-import type { CniOptions, CniRuntime, PortMapping as CniPortMapping } from './cni/cni-options.js'
+import { DEFAULT_CACHE_DIR, type CniOptions, type CniRuntime, type PortMapping as CniPortMapping } from './cni/cni-options.js'
+import { heldAddresses, removeOwnerRules, type HeldAddress } from './cni/owner-leftovers.js'
 import { containerAddresses, type CniResult } from './cni/cni-result.js'
 import { NetworkConfigStore } from './network-store.js'
 import { DEFAULT_NETWORK } from './network-option.js'
@@ -78,19 +79,52 @@ export class CniNetworkProvider implements NetworkProvider {
    */
   async teardown(context: NetworkContext): Promise<void> {
     const records = await this.records(context, false)
+    const uncached = await this.uncachedAddresses(context)
+    const owner = `${context.namespace}-${context.containerId}`
+    // The firewall's rules name only the address: removed while the address is still held, so they
+    // cannot be another container's that got it next.
+    if (uncached !== undefined) await removeOwnerRules('filter', owner, uncached, performance.now() + 30_000)
     let first: unknown
     for (let index = context.networks.length - 1; index >= 0; index--) {
       // No arguments of ours: the runner gives each plugin those cached at ADD (portmap needs the very
       // port mappings it published to remove its rules), and ours when nothing was cached.
       const { args: _args, capabilityArgs: _capabilities, ...runtime } = this.runtime(context, index)
-      const name = context.networks[index] as string
+      const name = context.networks[index] ?? ''
+      // A hole: no network is known at this interface (an orphan's partial cache).
+      if (name === '') continue
       const config = records.find((r) => r.name === name)?.config ?? (await cachedResult(name, runtime, this.cniOptions()))?.config
       if (config === undefined) continue
       await cniDel(config, runtime, this.cniOptions()).catch((err: unknown) => {
         first ??= err
       })
     }
+    // portmap's rules (and bridge's masquerade when the namespace is gone) name the container: after the
+    // DELs, whatever they left.
+    if (uncached !== undefined) await removeOwnerRules('nat', owner, [], performance.now() + 30_000)
     if (first !== undefined) throw first
+  }
+
+  /**
+   * The addresses host-local holds for a container, whatever network (a run killed inside a plugin
+   * chain left them with no cached result naming the network).
+   */
+  async heldAddresses(namespace: string, containerId: string): Promise<HeldAddress[]> {
+    return heldAddresses(this.options.cniCacheDir ?? DEFAULT_CACHE_DIR, `${namespace}-${containerId}`)
+  }
+
+  /**
+   * When a network of the context has no cached ADD result (its run was killed inside the chain, before
+   * the cache write), the addresses host-local holds for the container; else undefined. A DEL without
+   * the cached result cannot remove every rule: portmap is given no mappings, firewall no addresses.
+   */
+  private async uncachedAddresses(context: NetworkContext): Promise<string[] | undefined> {
+    let uncached = false
+    for (const [index, name] of context.networks.entries()) {
+      if (name === '') continue
+      if ((await cachedResult(name, this.runtime(context, index), this.cniOptions()).catch(() => undefined)) === undefined) uncached = true
+    }
+    if (!uncached) return undefined
+    return (await this.heldAddresses(context.namespace, context.containerId)).map((h) => h.address)
   }
 
   /** The addresses each network's cached ADD result gives (empty for a network never attached). */
@@ -109,6 +143,7 @@ export class CniNetworkProvider implements NetworkProvider {
     const store = this.store(context.namespace)
     const records: NetworkRecord[] = []
     for (const name of context.networks) {
+      if (name === '') continue
       if (name === DEFAULT_NETWORK && forSetup) {
         records.push(await store.ensureDefault())
         continue

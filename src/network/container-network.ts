@@ -429,7 +429,15 @@ export async function releaseOrphanNetworks(client: ClientCore, staleMs: number,
     if (age < staleMs) continue
     const provider = networkProvider(client)
     const networks = await cachedNetworks(client, id)
-    const context: NetworkContext = { containerId: id, namespace: client.namespace, netns: path, networks, ports: [] }
+    // A run killed inside a plugin chain cached nothing: the networks where host-local holds an address
+    // for it, at their interfaces' places.
+    if (provider instanceof CniNetworkProvider) {
+      for (const held of await provider.heldAddresses(client.namespace, id)) {
+        const index = /^eth(\d+)$/.exec(held.ifName)?.[1]
+        if (index !== undefined && Number(index) < 64 && (networks[Number(index)] ?? '') === '') networks[Number(index)] = held.network
+      }
+    }
+    const context: NetworkContext = { containerId: id, namespace: client.namespace, netns: path, networks: positional(networks), ports: [] }
     await provider.teardown(context).catch(() => undefined)
     // One namespace that cannot go (still mounted somewhere) does not keep the others: the next prune retries it.
     const removed = await removeNetns(path).then(
@@ -446,14 +454,23 @@ export async function releaseOrphanNetworks(client: ClientCore, staleMs: number,
   return released
 }
 
-/** The networks a container was attached to, in interface order, from CNI's result cache (`<net>-<ns>-<id>-eth<N>`). */
+/**
+ * The networks a container was attached to, each at its interface's index, from CNI's result cache
+ * (`<net>-<ns>-<id>-eth<N>`); `''` where no result says.
+ */
 async function cachedNetworks(client: ClientCore, id: string): Promise<string[]> {
   const results = join(client.networkSettings.cniCacheDir ?? '/var/lib/cni', 'results')
   const suffix = new RegExp(`^(.+)-${client.namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-${id}-eth(\\d+)$`)
-  const found: Array<{ name: string; index: number }> = []
+  const found: string[] = []
   for (const file of await readdir(results).catch(() => [])) {
     const match = suffix.exec(file)
-    if (match !== null) found.push({ name: match[1] as string, index: Number(match[2]) })
+    const index = Number(match?.[2])
+    if (match !== null && index < 64) found[index] = match[1] as string
   }
-  return found.sort((a, b) => a.index - b.index).map((f) => f.name)
+  return positional(found)
+}
+
+/** A list with `''` in its holes (a network whose interface index is unknown: skipped by teardown). */
+function positional(sparse: string[]): string[] {
+  return Array.from(sparse, (name) => name ?? '')
 }

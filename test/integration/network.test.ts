@@ -199,6 +199,33 @@ describe('crash consistency', () => {
   })
 })
 
+describe('attachments with no cached result (a run killed inside the plugin chain, before the cache write)', () => {
+  const dropCache = (id: string): void => rmSync(join('/var/lib/cni/results', `bridge-${client.namespace}-${id}-eth0`))
+
+  it('containers.prune() releases the address, the port rules and the firewall rules from what names the container', async () => {
+    const id = randomBytes(32).toString('hex')
+    const stateDir = join(dataRoot, 'uncached-orphan-state')
+    await mkdir(stateDir, { recursive: true })
+    const plan = await planContainerNetwork(client, { id, name: `uncached-${suffix}`, stateDir, dataStore: client.dataStore, choice: { kind: 'networks', names: ['bridge'] }, ports: ['127.0.0.1::8080'] })
+    const [attachment] = await plan.attach().attached
+    const netns = plan.labels[NETNS_LABEL] as string
+    dropCache(id)
+    expect(leftovers(client.namespace, id, netns, attachment?.ipAddress)).not.toEqual([])
+    expect(await releaseOrphanNetworks(client, 0)).toEqual([id])
+    expect(leftovers(client.namespace, id, netns, attachment?.ipAddress)).toEqual([])
+  })
+
+  it('remove() of a container whose cached result is gone leaves nothing either', async () => {
+    const web = await startWeb({ ports: ['127.0.0.1::8080'] })
+    const info = await web.info()
+    const netns = info.labels[NETNS_LABEL]
+    const ip = (await web.inspect()).NetworkSettings.IPAddress
+    dropCache(web.id)
+    await web.remove({ force: true })
+    expect(leftovers(client.namespace, web.id, netns, ip)).toEqual([])
+  })
+})
+
 describe('network namespaces of other daemons and stacked mounts', () => {
   it("containers.prune() leaves another daemon's namespaces alone, even under the same containerd namespace name", async () => {
     const other = join('/run/netns', `${netnsPrefix('0000beef', client.namespace)}${randomBytes(32).toString('hex')}`)
