@@ -264,7 +264,6 @@ function printTable(figures: LineFigures[]): void {
 
 async function main(): Promise<void> {
   console.log(`soak: seed ${SEED}, ${ITERATIONS} iterations per line (at most ${MAX_MS / 60_000} min), lines ${LINES.join(', ')}`)
-  const rand = prng(SEED)
   const work = await mkdtemp(join(tmpdir(), 'csdk-soak-'))
   const registry = await startRegistry({ mode: 'plain' })
   const results: LineFigures[] = []
@@ -273,7 +272,8 @@ async function main(): Promise<void> {
     const archive = join(work, 'import.tar')
     await writeBusyboxImageArchive(archive, { name: IMPORT_IMAGE })
     await writeBusyboxImageArchive(archive.replace('.tar', '-run.tar'), { name: RUN_IMAGE })
-    for (const line of LINES) results.push(await soakLine(line, registry, pullRef, archive, rand))
+    // The lines side by side (each its own daemon, namespace and generator: line i replays with SEED + i).
+    results.push(...(await Promise.all(LINES.map((line, i) => soakLine(line, registry, pullRef, archive, prng(SEED + i))))))
   } finally {
     await registry[Symbol.asyncDispose]()
     await rm(work, { recursive: true, force: true })
