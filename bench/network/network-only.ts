@@ -5,7 +5,8 @@
  * alternate, so load on the machine hits both alike. Then 20 networked runs at once, to all answering.
  * Removal is not timed. Then the reference: `ctr run --cni -d` (containerd's Go client with go-cni: task
  * created, CNI ADD, task started) beside `run()` on the same conflist, each against itself without a
- * network, to the call's return (no ports: ctr publishes none).
+ * network, to the call's return (no ports: ctr publishes none). Last, the plugins alone (a namespace and
+ * the conflist's ADD, no container): the floor under the ratio.
  *
  *   node --import tsx bench/network/network-only.ts      BENCH_NETWORK_ROUNDS=10 (default), BENCH_CONTAINERD=1.6|1.7|2.x
  *
@@ -23,6 +24,8 @@ import { findContainerd, type ContainerdLine } from '../../src/testing/container
 import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
 import { median, round } from '../lib/stats.js'
 import { cniDel } from '../../src/network/cni/cni-runner.js'
+import { CniNetworkProvider } from '../../src/network/cni-network-provider.js'
+import { createNetns, removeNetns } from '../../src/network/netns.js'
 import type { NetworkConfigList } from '../../src/network/cni/network-config.js'
 import { freePort } from '../../test/env/registry/free-port.js'
 
@@ -112,13 +115,37 @@ try {
   const ch = await concurrent('host')
   console.log(`20 runs at once to all answering: bridge ${round(cb, 0)} ms, host ${round(ch, 0)} ms, ratio ${round(cb / ch, 2)}x`)
   const ctr = await besideCtr(client, daemon.address, join(dir, 'net.d'))
+  const floor = await pluginsAlone(join(dir, 'net.d'), join(dir, 'floor'))
+  console.log(`the plugins alone (a fresh namespace, then CNI ADD of the same conflist with one published port, no container), median of ${ROUNDS}:`)
+  console.log(`  ${round(floor, 1)} ms: the least a bridge run can add, so the best ratio these plugins allow is ${round((h + floor) / h, 2)}x`)
   console.log(
-    `BENCH_RESULT ${JSON.stringify({ line: LINE, rounds: ROUNDS, bridgeMs: round(b, 1), hostMs: round(h, 1), ratio: round(b / h, 3), concurrentBridgeMs: round(cb, 0), concurrentHostMs: round(ch, 0), ...ctr })}`,
+    `BENCH_RESULT ${JSON.stringify({ line: LINE, rounds: ROUNDS, bridgeMs: round(b, 1), hostMs: round(h, 1), ratio: round(b / h, 3), concurrentBridgeMs: round(cb, 0), concurrentHostMs: round(ch, 0), ...ctr, pluginsAloneMs: round(floor, 1), bestRatio: round((h + floor) / h, 3) })}`,
   )
   client.close()
 } finally {
   await daemon.stop()
   await rm(dir, { recursive: true, force: true })
+}
+
+/**
+ * The floor under any bridge run: a network namespace made and the default conflist ADDed into it with
+ * one published port (bridge, then portmap beside firewall), no container, nothing else running; then
+ * DEL and the namespace removed (not timed).
+ */
+async function pluginsAlone(confDir: string, workDir: string): Promise<number> {
+  const provider = new CniNetworkProvider({ cniConfDir: confDir })
+  const samples: number[] = []
+  for (let i = 0; i < ROUNDS; i++) {
+    const netns = join(workDir, `ns${i}`)
+    const context = { containerId: `floor-${process.pid}-${i}`, namespace: 'bench-network', netns, networks: ['bridge'], ports: [{ HostPort: await freePort(), ContainerPort: 8080, Protocol: 'tcp', HostIP: '127.0.0.1' }] }
+    const started = performance.now()
+    await createNetns(netns)
+    await provider.setup(context)
+    samples.push(performance.now() - started)
+    await provider.teardown(context)
+    await removeNetns(netns)
+  }
+  return median(samples)
 }
 
 /** `ctr run -d [--cni]` beside `run({ detach: true })` on the default bridge and on `none`, alternating. */
