@@ -7,6 +7,7 @@ import { Image } from '../images/image.js'
 import { getImage } from '../images/get-image.js'
 import { chainIds } from '../images/unpack.js'
 import type { ImageConfig } from '../image-spec/image-config.js'
+import type { ImageManifest } from '../image-spec/manifest.js'
 import { parseJson } from '../image-spec/parse.js'
 import { ContainerdContainer } from './container.js'
 import { buildContainerSpec, type ContainerSpecOptions } from './container-spec.js'
@@ -108,14 +109,12 @@ export function checkContainerOptionShapes(options: Omit<CreateContainerOptions,
  *   read or made; NotFoundError for a missing or not unpacked image; AlreadyExistsError when the id is
  *   taken (nothing is changed then).
  */
-export async function createContainer(client: ClientCore, id: string, options: CreateContainerOptions): Promise<ContainerdContainer> {
+export async function createContainer(client: ClientCore, id: string, options: CreateContainerOptions, read?: ImageContent): Promise<ContainerdContainer> {
   checkCreateContainerOptions(options)
   validateIdentifier('container id', id)
   const image = typeof options.image === 'string' ? await getImage(client, options.image, options) : options.image
   const snapshotter = options.snapshotter ?? 'overlayfs'
-  // One read each of the manifest and the config (image.config() and isUnpacked() would re-read both).
-  const { manifest } = await image.manifest(options)
-  const config = parseJson<ImageConfig>(await client.content.readAll(manifest.config.digest, options), `config ${manifest.config.digest}`)
+  const { manifest, config } = read ?? (await readImageContent(client, image, options))
   const top = chainIds(config.rootfs.diff_ids).at(-1) ?? ''
   const runtime = runtimeChoice(options.runtime)
   const specOptions = [...(options.tty === true ? [withTerminal()] : []), ...(options.specOptions ?? [])]
@@ -155,6 +154,24 @@ export async function createContainer(client: ClientCore, id: string, options: C
     )
   }, { sync: false })
   return new ContainerdContainer(client, id)
+}
+
+/** What a container is made from: the image's manifest for this host and its config. */
+export interface ImageContent {
+  /** The manifest. */
+  manifest: ImageManifest
+  /** Its config. */
+  config: ImageConfig
+}
+
+/**
+ * One read each of the image's manifest and its config (image.config() and isUnpacked() would re-read
+ * both); `run()` reads them once for its own checks and hands them to {@link createContainer}.
+ */
+export async function readImageContent(client: ClientCore, image: Image, options: CallOptions = {}): Promise<ImageContent> {
+  const { manifest } = await image.manifest(options)
+  const config = parseJson<ImageConfig>(await client.content.readAll(manifest.config.digest, options), `config ${manifest.config.digest}`)
+  return { manifest, config }
 }
 
 /** A handle on an existing container. @throws NotFoundError when there is none with that id. */

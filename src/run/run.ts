@@ -5,7 +5,7 @@ import type { ContainerdContainer } from '../containers/container.js'
 import { Container } from '../docker/container.js'
 import { releaseNerdctlMetadata } from '../nerdctl/release-metadata.js'
 import { generateContainerId } from '../nerdctl/container-id.js'
-import { createContainer, CREATE_CONTAINER_OPTION_KEYS, type CreateContainerOptions } from '../containers/create-container.js'
+import { createContainer, CREATE_CONTAINER_OPTION_KEYS, readImageContent, type CreateContainerOptions } from '../containers/create-container.js'
 import { containerStateDir, dataStorePath } from '../nerdctl/data-store.js'
 import { NameStore } from '../nerdctl/name-store.js'
 import { acquireContainerName } from '../nerdctl/name-owner.js'
@@ -133,7 +133,9 @@ export async function runContainer(client: ClientCore, reference: string, option
   let networkMade = true
   try {
     await naming
-    const imageConfig = await image.config(callOptions)
+    // Read once here (the image's VOLUMEs) and handed to the create.
+    const imageContent = await readImageContent(client, image, callOptions)
+    const imageConfig = imageContent.config
     const useVolumes = (options.volumes?.length ?? 0) > 0 || Object.keys(imageConfig.config?.Volumes ?? {}).length > 0
     await createStateDir(stateDir, { ...(hostname !== undefined ? { hostname } : {}), portMappings: network.ports })
     await network.prepare()
@@ -198,7 +200,7 @@ export async function runContainer(client: ClientCore, reference: string, option
           // Last: nerdctl's hook reads its labels from the annotations.
           withNerdctlAnnotations(labels),
         ],
-      })
+      }, imageContent)
     }
     // nerdctl holds the volume store's lock from making the volumes to recording the container, so a
     // prune cannot take a new anonymous volume before the container's labels name it.
