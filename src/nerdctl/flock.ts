@@ -4,14 +4,21 @@
  * directory, or a lock file) by a helper, util-linux's (or busybox's) `flock -x 3`, given that descriptor
  * as its fd 3. A flock belongs to the open file description, which the helper shares with us, so the lock
  * outlives the helper's exit and is ours until we close the descriptor, or this process dies: no stale
- * locks, and no helper left running while the lock is held. One short process per lock; calls within this
- * process are queued per path first, so only one helper waits at a time.
+ * locks, and no helper left running while the lock is held. Calls within this process are queued per
+ * path first, so only one waits at a time.
+ *
+ * The lock is taken by this process's long-lived helper (src/nerdctl/flock-helper.ts: no process start
+ * per lock) when it can run here, else by one short `flock` process per lock.
  */
 
 import { spawn } from 'node:child_process'
 import type { FileHandle } from 'node:fs/promises'
+import { debuglog } from 'node:util'
 import { throwIfAborted } from '../grpc/abort.js'
 import { CanceledError, DeadlineExceededError, FailedPreconditionError } from '../grpc/errors.js'
+import { flockHelper, FlockHelperUnavailable } from './flock-helper.js'
+
+const debug = debuglog('containerd-sdk:flock')
 
 /** How long a lock is waited for by default: nerdctl waits forever, we do not. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000
@@ -42,14 +49,53 @@ export async function queuedPerPath<T>(key: string, task: () => Promise<T>): Pro
 }
 
 /**
- * Takes an exclusive flock on the open file `handle` (of `path`, named in errors), through a `flock -x 3`
- * helper that inherits it. Released by closing the handle.
+ * Takes an exclusive flock on the open file `handle` (of `path`, named in errors), through this
+ * process's lock helper, or a `flock -x 3` process that inherits it. Released by closing the handle.
  * @throws DeadlineExceededError when the lock is not obtained in time; CanceledError on abort;
  *   FailedPreconditionError when no `flock` program is installed (util-linux provides it).
  */
 export async function flockHandle(handle: FileHandle, path: string, options: FlockOptions = {}): Promise<void> {
   throwIfAborted(options.signal, `locking ${path}`)
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
+  const helper = await flockHelper()
+  if (helper !== undefined) {
+    try {
+      await lockByHelper(helper.lock(handle.fd), path, timeoutMs, options.signal)
+      return
+    } catch (err) {
+      if (!(err instanceof FlockHelperUnavailable)) throw err
+      debug('lock helper failed on %s (%s): one flock process instead', path, err.message)
+    }
+  }
+  await lockByProcess(handle, path, timeoutMs, options.signal)
+}
+
+/** Waits for the helper's lock, bounded by `timeoutMs` and `signal`; on either, the helper gives up. */
+async function lockByHelper(request: { locked: Promise<void>; giveUp: () => void }, path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  try {
+    await Promise.race([
+      request.locked,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DeadlineExceededError(`waited ${timeoutMs} ms for the lock on ${path}: another nerdctl or containerd-sdk process holds it`)), timeoutMs)
+        onAbort = () => reject(new CanceledError(`canceled while waiting for the lock on ${path}`, { cause: signal?.reason }))
+        signal?.addEventListener('abort', onAbort, { once: true })
+      }),
+    ])
+  } catch (err) {
+    // A lock the helper takes after this is on the caller's descriptor, which it closes on failure.
+    request.giveUp()
+    throw err
+  } finally {
+    clearTimeout(timer)
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Takes the lock through one `flock -x 3` process given the descriptor as its fd 3. */
+async function lockByProcess(handle: FileHandle, path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  const options = { signal }
   const child = spawn('flock', ['-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', handle.fd] })
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
