@@ -93,8 +93,11 @@ async function lockByHelper(request: { locked: Promise<void>; giveUp: () => void
   }
 }
 
-/** Takes the lock through one `flock -x 3` process given the descriptor as its fd 3. */
-async function lockByProcess(handle: FileHandle, path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+/**
+ * Takes the lock through one `flock -x 3` process given the descriptor as its fd 3 (the fallback; the
+ * store-lock bench times it beside the helper).
+ */
+export async function lockByProcess(handle: FileHandle, path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const options = { signal }
   const child = spawn('flock', ['-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', handle.fd] })
   let stderr = ''
