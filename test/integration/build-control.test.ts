@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { existsSync } from 'node:fs'
+import { BuildKitControl } from '../../src/build/buildkit-control.js'
+import { DEFAULT_BUILDKIT_SOCKETS } from '../../src/build/buildkit-address.js'
+import { InvalidArgumentError, UnavailableError } from '../../src/grpc/errors.js'
+import { startDockerd, type DockerdDaemon, type DockerdLine } from '../env/dockerd.js'
+
+// BuildKit's Control API against the real peers: the BuildKit embedded in a private dockerd of each line
+// (20.10 has v0.8, without the Info RPC; 28.5 a current one), reached over dockerd's /grpc upgrade.
+const hostArch = process.arch === 'x64' ? 'amd64' : process.arch
+
+describe.each<DockerdLine>(['20.10', '28.5'])('BuildKit in dockerd %s over docker://', (line) => {
+  let dockerd: DockerdDaemon
+  let control: BuildKitControl
+
+  beforeAll(async () => {
+    dockerd = await startDockerd(line)
+    control = await BuildKitControl.connect({ address: dockerd.buildkitAddress })
+  })
+  afterAll(async () => {
+    control?.close()
+    await dockerd?.stop()
+  })
+
+  it('reports its version, or that it has no Info RPC', async () => {
+    const info = await control.info()
+    if (line === '20.10') {
+      // BuildKit v0.8 answers Info Unimplemented and its worker records carry no version.
+      expect(info).toMatchObject({ hasInfoRpc: false, source: 'unknown', version: undefined })
+    } else {
+      expect(info.hasInfoRpc).toBe(true)
+      expect(info.source).toBe('info')
+      expect(info.package).toBe('github.com/moby/buildkit')
+      // Debian builds without version ldflags: v0.0.0+unknown is what dockerd 28.5 from sid reports.
+      expect(info.version).toMatch(/^v\d+\.\d+\.\d+/)
+    }
+  })
+
+  it('lists its workers with the host platform', async () => {
+    const workers = await control.workers()
+    expect(workers.length).toBeGreaterThanOrEqual(1)
+    const worker = workers[0]!
+    expect(worker.id).not.toBe('')
+    expect(worker.platforms).toContain(`linux/${hostArch}`)
+    if (line === '28.5') expect(worker.buildkitVersion).toMatch(/^v\d/)
+    else expect(worker.buildkitVersion).toBeUndefined()
+  })
+
+  it('reports disk usage and prunes', async () => {
+    const records = await control.diskUsage()
+    expect(Array.isArray(records)).toBe(true)
+    for (const r of records) {
+      expect(typeof r.id).toBe('string')
+      expect(r.size).toBeGreaterThanOrEqual(0)
+    }
+    const removed = await control.prune({ all: true })
+    expect(removed.every((r) => !r.inUse)).toBe(true)
+    expect((await control.diskUsage()).filter((r) => !r.inUse)).toEqual([])
+  })
+
+  it('honours a deadline and closes for good', async () => {
+    const other = await BuildKitControl.connect({ address: dockerd.buildkitAddress, timeoutMs: 10_000 })
+    expect((await other.workers({ timeoutMs: 10_000 })).length).toBeGreaterThanOrEqual(1)
+    other.close()
+    await expect(other.workers()).rejects.toBeInstanceOf(UnavailableError)
+  })
+})
+
+describe.runIf(process.env['BUILDKIT_HOST'] !== undefined && process.env['BUILDKIT_HOST'] !== '')('the BuildKit named by BUILDKIT_HOST', () => {
+  it('answers info and workers', async () => {
+    await using control = await BuildKitControl.connect()
+    const info = await control.info()
+    expect(['info', 'workers', 'unknown']).toContain(info.source)
+    expect((await control.workers()).length).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('an unreachable builder', () => {
+  it('names the unix address it tried', async () => {
+    const address = 'unix:///tmp/csdk-no-such-dir/buildkitd.sock'
+    const err = await BuildKitControl.connect({ address }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UnavailableError)
+    expect((err as Error).message).toContain(address)
+  })
+
+  it('names the docker address it tried', async () => {
+    const address = 'docker://unix:///tmp/csdk-no-such-dir/docker.sock'
+    const err = await BuildKitControl.connect({ address }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UnavailableError)
+    expect((err as Error).message).toContain(address)
+  })
+
+  it('names the tcp address it tried', async () => {
+    // Port 1 (tcpmux) is closed on any machine that runs these tests: the connect is refused at once.
+    const address = 'tcp://127.0.0.1:1'
+    const err = await BuildKitControl.connect({ address }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UnavailableError)
+    expect((err as Error).message).toContain(address)
+  })
+
+  it.skipIf(DEFAULT_BUILDKIT_SOCKETS.some((p) => existsSync(p)))('lists every default it tried when none answers', async () => {
+    vi.stubEnv('BUILDKIT_HOST', '')
+    try {
+      const err = await BuildKitControl.connect().catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(UnavailableError)
+      for (const path of DEFAULT_BUILDKIT_SOCKETS) expect((err as Error).message).toContain(`unix://${path}`)
+      expect((err as Error).message).toContain('BUILDKIT_HOST')
+    } finally {
+      vi.unstubAllEnvs()
+    }
+  })
+
+  it('rejects a malformed address before connecting', async () => {
+    await expect(BuildKitControl.connect({ address: 'http://localhost:1234' })).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+})
