@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { dialBuildKit } from '../../src/build/buildkit-dial.js'
+import { parseBuildKitAddress } from '../../src/build/buildkit-address.js'
 import { BuildKitControl } from '../../src/build/buildkit-control.js'
 import { DEFAULT_BUILDKIT_SOCKETS } from '../../src/build/buildkit-address.js'
 import { InvalidArgumentError, UnavailableError } from '../../src/grpc/errors.js'
@@ -58,6 +65,26 @@ describe.each<DockerdLine>(['20.10', '28.5'])('BuildKit in dockerd %s over docke
     expect((await control.diskUsage()).filter((r) => !r.inUse)).toEqual([])
   })
 
+  // No buildkitd package exists here: a relay that opens dockerd's /grpc upgrade for each connection puts
+  // the same BuildKit behind a plain unix socket and a TCP port, so the unix:// and tcp:// dials meet it too.
+  it('answers over unix:// and tcp:// through a relay to the same BuildKit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'csdk-bk-relay-'))
+    const unixRelay = await relay(dockerd.buildkitAddress, join(dir, 'buildkitd.sock'))
+    const tcpRelay = await relay(dockerd.buildkitAddress, 0)
+    try {
+      const port = (tcpRelay.address() as AddressInfo).port
+      for (const address of [`unix://${join(dir, 'buildkitd.sock')}`, `tcp://127.0.0.1:${port}`]) {
+        await using viaRelay = await BuildKitControl.connect({ address })
+        expect((await viaRelay.workers()).map((w) => w.id)).toEqual((await control.workers()).map((w) => w.id))
+        expect((await viaRelay.info()).hasInfoRpc).toBe(line !== '20.10')
+      }
+    } finally {
+      await closeServer(unixRelay)
+      await closeServer(tcpRelay)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('honours a deadline and closes for good', async () => {
     const other = await BuildKitControl.connect({ address: dockerd.buildkitAddress, timeoutMs: 10_000 })
     expect((await other.workers({ timeoutMs: 10_000 })).length).toBeGreaterThanOrEqual(1)
@@ -114,3 +141,33 @@ describe('an unreachable builder', () => {
     await expect(BuildKitControl.connect({ address: 'http://localhost:1234' })).rejects.toBeInstanceOf(InvalidArgumentError)
   })
 })
+
+/** Listens on `at` (a socket path, or a TCP port on 127.0.0.1) and pipes each connection into a fresh /grpc upgrade. */
+async function relay(dockerAddress: string, at: string | number): Promise<Server> {
+  const target = parseBuildKitAddress(dockerAddress)
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    sockets.add(client)
+    client.once('close', () => sockets.delete(client))
+    dialBuildKit(target).then((upstream) => {
+      void pipeline(client, upstream, client).catch(() => undefined)
+    }, () => client.destroy())
+  })
+  await new Promise<void>((resolve) => {
+    if (typeof at === 'string') server.listen(at, resolve)
+    else server.listen(at, '127.0.0.1', resolve)
+  })
+  // Closing the relay ends the connections it still holds (server.close alone waits for them), so the test
+  // leaves nothing open.
+  relayConnections.set(server, sockets)
+  return server
+}
+
+const relayConnections = new WeakMap<Server, Set<Socket>>()
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve())
+    for (const s of relayConnections.get(server) ?? []) s.destroy()
+  })
+}
