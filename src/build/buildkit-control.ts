@@ -83,7 +83,7 @@ export class BuildKitControl implements AsyncDisposable {
 
   private static open(target: BuildKitAddress, connectTimeoutMs: number | undefined): BuildKitControl {
     const channel = new Http2Channel(target.address, {
-      dial: () => dialBuildKit(target),
+      dial: (signal) => dialBuildKit(target, signal),
       peerName: 'BuildKit',
       ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     })

@@ -7,14 +7,19 @@ import type { BuildKitAddress } from './buildkit-address.js'
 /**
  * Opens the byte stream an HTTP/2 gRPC session to BuildKit runs on. For `docker://` this is the Docker API
  * socket after dockerd switched it to HTTP/2 (`POST /grpc`, `Upgrade: h2c`): from the 101 on we are the
- * HTTP/2 client on that socket, exactly as buildx's docker driver is.
+ * HTTP/2 client on that socket, exactly as buildx's docker driver is. `signal` abandons a dial that hangs.
  */
-export function dialBuildKit(target: BuildKitAddress): Promise<Duplex> {
+export function dialBuildKit(target: BuildKitAddress, signal?: AbortSignal): Promise<Duplex> {
   switch (target.kind) {
-    case 'unix': return connectSocket(target.address, () => netConnect(target.path))
-    case 'tcp': return connectSocket(target.address, () => netConnect({ host: target.host, port: target.port }))
-    case 'docker': return upgradeDockerGrpc(target.address, target.socketPath)
+    case 'unix': return connectSocket(target.address, () => netConnect({ path: target.path, ...withSignal(signal) }))
+    case 'tcp': return connectSocket(target.address, () => netConnect({ host: target.host, port: target.port, ...withSignal(signal) }))
+    case 'docker': return upgradeDockerGrpc(target.address, target.socketPath, signal)
   }
+}
+
+// Node's options reject `signal: undefined` under exactOptionalPropertyTypes: only set when given.
+function withSignal(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal === undefined ? {} : { signal }
 }
 
 function connectSocket(address: string, open: () => Socket): Promise<Duplex> {
@@ -25,9 +30,10 @@ function connectSocket(address: string, open: () => Socket): Promise<Duplex> {
   })
 }
 
-function upgradeDockerGrpc(address: string, socketPath: string): Promise<Duplex> {
+function upgradeDockerGrpc(address: string, socketPath: string, signal: AbortSignal | undefined): Promise<Duplex> {
   return new Promise<Duplex>((resolve, reject) => {
     const req = httpRequest({
+      ...withSignal(signal),
       socketPath,
       method: 'POST',
       path: '/grpc',

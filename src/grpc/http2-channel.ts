@@ -36,9 +36,10 @@ export interface Http2ChannelOptions {
    * Opens the connection the HTTP/2 session runs on, instead of connecting to the unix socket at
    * `socketPath` (which then only names the peer in errors). BuildKit is reached over TCP or over dockerd's
    * `/grpc` HTTP upgrade, where the stream is already connected when HTTP/2 starts. Called again after the
-   * connection is lost; should reject with a `ContainerdError` that names the address.
+   * connection is lost; should reject with a `ContainerdError` that names the address. `signal` aborts
+   * when `connectTimeoutMs` passes, so a dial that hangs does not keep its socket open.
    */
-  dial?: () => Promise<Duplex>
+  dial?: (signal: AbortSignal) => Promise<Duplex>
   /** Names the daemon in error messages. Default `containerd`. */
   peerName?: string
 }
@@ -66,7 +67,7 @@ export class Http2Channel implements Transport {
   private closed = false
   private readonly connectTimeoutMs: number
   private readonly maxMessageBytes: number
-  private readonly dial: (() => Promise<Duplex>) | undefined
+  private readonly dial: ((signal: AbortSignal) => Promise<Duplex>) | undefined
   private readonly peerName: string
 
   /** @throws InvalidArgumentError for a `connectTimeoutMs` that is not a number of milliseconds a timer can hold. */
@@ -329,19 +330,22 @@ export class Http2Channel implements Transport {
   }
 
   /** Runs the caller's dial under the connect timeout; a connection that arrives too late is closed. */
-  private dialWithTimeout(dial: () => Promise<Duplex>): Promise<Duplex> {
+  private dialWithTimeout(dial: (signal: AbortSignal) => Promise<Duplex>): Promise<Duplex> {
     return new Promise<Duplex>((resolve, reject) => {
       let timedOut = false
+      const controller = new AbortController()
       const timer = setTimeout(() => {
         timedOut = true
+        controller.abort()
         reject(new UnavailableError(`${this.peerName} is not reachable at ${this.socketPath}: no answer within ${this.connectTimeoutMs} ms`))
       }, this.connectTimeoutMs)
-      dial().then((stream) => {
+      dial(controller.signal).then((stream) => {
         clearTimeout(timer)
         if (timedOut) stream.destroy()
         else resolve(stream)
       }, (err: unknown) => {
         clearTimeout(timer)
+        // After the timeout the promise is settled already; the dial's own abort error goes nowhere.
         reject(err instanceof ContainerdError ? err : new UnavailableError(`${this.peerName} is not reachable at ${this.socketPath}: ${String(err)}`, { cause: err }))
       })
     })
