@@ -5,7 +5,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { containerdCacheDir, startContainerd } from '../../src/testing/index.js'
+import { containerdCacheDir, startContainerd, type ContainerdLine } from '../../src/testing/index.js'
 import { unmountUnder } from '../../src/testing/unmount.js'
 
 const TRUST_KEY = '/etc/docker/key.json'
@@ -26,6 +26,14 @@ export interface DockerdDaemon extends AsyncDisposable {
   stop(): Promise<void>
 }
 
+/** Options for {@link startDockerd}. */
+export interface StartDockerdOptions {
+  /** The containerd line dockerd runs on (a private instance of it). Default 1.6, bookworm's. */
+  containerdLine?: ContainerdLine
+  /** How long to wait for `/_ping`. Default 60 s. */
+  readyTimeoutMs?: number
+}
+
 /** Where each line's dockerd lives: bookworm's installed one, sid's unpacked by test/env/install.sh. */
 export function dockerdBinary(line: DockerdLine): string {
   return line === '20.10' ? '/usr/sbin/dockerd' : join(containerdCacheDir(), 'docker-28.5', 'usr', 'sbin', 'dockerd')
@@ -41,9 +49,9 @@ export async function hasDockerd(line: DockerdLine): Promise<boolean> {
  * root, API socket and pid file, no bridge and no iptables rules, nothing shared with the machine. Resolves
  * when `/_ping` answers. Needs root.
  */
-export async function startDockerd(line: DockerdLine, options: { readyTimeoutMs?: number } = {}): Promise<DockerdDaemon> {
+export async function startDockerd(line: DockerdLine, options: StartDockerdOptions = {}): Promise<DockerdDaemon> {
   const binary = dockerdBinary(line)
-  const containerd = await startContainerd({ version: '1.6' })
+  const containerd = await startContainerd({ version: options.containerdLine ?? '1.6' })
   const dir = await mkdtemp(join(tmpdir(), `csdk-dockerd-${line}-`))
   const socketPath = join(dir, 'docker.sock')
   const logFile = join(dir, 'dockerd.log')

@@ -11,17 +11,23 @@ import { BuildKitControl } from '../../src/build/buildkit-control.js'
 import { DEFAULT_BUILDKIT_SOCKETS } from '../../src/build/buildkit-address.js'
 import { InvalidArgumentError, UnavailableError } from '../../src/grpc/errors.js'
 import { startDockerd, type DockerdDaemon, type DockerdLine } from '../env/dockerd.js'
+import { daemonLine } from '../env/test-client.js'
+import type { ContainerdLine } from '../../src/testing/index.js'
 
 // BuildKit's Control API against the real peers: the BuildKit embedded in a private dockerd of each line
-// (20.10 has v0.8, without the Info RPC; 28.5 a current one), reached over dockerd's /grpc upgrade.
+// (20.10 has v0.8, without the Info RPC; 28.5 a current one), reached over dockerd's /grpc upgrade. Each
+// dockerd runs on its own containerd of this project's line (1.6 when the project uses an external one):
+// both dockerd lines work on 1.6, 1.7 and 2.x.
 const hostArch = process.arch === 'x64' ? 'amd64' : process.arch
+const projectLine = daemonLine()
+const containerdLine: ContainerdLine = projectLine === '1.7' || projectLine === '2.x' ? projectLine : '1.6'
 
-describe.each<DockerdLine>(['20.10', '28.5'])('BuildKit in dockerd %s over docker://', (line) => {
+describe.each<DockerdLine>(['20.10', '28.5'])(`BuildKit in dockerd %s (on containerd ${containerdLine}) over docker://`, (line) => {
   let dockerd: DockerdDaemon
   let control: BuildKitControl
 
   beforeAll(async () => {
-    dockerd = await startDockerd(line)
+    dockerd = await startDockerd(line, { containerdLine })
     control = await BuildKitControl.connect({ address: dockerd.buildkitAddress })
   })
   afterAll(async () => {
