@@ -1,14 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
-import { access, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
+import { access, appendFile, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { containerdCacheDir, startContainerd, type ContainerdLine } from '../../src/testing/index.js'
+import { containerdCacheDir, startContainerd, type ContainerdDaemon, type ContainerdLine } from '../../src/testing/index.js'
 import { unmountUnder } from '../../src/testing/unmount.js'
 
 const TRUST_KEY = '/etc/docker/key.json'
+const RUN_DIR = '/run/docker'
 const PLUGIN_DIR = '/run/docker/plugins'
 
 /** The dockerd lines the BuildKit tests run against: 20.10 embeds BuildKit v0.8, 28.5 a current one. */
@@ -41,7 +42,11 @@ export function dockerdBinary(line: DockerdLine): string {
 
 /** Whether that line's dockerd is on this machine (test/env/install.sh puts both there). */
 export async function hasDockerd(line: DockerdLine): Promise<boolean> {
-  return access(dockerdBinary(line)).then(() => true, () => false)
+  return exists(dockerdBinary(line))
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false)
 }
 
 /**
@@ -51,8 +56,15 @@ export async function hasDockerd(line: DockerdLine): Promise<boolean> {
  */
 export async function startDockerd(line: DockerdLine, options: StartDockerdOptions = {}): Promise<DockerdDaemon> {
   const binary = dockerdBinary(line)
-  const containerd = await startContainerd({ version: options.containerdLine ?? '1.6' })
+  if (!(await hasDockerd(line))) throw new Error(`dockerd ${line} is not at ${binary}: run test/env/install.sh (as root) first`)
   const dir = await mkdtemp(join(tmpdir(), `csdk-dockerd-${line}-`))
+  let containerd: ContainerdDaemon
+  try {
+    containerd = await startContainerd({ version: options.containerdLine ?? '1.6' })
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
   const socketPath = join(dir, 'docker.sock')
   const logFile = join(dir, 'dockerd.log')
   const configFile = join(dir, 'daemon.json')
@@ -69,9 +81,10 @@ export async function startDockerd(line: DockerdLine, options: StartDockerdOptio
   ]
   // 20.10 writes a trust key to /etc/docker/key.json and Debian's build has no flag to move it: when the
   // file was not there before, it is ours and goes on stop.
-  // Likewise /run/docker/plugins (plugin discovery, a fixed path): removed on stop when we made it and it is empty.
-  const pluginDirIsOurs = !(await access(PLUGIN_DIR).then(() => true, () => false))
-  const trustKeyIsOurs = line === '20.10' && !(await access(TRUST_KEY).then(() => true, () => false))
+  const trustKeyIsOurs = line === '20.10' && !(await exists(TRUST_KEY))
+  // Likewise /run/docker/plugins (plugin discovery, a fixed path): removed on stop when we made it, if empty.
+  const pluginDirIsOurs = !(await exists(PLUGIN_DIR))
+  const runDirIsOurs = !(await exists(RUN_DIR))
   const binDir = join(binary, '..', '..', 'bin')
   const logFd = openSync(logFile, 'a')
   const child: ChildProcess = spawn(binary, args, {
@@ -80,6 +93,8 @@ export async function startDockerd(line: DockerdLine, options: StartDockerdOptio
     env: { ...process.env, PATH: `${join(binary, '..')}:${binDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` },
   })
   closeSync(logFd)
+  // A spawn failure arrives as an event; unhandled it would take the test process down.
+  child.once('error', (err) => { void appendFile(logFile, `spawn failed: ${String(err)}\n`).catch(() => undefined) })
 
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
@@ -98,7 +113,8 @@ export async function startDockerd(line: DockerdLine, options: StartDockerdOptio
       if (trustKeyIsOurs) await rm(TRUST_KEY, { force: true })
       if (pluginDirIsOurs) {
         // rmdir, not rm -r: a dockerd started meanwhile by someone else may have put something there.
-        await rmdir(PLUGIN_DIR).then(() => rmdir(join(PLUGIN_DIR, '..')), () => undefined).catch(() => undefined)
+        await rmdir(PLUGIN_DIR).catch(() => undefined)
+        if (runDirIsOurs) await rmdir(RUN_DIR).catch(() => undefined)
       }
     })()
     return stopping
