@@ -63,6 +63,7 @@ export function toWorker(record: WorkerRecord): BuildKitWorker {
     id: record.ID,
     labels: { ...record.Labels },
     platforms: record.platforms.map((p) => [p.OS, p.Architecture, p.Variant].filter((s) => s !== '').join('/')),
+    // proto3 strings are '' when unset: an empty version means the worker did not report one.
     buildkitVersion: record.BuildkitVersion?.version || undefined,
   }
 }
