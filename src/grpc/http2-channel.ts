@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises'
-import { connect as netConnect, type Socket } from 'node:net'
+import { connect as netConnect } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
 import {
   connect as http2Connect,
@@ -31,6 +32,16 @@ export interface Http2ChannelOptions {
   connectTimeoutMs?: number
   /** Largest message accepted or sent. Default 16 MiB, containerd's own limit. */
   maxMessageBytes?: number
+  /**
+   * Opens the connection the HTTP/2 session runs on, instead of connecting to the unix socket at
+   * `socketPath` (which then only names the peer in errors). BuildKit is reached over TCP or over dockerd's
+   * `/grpc` HTTP upgrade, where the stream is already connected when HTTP/2 starts. Called again after the
+   * connection is lost; should reject with a `ContainerdError` that names the address. `signal` aborts
+   * when `connectTimeoutMs` passes, so a dial that hangs does not keep its socket open.
+   */
+  dial?: (signal: AbortSignal) => Promise<Duplex>
+  /** Names the daemon in error messages. Default `containerd`. */
+  peerName?: string
 }
 
 // A large HTTP/2 flow-control window lets a 1 MiB content chunk arrive without waiting for WINDOW_UPDATEs
@@ -56,6 +67,8 @@ export class Http2Channel implements Transport {
   private closed = false
   private readonly connectTimeoutMs: number
   private readonly maxMessageBytes: number
+  private readonly dial: ((signal: AbortSignal) => Promise<Duplex>) | undefined
+  private readonly peerName: string
 
   /** @throws InvalidArgumentError for a `connectTimeoutMs` that is not a number of milliseconds a timer can hold. */
   constructor(
@@ -67,6 +80,8 @@ export class Http2Channel implements Transport {
     checkTimeoutMs(connectTimeoutMs, `connecting to ${socketPath}`)
     this.connectTimeoutMs = connectTimeoutMs
     this.maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES
+    this.dial = options.dial
+    this.peerName = options.peerName ?? 'containerd'
   }
 
   /** Sends one request message and resolves with the one response message. */
@@ -88,7 +103,7 @@ export class Http2Channel implements Transport {
   private unaryOn(stream: ClientHttp2Stream, method: string, request: Uint8Array, options: CallOptions): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       let response: Buffer | undefined
-      const call = new CallState(stream, method, options, this.maxMessageBytes, (messages) => {
+      const call = new CallState(stream, method, options, this.maxMessageBytes, this.peerName, (messages) => {
         if (response !== undefined || messages.length > 1) {
           call.fail(new InternalError(`${method}: the server sent more than one response to a unary call`, { method }))
           return
@@ -131,7 +146,7 @@ export class Http2Channel implements Transport {
     const done = new Promise<void>((resolve, reject) => {
       settleDone = (err) => { if (err === undefined) resolve(); else reject(err) }
     })
-    const call = new CallState(stream, method, options, this.maxMessageBytes, (messages) => {
+    const call = new CallState(stream, method, options, this.maxMessageBytes, this.peerName, (messages) => {
       queue.push(...messages)
       if (queue.length >= STREAM_HIGH_WATER) stream.pause()
       wake?.()
@@ -253,7 +268,7 @@ export class Http2Channel implements Transport {
       stream = session.request(headers, REQUEST_OPTIONS)
     } catch (err) {
       this.forget(session)
-      throw new UnavailableError(`${method}: cannot open a stream to containerd at ${this.socketPath}: ${String(err)}`, { method, cause: err })
+      throw new UnavailableError(`${method}: cannot open a stream to ${this.peerName} at ${this.socketPath}: ${String(err)}`, { method, cause: err })
     }
     // Keep the process alive while a call is open, and only then: an idle client must not hold Node up.
     this.active++
@@ -298,17 +313,40 @@ export class Http2Channel implements Transport {
     return session
   }
 
-  private connectSocket(): Promise<Socket> {
-    return new Promise<Socket>((resolve, reject) => {
+  private connectSocket(): Promise<Duplex> {
+    if (this.dial !== undefined) return this.dialWithTimeout(this.dial)
+    return new Promise<Duplex>((resolve, reject) => {
       const socket = netConnect(this.socketPath)
       const timer = setTimeout(() => {
         socket.destroy()
-        reject(new UnavailableError(`containerd is not reachable at ${this.socketPath}: no answer within ${this.connectTimeoutMs} ms`))
+        reject(new UnavailableError(`${this.peerName} is not reachable at ${this.socketPath}: no answer within ${this.connectTimeoutMs} ms`))
       }, this.connectTimeoutMs)
       socket.once('connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(socket) })
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer)
         void connectError(this.socketPath, err).then(reject)
+      })
+    })
+  }
+
+  /** Runs the caller's dial under the connect timeout; a connection that arrives too late is closed. */
+  private dialWithTimeout(dial: (signal: AbortSignal) => Promise<Duplex>): Promise<Duplex> {
+    return new Promise<Duplex>((resolve, reject) => {
+      let timedOut = false
+      const controller = new AbortController()
+      const timer = setTimeout(() => {
+        timedOut = true
+        controller.abort()
+        reject(new UnavailableError(`${this.peerName} is not reachable at ${this.socketPath}: no answer within ${this.connectTimeoutMs} ms`))
+      }, this.connectTimeoutMs)
+      dial(controller.signal).then((stream) => {
+        clearTimeout(timer)
+        if (timedOut) stream.destroy()
+        else resolve(stream)
+      }, (err: unknown) => {
+        clearTimeout(timer)
+        // After the timeout the promise is settled already; the dial's own abort error goes nowhere.
+        reject(err instanceof ContainerdError ? err : new UnavailableError(`${this.peerName} is not reachable at ${this.socketPath}: ${String(err)}`, { cause: err }))
       })
     })
   }
@@ -389,6 +427,8 @@ class CallState {
     private readonly method: string,
     private readonly options: CallOptions,
     maxMessageBytes: number,
+    /** Names the daemon when the connection is lost mid-call. */
+    private readonly peerName: string,
     onMessages: (messages: Buffer[]) => void,
     /** Called exactly once, when the call ends: with its error, or with none. */
     private readonly onSettled: (err?: ContainerdError) => void,
@@ -465,7 +505,7 @@ class CallState {
     const session = this.stream.session
     if (session === undefined || session.destroyed || session.closed) {
       // The daemon went away mid-call (restart, crash): the next call reconnects.
-      return this.settle(new UnavailableError(`${method}: the connection to containerd was lost`, { method, cause: this.streamError }))
+      return this.settle(new UnavailableError(`${method}: the connection to ${this.peerName} was lost`, { method, cause: this.streamError }))
     }
     if (this.streamError !== undefined || this.stream.rstCode !== undefined) {
       return this.settle(errorFromRstCode(this.stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR, method, this.streamError))
