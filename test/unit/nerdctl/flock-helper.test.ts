@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { constants } from 'node:fs'
+import { constants, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -31,6 +31,31 @@ async function holdElsewhere(dir: string): Promise<{ release: () => Promise<void
       await closed
     },
   }
+}
+
+/** Live (not zombie) children of this process's lock helpers: the ones waiting for a lock. */
+function waitingChildren(): number {
+  const stat = (pid: string): string[] => {
+    try {
+      // Fields after the command's closing parenthesis: state, ppid, …
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      return text.slice(text.lastIndexOf(')') + 2).split(' ')
+    } catch {
+      return []
+    }
+  }
+  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p))
+  const helpers = new Set(pids.filter((p) => stat(p)[1] === String(process.pid) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('perl\0-e\0')))
+  return pids.filter((p) => {
+    const [state, ppid] = stat(p)
+    return ppid !== undefined && helpers.has(ppid) && state !== 'Z'
+  }).length
+}
+
+/** Polls `condition` every 10 ms, for at most 5 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10))
+  expect(condition()).toBe(true)
 }
 
 async function openDir(name: string): Promise<{ dir: string; handle: Awaited<ReturnType<typeof open>> }> {
@@ -78,10 +103,12 @@ describe('the flock helper', () => {
     const holder = await holdElsewhere(dir)
     try {
       const request = helper?.lock(handle.fd)
+      // The helper forks a child to wait for the busy lock; giving up kills it (bounded wait for both).
+      await until(() => waitingChildren() === 1)
       request?.giveUp()
+      await until(() => waitingChildren() === 0)
       await holder.release()
       // The helper's waiting child was killed: with our descriptor still open, the lock is free.
-      await new Promise((r) => setTimeout(r, 100))
       expect(freeElsewhere(dir)).toBe(true)
     } finally {
       await holder.release()
