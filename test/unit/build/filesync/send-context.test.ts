@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -7,6 +7,7 @@ import { isRegularGoMode } from '../../../../src/build/filesync/file-mode.js'
 import { PacketType, type FsutilPacket, type FsutilStat } from '../../../../src/build/filesync/fsutil-types.js'
 import { sendContext } from '../../../../src/build/filesync/send-context.js'
 import { CanceledError } from '../../../../src/grpc/errors.js'
+import { openFilesUnder } from './open-files.js'
 import { packetPipe, type PipeEnd } from './packet-pipe.js'
 
 let root: string
@@ -22,13 +23,6 @@ async function make(files: Record<string, string | Buffer>): Promise<void> {
     await mkdir(dirname(join(root, p)), { recursive: true })
     await writeFile(join(root, p), content)
   }
-}
-
-/** Paths under `dir` this process holds open (Linux /proc), to prove handles are closed. */
-async function openFilesUnder(dir: string): Promise<string[]> {
-  const fds = await readdir('/proc/self/fd')
-  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')))
-  return targets.filter((t) => t.startsWith(dir))
 }
 
 /** A deterministic shuffle (the test must not depend on Math.random to be reproducible). */
