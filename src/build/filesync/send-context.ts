@@ -4,7 +4,8 @@
  * which is what makes a rebuild send only what changed.
  */
 
-import { open } from 'node:fs/promises'
+import { close, open, read } from 'node:fs'
+import { promisify } from 'node:util'
 import { CanceledError } from '../../grpc/errors.js'
 import { Limiter } from '../../util/limiter.js'
 import { isRegularGoMode } from './file-mode.js'
@@ -19,7 +20,10 @@ export interface SendContextOptions extends Omit<WalkOptions, 'signal'> {
    * costs a packet per 32 KiB in JavaScript), and well under the 4 MiB message limit of older dockerd.
    */
   chunkSize?: number
-  /** Files read at once while serving requests. Default 4, like fsutil. */
+  /**
+   * Files read at once while serving requests. Default 16: each small file costs three thread-pool round
+   * trips (open, read, close), and with fsutil's 4 they were measured 2–4× slower here than with 16.
+   */
   concurrency?: number
 }
 
@@ -34,6 +38,12 @@ export interface SendContextResult {
 }
 
 const DEFAULT_CHUNK = 256 * 1024
+const DEFAULT_CONCURRENCY = 16
+
+// The callback API on plain descriptors: measured faster than FileHandle for many small files.
+const openFd = promisify(open)
+const readFd = promisify(read)
+const closeFd = promisify(close)
 const MIN_CHUNK = 1024
 /** Under the 4 MiB request limit of Docker's `/grpc` before 27.1.2, with room for the packet's framing. */
 const MAX_CHUNK = 3 * 1024 * 1024
@@ -56,11 +66,11 @@ export async function sendContext(
   signal?: AbortSignal,
 ): Promise<SendContextResult> {
   const chunkSize = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.floor(options.chunkSize ?? DEFAULT_CHUNK)))
-  const limiter = new Limiter(Math.max(1, options.concurrency ?? 4))
+  const limiter = new Limiter(Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY))
   const stop = new AbortController()
   const result: SendContextResult = { entries: 0, filesSent: 0, bytesSent: 0 }
   /** Regular files of the listing not yet requested, by ID. A served ID is removed: a second REQ is an error. */
-  const files = new Map<number, string>()
+  const files = new Map<number, { hostPath: string; size: number }>()
   const tasks = new Set<Promise<void>>()
   let failure: { error: unknown; tellPeer: boolean } | undefined
 
@@ -82,7 +92,7 @@ export async function sendContext(
     let id = 0
     for await (const entry of walkContext(root, { ...options, signal: stop.signal })) {
       // Registered before the STAT goes out: the receiver may ask for it as soon as it sees it.
-      if (isRegularGoMode(entry.stat.mode)) files.set(id, entry.hostPath)
+      if (isRegularGoMode(entry.stat.mode)) files.set(id, { hostPath: entry.hostPath, size: Number(entry.stat.size) })
       id++
       await io.send({ type: PacketType.STAT, stat: entry.stat })
       if (stop.signal.aborted) return
@@ -91,28 +101,32 @@ export async function sendContext(
     await io.send({ type: PacketType.STAT })
   }
 
-  const serve = async (id: number, hostPath: string): Promise<void> => {
+  const serve = async (id: number, file: { hostPath: string; size: number }): Promise<void> => {
     await limiter.run(async () => {
       if (stop.signal.aborted) return
       // A file removed since the listing is sent empty, as fsutil does: the daemon sees its size differ.
-      const handle = await open(hostPath, 'r').catch((err: unknown) => {
+      const fd = await openFd(file.hostPath, 'r').catch((err: unknown) => {
         if ((err as { code?: unknown }).code === 'ENOENT') return undefined
         throw err
       })
       try {
-        if (handle !== undefined) {
-          for (;;) {
-            if (stop.signal.aborted) return
-            // A fresh buffer per chunk: the transport may still hold the previous one after send resolves.
-            const buffer = Buffer.allocUnsafe(chunkSize)
-            const { bytesRead } = await handle.read(buffer, 0, chunkSize, null)
-            if (bytesRead === 0) break
+        // The first read is sized from the listing (+1 to see growth), so a 1 KiB file does not allocate
+        // a whole chunk; a short read of a regular file is its end, which saves the read that returns 0.
+        let want = Math.min(chunkSize, file.size + 1)
+        while (fd !== undefined) {
+          if (stop.signal.aborted) return
+          // A fresh buffer per chunk: the transport may still hold the previous one after send resolves.
+          const buffer = Buffer.allocUnsafe(want)
+          const { bytesRead } = await readFd(fd, buffer, 0, want, null)
+          if (bytesRead > 0) {
             await io.send({ type: PacketType.DATA, id, data: buffer.subarray(0, bytesRead) })
             result.bytesSent += bytesRead
           }
+          if (bytesRead < want) break
+          want = chunkSize
         }
       } finally {
-        await handle?.close()
+        if (fd !== undefined) await closeFd(fd)
       }
       await io.send({ type: PacketType.DATA, id })
       result.filesSent++
@@ -136,10 +150,10 @@ export async function sendContext(
         switch (packet.type) {
           case PacketType.REQ: {
             const id = packet.id ?? 0
-            const hostPath = files.get(id)
-            if (hostPath === undefined) throw new FileSyncError('UnknownFile', `invalid file request ${id}`)
+            const file = files.get(id)
+            if (file === undefined) throw new FileSyncError('UnknownFile', `invalid file request ${id}`)
             files.delete(id)
-            track(serve(id, hostPath))
+            track(serve(id, file))
             break
           }
           case PacketType.ERR: {
