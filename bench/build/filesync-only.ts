@@ -78,6 +78,12 @@ async function makeContext(root: string): Promise<void> {
   await handle.close()
 }
 
+/** CPU time (user + system) of this process since `from`, in ms: steadier than wall time on a busy machine. */
+const cpuMs = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from)
+  return Math.round((d.user + d.system) / 1000)
+}
+
 const mb = (bytes: number, ms: number): string => ((bytes / 1e6) / (ms / 1e3)).toFixed(0)
 
 async function main(): Promise<void> {
@@ -90,36 +96,42 @@ async function main(): Promise<void> {
     const results: Record<string, number>[] = []
 
     let t = performance.now()
+    let cpu = process.cpuUsage()
     let entries = 0
     for await (const _ of walkContext(ctx)) entries++
     const walkMs = performance.now() - t
-    console.log(`walk: ${entries} entries in ${walkMs.toFixed(0)} ms = ${((entries / walkMs) * 1000).toFixed(0)} entries/s`)
+    const walkCpu = cpuMs(cpu)
+    console.log(`walk: ${entries} entries in ${walkMs.toFixed(0)} ms (cpu ${walkCpu} ms) = ${((entries / walkMs) * 1000).toFixed(0)} entries/s`)
 
     for (const chunkSize of CHUNKS) {
       for (let run = 0; run < 2; run++) {
         const [a, b, close] = pipe()
         t = performance.now()
+        cpu = process.cpuUsage()
         const [sent, counted] = await Promise.all([sendContext(ctx, { chunkSize }, a), countingReceiver(b)])
         const sendMs = performance.now() - t
+        const sendCpu = cpuMs(cpu)
         close()
         if (counted !== total || sent.bytesSent !== total) throw new Error(`sent ${sent.bytesSent}, counted ${counted}, want ${total}`)
 
         const dst = join(work, `dst-${chunkSize}-${run}`)
         const [c, d, close2] = pipe()
         t = performance.now()
+        cpu = process.cpuUsage()
         await Promise.all([sendContext(ctx, { chunkSize }, c), receiveFiles(dst, d)])
         const tripMs = performance.now() - t
+        const tripCpu = cpuMs(cpu)
         close2()
         await rm(dst, { recursive: true, force: true })
-        const row = { chunkKiB: chunkSize / 1024, run, sendMs: Math.round(sendMs), tripMs: Math.round(tripMs) }
+        const row = { chunkKiB: chunkSize / 1024, run, sendMs: Math.round(sendMs), sendCpu, tripMs: Math.round(tripMs), tripCpu }
         results.push(row)
         console.log(
-          `chunk ${chunkSize / 1024} KiB run ${run}: send ${sendMs.toFixed(0)} ms (${mb(total, sendMs)} MB/s, ${((FILES + 1) / (sendMs / 1000)).toFixed(0)} files/s); ` +
-            `round trip to disk ${tripMs.toFixed(0)} ms (${mb(total, tripMs)} MB/s)`,
+          `chunk ${chunkSize / 1024} KiB run ${run}: send ${sendMs.toFixed(0)} ms (${mb(total, sendMs)} MB/s, ${((FILES + 1) / (sendMs / 1000)).toFixed(0)} files/s, cpu ${sendCpu} ms); ` +
+            `round trip to disk ${tripMs.toFixed(0)} ms (${mb(total, tripMs)} MB/s, cpu ${tripCpu} ms)`,
         )
       }
     }
-    console.log(`BENCH_RESULT ${JSON.stringify({ files: FILES, bigBytes: BIG, walkMs: Math.round(walkMs), entries, results })}`)
+    console.log(`BENCH_RESULT ${JSON.stringify({ files: FILES, bigBytes: BIG, walkMs: Math.round(walkMs), walkCpu, entries, results })}`)
   } finally {
     await rm(work, { recursive: true, force: true })
   }

@@ -28,7 +28,14 @@ interface Pending {
   hostPath: string
   stat: FsutilStat
   handle: FileHandle | undefined
+  /** The last write queued for this file. */
+  tail: Promise<void>
 }
+
+/** Writes queued behind the packet loop before it waits for the disk. */
+const MAX_QUEUED_WRITES = 64
+/** Bytes queued behind the packet loop before it waits for the disk: the bound on buffered data. */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024
 
 /**
  * Receives an fsutil listing into `target` (created if missing; what is there already is replaced entry by
@@ -42,10 +49,19 @@ interface Pending {
  *   ID; `PeerError` when the sender sends ERR; `Protocol` when the stream ends before the transfer is done.
  */
 export async function receiveFiles(target: string, io: PacketStream, signal?: AbortSignal): Promise<ReceiveFilesResult> {
+  const targetIsNew = (await lstat(target).catch(() => undefined)) === undefined
   await mkdir(target, { recursive: true })
   const result: ReceiveFilesResult = { entries: 0, files: 0, bytes: 0 }
   /** Directories listed so far (and verified or made as real directories), by path; '' is the target. */
   const dirs = new Set<string>([''])
+  /** Directories this call made: nothing can be in them yet, so their entries need no lstat first. */
+  const fresh = new Set<string>(targetIsNew ? [''] : [])
+  /** Disk writes queued behind the packet loop (each file's chained in order), and their bytes. */
+  const writes = new Set<Promise<void>>()
+  let queuedBytes = 0
+  let writeError: { error: unknown } | undefined
+  /** Every file open right now, closed in any case before this call settles. */
+  const handles = new Set<FileHandle>()
   const kinds = new Map<string, 'file' | 'other'>()
   const pending = new Map<number, Pending>()
   const hardLinks: { path: string; to: string }[] = []
@@ -76,11 +92,12 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
     const parent = slash < 0 ? '' : path.slice(0, slash)
     if (!dirs.has(parent)) throw new FileSyncError('UnsafePath', `${path}: its parent is not a directory of the listing`, { path })
     const hostPath = hostOf(path)
-    const existing = await lstat(hostPath).catch(() => undefined)
+    const existing = fresh.has(parent) ? undefined : await lstat(hostPath).catch(() => undefined)
     if (isDirGoMode(stat.mode)) {
       if (existing === undefined || !existing.isDirectory()) {
         if (existing !== undefined) await rm(hostPath, { force: true, recursive: true })
         await mkdir(hostPath)
+        fresh.add(path)
       }
       dirs.add(path)
       kinds.set(path, 'other')
@@ -109,28 +126,58 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
       hardLinks.push({ path, to: stat.linkname })
       return
     }
-    pending.set(id, { path, hostPath, stat, handle: undefined })
-    finalize.push(stat)
+    pending.set(id, { path, hostPath, stat, handle: undefined, tail: Promise.resolve() })
     await io.send({ type: PacketType.REQ, id })
   }
 
+  /**
+   * Queues a DATA packet's write behind the file's earlier ones, so the loop can read the next packet
+   * while the disk works; the loop waits when more than MAX_QUEUED_WRITES or MAX_QUEUED_BYTES are queued.
+   */
   const onData = async (id: number, data: Uint8Array | undefined): Promise<void> => {
     const file = pending.get(id)
     if (file === undefined) throw new FileSyncError('Protocol', `invalid file request ${id}`)
-    // Created exclusively: if something appeared at the path since the STAT, we do not write through it.
-    file.handle ??= await open(file.hostPath, 'wx', 0o600)
-    if (data !== undefined && data.length > 0) {
-      await file.handle.write(data)
-      result.bytes += data.length
-      return
-    }
-    await file.handle.close()
-    file.handle = undefined
-    pending.delete(id)
-    result.files++
+    const size = data?.length ?? 0
+    if (size === 0) pending.delete(id)
+    queuedBytes += size
+    const op = file.tail.then(async () => {
+      if (writeError !== undefined) return
+      // Created exclusively: if something appeared at the path since the STAT, we do not write through it.
+      if (file.handle === undefined) {
+        file.handle = await open(file.hostPath, 'wx', 0o600)
+        handles.add(file.handle)
+      }
+      if (data !== undefined && size > 0) {
+        await file.handle.write(data)
+        result.bytes += size
+        return
+      }
+      // Mode and mtime set on the open file: no second lookup of the path, and close does not touch them.
+      const seconds = Number(file.stat.modTime) / 1e9
+      await file.handle.chmod(unixPermissions(file.stat.mode))
+      await file.handle.utimes(seconds, seconds)
+      handles.delete(file.handle)
+      await file.handle.close()
+      file.handle = undefined
+      result.files++
+    })
+    file.tail = op
+    const tracked = op
+      .catch((error: unknown) => {
+        writeError ??= { error }
+      })
+      .finally(() => {
+        queuedBytes -= size
+        writes.delete(tracked)
+      })
+    writes.add(tracked)
+    while (writes.size > MAX_QUEUED_WRITES || queuedBytes > MAX_QUEUED_BYTES) await Promise.race(writes)
+    if (writeError !== undefined) throw writeError.error
   }
 
   const finish = async (): Promise<void> => {
+    await Promise.all(writes)
+    if (writeError !== undefined) throw writeError.error
     for (const { path, to } of hardLinks) await link(hostOf(to), hostOf(path))
     for (const stat of finalize.reverse()) {
       const hostPath = hostOf(stat.path)
@@ -189,7 +236,9 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
     }
     throw err
   } finally {
-    for (const file of pending.values()) await file.handle?.close().catch(() => undefined)
+    writeError ??= { error: new Error('transfer stopped') }
+    await Promise.allSettled([...writes])
+    for (const handle of handles) await handle.close().catch(() => undefined)
     void iterator.return?.().catch(() => undefined)
   }
 }
