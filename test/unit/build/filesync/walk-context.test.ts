@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { link, lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -67,6 +69,25 @@ describe('walkContext stats', () => {
     expect(d?.stat.size).toBe(0n)
     expect(f?.stat).toMatchObject({ uid: 0, gid: 0, size: fst.size, modTime: fst.mtimeNs, linkname: '' })
     expect(f?.stat.mode).toBe(Number(fst.mode) & 0o777)
+  })
+
+  it('gives Go bits for a FIFO, a character device (with its numbers) and clears the socket bit', async () => {
+    execFileSync('mkfifo', [join(root, 'fifo')])
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(join(root, 'sock'), resolve))
+    const asRoot = process.getuid?.() === 0
+    if (asRoot) execFileSync('mknod', [join(root, 'null'), 'c', '1', '3'])
+    try {
+      const byPath = new Map((await walk()).map((e) => [e.stat.path, e.stat]))
+      expect((byPath.get('fifo')?.mode ?? 0) & ~0o777).toBe(GoMode.namedPipe)
+      // fsutil clears ModeSocket (archive/tar cannot carry it): only the permissions remain.
+      expect((byPath.get('sock')?.mode ?? -1) & ~0o777).toBe(0)
+      if (asRoot) {
+        expect(byPath.get('null')).toMatchObject({ mode: GoMode.device | GoMode.charDevice | 0o644, devmajor: 1n, devminor: 3n })
+      }
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
   })
 
   it('lists symlinks without following them, even out of the root', async () => {
