@@ -14,6 +14,8 @@ export type FileSyncErrorReason =
   | 'UnsafePath'
   /** The context root is missing or not a directory. */
   | 'BadContext'
+  /** Reading the context or writing the download failed (permissions, a full disk, a file swapped for a symlink); `cause` is the system error. */
+  | 'Io'
 
 // The errdefs class each reason travels as, so `err instanceof InvalidArgumentError` etc. work as elsewhere.
 const CLASS_OF: Readonly<Record<FileSyncErrorReason, ErrorCode>> = {
@@ -23,6 +25,7 @@ const CLASS_OF: Readonly<Record<FileSyncErrorReason, ErrorCode>> = {
   Protocol: 'DataLoss',
   UnsafePath: 'InvalidArgument',
   BadContext: 'InvalidArgument',
+  Io: 'Unknown',
 }
 
 const brand = Symbol.for('containerd-sdk.FileSyncError')
@@ -50,4 +53,11 @@ export class FileSyncError extends ContainerdError {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && brand in value
   }
+}
+
+/** Wraps a system error from reading or writing `path` (`what` says which operation) as a `FileSyncError`. */
+export function ioError(cause: unknown, what: string, path: string): FileSyncError {
+  if (cause instanceof FileSyncError) return cause
+  const detail = cause instanceof Error ? cause.message : String(cause)
+  return new FileSyncError('Io', `${what} ${path}: ${detail}`, { cause, path })
 }

@@ -8,7 +8,7 @@ import { chmod, link, lstat, lutimes, mkdir, open, rm, symlink, utimes, type Fil
 import { join } from 'node:path'
 import { CanceledError } from '../../grpc/errors.js'
 import { isDirGoMode, isRegularGoMode, isSymlinkGoMode, unixPermissions } from './file-mode.js'
-import { FileSyncError } from './filesync-error.js'
+import { FileSyncError, ioError } from './filesync-error.js'
 import { compareBytes } from './follow-paths.js'
 import { PacketType, type FsutilPacket, type FsutilStat, type PacketStream } from './fsutil-types.js'
 
@@ -164,7 +164,7 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
     file.tail = op
     const tracked = op
       .catch((error: unknown) => {
-        writeError ??= { error }
+        writeError ??= { error: ioError(error, 'writing', file.hostPath) }
       })
       .finally(() => {
         queuedBytes -= size
@@ -209,7 +209,8 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
             listed = true
             result.entries = id
           } else {
-            await onStat(packet.stat, id)
+            const { path } = packet.stat
+            await onStat(packet.stat, id).catch((err: unknown) => Promise.reject(ioError(err, 'writing', path)))
             id++
           }
           break
@@ -226,7 +227,7 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
         default:
           throw new FileSyncError('Protocol', `unexpected packet type ${packet.type as number}`)
       }
-      if (listed && pending.size === 0 && !finSent) await finish()
+      if (listed && pending.size === 0 && !finSent) await finish().catch((err: unknown) => Promise.reject(ioError(err, 'finishing', target)))
     }
   } catch (err) {
     const tellPeer = !(err instanceof CanceledError) && !(err instanceof FileSyncError && err.reason === 'PeerError')

@@ -4,12 +4,12 @@
  * which is what makes a rebuild send only what changed.
  */
 
-import { close, open, read } from 'node:fs'
+import { close, constants, open, read } from 'node:fs'
 import { promisify } from 'node:util'
 import { CanceledError } from '../../grpc/errors.js'
 import { Limiter } from '../../util/limiter.js'
 import { isRegularGoMode } from './file-mode.js'
-import { FileSyncError } from './filesync-error.js'
+import { FileSyncError, ioError } from './filesync-error.js'
 import { PacketType, type FsutilPacket, type PacketStream } from './fsutil-types.js'
 import { walkContext, type WalkOptions } from './walk-context.js'
 
@@ -35,10 +35,10 @@ interface Chunk {
   asked: number
 }
 
-async function readChunk(fd: number, size: number): Promise<Chunk> {
+async function readChunk(fd: number, size: number, path: string): Promise<Chunk> {
   // A fresh buffer per chunk: the transport may still hold the previous one after send resolves.
   const buffer = Buffer.allocUnsafe(size)
-  const { bytesRead } = await readFd(fd, buffer, 0, size, null)
+  const { bytesRead } = await readFd(fd, buffer, 0, size, null).catch((err: unknown) => Promise.reject(ioError(err, 'reading', path)))
   return { data: buffer.subarray(0, bytesRead), asked: size }
 }
 
@@ -117,38 +117,42 @@ export async function sendContext(
   }
 
   const serve = async (id: number, file: { hostPath: string; size: number }): Promise<void> => {
-    await limiter.run(async () => {
-      if (stop.signal.aborted) return
-      // A file removed since the listing is sent empty, as fsutil does: the daemon sees its size differ.
-      const fd = await openFd(file.hostPath, 'r').catch((err: unknown) => {
-        if ((err as { code?: unknown }).code === 'ENOENT') return undefined
-        throw err
-      })
-      // The next chunk is read while the current one is being sent (one chunk of read-ahead per file).
-      let next: Promise<Chunk> | undefined
-      try {
-        // The first read is sized from the listing (+1 to see growth), so a 1 KiB file does not allocate
-        // a whole chunk; a short read of a regular file is its end, which saves the read that returns 0.
-        if (fd !== undefined) next = readChunk(fd, Math.min(chunkSize, file.size + 1))
-        while (next !== undefined) {
-          const chunk = await next
-          next = undefined
-          if (stop.signal.aborted) return
-          const last = chunk.data.length < chunk.asked
-          if (!last && fd !== undefined) next = readChunk(fd, chunkSize)
-          if (chunk.data.length > 0) {
-            await io.send({ type: PacketType.DATA, id, data: chunk.data })
-            result.bytesSent += chunk.data.length
-          }
-        }
-      } finally {
-        // Never close a descriptor with a read still running on it: the number could be reused meanwhile.
-        await next?.catch(() => undefined)
-        if (fd !== undefined) await closeFd(fd)
-      }
-      await io.send({ type: PacketType.DATA, id })
-      result.filesSent++
+    await limiter.run(() => serveFile(id, file))
+  }
+
+  const serveFile = async (id: number, file: { hostPath: string; size: number }): Promise<void> => {
+    if (stop.signal.aborted) return
+    // A file removed since the listing is sent empty, as fsutil does: the daemon sees its size differ.
+    // O_NOFOLLOW: a file swapped for a symlink since the listing is not followed (out of the root, maybe);
+    // O_NONBLOCK: one swapped for a FIFO does not hang a thread-pool thread in open().
+    const fd = await openFd(file.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === 'ENOENT') return undefined
+      throw ioError(err, 'opening', file.hostPath)
     })
+    // The next chunk is read while the current one is being sent (one chunk of read-ahead per file).
+    let next: Promise<Chunk> | undefined
+    try {
+      // The first read is sized from the listing (+1 to see growth), so a 1 KiB file does not allocate
+      // a whole chunk; a short read of a regular file is its end, which saves the read that returns 0.
+      if (fd !== undefined) next = readChunk(fd, Math.min(chunkSize, file.size + 1), file.hostPath)
+      while (next !== undefined) {
+        const chunk = await next
+        next = undefined
+        if (stop.signal.aborted) return
+        const last = chunk.data.length < chunk.asked
+        if (!last && fd !== undefined) next = readChunk(fd, chunkSize, file.hostPath)
+        if (chunk.data.length > 0) {
+          await io.send({ type: PacketType.DATA, id, data: chunk.data })
+          result.bytesSent += chunk.data.length
+        }
+      }
+    } finally {
+      // Never close a descriptor with a read still running on it: the number could be reused meanwhile.
+      await next?.catch(() => undefined)
+      if (fd !== undefined) await closeFd(fd)
+    }
+    await io.send({ type: PacketType.DATA, id })
+    result.filesSent++
   }
 
   /** Reads the receiver's packets until FIN; the listing and the file serving run beside it. */

@@ -8,7 +8,7 @@ import { lstat, readdir, readlink, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CanceledError } from '../../grpc/errors.js'
 import { GoMode, goFileMode } from './file-mode.js'
-import { FileSyncError } from './filesync-error.js'
+import { FileSyncError, ioError } from './filesync-error.js'
 import { compareBytes, dedupePaths, followLinks } from './follow-paths.js'
 import type { FsutilStat } from './fsutil-types.js'
 import { NO_MATCH_INFO, PatternMatcher, type MatchInfo, type Pattern } from './pattern-matcher.js'
@@ -86,12 +86,20 @@ export async function* walkContext(root: string, options: WalkOptions = {}): Asy
     const names = await readdir(host).catch((err: unknown) => {
       // A directory removed while walking is skipped, as fsutil does.
       if (isNotExist(err)) return [] as string[]
-      throw err
+      throw ioError(err, 'listing', host)
     })
     names.sort(compareBytes)
     for (let start = 0; start < names.length; start += STAT_BATCH) {
       const batch = names.slice(start, start + STAT_BATCH)
-      const stats = await Promise.all(batch.map((name) => lstat(join(host, name), { bigint: true }).catch(skipMissing)))
+      const stats = await Promise.all(
+        batch.map((name) =>
+          lstat(join(host, name), { bigint: true }).catch((err: unknown) => {
+            // An entry removed while walking is skipped, as fsutil does.
+            if (isNotExist(err)) return undefined
+            throw ioError(err, 'reading', join(host, name))
+          }),
+        ),
+      )
       for (let i = 0; i < batch.length; i++) {
         if (signal?.aborted === true) throw new CanceledError('build context walk aborted', { cause: signal.reason })
         const st = stats[i]
@@ -153,7 +161,7 @@ export async function* walkContext(root: string, options: WalkOptions = {}): Asy
       devminor: 0n,
       xattrs: {},
     }
-    if (st.isSymbolicLink()) stat.linkname = await readlink(hostPath)
+    if (st.isSymbolicLink()) stat.linkname = await readlink(hostPath).catch((err: unknown) => Promise.reject(ioError(err, 'reading', hostPath)))
     else if (st.isBlockDevice() || st.isCharacterDevice()) {
       stat.devmajor = ((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn)
       stat.devminor = (st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn)
@@ -197,9 +205,4 @@ function withoutTrailingGlob(pattern: Pattern): string {
 function isNotExist(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return code === 'ENOENT' || code === 'ENOTDIR'
-}
-
-function skipMissing(err: unknown): undefined {
-  if (isNotExist(err)) return undefined
-  throw err
 }

@@ -206,3 +206,33 @@ describe('sendContext', () => {
     expect(ours.sent.some((p) => p.type === PacketType.DATA)).toBe(false)
   })
 })
+
+describe('sendContext when files change after the listing', () => {
+  it('sends a vanished file empty, and refuses one replaced by a symlink', async () => {
+    await make({ gone: 'x', swapped: 'y' })
+    const outside = await mkdtemp(join(tmpdir(), 'csdk-send-outside-'))
+    try {
+      await writeFile(join(outside, 'secret'), 'secret')
+      const [ours, theirs] = packetPipe()
+      const sending = sendContext(root, {}, ours)
+      const it = theirs.receive()[Symbol.asyncIterator]()
+      for (;;) {
+        const { value } = await it.next()
+        if (value?.type === PacketType.STAT && value.stat === undefined) break
+      }
+      await rm(join(root, 'gone'))
+      await rm(join(root, 'swapped'))
+      await symlink(join(outside, 'secret'), join(root, 'swapped'))
+      await theirs.send({ type: PacketType.REQ, id: 0 })
+      const first = await it.next()
+      expect(first.value).toEqual({ type: PacketType.DATA, id: 0 })
+      await theirs.send({ type: PacketType.REQ, id: 1 })
+      const err: unknown = await sending.catch((e: unknown) => e)
+      expect(err).toMatchObject({ reason: 'Io', cause: { code: 'ELOOP' } })
+      expect(ours.sent.some((p) => Buffer.from(p.data ?? []).toString() === 'secret')).toBe(false)
+      expect(ours.sent.at(-1)?.type).toBe(PacketType.ERR)
+    } finally {
+      await rm(outside, { recursive: true, force: true })
+    }
+  })
+})
