@@ -3,7 +3,7 @@
  * filtered by BuildKit's include/exclude patterns and followpaths.
  */
 
-import type { BigIntStats } from 'node:fs'
+import { lstatSync, type BigIntStats } from 'node:fs'
 import { lstat, readdir, readlink, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CanceledError } from '../../grpc/errors.js'
@@ -33,7 +33,7 @@ export interface WalkEntry {
   hostPath: string
 }
 
-/** Entries stat'ed at once within one directory: enough to keep the thread pool busy, bounded in memory. */
+/** Entries stat'ed between two turns of the event loop. */
 const STAT_BATCH = 64
 
 /** Pattern characters that make a pattern more than a plain path prefix (fsutil's list, Unix). */
@@ -91,15 +91,19 @@ export async function* walkContext(root: string, options: WalkOptions = {}): Asy
     names.sort(compareBytes)
     for (let start = 0; start < names.length; start += STAT_BATCH) {
       const batch = names.slice(start, start + STAT_BATCH)
-      const stats = await Promise.all(
-        batch.map((name) =>
-          lstat(join(host, name), { bigint: true }).catch((err: unknown) => {
-            // An entry removed while walking is skipped, as fsutil does.
-            if (isNotExist(err)) return undefined
-            throw ioError(err, 'reading', join(host, name))
-          }),
-        ),
-      )
+      // lstat runs synchronously, a batch at a time with a turn of the event loop between batches: for
+      // entries in the kernel's cache the syscall is a few µs, less than dispatching it to the thread pool
+      // and back (measured: 10 000 lstat calls took about half the time this way).
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      const stats = batch.map((name) => {
+        try {
+          return lstatSync(join(host, name), { bigint: true, throwIfNoEntry: false })
+        } catch (err) {
+          // An entry removed while walking is skipped, as fsutil does.
+          if (isNotExist(err)) return undefined
+          throw ioError(err, 'reading', join(host, name))
+        }
+      })
       for (let i = 0; i < batch.length; i++) {
         if (signal?.aborted === true) throw new CanceledError('build context walk aborted', { cause: signal.reason })
         const st = stats[i]
