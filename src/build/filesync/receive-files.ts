@@ -7,6 +7,7 @@
 import { chmod, link, lstat, lutimes, mkdir, open, rm, symlink, utimes, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CanceledError } from '../../grpc/errors.js'
+import { AbortableReader } from './abortable-reader.js'
 import { isDirGoMode, isRegularGoMode, isSymlinkGoMode, unixPermissions } from './file-mode.js'
 import { FileSyncError, ioError } from './filesync-error.js'
 import { compareBytes } from './follow-paths.js'
@@ -71,13 +72,13 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
   let listed = false
   let finSent = false
 
-  const iterator = io.receive()[Symbol.asyncIterator]()
-  const aborted = new Promise<never>((_, reject) => {
-    const onAbort = (): void => reject(new CanceledError('download aborted', { cause: signal?.reason }))
-    if (signal?.aborted === true) onAbort()
-    else signal?.addEventListener('abort', onAbort, { once: true })
-  })
-  aborted.catch(() => undefined)
+  // The reader rejects a waiting read when the caller aborts; a local controller, so that an already
+  // aborted or missing signal needs no special case.
+  const stop = new AbortController()
+  const onAbort = (): void => stop.abort(new CanceledError('download aborted', { cause: signal?.reason }))
+  if (signal?.aborted === true) onAbort()
+  else signal?.addEventListener('abort', onAbort, { once: true })
+  const reader = new AbortableReader(io.receive(), stop.signal)
 
   const hostOf = (path: string): string => join(target, ...path.split('/'))
 
@@ -196,7 +197,7 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
   try {
     let id = 0
     for (;;) {
-      const next = await Promise.race([iterator.next(), aborted])
+      const next = await reader.next()
       if (next.done === true) {
         if (finSent) return result
         throw new FileSyncError('Protocol', 'the sender ended the stream before the transfer was complete')
@@ -240,7 +241,8 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
     writeError ??= { error: new Error('transfer stopped') }
     await Promise.allSettled([...writes])
     for (const handle of handles) await handle.close().catch(() => undefined)
-    void iterator.return?.().catch(() => undefined)
+    signal?.removeEventListener('abort', onAbort)
+    reader.close()
   }
 }
 

@@ -8,6 +8,7 @@ import { close, constants, open, read } from 'node:fs'
 import { promisify } from 'node:util'
 import { CanceledError } from '../../grpc/errors.js'
 import { Limiter } from '../../util/limiter.js'
+import { AbortableReader } from './abortable-reader.js'
 import { isRegularGoMode } from './file-mode.js'
 import { FileSyncError, ioError } from './filesync-error.js'
 import { PacketType, type FsutilPacket, type PacketStream } from './fsutil-types.js'
@@ -157,16 +158,10 @@ export async function sendContext(
 
   /** Reads the receiver's packets until FIN; the listing and the file serving run beside it. */
   const receive = async (): Promise<void> => {
-    const iterator = io.receive()[Symbol.asyncIterator]()
-    const stopped = new Promise<never>((_, reject) => {
-      const onStop = (): void => reject(stop.signal.reason)
-      if (stop.signal.aborted) onStop()
-      else stop.signal.addEventListener('abort', onStop, { once: true })
-    })
-    stopped.catch(() => undefined)
+    const reader = new AbortableReader(io.receive(), stop.signal)
     try {
       for (;;) {
-        const next = await Promise.race([iterator.next(), stopped])
+        const next = await reader.next()
         if (next.done === true) throw new FileSyncError('Protocol', 'the receiver ended the stream before FIN')
         const packet: FsutilPacket = next.value
         switch (packet.type) {
@@ -196,7 +191,7 @@ export async function sendContext(
       }
     } finally {
       // Stop reading; the stream itself belongs to the caller.
-      void iterator.return?.().catch(() => undefined)
+      reader.close()
     }
   }
 
