@@ -60,6 +60,8 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
   /** Disk writes queued behind the packet loop (each file's chained in order), and their bytes. */
   const writes = new Set<Promise<void>>()
   let queuedBytes = 0
+  /** Resolves the packet loop's wait for the disk, when it waits. */
+  let wakeLoop: (() => void) | undefined
   let writeError: { error: unknown } | undefined
   /** Every file open right now, closed in any case before this call settles. */
   const handles = new Set<FileHandle>()
@@ -170,9 +172,18 @@ export async function receiveFiles(target: string, io: PacketStream, signal?: Ab
       .finally(() => {
         queuedBytes -= size
         writes.delete(tracked)
+        const wake = wakeLoop
+        wakeLoop = undefined
+        wake?.()
       })
     writes.add(tracked)
-    while (writes.size > MAX_QUEUED_WRITES || queuedBytes > MAX_QUEUED_BYTES) await Promise.race(writes)
+    // One waiter woken by the next finished write (a Promise.race over the queue would attach a reaction
+    // to every queued write on every packet).
+    while (writes.size > MAX_QUEUED_WRITES || queuedBytes > MAX_QUEUED_BYTES) {
+      await new Promise<void>((resolve) => {
+        wakeLoop = resolve
+      })
+    }
     if (writeError !== undefined) throw writeError.error
   }
 
