@@ -105,8 +105,8 @@ export class CniNetworkProvider implements NetworkProvider {
   }
 
   /**
-   * The addresses host-local holds for a container, whatever network (a run killed inside a plugin
-   * chain left them with no cached result naming the network).
+   * @internal The addresses host-local holds for a container, whatever network (a run killed inside a
+   * plugin chain left them with no cached result naming the network).
    */
   async heldAddresses(namespace: string, containerId: string): Promise<HeldAddress[]> {
     return heldAddresses(this.options.cniCacheDir ?? DEFAULT_CACHE_DIR, `${namespace}-${containerId}`)
