@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { constants, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { flockHelper } from '../../../src/nerdctl/flock-helper.js'
+import { holdLockElsewhere } from '../../env/hold-lock.js'
 
 let root: string
 beforeAll(async () => {
@@ -15,22 +16,6 @@ afterAll(async () => rm(root, { recursive: true, force: true }))
 /** Whether another process can take the lock on `dir` right now (`flock -n`, as nerdctl would try). */
 function freeElsewhere(dir: string): boolean {
   return spawnSync('flock', ['-n', dir, 'true']).status === 0
-}
-
-/** Holds the lock on `dir` from another process until `release`. */
-async function holdElsewhere(dir: string): Promise<{ release: () => Promise<void> }> {
-  const child = spawn('flock', ['-x', dir, 'sh', '-c', 'echo held; read _'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => resolve())
-    child.once('error', reject)
-  })
-  const closed = new Promise((resolve) => child.once('close', resolve))
-  return {
-    release: async () => {
-      child.stdin.end()
-      await closed
-    },
-  }
 }
 
 /** Live (not zombie) children of this process's lock helpers: the ones waiting for a lock. */
@@ -79,7 +64,7 @@ describe('the flock helper', () => {
     const helper = await flockHelper()
     const busy = await openDir('busy')
     const other = await openDir('other')
-    const holder = await holdElsewhere(busy.dir)
+    const holder = await holdLockElsewhere(busy.dir)
     try {
       let busyLocked = false
       const waiting = helper?.lock(busy.handle.fd).locked.then(() => {
@@ -100,7 +85,7 @@ describe('the flock helper', () => {
   it('gives up a wait for good: the lock is not taken later behind the caller', async () => {
     const helper = await flockHelper()
     const { dir, handle } = await openDir('given-up')
-    const holder = await holdElsewhere(dir)
+    const holder = await holdLockElsewhere(dir)
     try {
       const request = helper?.lock(handle.fd)
       // The helper forks a child to wait for the busy lock; giving up kills it (bounded wait for both).

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { CanceledError, ConflictError, DeadlineExceededError, InvalidArgumentErr
 import { generateContainerId } from '../../../src/nerdctl/container-id.js'
 import { NameStore, nameStoreDir, validateContainerName } from '../../../src/nerdctl/name-store.js'
 import { withDirLock } from '../../../src/nerdctl/dir-lock.js'
+import { holdLockElsewhere } from '../../env/hold-lock.js'
 
 const run = promisify(execFile)
 let root: string
@@ -16,22 +17,6 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'csdk-names-'))
 })
 afterAll(async () => rm(root, { recursive: true, force: true }))
-
-/** Holds nerdctl's lock (flock on the directory, what nerdctl does) from another process until `release`. */
-async function holdLockElsewhere(dir: string): Promise<{ release: () => Promise<void> }> {
-  const child = spawn('flock', ['-x', dir, 'sh', '-c', 'echo held; read _'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => resolve())
-    child.once('error', reject)
-  })
-  const closed = new Promise((resolve) => child.once('close', resolve))
-  return {
-    release: async () => {
-      child.stdin.end()
-      await closed
-    },
-  }
-}
 
 describe('name store', () => {
   it('keeps names/<ns>/<name> holding the id, dirs 0700 and files 0600, like nerdctl', async () => {
