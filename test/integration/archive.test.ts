@@ -415,6 +415,17 @@ describe('a refused archive leaves nothing behind', () => {
     expect(await storeLeftovers(c)).toEqual(NOTHING_LEFT)
   })
 
+  it('an abort while the import sets up (before it reads the source) rejects, and crashes nothing', async () => {
+    const tar = await ociLayoutTar({ ...layers, name: LAYERS })
+    const controller = new AbortController()
+    const c = fresh('archive-abort-setup')
+    // Synchronously after the call: it is creating its lease, nothing reads the archive yet.
+    const importing = importImages(c, Readable.from([tar]), { signal: controller.signal })
+    controller.abort(new Error('early'))
+    await expect(importing).rejects.toBeInstanceOf(CanceledError)
+    expect(await storeLeftovers(c)).toEqual(NOTHING_LEFT)
+  })
+
   it('an abort in the middle of the stream', async () => {
     const tar = await ociLayoutTar({ ...layers, name: LAYERS })
     const controller = new AbortController()

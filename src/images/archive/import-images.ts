@@ -107,6 +107,9 @@ export async function importImages(client: ClientCore, source: Readable | string
   // pending (after the failure, or from a source that errors twice) from crashing the process.
   const unwatch = watchStreamErrors(raw, () => undefined)
   const input = gunzipIfNeeded(raw)
+  // Ours, and not read until the lease exists: an abort before that destroys it with an error nothing
+  // reads yet (it crashed the process). The read below still sees the error: the stream is errored.
+  watchStreamErrors(input, () => undefined)
   // An abort stops the read at once; the calls in flight see the same signal.
   const onAbort = (): void => {
     input.destroy(new CanceledError('the import was aborted', { cause: signal?.reason }))
