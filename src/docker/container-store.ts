@@ -6,6 +6,7 @@ import { restartSupport, type RestartSupport } from '../containers/restart-polic
 import { resolveContainerId } from '../nerdctl/container-lookup.js'
 import { dataStorePath } from '../nerdctl/data-store.js'
 import { releaseStaleReservations, STALE_RESERVATION_MS } from '../nerdctl/name-owner.js'
+import { killOrphanShims } from '../containers/orphan-shims.js'
 import { releaseOrphanNetworks } from '../network/container-network.js'
 import { NerdctlLabel } from '../nerdctl/labels.js'
 import { readRestartState } from '../containers/restart-policy.js'
@@ -73,8 +74,10 @@ export class ContainerStore {
    * label names a process that is gone or whose pid was reused), which nobody else would ever remove.
    * Each is removed as by `remove({ force: true })`: task, record, snapshot, name and state dir. Last,
    * names a killed run reserved without ever creating its container (held for over a minute by an id
-   * containerd does not know) are freed with their state dirs, and network namespaces such a run attached
-   * (addresses, port rules) are detached; their ids are not in the result.
+   * containerd does not know) are freed with their state dirs, network namespaces such a run attached
+   * (addresses, port rules) are detached, and shims a crashed containerd lost (running for a container it
+   * no longer knows, over a minute old) are killed with the processes below them; their ids are not in the
+   * result.
    */
   async prune(options: CallOptions = {}): Promise<string[]> {
     checkOptionKeys(options, CALL_OPTION_KEYS, 'containers.prune()')
@@ -106,6 +109,9 @@ export class ContainerStore {
     await releaseStaleReservations(this.client, dataStorePath(this.client.address, this.client.dataRoot), options)
     // Network namespaces a killed run attached before its record existed (it attaches during the create).
     await releaseOrphanNetworks(this.client, STALE_RESERVATION_MS, options)
+    // Shims a crashed containerd lost track of (their containers are gone): with their processes.
+    const known = new Set((await this.client.services.containers.list({ filters: [] }, options)).containers.map((c) => c.id))
+    await killOrphanShims(this.client, known, STALE_RESERVATION_MS / 1000)
     return removed
   }
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,6 +9,7 @@ import { detachContainerNetwork, NETNS_LABEL } from '../network/container-networ
 import { findContainerd, type ContainerdBinary, type ContainerdLine } from './containerd-binaries.js'
 import { renderContainerdConfig } from './containerd-config.js'
 import { unmountUnder } from './unmount.js'
+import { killAndWait, processTable, withDescendants } from '../util/process-tree.js'
 
 /** Options for {@link startContainerd}. */
 export interface StartContainerdOptions {
@@ -174,13 +175,6 @@ async function tail(file: string): Promise<string> {
   }
 }
 
-/**
- * Kills everything that ran in a daemon: its runc shims (they outlive containerd by design, and they keep
- * the container's mounts busy) with every process below them (the containers' processes and their
- * binary loggers, which would otherwise be left running under PID 1), then any process left whose command
- * line names the daemon's socket or directory. Shims are recognised by the daemon's socket in their
- * command line.
- */
 /** Detaches every container the SDK attached to a network, in every namespace of the daemon (bounded: 30 s). */
 async function detachNetworks(address: string): Promise<void> {
   const client = await ClientCore.connect({ address, timeoutMs: 5_000 })
@@ -197,20 +191,18 @@ async function detachNetworks(address: string): Promise<void> {
   }
 }
 
+/**
+ * Kills everything that ran in a daemon: its runc shims (they outlive containerd by design, and they keep
+ * the container's mounts busy) with every process below them (the containers' processes and their
+ * binary loggers, which would otherwise be left running under PID 1), then any process left whose command
+ * line names the daemon's socket or directory. Shims are recognised by the daemon's socket in their
+ * command line.
+ */
 async function killShims(address: string, dir: string): Promise<void> {
   const table = await processTable()
   const shims = [...table].filter(([, p]) => p.cmdline[0]?.includes('containerd-shim') === true && p.cmdline.includes(address)).map(([pid]) => pid)
-  const doomed = new Set<number>(shims)
   // Below the shims, by parent pid (a shim is its containers' subreaper, so they stay its descendants).
-  for (let grew = true; grew;) {
-    grew = false
-    for (const [pid, p] of table) {
-      if (!doomed.has(pid) && doomed.has(p.ppid)) {
-        doomed.add(pid)
-        grew = true
-      }
-    }
-  }
+  const doomed = withDescendants(table, shims)
   // Never this process or those that started it (a test runner may name the directory in its arguments).
   const ancestors = new Set<number>()
   for (let pid: number | undefined = process.pid; pid !== undefined && pid > 0 && !ancestors.has(pid); pid = table.get(pid)?.ppid) ancestors.add(pid)
@@ -218,44 +210,6 @@ async function killShims(address: string, dir: string): Promise<void> {
     if (!ancestors.has(pid) && p.cmdline.some((arg) => arg.includes(address) || arg.includes(dir))) doomed.add(pid)
   }
   for (const pid of ancestors) doomed.delete(pid)
-  for (const pid of doomed) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
-  }
   // Bounded wait for them to be gone, so the unmount and removal that follow do not find them busy.
-  const deadline = Date.now() + 5_000
-  while (doomed.size > 0 && Date.now() < deadline) {
-    for (const pid of doomed) if (!(await isRunning(pid))) doomed.delete(pid)
-    if (doomed.size > 0) await sleep(20)
-  }
-}
-
-/** Every process's parent and command line, from /proc. */
-async function processTable(): Promise<Map<number, { ppid: number; cmdline: string[] }>> {
-  const table = new Map<number, { ppid: number; cmdline: string[] }>()
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0')
-      table.set(Number(entry), { ppid, cmdline })
-    } catch {
-      // The process exited while we looked.
-    }
-  }
-  return table
-}
-
-/** Whether `pid` runs (a zombie waiting for its parent does not count). */
-async function isRunning(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return false
-  }
+  await killAndWait(doomed)
 }
