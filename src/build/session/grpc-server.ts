@@ -179,6 +179,8 @@ function handleStream(
       finish(GrpcCode.Internal, err.message)
       return
     }
+    // A bare RST_STREAM (grpc-go's cancel) comes as 'close' without 'end'. A peer that half-closes and
+    // then resets (Node's close()) is seen as a half-close: the handler may finish with OK, harmlessly.
     inbox.close()
   })
 
