@@ -1,6 +1,7 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2'
 import { duplexPair } from 'node:stream'
 import { FrameDecoder, encodeFrame } from '../../../../src/grpc/grpc-frame.js'
+import { AsyncQueue } from '../../../../src/util/async-queue.js'
 import type { MethodTable } from '../../../../src/build/session/grpc-handler.js'
 import { serveGrpc, type GrpcServer } from '../../../../src/build/session/grpc-server.js'
 
@@ -53,13 +54,19 @@ export function openCall(client: ClientHttp2Session, path: string, metadata: Out
     stream.on('trailers', (h) => void pick(h))
     stream.on('close', () => resolve({ code: -1, message: `closed with RST ${stream.rstCode}` }))
   })
+  // Fed from events, not by iterating the stream: leaving a for-await over a Node stream destroys it
+  // (a reset), and a peer that stops reading after the last message must still see the trailers.
+  const inbox = new AsyncQueue<Buffer>()
+  const decoder = new FrameDecoder()
+  stream.on('data', (chunk: Buffer) => {
+    for (const m of decoder.push(chunk)) inbox.push(m)
+  })
+  stream.on('end', () => inbox.close())
+  stream.on('close', () => inbox.close())
   return {
     stream,
     send: (m) => void stream.write(encodeFrame(m)),
-    async *messages() {
-      const decoder = new FrameDecoder()
-      for await (const chunk of stream) for (const m of decoder.push(chunk as Buffer)) yield m
-    },
+    messages: () => inbox,
     status,
   }
 }
