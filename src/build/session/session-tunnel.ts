@@ -51,6 +51,7 @@ export function openSessionTunnel(transport: Transport, headers: SessionHeaders)
   const outbox = new AsyncQueue<Uint8Array>(OUTBOX_HIGH_WATER)
   const abort = new AbortController()
   let wantMore: (() => void) | undefined
+  let responsesEnded = false
 
   async function* requests(): AsyncIterable<Uint8Array> {
     for await (const data of outbox) yield toBinary(BytesMessageSchema, create(BytesMessageSchema, { data }))
@@ -66,6 +67,7 @@ export function openSessionTunnel(transport: Transport, headers: SessionHeaders)
         await new Promise<void>((resolve) => { wantMore = resolve })
       }
     }
+    responsesEnded = true
     tunnel.push(null)
   }
 
@@ -84,8 +86,12 @@ export function openSessionTunnel(transport: Transport, headers: SessionHeaders)
       callback()
     },
     destroy(err, callback) {
-      outbox.fail(err ?? new CanceledError('the session tunnel was closed'))
-      abort.abort(err ?? new CanceledError('the session tunnel was closed'))
+      // Destroyed without an error (the HTTP/2 session on top closed): half-close what was not closed yet
+      // instead of failing it, so the daemon sees an orderly end rather than a broken request stream.
+      if (err === null) outbox.close()
+      else outbox.fail(err)
+      // The call itself is canceled only while the daemon still has its side open.
+      if (!responsesEnded) abort.abort(err ?? new CanceledError('the session tunnel was closed'))
       wantMore?.()
       callback(err)
     },
