@@ -1,8 +1,10 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
-import { afterEach, describe, expect, it } from 'vitest'
+import { connect } from 'node:http2'
+import { duplexPair } from 'node:stream'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from '../../../../src/gen/grpc/health/v1/health_pb.js'
 import type { MethodHandler } from '../../../../src/build/session/grpc-handler.js'
-import { encodeGrpcMessage } from '../../../../src/build/session/grpc-server.js'
+import { encodeGrpcMessage, serveGrpc } from '../../../../src/build/session/grpc-server.js'
 import { sessionMethods } from '../../../../src/build/session/session-methods.js'
 import { GrpcCode, InvalidArgumentError } from '../../../../src/grpc/errors.js'
 import { openCall, startPeer, type Peer } from './grpc-peer.js'
@@ -107,5 +109,32 @@ describe('serveGrpc', () => {
     call.stream.end()
     await collect(call.messages())
     expect((await call.status).code).toBe(GrpcCode.Internal)
+  })
+
+  it('survives the connection breaking mid-call: the handler is canceled, the error goes to onError, closed resolves', async () => {
+    let reason: unknown
+    const waits: MethodHandler = {
+      kind: 'bidi',
+      async handle(requests, _send, call) {
+        try {
+          for await (const _ of requests) void _
+        } finally {
+          reason = call.signal.reason
+        }
+      },
+    }
+    const [serverSide, clientSide] = duplexPair()
+    const errors: unknown[] = []
+    const server = serveGrpc(serverSide, new Map([['/t.T/Wait', waits]]), { onError: (e) => errors.push(e) })
+    const client = connect('http://session', { createConnection: () => clientSide })
+    client.on('error', () => {})
+    const call = openCall(client, '/t.T/Wait')
+    call.send(Buffer.from('x'))
+    await new Promise((r) => setTimeout(r, 20))
+    serverSide.destroy(new Error('link down'))
+    await server.closed
+    await vi.waitFor(() => expect(reason).toMatchObject({ code: 'Canceled' }))
+    expect(errors.map(String)).toContain('Error: link down')
+    client.destroy()
   })
 })
