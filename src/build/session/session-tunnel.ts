@@ -43,8 +43,9 @@ const OUTBOX_HIGH_WATER = 16
 /**
  * Opens `Control.Session` on `transport` and returns it as a duplex. Writing sends `BytesMessage`s;
  * ending the writable side half-closes the call (the daemon then ends its side, which ends the readable
- * side: "end the write side, then drain"). Destroying the duplex cancels the call. A failure of the call
- * destroys the duplex with the transport's error (a `ContainerdError`).
+ * side: "end the write side, then drain"). Destroying the duplex cancels the call while the daemon's side
+ * is still open (so `GrpcServer.close()` on top cancels it; call `end()` first for an orderly close). A
+ * failure of the call destroys the duplex with the transport's error (a `ContainerdError`).
  */
 export function openSessionTunnel(transport: Transport, headers: SessionHeaders): Duplex {
   if (headers.id.includes(':')) throw new TypeError(`a session ID must not contain ":" (got ${JSON.stringify(headers.id)})`)

@@ -12,14 +12,15 @@ import type { Transport } from '../../../../src/grpc/transport.js'
 import { openCall } from './grpc-peer.js'
 
 /** A Transport whose only stream is Control.Session, bridged to `daemonSide` as raw bytes (what grpchijack does). */
-function fakeControl(): { transport: Transport; daemonSide: ReturnType<typeof duplexPair>[0]; seen: { method?: string; metadata?: Metadata } } {
+function fakeControl(): { transport: Transport; daemonSide: ReturnType<typeof duplexPair>[0]; seen: { method?: string; metadata?: Metadata; signal?: AbortSignal | undefined } } {
   const [daemonSide, bridge] = duplexPair()
-  const seen: { method?: string; metadata?: Metadata } = {}
+  const seen: { method?: string; metadata?: Metadata; signal?: AbortSignal | undefined } = {}
   const transport: Transport = {
     unary: () => Promise.reject(new Error('not used')),
-    stream(method, requests, metadata) {
+    stream(method, requests, metadata, options) {
       seen.method = method
       seen.metadata = metadata
+      seen.signal = options?.signal
       void (async () => {
         if (requests instanceof Uint8Array) return
         for await (const r of requests) {
@@ -69,5 +70,27 @@ describe('openSessionTunnel', () => {
 
   it('refuses a session ID with ":"', () => {
     expect(() => openSessionTunnel(fakeControl().transport, { id: 'a:b', sharedKey: '', methods: [] })).toThrow(TypeError)
+  })
+
+  it('carries bytes both ways; end() half-closes and the readable side drains to the daemon\'s end without canceling', async () => {
+    const { transport, daemonSide, seen } = fakeControl()
+    const tunnel = openSessionTunnel(transport, { id: 's', sharedKey: '', methods: [] })
+    const fromTunnel: Buffer[] = []
+    daemonSide.on('data', (c: Buffer) => fromTunnel.push(c))
+    const daemonSawEnd = new Promise<void>((resolve) => daemonSide.on('end', resolve))
+    const toTunnel: Buffer[] = []
+    tunnel.on('data', (c: Buffer) => toTunnel.push(c))
+    const tunnelClosed = new Promise<void>((resolve) => tunnel.on('close', resolve))
+    tunnel.write(Buffer.from('hello '))
+    tunnel.write(Buffer.from('daemon'))
+    daemonSide.write(Buffer.from('hello client'))
+    tunnel.end()
+    await daemonSawEnd
+    expect(Buffer.concat(fromTunnel).toString()).toBe('hello daemon')
+    // The daemon answers a half-close by ending its side; only then is the tunnel done.
+    daemonSide.end()
+    await tunnelClosed
+    expect(Buffer.concat(toTunnel).toString()).toBe('hello client')
+    expect(seen.signal?.aborted).toBe(false)
   })
 })
