@@ -6,5 +6,9 @@ export interface CallOptions {
   timeoutMs?: number | undefined
 }
 
-/** gRPC request metadata (header name → value). Names are lower-case. */
-export type Metadata = Record<string, string>
+/**
+ * gRPC request metadata (header name → value). Names are lower-case. A list sends each value as its own
+ * header field: BuildKit's session headers need that (one `x-docker-expose-session-grpc-method` per
+ * method), and a value joined with ", " would be read as one method.
+ */
+export type Metadata = Record<string, string | string[]>
