@@ -104,6 +104,7 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     const baseline = await countLeftovers(client, places, (d) => { if (process.env['SOAK_DEBUG_FDS'] === '1' && d.startsWith('fd ')) console.log(`[${line}] baseline: ${d}`) })
     let daemonDown: Promise<void> | undefined
     let lastClientKill: number | undefined
+    let lastDaemonKill: number | undefined
     let lastOperationEnd = Date.now()
 
     /** Runs one operation with an optional abort at a random moment, bounded by OP_DEADLINE_MS. */
@@ -167,6 +168,7 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
         daemonDown = (async () => {
           await sleep(delay)
           try {
+            lastDaemonKill = Date.now()
             process.kill(daemon.pid, 'SIGKILL')
           } catch {
             // already gone
@@ -198,7 +200,9 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     await sleep(3000)
     // A killed client's name reservation counts as left by a crash once it is a minute old (a younger one
     // may be a run on its way to creating its container): wait that out after the last kill, bounded.
-    if (lastClientKill !== undefined) await sleep(Math.max(0, Math.min(lastClientKill + STALE_RESERVATION_MS + 2000 - Date.now(), STALE_RESERVATION_MS + 2000)))
+    // The same for a shim a killed containerd lost: prune() takes it once it is a minute old.
+    const lastKill = Math.max(lastClientKill ?? 0, lastDaemonKill ?? 0)
+    if (lastKill > 0) await sleep(Math.max(0, Math.min(lastKill + STALE_RESERVATION_MS + 2000 - Date.now(), STALE_RESERVATION_MS + 2000)))
     // Keep-alive connections to the registry are closed once idle for IDLE_CONNECTION_MS: not leftovers before.
     await sleep(Math.max(0, lastOperationEnd + IDLE_CONNECTION_MS + 2000 - Date.now()))
     figures.leftovers = difference(await countLeftovers(client, places, (d) => console.log(`[${line}] left: ${d}`)), baseline)
