@@ -20,6 +20,7 @@ import type { ContainerdLine } from '../../src/testing/containerd-binaries.js'
 import { writeBusyboxImageArchive } from '../../src/testing/busybox-archive.js'
 import { busyboxImage } from '../../test/fixtures/index.js'
 import { pushFixture, startRegistry, type Registry } from '../../test/env/registry/index.js'
+import { flockHelper } from '../../src/nerdctl/flock-helper.js'
 import { countLeftovers, difference, LEFTOVER_KINDS, type LeftoverCounts, type SoakPlaces } from './leftovers.js'
 
 const ITERATIONS = Number(process.env['SOAK_ITERATIONS'] ?? 1000)
@@ -100,6 +101,8 @@ async function soakLine(line: ContainerdLine, registry: Registry, pullRef: strin
     await client.images.import(archive.replace('.tar', '-run.tar'))
     // The pull operation keeps its image (as a user's pull does): pulled once first, it is in the baseline.
     await client.pull(pullRef)
+    // The store-lock helper is one per process for its life (its pipes are not leftovers): running before the baseline.
+    await flockHelper()
     // SOAK_DEBUG_FDS=1 prints the descriptors at the baseline too, to tell a leaked one from the left list.
     const baseline = await countLeftovers(client, places, (d) => { if (process.env['SOAK_DEBUG_FDS'] === '1' && d.startsWith('fd ')) console.log(`[${line}] baseline: ${d}`) })
     let daemonDown: Promise<void> | undefined

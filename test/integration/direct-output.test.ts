@@ -102,6 +102,7 @@ describe('direct output', () => {
     await eventually(() => out.done && err.done)
     expect(out.value.length).toBe(40 * 65536)
     expect(err.value).toBe('err-end\n')
+    await task.wait()
     expect((await task.delete()).exitCode).toBe(0)
     await direct.delete()
 
@@ -116,6 +117,8 @@ describe('direct output', () => {
     expect(fifoOut.value.length).toBe(40 * 65536 + 4)
     expect(fifoOut.value.endsWith('fed\n')).toBe(true)
     expect(fifoErr.value).toBe('err-end\n')
+    // The outputs can end before containerd has seen the exit: waited for, then deleted.
+    await fed.wait()
     expect((await fed.delete()).exitCode).toBe(0)
     await expect(fifo.newTask({ stdio: { stdout: 'pipes' as 'pipe' } })).rejects.toThrow(/stdout and stderr Writables or 'pipe'/)
     await fifo.delete()
