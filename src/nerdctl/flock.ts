@@ -60,7 +60,7 @@ export async function flockHandle(handle: FileHandle, path: string, options: Flo
   const helper = await flockHelper()
   if (helper !== undefined) {
     try {
-      await lockByHelper(helper.lock(handle.fd), path, timeoutMs, options.signal)
+      await boundedLockWait(helper.lock(handle.fd), path, timeoutMs, options.signal)
       return
     } catch (err) {
       if (!(err instanceof FlockHelperUnavailable)) throw err
@@ -70,8 +70,12 @@ export async function flockHandle(handle: FileHandle, path: string, options: Flo
   await lockByProcess(handle, path, timeoutMs, options.signal)
 }
 
-/** Waits for the helper's lock, bounded by `timeoutMs` and `signal`; on either, the helper gives up. */
-async function lockByHelper(request: { locked: Promise<void>; giveUp: () => void }, path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+/**
+ * Waits for a lock request (the helper's or a `flock` process's), bounded by `timeoutMs` and `signal`; on
+ * either, `giveUp` ends the request. A lock taken after that is on the caller's descriptor, which it
+ * closes on failure.
+ */
+async function boundedLockWait(request: { locked: Promise<void>; giveUp: () => void }, path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   let onAbort: (() => void) | undefined
   try {
@@ -84,7 +88,6 @@ async function lockByHelper(request: { locked: Promise<void>; giveUp: () => void
       }),
     ])
   } catch (err) {
-    // A lock the helper takes after this is on the caller's descriptor, which it closes on failure.
     request.giveUp()
     throw err
   } finally {
@@ -98,38 +101,21 @@ async function lockByHelper(request: { locked: Promise<void>; giveUp: () => void
  * store-lock bench times it beside the helper).
  */
 export async function lockByProcess(handle: FileHandle, path: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-  const options = { signal }
   const child = spawn('flock', ['-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', handle.fd] })
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     if (stderr.length < 4096) stderr += chunk
   })
-  await new Promise<void>((resolveLock, reject) => {
-    let settled = false
-    const finish = (err?: Error): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      options.signal?.removeEventListener('abort', onAbort)
-      if (err === undefined) resolveLock()
-      else reject(err)
-    }
-    // A helper killed after it took the lock leaves it on our descriptor: the caller closes that on failure.
-    const fail = (err: Error): void => {
-      child.kill('SIGKILL')
-      finish(err)
-    }
-    const onAbort = (): void => fail(new CanceledError(`canceled while waiting for the lock on ${path}`, { cause: options.signal?.reason }))
-    const timer = setTimeout(() => {
-      fail(new DeadlineExceededError(`waited ${timeoutMs} ms for the lock on ${path}: another nerdctl or containerd-sdk process holds it`))
-    }, timeoutMs)
-    options.signal?.addEventListener('abort', onAbort, { once: true })
+  const locked = new Promise<void>((resolve, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
-      finish(err.code === 'ENOENT' ? new FailedPreconditionError(`cannot lock ${path}: no \`flock\` program on PATH; install util-linux`, { cause: err }) : err)
+      reject(err.code === 'ENOENT' ? new FailedPreconditionError(`cannot lock ${path}: no \`flock\` program on PATH; install util-linux`, { cause: err }) : err)
     })
     child.once('close', (code) => {
-      if (code === 0) finish()
-      else finish(new FailedPreconditionError(`flock on ${path} exited (${code}) without taking the lock: ${stderr.trim()}`))
+      if (code === 0) resolve()
+      else reject(new FailedPreconditionError(`flock on ${path} exited (${code}) without taking the lock: ${stderr.trim()}`))
     })
   })
+  // Settles after a give-up too (the killed process closes): nobody waits for it then.
+  locked.catch(() => undefined)
+  await boundedLockWait({ locked, giveUp: () => child.kill('SIGKILL') }, path, timeoutMs, signal)
 }
