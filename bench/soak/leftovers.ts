@@ -1,11 +1,11 @@
 // What a soak run leaves behind, counted from containerd's own records and from the host (files, mounts,
 // processes, descriptors), so a leak shows up whichever layer made it.
-import { execFile } from 'node:child_process'
 import { readdir, readFile, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Client } from '../../src/index.js'
 import { DEFAULT_OPERATION_LEASE_EXPIRY_MS, LEASE_EXPIRE_LABEL } from '../../src/client/leases/lease-manager.js'
 import { daemonKey, dataStorePath } from '../../src/nerdctl/data-store.js'
+import { saveTable } from '../../src/network/cni/iptables-save.js'
 import { DEFAULT_NETNS_DIR, netnsPrefix } from '../../src/network/netns.js'
 import { FIFO_ROOT } from '../../src/tasks/fifo-set.js'
 
@@ -134,7 +134,7 @@ async function countNetworkLeftovers(places: SoakPlaces, detail: (what: string) 
   }
   const results = (await entries(join(cache, 'results'))).filter((f) => ours.test(f))
   for (const f of results) detail(`cni result ${f}`)
-  const nat = await new Promise<string>((resolve) => execFile('iptables-save', ['-t', 'nat'], { maxBuffer: 16 * 1024 * 1024, timeout: 10_000 }, (err, stdout) => resolve(err === null ? stdout : '')))
+  const nat = await saveTable('iptables-save', 'nat', 10_000)
   const rules = nat.split('\n').filter((l) => l.startsWith('-A ') && ours.test(l))
   for (const r of rules) detail(`nat rule ${r}`)
   return { netns: netnsFiles.length, addresses, cniResults: results.length, natRules: rules.length }

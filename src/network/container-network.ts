@@ -10,7 +10,7 @@
  */
 
 import { exists } from '../util/optional-file.js'
-import { execFile } from 'node:child_process'
+import { saveTable } from './cni/iptables-save.js'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { debuglog } from 'node:util'
@@ -258,9 +258,7 @@ async function publishedPorts(client: ClientCore): Promise<PortSpec[]> {
  * made them. Empty when iptables-save cannot run (then only sockets and labels are checked).
  */
 async function dnatPorts(): Promise<PortSpec[]> {
-  const text = await new Promise<string>((resolve) => {
-    execFile('iptables-save', ['-t', 'nat'], { maxBuffer: 16 * 1024 * 1024, timeout: 10_000 }, (err, stdout) => resolve(err === null ? stdout : ''))
-  })
+  const text = await saveTable('iptables-save', 'nat', 10_000)
   const out: PortSpec[] = []
   for (const line of text.split('\n')) {
     if (!line.startsWith('-A CNI-HOSTPORT-DNAT ')) continue

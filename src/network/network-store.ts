@@ -12,6 +12,7 @@
 
 import { exists } from '../util/optional-file.js'
 import { execFile } from 'node:child_process'
+import { saveTable, splitSavedRule } from './cni/iptables-save.js'
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
@@ -456,28 +457,15 @@ async function removeBridgeDevice(device: string): Promise<void> {
  * Best effort: iptables missing or failing leaves them, as before.
  */
 async function removeIsolationRules(device: string): Promise<void> {
-  let rules: string
-  try {
-    rules = (await execFileAsync('iptables-save', ['-t', 'filter'], { timeout: 10_000, maxBuffer: 16 * 1024 * 1024 })).stdout
-  } catch {
-    return
-  }
+  const rules = await saveTable('iptables-save', 'filter', 10_000)
   const mine = new RegExp(`^-A (CNI-ISOLATION-STAGE-[12]) .*-[io] ${device.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `)
   for (const line of rules.split('\n')) {
     const match = mine.exec(line)
     if (match === null) continue
     // iptables-save prints each rule as its -A arguments; -D with the same arguments deletes it.
-    const args = splitRule(line.slice(3))
+    const args = splitSavedRule(line).slice(1)
     await execFileAsync('iptables', ['-w', '-t', 'filter', '-D', ...args], { timeout: 10_000 }).catch((err: unknown) => {
       debug('could not delete isolation rule %s: %s', line, (err as Error).message)
     })
   }
-}
-
-/** Splits an iptables-save rule into arguments, honouring its double-quoted comments. */
-function splitRule(rule: string): string[] {
-  const args: string[] = []
-  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g
-  for (let m = re.exec(rule); m !== null; m = re.exec(rule)) args.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] as string))
-  return args
 }

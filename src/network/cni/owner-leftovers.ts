@@ -10,9 +10,9 @@
  *   them on the address alone).
  */
 
-import { execFile } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { saveTable, splitSavedRule } from './iptables-save.js'
 import { runCleanupCommands } from './masquerade-cleanup.js'
 
 /** An address host-local holds for a container. */
@@ -37,37 +37,6 @@ export async function heldAddresses(cacheDir: string, containerId: string): Prom
     }
   }
   return held
-}
-
-/**
- * Splits an `iptables-save` rule line into arguments: words, and double-quoted strings whose `\"` and
- * `\\` are unescaped (the form comments are saved in).
- */
-export function splitSavedRule(line: string): string[] {
-  const args: string[] = []
-  let current = ''
-  let quoted = false
-  let inWord = false
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i] as string
-    if (quoted) {
-      if (c === '\\' && (line[i + 1] === '"' || line[i + 1] === '\\')) current += line[++i] as string
-      else if (c === '"') quoted = false
-      else current += c
-    } else if (c === '"') {
-      quoted = true
-      inWord = true
-    } else if (c === ' ' || c === '\t') {
-      if (inWord) args.push(current)
-      current = ''
-      inWord = false
-    } else {
-      current += c
-      inWord = true
-    }
-  }
-  if (inWord) args.push(current)
-  return args
 }
 
 /**
@@ -104,9 +73,7 @@ export async function removeOwnerRules(table: 'nat' | 'filter', containerId: str
   for (const [save, tool] of [['iptables-save', 'iptables'], ['ip6tables-save', 'ip6tables']] as const) {
     const timeout = Math.floor(deadline - performance.now())
     if (timeout <= 0) return
-    const text = await new Promise<string>((resolve) => {
-      execFile(save, ['-t', table], { timeout, killSignal: 'SIGKILL', maxBuffer: 32 * 1024 * 1024 }, (err, stdout) => resolve(err === null ? stdout : ''))
-    })
+    const text = await saveTable(save, table, timeout)
     await runCleanupCommands(ownerRuleRemoval(text, table, containerId, addresses).map((args) => ({ tool, args })), deadline)
   }
 }
