@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process'
-import { constants, readdirSync, readFileSync } from 'node:fs'
+import { constants } from 'node:fs'
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { flockHelper } from '../../../src/nerdctl/flock-helper.js'
+import { isRunning, processTable } from '../../../src/util/process-tree.js'
 import { holdLockElsewhere } from '../../env/hold-lock.js'
 
 let root: string
@@ -19,28 +20,18 @@ function freeElsewhere(dir: string): boolean {
 }
 
 /** Live (not zombie) children of this process's lock helpers: the ones waiting for a lock. */
-function waitingChildren(): number {
-  const stat = (pid: string): string[] => {
-    try {
-      // Fields after the command's closing parenthesis: state, ppid, …
-      const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      return text.slice(text.lastIndexOf(')') + 2).split(' ')
-    } catch {
-      return []
-    }
-  }
-  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p))
-  const helpers = new Set(pids.filter((p) => stat(p)[1] === String(process.pid) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('perl\0-e\0')))
-  return pids.filter((p) => {
-    const [state, ppid] = stat(p)
-    return ppid !== undefined && helpers.has(ppid) && state !== 'Z'
-  }).length
+async function waitingChildren(): Promise<number> {
+  const table = await processTable()
+  const helpers = new Set([...table].filter(([, p]) => p.ppid === process.pid && p.cmdline[0] === 'perl' && p.cmdline[1] === '-e').map(([pid]) => pid))
+  let live = 0
+  for (const [pid, p] of table) if (helpers.has(p.ppid) && (await isRunning(pid))) live++
+  return live
 }
 
 /** Polls `condition` every 10 ms, for at most 5 s. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10))
-  expect(condition()).toBe(true)
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 10))
+  expect(await condition()).toBe(true)
 }
 
 async function openDir(name: string): Promise<{ dir: string; handle: Awaited<ReturnType<typeof open>> }> {
@@ -89,9 +80,9 @@ describe('the flock helper', () => {
     try {
       const request = helper?.lock(handle.fd)
       // The helper forks a child to wait for the busy lock; giving up kills it (bounded wait for both).
-      await until(() => waitingChildren() === 1)
+      await until(async () => (await waitingChildren()) === 1)
       request?.giveUp()
-      await until(() => waitingChildren() === 0)
+      await until(async () => (await waitingChildren()) === 0)
       await holder.release()
       // The helper's waiting child was killed: with our descriptor still open, the lock is free.
       expect(freeElsewhere(dir)).toBe(true)
