@@ -5,6 +5,7 @@
  */
 
 import { authMethods, type CredentialsCallback } from './auth-service.js'
+import { fileSendMethods, type ExportTargets } from './filesend-service.js'
 import { fileSyncMethods, type LocalDirs } from './filesync-service.js'
 import type { MethodHandler } from './grpc-handler.js'
 import { healthMethods } from './health-service.js'
@@ -18,6 +19,11 @@ export interface SessionServices {
   secrets?: SecretMap
   /** Registry credentials; Auth is always served (anonymous without a callback), as buildx does. */
   credentials?: CredentialsCallback
+  /**
+   * Where exporters send their output, by exporter id (the index in `SolveRequest.Exporters`); FileSend
+   * is served when given (the daemon checks it is advertised before a `local`/`tar`/`oci`/`docker` export).
+   */
+  exports?: ExportTargets
 }
 
 /** The handlers for `services`, by method path. */
@@ -25,6 +31,7 @@ export function sessionMethods(services: SessionServices): Map<string, MethodHan
   const methods = new Map<string, MethodHandler>(healthMethods())
   for (const [path, handler] of authMethods(services.credentials)) methods.set(path, handler)
   if (services.locals !== undefined) for (const [path, handler] of fileSyncMethods(services.locals)) methods.set(path, handler)
+  if (services.exports !== undefined) for (const [path, handler] of fileSendMethods(services.exports)) methods.set(path, handler)
   if (services.secrets !== undefined) for (const [path, handler] of secretsMethods(services.secrets)) methods.set(path, handler)
   return methods
 }
