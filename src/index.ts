@@ -108,6 +108,24 @@ export { CniError, type CniCommand, type CniErrorOptions } from './network/cni/c
 export { VolumeStore, type CreateVolumeOptions, type InspectVolumeOptions, type ListVolumesOptions, type PruneVolumesOptions } from './volumes/volume-manager.js'
 export type { VolumeInfo } from './volumes/volume-store.js'
 
+// Builds: client.build() (the BuildKit handle and the plain renderer are in `containerd-sdk/build` too).
+export { BuildKit, type BuildKitConnectOptions, type BuildKitDiskUsageOptions, type BuildKitPruneOptions } from './build/buildkit.js'
+export type { BuildKitInfo, BuildKitWorker, BuildKitUsageRecord } from './build/buildkit-records.js'
+export type { BuildOptions, BuildOutput, BuildSecret } from './build/build-options.js'
+export type { BuildResult } from './build/build-image.js'
+export { BuildError, type BuildErrorOptions } from './build/progress/build-error.js'
+export type {
+  BuildProgressEvent,
+  BuildVertexEvent,
+  BuildLogEvent,
+  BuildWarningEvent,
+  BuildVertex,
+  BuildVertexStatus,
+  BuildLog,
+  BuildLogStream,
+  BuildWarning,
+} from './build/progress/build-progress.js'
+
 // run(): nerdctl run.
 export { DetachedRun, type CompletedRun } from './run/run.js'
 export type { RunOptions, RunStdio, RunStreams, PullPolicy, NetworkMode } from './run/run-options.js'

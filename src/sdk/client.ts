@@ -16,6 +16,8 @@ import { VolumeStore } from '../volumes/volume-manager.js'
 import { runContainer, type CompletedRun, type DetachedRun } from '../run/run.js'
 import type { RunOptions } from '../run/run-options.js'
 import type { ConnectOptions } from '../client/client-options.js'
+import { buildImage, type BuildResult } from '../build/build-image.js'
+import type { BuildOptions } from '../build/build-options.js'
 import type { LogsOptions } from './client-options.js'
 
 /**
@@ -89,6 +91,26 @@ export class Client extends ClientCore {
   async run<Detach extends boolean = false>(image: string, options?: RunOptions & { detach?: Detach }): Promise<Detach extends true ? DetachedRun : CompletedRun> {
     const result = await this.guardNamespace(() => runContainer(this, image, options))
     return result as Detach extends true ? DetachedRun : CompletedRun
+  }
+
+  /**
+   * Builds a Dockerfile with BuildKit (buildkitd, or the one inside dockerd through `docker://`) and
+   * lands the image under `tags` in this namespace, ready for {@link Client.run}. The context is sent
+   * over BuildKit's session with the fsutil protocol (a rebuild sends only what changed, `.dockerignore`
+   * honoured), secrets and registry credentials are served on request, progress arrives as events.
+   * A failed or canceled build closes its session and leaves no image tagged.
+   *
+   * @example
+   * ```ts
+   * const { images } = await client.build({ context: './app', tags: ['example.com/app:1'], builder: 'docker://unix:///var/run/docker.sock' })
+   * await client.run(images[0].name, { rm: true })
+   * ```
+   * @throws BuildError when a step fails (its name and last log lines in the error).
+   * @throws NotFoundError for a missing context, Dockerfile or secret source; InvalidArgumentError for
+   * bad options; UnavailableError when no BuildKit answers; CanceledError when `signal` aborts.
+   */
+  async build(options: BuildOptions): Promise<BuildResult> {
+    return this.guardNamespace(() => buildImage(this, options))
   }
 
   /**

@@ -33,6 +33,11 @@ export interface StartDockerdOptions {
   containerdLine?: ContainerdLine
   /** How long to wait for `/_ping`. Default 60 s. */
   readyTimeoutMs?: number
+  /**
+   * Use the containerd image store (28.5 only): BuildKit's worker is then a containerd one and every
+   * exporter works, as on a buildkitd. Default: the classic store (`moby`, `local`, `tar` exporters only).
+   */
+  containerdImageStore?: boolean
 }
 
 /** Where each line's dockerd lives: bookworm's installed one, sid's unpacked by test/env/install.sh. */
@@ -55,6 +60,7 @@ function exists(path: string): Promise<boolean> {
  * when `/_ping` answers. Needs root.
  */
 export async function startDockerd(line: DockerdLine, options: StartDockerdOptions = {}): Promise<DockerdDaemon> {
+  if (options.containerdImageStore === true && line !== '28.5') throw new Error(`the containerd image store needs dockerd 28.5, not ${line}`)
   const binary = dockerdBinary(line)
   if (!(await hasDockerd(line))) throw new Error(`dockerd ${line} is not at ${binary}: run test/env/install.sh (as root) first`)
   const dir = await mkdtemp(join(tmpdir(), `csdk-dockerd-${line}-`))
@@ -68,8 +74,9 @@ export async function startDockerd(line: DockerdLine, options: StartDockerdOptio
   const socketPath = join(dir, 'docker.sock')
   const logFile = join(dir, 'dockerd.log')
   const configFile = join(dir, 'daemon.json')
-  // An empty config file of our own: the machine's /etc/docker/daemon.json must not apply.
-  await writeFile(configFile, '{}\n')
+  // A config file of our own: the machine's /etc/docker/daemon.json must not apply.
+  const config = options.containerdImageStore === true ? { features: { 'containerd-snapshotter': true } } : {}
+  await writeFile(configFile, `${JSON.stringify(config)}\n`)
   const args = [
     '--config-file', configFile,
     '--data-root', join(dir, 'data'),

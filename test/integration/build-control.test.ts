@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { dialBuildKit } from '../../src/build/buildkit-dial.js'
 import { parseBuildKitAddress } from '../../src/build/buildkit-address.js'
-import { BuildKitControl } from '../../src/build/buildkit-control.js'
+import { BuildKit } from '../../src/build/buildkit.js'
 import { DEFAULT_BUILDKIT_SOCKETS } from '../../src/build/buildkit-address.js'
 import { InvalidArgumentError, UnavailableError } from '../../src/grpc/errors.js'
 import { startDockerd, type DockerdDaemon, type DockerdLine } from '../env/dockerd.js'
@@ -24,11 +24,11 @@ const containerdLine: ContainerdLine = projectLine === '1.7' || projectLine === 
 
 describe.each<DockerdLine>(['20.10', '28.5'])(`BuildKit in dockerd %s (on containerd ${containerdLine}) over docker://`, (line) => {
   let dockerd: DockerdDaemon
-  let control: BuildKitControl
+  let control: BuildKit
 
   beforeAll(async () => {
     dockerd = await startDockerd(line, { containerdLine })
-    control = await BuildKitControl.connect({ address: dockerd.buildkitAddress })
+    control = await BuildKit.connect({ address: dockerd.buildkitAddress })
   })
   afterAll(async () => {
     control?.close()
@@ -80,7 +80,7 @@ describe.each<DockerdLine>(['20.10', '28.5'])(`BuildKit in dockerd %s (on contai
     try {
       const port = (tcpRelay.address() as AddressInfo).port
       for (const address of [`unix://${join(dir, 'buildkitd.sock')}`, `tcp://127.0.0.1:${port}`]) {
-        await using viaRelay = await BuildKitControl.connect({ address })
+        await using viaRelay = await BuildKit.connect({ address })
         expect((await viaRelay.workers()).map((w) => w.id)).toEqual((await control.workers()).map((w) => w.id))
         expect((await viaRelay.info()).hasInfoRpc).toBe(line !== '20.10')
       }
@@ -92,7 +92,7 @@ describe.each<DockerdLine>(['20.10', '28.5'])(`BuildKit in dockerd %s (on contai
   })
 
   it('honours a deadline and closes for good', async () => {
-    const other = await BuildKitControl.connect({ address: dockerd.buildkitAddress, timeoutMs: 10_000 })
+    const other = await BuildKit.connect({ address: dockerd.buildkitAddress, timeoutMs: 10_000 })
     expect((await other.workers({ timeoutMs: 10_000 })).length).toBeGreaterThanOrEqual(1)
     other.close()
     await expect(other.workers()).rejects.toBeInstanceOf(UnavailableError)
@@ -101,7 +101,7 @@ describe.each<DockerdLine>(['20.10', '28.5'])(`BuildKit in dockerd %s (on contai
 
 describe.runIf(process.env['BUILDKIT_HOST'] !== undefined && process.env['BUILDKIT_HOST'] !== '')('the BuildKit named by BUILDKIT_HOST', () => {
   it('answers info and workers', async () => {
-    await using control = await BuildKitControl.connect()
+    await using control = await BuildKit.connect()
     const info = await control.info()
     expect(['info', 'workers', 'unknown']).toContain(info.source)
     expect((await control.workers()).length).toBeGreaterThanOrEqual(1)
@@ -111,14 +111,14 @@ describe.runIf(process.env['BUILDKIT_HOST'] !== undefined && process.env['BUILDK
 describe('an unreachable builder', () => {
   it('names the unix address it tried', async () => {
     const address = 'unix:///tmp/csdk-no-such-dir/buildkitd.sock'
-    const err = await BuildKitControl.connect({ address }).catch((e: unknown) => e)
+    const err = await BuildKit.connect({ address }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UnavailableError)
     expect((err as Error).message).toContain(address)
   })
 
   it('names the docker address it tried', async () => {
     const address = 'docker://unix:///tmp/csdk-no-such-dir/docker.sock'
-    const err = await BuildKitControl.connect({ address }).catch((e: unknown) => e)
+    const err = await BuildKit.connect({ address }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UnavailableError)
     expect((err as Error).message).toContain(address)
   })
@@ -126,7 +126,7 @@ describe('an unreachable builder', () => {
   it('names the tcp address it tried', async () => {
     // Port 1 (tcpmux) is closed on any machine that runs these tests: the connect is refused at once.
     const address = 'tcp://127.0.0.1:1'
-    const err = await BuildKitControl.connect({ address }).catch((e: unknown) => e)
+    const err = await BuildKit.connect({ address }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UnavailableError)
     expect((err as Error).message).toContain(address)
   })
@@ -134,7 +134,7 @@ describe('an unreachable builder', () => {
   it.skipIf(DEFAULT_BUILDKIT_SOCKETS.some((p) => existsSync(p)))('lists every default it tried when none answers', async () => {
     vi.stubEnv('BUILDKIT_HOST', '')
     try {
-      const err = await BuildKitControl.connect().catch((e: unknown) => e)
+      const err = await BuildKit.connect().catch((e: unknown) => e)
       expect(err).toBeInstanceOf(UnavailableError)
       for (const path of DEFAULT_BUILDKIT_SOCKETS) expect((err as Error).message).toContain(`unix://${path}`)
       expect((err as Error).message).toContain('BUILDKIT_HOST')
@@ -144,7 +144,7 @@ describe('an unreachable builder', () => {
   })
 
   it('rejects a malformed address before connecting', async () => {
-    await expect(BuildKitControl.connect({ address: 'http://localhost:1234' })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(BuildKit.connect({ address: 'http://localhost:1234' })).rejects.toBeInstanceOf(InvalidArgumentError)
   })
 })
 

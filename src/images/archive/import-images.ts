@@ -14,6 +14,7 @@ import { dockerSaveRoots } from './docker-save-roots.js'
 import type { ImportRoot } from './import-root.js'
 import { gunzipIfNeeded } from './gunzip-if-needed.js'
 import { normalizeNamePrefix } from './image-names.js'
+import { parseReference } from '../../image-spec/reference.js'
 import { unpackImported } from './import-unpack.js'
 import { walkImport } from './import-walk.js'
 import { INDEX_FILE, OCI_LAYOUT_FILE } from './index-json.js'
@@ -86,8 +87,10 @@ export interface ImportedImage {
  * PermissionDeniedError for a file that cannot be read, and a stream that fails mid-way as a typed error
  * (`UnknownError` for the stream's own error, `AbortedError` when it closed early) with its error as `cause`.
  */
-export async function importImages(client: ClientCore, source: Readable | string, options: ImportImagesOptions = {}): Promise<ImportedImage[]> {
+export async function importImages(client: ClientCore, source: Readable | string, options: ImportImagesOptions = {}, naming: ImportNaming = {}): Promise<ImportedImage[]> {
   checkOptionKeys(options, IMPORT_IMAGES_OPTION_KEYS, 'images.import()')
+  // Checked first, like every option: a bad name fails before anything is read.
+  const names = naming.names?.map((n) => parseReference(n).string)
   if (options.allPlatforms === true && options.platform !== undefined) {
     throw new InvalidArgumentError('importImages: give either platform or allPlatforms, not both')
   }
@@ -126,7 +129,7 @@ export async function importImages(client: ClientCore, source: Readable | string
     // Every call of the import carries the lease (its current id: it renews on a long import).
     const leased = client.leased(lease)
     const archive = await ingestArchive(leased, input, { signal })
-    const roots = await archiveRoots(leased, archive, namePrefix, signal)
+    const roots = renamed(await archiveRoots(leased, archive, namePrefix, signal), names)
     // Images nothing would name are not walked: without a record, the lease's end collects them anyway.
     const named = roots.filter((r) => r.names.length > 0)
     const walk = await walkImport(leased, archive, named.map((r) => r.descriptor), selection, signal)
@@ -162,6 +165,25 @@ export async function importImages(client: ClientCore, source: Readable | string
     // A file we opened keeps our listener (we destroyed it); a caller's stream is theirs again.
     if (typeof source !== 'string') unwatch()
   }
+}
+
+/**
+ * How an import names what it stores, for the SDK's own callers (a build lands its one image under the
+ * caller's tags, whatever name the builder gave it): not an option of `images.import()`.
+ */
+export interface ImportNaming {
+  /** Names for the archive's only image, instead of those in the archive. */
+  names?: readonly string[]
+}
+
+/** The roots under the names given, when given; an archive with other than one image is refused then. */
+function renamed(roots: ImportRoot[], names: readonly string[] | undefined): ImportRoot[] {
+  if (names === undefined) return roots
+  const [only, ...more] = roots
+  if (only === undefined || more.length > 0) {
+    throw new ArchiveError('Malformed', `expected one image in the archive to name ${names.join(', ')}, found ${roots.length}`)
+  }
+  return [{ descriptor: only.descriptor, names: [...names] }]
 }
 
 /**

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { parseBuildKitAddress } from '../../../src/build/buildkit-address.js'
 import { dialBuildKit } from '../../../src/build/buildkit-dial.js'
 import { NotImplementedError, UnavailableError } from '../../../src/grpc/errors.js'
-import { BuildKitControl } from '../../../src/build/buildkit-control.js'
+import { BuildKit } from '../../../src/build/buildkit.js'
 
 // A stand-in for dockerd's API socket that answers the first request with fixed bytes: enough to check
 // what the dial does with the upgrade answer, without a daemon.
@@ -66,7 +66,7 @@ describe('dialBuildKit over docker://', () => {
 
   it('gives up on a dockerd that never answers the upgrade, naming it, and closes the socket', async () => {
     const fake = await fakeDockerd(undefined)
-    const err = await BuildKitControl.connect({ address: fake.address, connectTimeoutMs: 300 }).catch((e: unknown) => e)
+    const err = await BuildKit.connect({ address: fake.address, connectTimeoutMs: 300 }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UnavailableError)
     expect((err as Error).message).toContain(`BuildKit is not reachable at ${fake.address}: no answer within 300 ms`)
     await fake.closed

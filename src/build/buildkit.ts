@@ -7,8 +7,8 @@ import { defaultBuildKitAddresses, parseBuildKitAddress, type BuildKitAddress } 
 import { dialBuildKit } from './buildkit-dial.js'
 import { toUsageRecord, toWorker, type BuildKitInfo, type BuildKitUsageRecord, type BuildKitWorker } from './buildkit-records.js'
 
-/** Options for {@link BuildKitControl.connect}. */
-export interface BuildKitControlOptions extends CallOptions {
+/** Options for {@link BuildKit.connect}. */
+export interface BuildKitConnectOptions extends CallOptions {
   /**
    * `unix:///path`, `tcp://host:port` or `docker://unix:///var/run/docker.sock`. Default: `$BUILDKIT_HOST`,
    * else the first of `/run/buildkit/buildkitd.sock` and `/run/buildkit-default/buildkitd.sock` that answers.
@@ -18,13 +18,13 @@ export interface BuildKitControlOptions extends CallOptions {
   connectTimeoutMs?: number
 }
 
-/** Options for {@link BuildKitControl.diskUsage}. */
+/** Options for {@link BuildKit.diskUsage}. */
 export interface BuildKitDiskUsageOptions extends CallOptions {
   /** containerd-style filters on record fields (e.g. `type==regular`); all must match. */
   filters?: string[]
 }
 
-/** Options for {@link BuildKitControl.prune}. */
+/** Options for {@link BuildKit.prune}. */
 export interface BuildKitPruneOptions extends CallOptions {
   /** Remove records still referenced by nothing but kept as cache too (buildctl prune --all). Default false. */
   all?: boolean
@@ -38,19 +38,50 @@ export interface BuildKitPruneOptions extends CallOptions {
 const NO_METADATA = (): Record<string, string> => ({})
 
 /**
- * A connection to a BuildKit daemon's Control API: version, workers, cache usage and pruning. Builds and
- * the session come later; this is the part every BuildKit (v0.8 inside dockerd 20.10 up to current) shares.
- * Internal for now: the public `BuildKit` handle will wrap it.
+ * A connection to a BuildKit daemon: buildkitd, or the BuildKit inside dockerd (`docker://`). It answers
+ * version, workers, cache usage and pruning for every BuildKit from v0.8 (dockerd 20.10) on; builds go
+ * through `client.build({ builder })`, which takes this handle or an address.
+ *
+ * @example
+ * ```ts
+ * await using builder = await BuildKit.connect({ address: 'docker://unix:///var/run/docker.sock' })
+ * console.log((await builder.info()).version)
+ * ```
  */
-export class BuildKitControl implements AsyncDisposable {
+export class BuildKit implements AsyncDisposable {
   private readonly control: ServiceClient<typeof Control>
 
   private constructor(
     /** The address connected to, as given (or the default that answered). */
     readonly address: string,
+    private readonly target: BuildKitAddress,
     private readonly channel: Http2Channel,
   ) {
     this.control = createServiceClient(Control, channel, NO_METADATA)
+  }
+
+  /**
+   * Where the daemon listens (`docker` for dockerd's embedded BuildKit).
+   * @internal
+   */
+  get endpoint(): BuildKitAddress {
+    return this.target
+  }
+
+  /**
+   * The Control service, for the build's Solve and Status calls.
+   * @internal
+   */
+  get controlService(): ServiceClient<typeof Control> {
+    return this.control
+  }
+
+  /**
+   * The connection, for the build's session tunnel.
+   * @internal
+   */
+  get transport(): Http2Channel {
+    return this.channel
   }
 
   /**
@@ -60,13 +91,13 @@ export class BuildKitControl implements AsyncDisposable {
    * @throws InvalidArgumentError for a malformed address.
    * @throws UnavailableError naming the address (every tried default, when none was given) when no BuildKit answers.
    */
-  static async connect(options: BuildKitControlOptions = {}): Promise<BuildKitControl> {
+  static async connect(options: BuildKitConnectOptions = {}): Promise<BuildKit> {
     const candidates = options.address !== undefined ? [options.address] : defaultBuildKitAddresses()
     const targets = candidates.map((a) => parseBuildKitAddress(a))
     const failures: string[] = []
     let last: unknown
     for (const target of targets) {
-      const control = BuildKitControl.open(target, options.connectTimeoutMs)
+      const control = BuildKit.open(target, options.connectTimeoutMs)
       try {
         await control.control.listWorkers({}, callOptions(options))
         return control
@@ -81,13 +112,13 @@ export class BuildKitControl implements AsyncDisposable {
     throw new UnavailableError(`no BuildKit daemon found (set BUILDKIT_HOST or pass address): ${failures.join('; ')}`, { cause: last })
   }
 
-  private static open(target: BuildKitAddress, connectTimeoutMs: number | undefined): BuildKitControl {
+  private static open(target: BuildKitAddress, connectTimeoutMs: number | undefined): BuildKit {
     const channel = new Http2Channel(target.address, {
       dial: (signal) => dialBuildKit(target, signal),
       peerName: 'BuildKit',
       ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     })
-    return new BuildKitControl(target.address, channel)
+    return new BuildKit(target.address, target, channel)
   }
 
   /**

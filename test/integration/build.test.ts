@@ -1,0 +1,148 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { get } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BuildError, BuildKit, CanceledError, InvalidArgumentError, NotFoundError, type BuildProgressEvent } from '../../src/index.js'
+import { busyboxImage } from '../fixtures/index.js'
+import { startDockerd, type DockerdDaemon, type DockerdLine } from '../env/dockerd.js'
+import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
+import { connectTestClient, daemonLine } from '../env/test-client.js'
+import type { ContainerdLine } from '../../src/testing/index.js'
+
+// client.build() end to end: a Dockerfile built by the BuildKit inside a private dockerd (its base image
+// from a private registry), the image landed in the test's containerd namespace and run there. Three
+// builders: dockerd 20.10 (BuildKit v0.8) and 28.5 with the classic image store (the image comes back as
+// `docker save`), and 28.5 with the containerd image store (a `docker` tarball over the session).
+const projectLine = daemonLine()
+const containerdLine: ContainerdLine = projectLine === '1.7' || projectLine === '2.x' ? projectLine : '1.6'
+const client = await connectTestClient('build')
+let registry: Registry
+let base: string
+
+beforeAll(async () => {
+  registry = await startRegistry({ mode: 'plain' })
+  base = (await pushFixture(registry, await busyboxImage(), 'library/busybox', 'latest')).reference
+}, 120_000)
+afterAll(async () => {
+  await registry?.stop()
+})
+
+interface Builder { line: DockerdLine; containerdImageStore: boolean }
+const builders: Builder[] = [
+  { line: '20.10', containerdImageStore: false },
+  { line: '28.5', containerdImageStore: false },
+  { line: '28.5', containerdImageStore: true },
+]
+
+describe.each(builders)('build() on dockerd $line (containerd image store: $containerdImageStore)', ({ line, containerdImageStore }) => {
+  let dockerd: DockerdDaemon
+  let dir: string
+  const tag = (name: string): string => `example.com/build-${line.replace('.', '')}-${containerdImageStore ? 'ctd' : 'classic'}/${name}:1`
+  beforeAll(async () => {
+    dockerd = await startDockerd(line, { containerdLine, containerdImageStore })
+    dir = await mkdtemp(join(tmpdir(), 'csdk-build-'))
+  }, 120_000)
+  afterAll(async () => {
+    await dockerd?.stop()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  async function context(name: string, files: Record<string, string>): Promise<string> {
+    const ctx = join(dir, name)
+    await mkdir(ctx, { recursive: true })
+    for (const [file, content] of Object.entries(files)) {
+      await mkdir(join(ctx, file, '..'), { recursive: true })
+      await writeFile(join(ctx, file), content)
+    }
+    return ctx
+  }
+
+  it('builds a multi-stage Dockerfile with a build arg, a secret and .dockerignore, and the image runs', async () => {
+    const ctx = await context('multi', {
+      'Dockerfile': [
+        `FROM ${base} AS build`,
+        'ARG MSG',
+        'RUN mkdir /out && echo "$MSG" > /out/msg',
+        'RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /out/token-bytes',
+        `FROM ${base}`,
+        'COPY --from=build /out/ /out/',
+        'COPY app/ /app/',
+        'CMD ["sh", "-c", "cat /out/msg /out/token-bytes; ls /app"]',
+        '',
+      ].join('\n'),
+      '.dockerignore': 'app/secret.txt\n',
+      'app/kept.txt': 'kept\n',
+      'app/secret.txt': 'must not be sent\n',
+    })
+    const events: BuildProgressEvent[] = []
+    const result = await client.build({
+      context: ctx,
+      tags: [tag('multi')],
+      buildArgs: { MSG: 'hello from the build' },
+      secrets: [{ id: 'token', value: 'twelve bytes' }],
+      network: 'none',
+      builder: dockerd.buildkitAddress,
+      onProgress: (e) => events.push(e),
+    })
+    expect(result.images.map((i) => i.name)).toEqual([tag('multi')])
+    // The route the image took: dockerd's classic store has no containerd worker (the image came back
+    // as `docker save`, and the build's own name there is gone again); the containerd store has one.
+    await using builder = await BuildKit.connect({ address: dockerd.buildkitAddress })
+    const executors = (await builder.workers()).map((w) => w.labels['org.mobyproject.buildkit.worker.executor'])
+    expect(executors.includes('containerd')).toBe(containerdImageStore)
+    expect((await dockerImageNames(dockerd.socketPath)).filter((n) => n.startsWith('csdk-build-'))).toEqual([])
+    expect(events.some((e) => e.type === 'vertex' && e.vertex.name.includes('RUN mkdir /out'))).toBe(true)
+    const run = await client.run(tag('multi'), { rm: true, stdio: 'pipe', network: 'none' })
+    expect(run.exitCode).toBe(0)
+    expect(run.stdout).toBe('hello from the build\n12\nkept.txt\n')
+  }, 180_000)
+
+  it('throws a BuildError naming a failing step with its output, and tags nothing', async () => {
+    const ctx = await context('failing', { Dockerfile: `FROM ${base}\nRUN echo about to fail && false\n` })
+    const error = await client.build({ context: ctx, tags: [tag('failing')], network: 'none', builder: dockerd.buildkitAddress }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(BuildError)
+    const buildError = error as BuildError
+    expect(buildError.step).toContain('RUN echo about to fail && false')
+    expect(buildError.logs.join('\n')).toContain('about to fail')
+    await expect(client.images.get(tag('failing'))).rejects.toBeInstanceOf(NotFoundError)
+  }, 180_000)
+
+  it('cancels a running build: CanceledError at once, nothing tagged', async () => {
+    const ctx = await context('cancel', { Dockerfile: `FROM ${base}\nRUN sleep 60\n` })
+    const abort = new AbortController()
+    const started = Date.now()
+    const building = client.build({
+      context: ctx,
+      tags: [tag('cancel')],
+      network: 'none',
+      builder: dockerd.buildkitAddress,
+      signal: abort.signal,
+      onProgress: (e) => { if (e.type === 'vertex' && e.vertex.name.includes('sleep 60') && e.vertex.started !== undefined) abort.abort() },
+    })
+    await expect(building).rejects.toBeInstanceOf(CanceledError)
+    expect(Date.now() - started).toBeLessThan(45_000)
+    await expect(client.images.get(tag('cancel'))).rejects.toBeInstanceOf(NotFoundError)
+  }, 120_000)
+
+  it('refuses a missing Dockerfile and bad options before connecting', async () => {
+    const ctx = await context('empty', { 'a.txt': 'a\n' })
+    await expect(client.build({ context: ctx, tags: [tag('none')], builder: dockerd.buildkitAddress })).rejects.toBeInstanceOf(NotFoundError)
+    await expect(client.build({ context: ctx, builder: dockerd.buildkitAddress })).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+})
+
+/** The names of dockerd's images (`GET /images/json`). */
+function dockerImageNames(socketPath: string): Promise<string[]> {
+  return new Promise<string[]>((resolve, reject) => {
+    get({ socketPath, path: '/v1.41/images/json', headers: { Host: 'docker' } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.once('error', reject)
+      res.once('end', () => {
+        const images = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { RepoTags?: string[] | null }[]
+        resolve(images.flatMap((i) => i.RepoTags ?? []))
+      })
+    }).once('error', reject)
+  })
+}
