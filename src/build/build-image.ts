@@ -14,7 +14,7 @@ import type { Image } from '../images/image.js'
 import { importImages, type ImportedImage } from '../images/archive/import-images.js'
 import { credentialsProvider } from '../registry/registry-access.js'
 import type { CredentialsProvider } from '../registry/credentials.js'
-import { BuildKit } from './buildkit.js'
+import { BuildKit, buildKitInternals, type BuildKitInternals } from './buildkit.js'
 import { buildOutputs, checkBuildOptions, entitlements, frontendAttrs, type BuildOptions } from './build-options.js'
 import { planExports, type ExportPlan } from './build-exports.js'
 import { readBuildInputs, type BuildInputs } from './build-inputs.js'
@@ -65,7 +65,7 @@ async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOp
   const signal = options.signal
   const callOptions = signal !== undefined ? { signal } : {}
   const [info, workers] = await Promise.all([builder.info(callOptions), builder.workers(callOptions)])
-  const endpoint = builder.endpoint
+  const { endpoint, control, transport } = buildKitInternals(builder)
   const plan = planExports(buildOutputs(options), { dockerSocket: endpoint.kind === 'docker' ? endpoint.socketPath : undefined, info, workers })
   const tags = options.tags ?? []
 
@@ -88,21 +88,21 @@ async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOp
   // A stable key per host and context: BuildKit then keeps the context's files between builds and a
   // rebuild sends only what changed.
   const sharedKey = createHash('sha256').update(`${hostname()}\0${inputs.contextDir}`).digest('hex')
-  const tunnel = openSessionTunnel(builder.transport, { id: sessionId, sharedKey, methods: [...methods.keys()] })
+  const tunnel = openSessionTunnel(transport, { id: sessionId, sharedKey, methods: [...methods.keys()] })
   const sessionErrors: unknown[] = []
   tunnel.on('error', (err: unknown) => sessionErrors.push(err))
   const server: GrpcServer = serveGrpc(tunnel, methods, { onError: (err) => sessionErrors.push(err) })
 
   const tracker = new BuildProgressTracker()
   const statusAbort = new AbortController()
-  const status = followStatus(builder, ref, tracker, options.onProgress, statusAbort.signal)
+  const status = followStatus(control, ref, tracker, options.onProgress, statusAbort.signal)
   const exporters = plan.exporters.map((e) => ({ Type: e.type, Attrs: e.attrs }))
   const [first] = plan.exporters
   let landedMoby = false
   try {
     let response: Record<string, string>
     try {
-      const solved = await builder.controlService.solve({
+      const solved = await control.solve({
         Ref: ref,
         Session: sessionId,
         Frontend: 'dockerfile.v0',
@@ -165,9 +165,9 @@ async function landImage(client: ClientCore, plan: ExportPlan, tags: readonly st
 }
 
 /** Reads the Status stream into the tracker, telling the caller each event. Never rejects. */
-async function followStatus(builder: BuildKit, ref: string, tracker: BuildProgressTracker, onProgress: BuildOptions['onProgress'], signal: AbortSignal): Promise<void> {
+async function followStatus(control: BuildKitInternals['control'], ref: string, tracker: BuildProgressTracker, onProgress: BuildOptions['onProgress'], signal: AbortSignal): Promise<void> {
   try {
-    for await (const message of builder.controlService.status({ Ref: ref }, { signal })) {
+    for await (const message of control.status({ Ref: ref }, { signal })) {
       const events = tracker.update(message)
       if (onProgress === undefined) continue
       for (const event of events) {

@@ -12,22 +12,53 @@ import type { BuildProgressEvent } from './progress/build-progress.js'
 
 /** A secret for `RUN --mount=type=secret,id=<id>`: from a file, an environment variable, or a value. */
 export type BuildSecret =
-  | { readonly id: string; readonly src: string }
-  | { readonly id: string; readonly env: string }
-  | { readonly id: string; readonly value: string | Uint8Array }
+  | {
+    /** The id the Dockerfile's mount names. */
+    readonly id: string
+    /** A file whose contents are the secret. */
+    readonly src: string
+  }
+  | {
+    /** The id the Dockerfile's mount names. */
+    readonly id: string
+    /** An environment variable of this process whose value is the secret. */
+    readonly env: string
+  }
+  | {
+    /** The id the Dockerfile's mount names. */
+    readonly id: string
+    /** The secret itself. */
+    readonly value: string | Uint8Array
+  }
 
 /** Where a build's result goes besides (or instead of) an image in the client's namespace. */
 export type BuildOutput =
-  /** The image, named by `tags`, in the client's namespace (the default). */
-  | { readonly type: 'image' }
-  /** The final stage's files, written into a directory on this machine. */
-  | { readonly type: 'local'; readonly dest: string }
-  /** The final stage's files as a tar, to a file path or a stream. */
-  | { readonly type: 'tar'; readonly dest: string | Writable }
-  /** The image as an OCI layout tar (`oci`) or a `docker load` tar (`docker`), to a file path or a stream. */
-  | { readonly type: 'oci' | 'docker'; readonly dest: string | Writable }
-  /** Nothing but BuildKit's cache (buildx `--output type=cacheonly`). */
-  | { readonly type: 'cacheonly' }
+  | {
+    /** The image, named by `tags`, in the client's namespace (the default output). */
+    readonly type: 'image'
+  }
+  | {
+    /** The final stage's files, written into a directory on this machine. */
+    readonly type: 'local'
+    /** The directory (created if missing). */
+    readonly dest: string
+  }
+  | {
+    /** The final stage's files as a tar. */
+    readonly type: 'tar'
+    /** A file path, or a stream (ended when the tar is complete). */
+    readonly dest: string | Writable
+  }
+  | {
+    /** The image as an OCI layout tar (`oci`) or a `docker load` tar (`docker`). */
+    readonly type: 'oci' | 'docker'
+    /** A file path, or a stream (ended when the archive is complete). */
+    readonly dest: string | Writable
+  }
+  | {
+    /** Nothing but BuildKit's cache (buildx `--output type=cacheonly`). */
+    readonly type: 'cacheonly'
+  }
 
 /** Options of `client.build()`. */
 export interface BuildOptions {

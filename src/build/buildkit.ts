@@ -34,6 +34,25 @@ export interface BuildKitPruneOptions extends CallOptions {
   keepDurationMs?: number
 }
 
+/** What a build needs of a connection beyond the public methods: kept off the public class. */
+export interface BuildKitInternals {
+  /** Where the daemon listens (`docker` for dockerd's embedded BuildKit). */
+  endpoint: BuildKitAddress
+  /** The Control service, for Solve and Status. */
+  control: ServiceClient<typeof Control>
+  /** The connection, for the session tunnel. */
+  transport: Http2Channel
+}
+
+const INTERNALS = new WeakMap<BuildKit, BuildKitInternals>()
+
+/** The build's view of a connection (not part of the package's API). */
+export function buildKitInternals(builder: BuildKit): BuildKitInternals {
+  const internals = INTERNALS.get(builder)
+  if (internals === undefined) throw new TypeError('not a connection made by BuildKit.connect()')
+  return internals
+}
+
 // Metadata sent on every Control call: BuildKit needs none (dockerd's /grpc forwards the call as is).
 const NO_METADATA = (): Record<string, string> => ({})
 
@@ -54,34 +73,11 @@ export class BuildKit implements AsyncDisposable {
   private constructor(
     /** The address connected to, as given (or the default that answered). */
     readonly address: string,
-    private readonly target: BuildKitAddress,
+    target: BuildKitAddress,
     private readonly channel: Http2Channel,
   ) {
     this.control = createServiceClient(Control, channel, NO_METADATA)
-  }
-
-  /**
-   * Where the daemon listens (`docker` for dockerd's embedded BuildKit).
-   * @internal
-   */
-  get endpoint(): BuildKitAddress {
-    return this.target
-  }
-
-  /**
-   * The Control service, for the build's Solve and Status calls.
-   * @internal
-   */
-  get controlService(): ServiceClient<typeof Control> {
-    return this.control
-  }
-
-  /**
-   * The connection, for the build's session tunnel.
-   * @internal
-   */
-  get transport(): Http2Channel {
-    return this.channel
+    INTERNALS.set(this, { endpoint: target, control: this.control, transport: channel })
   }
 
   /**
@@ -172,7 +168,7 @@ export class BuildKit implements AsyncDisposable {
     this.channel.close()
   }
 
-  /** Same as {@link close}. */
+  /** Same as {@link BuildKit.close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close()
   }

@@ -102,8 +102,8 @@ export class Client extends ClientCore {
    *
    * @example
    * ```ts
-   * const { images } = await client.build({ context: './app', tags: ['example.com/app:1'], builder: 'docker://unix:///var/run/docker.sock' })
-   * await client.run(images[0].name, { rm: true })
+   * await client.build({ context: './app', tags: ['example.com/app:1'], builder: 'docker://unix:///var/run/docker.sock' })
+   * await client.run('example.com/app:1', { rm: true })
    * ```
    * @throws BuildError when a step fails (its name and last log lines in the error).
    * @throws NotFoundError for a missing context, Dockerfile or secret source; InvalidArgumentError for

@@ -62,6 +62,7 @@ function docTsconfig(): object {
         'containerd-sdk': [join(REPO_ROOT, 'src', 'index.ts')],
         'containerd-sdk/testing': [join(REPO_ROOT, 'src', 'testing', 'index.ts')],
         'containerd-sdk/network': [join(REPO_ROOT, 'src', 'network', 'index.ts')],
+        'containerd-sdk/build': [join(REPO_ROOT, 'src', 'build', 'index.ts')],
       },
     },
     include: ['*.ts'],

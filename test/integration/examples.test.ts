@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Client } from '../../src/index.js'
 import { dataStorePath } from '../../src/nerdctl/data-store.js'
 import { daemonAddress, daemonLine, sweepNamespace } from '../env/test-client.js'
+import { startDockerd } from '../env/dockerd.js'
+import type { ContainerdLine } from '../../src/testing/index.js'
 
 const run = promisify(execFile)
 
@@ -82,4 +84,23 @@ describe('examples', () => {
       client.close()
     }
   }, 150_000)
+
+  it('build-and-run builds a Dockerfile with the BuildKit inside a private dockerd and runs the image', async () => {
+    const line: ContainerdLine = daemonLine() === '1.7' || daemonLine() === '2.x' ? (daemonLine() as ContainerdLine) : '1.6'
+    await using dockerd = await startDockerd('28.5', { containerdLine: line })
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/build-and-run/main.ts'], {
+      env: { ...process.env, CONTAINERD_ADDRESS: daemonAddress(), BUILDKIT_HOST: dockerd.buildkitAddress },
+      timeout: 150_000,
+    })
+    expect(stdout).toMatch(/^built example\.com\/hello-build:1 \(sha256:[0-9a-f]{64}\)$/m)
+    expect(stdout).toContain('run exited 0:\nhello from a Dockerfile built by BuildKit\ncontext files: app.txt \n')
+    const client = await Client.connect({ address: daemonAddress(), namespace: 'build-example' })
+    try {
+      expect(await client.images.list()).toEqual([])
+      expect(await client.containers.list()).toEqual([])
+    } finally {
+      if (daemonLine() !== 'external') await sweepNamespace(client)
+      client.close()
+    }
+  }, 240_000)
 })
