@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { get } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -123,6 +124,39 @@ describe.each(builders)('build() on dockerd $line (containerd image store: $cont
     await expect(building).rejects.toBeInstanceOf(CanceledError)
     expect(Date.now() - started).toBeLessThan(45_000)
     await expect(client.images.get(tag('cancel'))).rejects.toBeInstanceOf(NotFoundError)
+  }, 120_000)
+
+  it('writes local and tar outputs', async () => {
+    const ctx = await context('outputs', { 'Dockerfile': 'FROM scratch\nCOPY out.txt /out.txt\n', 'out.txt': 'an output\n' })
+    const dest = join(dir, 'local-out')
+    await client.build({ context: ctx, outputs: [{ type: 'local', dest }], builder: dockerd.buildkitAddress })
+    expect(await readFile(join(dest, 'out.txt'), 'utf8')).toBe('an output\n')
+    const tarFile = join(dir, 'out.tar')
+    await client.build({ context: ctx, outputs: [{ type: 'tar', dest: tarFile }], builder: dockerd.buildkitAddress })
+    const tar = await readFile(tarFile)
+    expect(tar.includes(Buffer.from('an output\n'))).toBe(true)
+    expect(tar.subarray(0, 100).toString('utf8')).toContain('out.txt')
+  }, 120_000)
+
+  it('sends only what changed on a rebuild', async () => {
+    const ctx = await context('rebuild', { 'Dockerfile': 'FROM scratch\nCOPY . /ctx/\n', 'small.txt': 'one\n' })
+    await writeFile(join(ctx, 'big.bin'), randomBytes(4 * 1024 * 1024))
+    const transferred = async (): Promise<number> => {
+      let bytes = 0
+      await client.build({
+        context: ctx,
+        outputs: [{ type: 'cacheonly' }],
+        builder: dockerd.buildkitAddress,
+        onProgress: (e) => {
+          if (e.type !== 'vertex') return
+          for (const s of e.vertex.statuses) if (s.id.startsWith('transferring context')) bytes = Math.max(bytes, s.current)
+        },
+      })
+      return bytes
+    }
+    expect(await transferred()).toBeGreaterThan(4 * 1024 * 1024)
+    await writeFile(join(ctx, 'small.txt'), 'two\n')
+    expect(await transferred()).toBeLessThan(64 * 1024)
   }, 120_000)
 
   it('refuses a missing Dockerfile and bad options before connecting', async () => {
