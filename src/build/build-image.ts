@@ -18,7 +18,7 @@ import { BuildKit, buildKitInternals, type BuildKitInternals } from './buildkit.
 import { buildOutputs, checkBuildOptions, entitlements, frontendAttrs, type BuildOptions } from './build-options.js'
 import { planExports, type ExportPlan } from './build-exports.js'
 import { readBuildInputs, type BuildInputs } from './build-inputs.js'
-import { removeDockerImage, saveDockerImage } from './docker-engine-images.js'
+import { dockerEngineVersion, removeDockerImage, saveDockerImage } from './docker-engine-images.js'
 import { BuildProgressTracker } from './progress/progress-tracker.js'
 import { buildErrorFrom } from './progress/build-error.js'
 import type { BuildWarning } from './progress/build-progress.js'
@@ -64,10 +64,22 @@ export async function buildImage(client: ClientCore, options: BuildOptions): Pro
 async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOptions, inputs: BuildInputs): Promise<BuildResult> {
   const signal = options.signal
   const callOptions = signal !== undefined ? { signal } : {}
-  const [info, workers] = await Promise.all([builder.info(callOptions), builder.workers(callOptions)])
   const { endpoint, control, transport } = buildKitInternals(builder)
-  const plan = planExports(buildOutputs(options), { dockerSocket: endpoint.kind === 'docker' ? endpoint.socketPath : undefined, info, workers })
+  const dockerSocket = endpoint.kind === 'docker' ? endpoint.socketPath : undefined
+  const [info, workers, containerd, dockerVersion] = await Promise.all([
+    builder.info(callOptions),
+    builder.workers(callOptions),
+    client.introspection.server(callOptions).catch(() => undefined),
+    dockerSocket === undefined ? undefined : dockerEngineVersion(dockerSocket, signal).catch(() => undefined),
+  ])
   const tags = options.tags ?? []
+  const plan = planExports(buildOutputs(options), {
+    dockerSocket,
+    dockerVersion,
+    info,
+    workers,
+    client: containerd === undefined ? undefined : { uuid: containerd.uuid, namespace: client.namespace },
+  }, tags)
 
   // The image arrives over the session while the Solve runs: the import reads it as it comes.
   let importing: Promise<ImportedImage[]> | undefined
@@ -151,6 +163,9 @@ async function landImage(client: ClientCore, plan: ExportPlan, tags: readonly st
   switch (plan.image.kind) {
     case 'none':
       return []
+    case 'direct':
+      // BuildKit wrote and unpacked them in this namespace; the records are read back as they are.
+      return Promise.all(plan.image.names.map(async (name) => ({ name, target: (await getImage(client, name, callOptions)).target })))
     case 'tarball':
       // A daemon that exported nothing never opened the target: ending the sink lets the import fail
       // (an empty archive) instead of waiting for ever.

@@ -1,5 +1,6 @@
 /**
- * The two Docker Engine API calls a build through dockerd's classic image store needs: that store takes
+ * The Docker Engine API calls a build through dockerd needs: its version (which BuildKit it embeds), and,
+ * for the classic image store, two more: that store takes
  * only the `moby` exporter (the image goes into dockerd), so the image reaches containerd as `docker save`
  * would write it (`GET /images/get`) and the name the build gave it in dockerd is removed afterwards.
  */
@@ -12,6 +13,23 @@ import { CanceledError, NotFoundError, UnavailableError, UnknownError, type Cont
 const API_PREFIX = '/v1.41'
 // An error body is read up to this much: enough for dockerd's `{"message": …}`.
 const MAX_ERROR_BODY = 64 * 1024
+
+/** dockerd's version (`GET /version`'s `Version`, e.g. `28.5.1`). */
+export async function dockerEngineVersion(socketPath: string, signal?: AbortSignal): Promise<string> {
+  const response = await call(socketPath, 'GET', '/version', signal)
+  if (response.statusCode !== 200) throw await responseError(response, 'asking dockerd its version')
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_ERROR_BODY) throw new UnknownError('dockerd answered /version with more than 64 KiB')
+    chunks.push(chunk)
+  }
+  const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  const version = typeof body === 'object' && body !== null ? (body as { Version?: unknown }).Version : undefined
+  if (typeof version !== 'string') throw new UnknownError('dockerd answered /version without a Version')
+  return version
+}
 
 /**
  * Streams `docker save <name>` from the dockerd at `socketPath`. The caller must consume or destroy the

@@ -23,6 +23,8 @@ export interface DockerdDaemon extends AsyncDisposable {
   readonly buildkitAddress: string
   /** The release line. */
   readonly line: DockerdLine
+  /** The socket of the private containerd dockerd runs on (dockerd's own namespace there is `moby`). */
+  readonly containerdAddress: string
   /** Stops dockerd, then its containerd, unmounts and removes every file. Idempotent. */
   stop(): Promise<void>
 }
@@ -133,7 +135,7 @@ export async function startDockerd(line: DockerdLine, options: StartDockerdOptio
     await stop()
     throw err
   }
-  return { socketPath, buildkitAddress: `docker://unix://${socketPath}`, line, stop, [Symbol.asyncDispose]: stop }
+  return { socketPath, buildkitAddress: `docker://unix://${socketPath}`, line, containerdAddress: containerd.address, stop, [Symbol.asyncDispose]: stop }
 }
 
 async function waitPing(socketPath: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {

@@ -4,7 +4,7 @@ import { get } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BuildError, BuildKit, CanceledError, InvalidArgumentError, NotFoundError, type BuildProgressEvent } from '../../src/index.js'
+import { BuildError, BuildKit, CanceledError, Client, InvalidArgumentError, NotFoundError, type BuildProgressEvent } from '../../src/index.js'
 import { busyboxImage } from '../fixtures/index.js'
 import { startDockerd, type DockerdDaemon, type DockerdLine } from '../env/dockerd.js'
 import { pushFixture, startRegistry, type Registry } from '../env/registry/index.js'
@@ -138,6 +138,14 @@ describe.each(builders)('build() on dockerd $line (containerd image store: $cont
     expect(tar.subarray(0, 100).toString('utf8')).toContain('out.txt')
   }, 120_000)
 
+  it.runIf(containerdImageStore)('exports the image and a local copy in one build (BuildKit v0.13+)', async () => {
+    const ctx = await context('two-outputs', { 'Dockerfile': 'FROM scratch\nCOPY two.txt /two.txt\n', 'two.txt': 'two outputs\n' })
+    const dest = join(dir, 'two-out')
+    const result = await client.build({ context: ctx, tags: [tag('two')], outputs: [{ type: 'image' }, { type: 'local', dest }], builder: dockerd.buildkitAddress })
+    expect(result.images.map((i) => i.name)).toEqual([tag('two')])
+    expect(await readFile(join(dest, 'two.txt'), 'utf8')).toBe('two outputs\n')
+  }, 120_000)
+
   it('sends only what changed on a rebuild', async () => {
     const ctx = await context('rebuild', { 'Dockerfile': 'FROM scratch\nCOPY . /ctx/\n', 'small.txt': 'one\n' })
     await writeFile(join(ctx, 'big.bin'), randomBytes(4 * 1024 * 1024))
@@ -157,6 +165,26 @@ describe.each(builders)('build() on dockerd $line (containerd image store: $cont
     expect(await transferred()).toBeGreaterThan(4 * 1024 * 1024)
     await writeFile(join(ctx, 'small.txt'), 'two\n')
     expect(await transferred()).toBeLessThan(64 * 1024)
+  }, 120_000)
+
+  it.runIf(containerdImageStore)("lands the image directly when BuildKit's worker is the client's containerd and namespace", async () => {
+    const ctx = await context('direct', { 'Dockerfile': 'FROM scratch\nCOPY direct.txt /direct.txt\n', 'direct.txt': 'direct\n' })
+    // dockerd's own containerd and namespace: its BuildKit worker stores there.
+    await using moby = await Client.connect({ address: dockerd.containerdAddress, namespace: 'moby' })
+    const statuses: string[] = []
+    const result = await moby.build({
+      context: ctx,
+      tags: ['example.com/direct:1'],
+      builder: dockerd.buildkitAddress,
+      onProgress: (e) => { if (e.type === 'vertex') statuses.push(e.vertex.name, ...e.vertex.statuses.map((s) => s.id)) },
+    })
+    expect(result.images.map((i) => i.name)).toEqual(['example.com/direct:1'])
+    expect(result.digest).toBe(result.images[0]?.digest)
+    expect(await result.images[0]?.isUnpacked()).toBe(true)
+    // No archive crossed the session: BuildKit's image exporter named and unpacked it in place.
+    expect(statuses.some((s) => s.startsWith('naming to example.com/direct:1'))).toBe(true)
+    expect(statuses.some((s) => /sending tarball/.test(s))).toBe(false)
+    await moby.images.remove('example.com/direct:1')
   }, 120_000)
 
   it('refuses a missing Dockerfile and bad options before connecting', async () => {

@@ -51,7 +51,22 @@ describe('planExports', () => {
     expect(() => planExports([{ type: 'image' }, { type: 'tar', dest: 'x.tar' }], { ...buildkitd, info: info('v0.12.5') })).toThrow(/v0.13/)
   })
 
+  it("lets BuildKit's image exporter land the image when its worker is the client's containerd and namespace", () => {
+    const labels = { 'org.mobyproject.buildkit.worker.executor': 'containerd', 'org.mobyproject.buildkit.worker.containerd.uuid': 'u-1', 'org.mobyproject.buildkit.worker.containerd.namespace': 'moby' }
+    const traits: BuilderTraits = { ...dockerContainerd, workers: [{ ...worker('containerd'), labels }], client: { uuid: 'u-1', namespace: 'moby' } }
+    const plan = planExports([{ type: 'image' }], traits, ['app', 'example.com/x:2'])
+    expect(plan.exporters).toEqual([{ type: 'image', attrs: { name: 'docker.io/library/app:latest,example.com/x:2', unpack: 'true' } }])
+    expect(plan.image).toEqual({ kind: 'direct', names: ['docker.io/library/app:latest', 'example.com/x:2'] })
+    // Another namespace, or another containerd: a tarball over the session.
+    expect(planExports([{ type: 'image' }], { ...traits, client: { uuid: 'u-1', namespace: 'default' } }, ['app']).image.kind).toBe('tarball')
+    expect(planExports([{ type: 'image' }], { ...traits, client: { uuid: 'u-2', namespace: 'moby' } }, ['app']).image.kind).toBe('tarball')
+  })
+
   it('reads the version for several exporters', () => {
+    // dockerd's BuildKit is not stamped: dockerd's own version tells (26.0 embeds v0.13).
+    expect(takesSeveralExporters(info('v0.0.0+unknown'), '28.5.1')).toBe(true)
+    expect(takesSeveralExporters(info('v0.0.0+unknown'), '25.0.3')).toBe(false)
+    expect(takesSeveralExporters(info('v0.0.0+unknown'))).toBe(false)
     expect(takesSeveralExporters(info('v0.13.1'))).toBe(true)
     expect(takesSeveralExporters(info('v0.25.2'))).toBe(true)
     expect(takesSeveralExporters(info('v1.0.0'))).toBe(true)
