@@ -112,6 +112,7 @@ export type { VolumeInfo } from './volumes/volume-store.js'
 export { BuildKit, type BuildKitConnectOptions, type BuildKitDiskUsageOptions, type BuildKitPruneOptions } from './build/buildkit.js'
 export type { BuildKitInfo, BuildKitWorker, BuildKitUsageRecord } from './build/buildkit-records.js'
 export type { BuildOptions, BuildOutput, BuildSecret } from './build/build-options.js'
+export type { BuildCacheEntry, BuildCacheSpec } from './build/build-cache.js'
 export type { BuildResult } from './build/build-image.js'
 export { BuildError, type BuildErrorOptions } from './build/progress/build-error.js'
 export type {

@@ -15,6 +15,7 @@ import { importImages, type ImportedImage } from '../images/archive/import-image
 import { credentialsProvider } from '../registry/registry-access.js'
 import type { CredentialsProvider } from '../registry/credentials.js'
 import { BuildKit, buildKitInternals, type BuildKitInternals } from './buildkit.js'
+import { parseCacheSpecs } from './build-cache.js'
 import { buildOutputs, checkBuildOptions, entitlements, frontendAttrs, type BuildOptions } from './build-options.js'
 import { planExports, type ExportPlan } from './build-exports.js'
 import { readBuildInputs, type BuildInputs } from './build-inputs.js'
@@ -120,6 +121,7 @@ async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOp
         Frontend: 'dockerfile.v0',
         FrontendAttrs: frontendAttrs(options, inputs.dockerfileName),
         Entitlements: entitlements(options),
+        Cache: { Imports: parseCacheSpecs(options.cacheFrom, 'cacheFrom'), Exports: parseCacheSpecs(options.cacheTo, 'cacheTo') },
         // v0.13+ reads Exporters; older daemons only the first exporter in the deprecated fields.
         Exporters: exporters,
         ExporterDeprecated: first?.type ?? '',

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from '../grpc/errors.js'
 import { checkOptionKeys, keysOf } from '../client/option-check.js'
 import type { CredentialsProvider, RegistryCredentials } from '../registry/credentials.js'
 import type { BuildKit } from './buildkit.js'
+import { parseCacheSpecs, type BuildCacheSpec } from './build-cache.js'
 import type { BuildProgressEvent } from './progress/build-progress.js'
 
 /** A secret for `RUN --mount=type=secret,id=<id>`: from a file, an environment variable, or a value. */
@@ -89,6 +90,13 @@ export interface BuildOptions {
    * Default: the docker config and credential helpers, as for pulls.
    */
   auth?: RegistryCredentials | CredentialsProvider
+  /**
+   * Caches to import (buildx `--cache-from`): `type=registry,ref=example.com/app:cache`, a bare reference
+   * (a registry cache), or `{ type, attrs }`.
+   */
+  cacheFrom?: readonly BuildCacheSpec[]
+  /** Caches to export (buildx `--cache-to`): `type=inline`, `type=registry,ref=…,mode=max`, or `{ type, attrs }`. */
+  cacheTo?: readonly BuildCacheSpec[]
   /** Where the result goes. Default `[{ type: 'image' }]` (which needs `tags`). */
   outputs?: readonly BuildOutput[]
   /**
@@ -117,6 +125,8 @@ export const BUILD_OPTION_KEYS = keysOf<BuildOptions>()({
   network: true,
   secrets: true,
   auth: true,
+  cacheFrom: true,
+  cacheTo: true,
   outputs: true,
   builder: true,
   onProgress: true,
@@ -155,6 +165,8 @@ export function checkBuildOptions(options: BuildOptions): void {
     const sources = ['src', 'env', 'value'].filter((k) => k in secret)
     if (sources.length !== 1) throw new InvalidArgumentError(`build(): secret ${JSON.stringify(secret.id)} needs exactly one of src, env, value`)
   }
+  parseCacheSpecs(options.cacheFrom, 'cacheFrom')
+  parseCacheSpecs(options.cacheTo, 'cacheTo')
   const outputs = buildOutputs(options)
   for (const output of outputs) {
     if (!OUTPUT_TYPES.has(output.type)) throw new InvalidArgumentError(`build(): unknown output type ${JSON.stringify(output.type)} (use image, local, tar, oci, docker or cacheonly)`)
@@ -185,6 +197,9 @@ export function frontendAttrs(options: BuildOptions, dockerfileName: string): Re
   if (options.noCache === true) attrs['no-cache'] = ''
   if (options.pull === true) attrs['image-resolve-mode'] = 'pull'
   if (options.network === 'none' || options.network === 'host') attrs['force-network-mode'] = options.network
+  // The frontend resolves imported caches itself: it reads the list from here (as buildx sends it).
+  const imports = parseCacheSpecs(options.cacheFrom, 'cacheFrom')
+  if (imports.length > 0) attrs['cache-imports'] = JSON.stringify(imports)
   return attrs
 }
 

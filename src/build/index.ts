@@ -6,6 +6,7 @@ export { BuildKit, type BuildKitConnectOptions, type BuildKitDiskUsageOptions, t
 export type { BuildKitInfo, BuildKitWorker, BuildKitUsageRecord } from './buildkit-records.js'
 export { createPlainRenderer } from './progress/plain-renderer.js'
 export type { BuildOptions, BuildOutput, BuildSecret } from './build-options.js'
+export type { BuildCacheEntry, BuildCacheSpec } from './build-cache.js'
 export type { BuildResult } from './build-image.js'
 export type {
   BuildProgressEvent,
