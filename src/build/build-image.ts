@@ -111,7 +111,6 @@ async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOp
   const status = followStatus(control, ref, tracker, options.onProgress, statusAbort.signal)
   const exporters = plan.exporters.map((e) => ({ Type: e.type, Attrs: e.attrs }))
   const [first] = plan.exporters
-  let landedMoby = false
   try {
     let response: Record<string, string>
     try {
@@ -134,7 +133,6 @@ async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOp
       if (signal?.aborted === true) throw new CanceledError('the build was canceled', { cause: signal.reason })
       throw buildErrorFrom(tracker, err)
     }
-    landedMoby = plan.image.kind === 'moby'
     await settleWithin(status, 2_000)
     const imported = await landImage(client, plan, tags, importing, signal)
     const images = await Promise.all(imported.map((i) => getImage(client, i.name, callOptions)))
@@ -152,8 +150,9 @@ async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOp
     statusAbort.abort()
     server.close()
     await server.closed
-    if (landedMoby && plan.image.kind === 'moby') {
-      // The build's own name in dockerd, gone whether or not the import worked.
+    if (plan.image.kind === 'moby') {
+      // The build's own name in dockerd, gone whether or not the build or the import worked (a build
+      // canceled during its export may have named it already; a name never made is a 404, ignored).
       await removeDockerImage(plan.image.socketPath, plan.image.name).catch(() => undefined)
     }
   }
