@@ -10,6 +10,7 @@ import { fileSyncMethods, type LocalDirs } from './filesync-service.js'
 import type { MethodHandler } from './grpc-handler.js'
 import { healthMethods } from './health-service.js'
 import { secretsMethods, type SecretMap } from './secrets-service.js'
+import { sshMethods, type SshAgents } from './ssh-service.js'
 
 /** What a session serves. */
 export interface SessionServices {
@@ -24,6 +25,11 @@ export interface SessionServices {
    * is served when given (the daemon checks it is advertised before a `local`/`tar`/`oci`/`docker` export).
    */
   exports?: ExportTargets
+  /**
+   * ssh-agents by id (`default` for a mount that names none); SSH is served when given (otherwise the
+   * daemon gets Unimplemented, and a `RUN --mount=type=ssh` step that requires its agent fails).
+   */
+  ssh?: SshAgents
 }
 
 /** The handlers for `services`, by method path. */
@@ -33,5 +39,6 @@ export function sessionMethods(services: SessionServices): Map<string, MethodHan
   if (services.locals !== undefined) for (const [path, handler] of fileSyncMethods(services.locals)) methods.set(path, handler)
   if (services.exports !== undefined) for (const [path, handler] of fileSendMethods(services.exports)) methods.set(path, handler)
   if (services.secrets !== undefined) for (const [path, handler] of secretsMethods(services.secrets)) methods.set(path, handler)
+  if (services.ssh !== undefined) for (const [path, handler] of sshMethods(services.ssh)) methods.set(path, handler)
   return methods
 }
