@@ -52,7 +52,7 @@ export async function buildImage(client: ClientCore, options: BuildOptions): Pro
   if (options.builder !== undefined && given === undefined && address === undefined) {
     throw new InvalidArgumentError('build(): builder must be a BuildKit address or a handle from BuildKit.connect()')
   }
-  const inputs = await readBuildInputs(options.context, options.dockerfile, options.secrets)
+  const inputs = await readBuildInputs(options.context, options.dockerfile, options.secrets, options.ssh)
   const builder = given ?? await BuildKit.connect({ ...(address !== undefined ? { address } : {}), ...(signal !== undefined ? { signal } : {}) })
   try {
     return await buildWith(client, builder, options, inputs)
@@ -97,6 +97,7 @@ async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOp
     secrets: inputs.secrets,
     credentials: sessionCredentials(credentialsProvider(options.auth)),
     exports: plan.targets,
+    ...(inputs.ssh !== undefined ? { ssh: inputs.ssh } : {}),
   })
   // A stable key per host and context: BuildKit then keeps the context's files between builds and a
   // rebuild sends only what changed.

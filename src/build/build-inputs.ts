@@ -18,6 +18,8 @@ export interface BuildInputs {
   dockerfileName: string
   /** Secret values by id. */
   secrets: Map<string, Uint8Array>
+  /** SSH agent sockets by id, when forwarding was asked for. */
+  ssh: Map<string, { socket: string }> | undefined
 }
 
 /**
@@ -26,7 +28,7 @@ export interface BuildInputs {
  * @throws NotFoundError for a missing context, Dockerfile, secret file or variable; InvalidArgumentError
  * when the context is not a directory or the Dockerfile not a file; PermissionDeniedError when unreadable.
  */
-export async function readBuildInputs(context: string, dockerfile: string | undefined, secrets: readonly BuildSecret[] = []): Promise<BuildInputs> {
+export async function readBuildInputs(context: string, dockerfile: string | undefined, secrets: readonly BuildSecret[] = [], ssh?: true | Readonly<Record<string, string>>): Promise<BuildInputs> {
   const contextDir = resolve(context)
   const contextStat = await stat(contextDir).catch((err: unknown) => { throw fileError(err, `the build context ${contextDir}`) })
   if (!contextStat.isDirectory()) throw new InvalidArgumentError(`the build context ${contextDir} is not a directory`)
@@ -35,7 +37,16 @@ export async function readBuildInputs(context: string, dockerfile: string | unde
   if (!dockerfileStat.isFile()) throw new InvalidArgumentError(`the Dockerfile ${dockerfilePath} is not a file`)
   const values = new Map<string, Uint8Array>()
   for (const secret of secrets) values.set(secret.id, await secretValue(secret))
-  return { contextDir, dockerfileDir: dirname(dockerfilePath), dockerfileName: basename(dockerfilePath), secrets: values }
+  return { contextDir, dockerfileDir: dirname(dockerfilePath), dockerfileName: basename(dockerfilePath), secrets: values, ssh: sshAgents(ssh) }
+}
+
+/** `true` is `$SSH_AUTH_SOCK` as the `default` agent (buildx's `--ssh default`). */
+function sshAgents(ssh: true | Readonly<Record<string, string>> | undefined): Map<string, { socket: string }> | undefined {
+  if (ssh === undefined) return undefined
+  if (ssh !== true) return new Map(Object.entries(ssh).map(([id, socket]) => [id, { socket }]))
+  const socket = process.env['SSH_AUTH_SOCK']
+  if (socket === undefined || socket === '') throw new NotFoundError('ssh: true forwards $SSH_AUTH_SOCK, which is not set (start ssh-agent, or give { default: <socket> })')
+  return new Map([['default', { socket }]])
 }
 
 async function secretValue(secret: BuildSecret): Promise<Uint8Array> {

@@ -86,6 +86,12 @@ export interface BuildOptions {
   /** Secrets `RUN --mount=type=secret` may read; read here, before the build starts. */
   secrets?: readonly BuildSecret[]
   /**
+   * SSH agents `RUN --mount=type=ssh` may use (buildx `--ssh`): `true` forwards `$SSH_AUTH_SOCK` as the
+   * `default` agent; an object maps ids to agent sockets (`{ default: '/run/agent.sock', deploy: … }`).
+   * Never on by itself: a Dockerfile with an ssh mount could sign with your keys.
+   */
+  ssh?: true | Readonly<Record<string, string>>
+  /**
    * Registry credentials for the builder's pulls: fixed ones, or a provider called per registry host.
    * Default: the docker config and credential helpers, as for pulls.
    */
@@ -124,6 +130,7 @@ export const BUILD_OPTION_KEYS = keysOf<BuildOptions>()({
   pull: true,
   network: true,
   secrets: true,
+  ssh: true,
   auth: true,
   cacheFrom: true,
   cacheTo: true,
@@ -164,6 +171,12 @@ export function checkBuildOptions(options: BuildOptions): void {
     ids.add(secret.id)
     const sources = ['src', 'env', 'value'].filter((k) => k in secret)
     if (sources.length !== 1) throw new InvalidArgumentError(`build(): secret ${JSON.stringify(secret.id)} needs exactly one of src, env, value`)
+  }
+  if (options.ssh !== undefined && options.ssh !== true) {
+    if (typeof options.ssh !== 'object' || options.ssh === null) throw new InvalidArgumentError('build(): ssh must be true or an object of agent sockets by id')
+    for (const [id, socket] of Object.entries(options.ssh)) {
+      if (id === '' || typeof socket !== 'string' || socket === '') throw new InvalidArgumentError(`build(): ssh agent ${JSON.stringify(id)} needs a socket path`)
+    }
   }
   parseCacheSpecs(options.cacheFrom, 'cacheFrom')
   parseCacheSpecs(options.cacheTo, 'cacheTo')

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { get } from 'node:http'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -169,6 +170,21 @@ describe.each(builders)('build() on dockerd $line (containerd image store: $cont
     // The step's name shows the argument expanded.
     expect(cached.some((name) => name.includes(`RUN echo "${salt}"`))).toBe(true)
   }, 180_000)
+
+  it('forwards an ssh agent socket to RUN --mount=type=ssh when asked', async () => {
+    const ctx = await context('ssh', { Dockerfile: `FROM ${base}\nRUN --mount=type=ssh test -S "$SSH_AUTH_SOCK"\n` })
+    const socket = join(dir, 'agent.sock')
+    // Only the socket's existence is checked by the step; nothing needs to answer on it.
+    const agent = createServer((connection) => connection.destroy())
+    await new Promise<void>((resolve) => agent.listen(socket, resolve))
+    try {
+      await client.build({ context: ctx, outputs: [{ type: 'cacheonly' }], ssh: { default: socket }, network: 'none', builder: dockerd.buildkitAddress })
+      // Without ssh the mount has no agent, and the step's test fails.
+      await expect(client.build({ context: ctx, outputs: [{ type: 'cacheonly' }], noCache: true, network: 'none', builder: dockerd.buildkitAddress })).rejects.toBeInstanceOf(BuildError)
+    } finally {
+      await new Promise<void>((resolve) => agent.close(() => resolve()))
+    }
+  }, 120_000)
 
   it('sends only what changed on a rebuild', async () => {
     const ctx = await context('rebuild', { 'Dockerfile': 'FROM scratch\nCOPY . /ctx/\n', 'small.txt': 'one\n' })
