@@ -33,7 +33,7 @@ echo "== api docs (every export documented)"
 npm run --silent docs >/dev/null
 echo "== build, and import the package the way a user would"
 npm run --silent build
-node -e "Promise.all([import('containerd-sdk'), import('containerd-sdk/testing')]).then(([a, b]) => { if (typeof a.Client !== 'function' || typeof b.startContainerd !== 'function') process.exit(1) })"
+node -e "Promise.all([import('containerd-sdk'), import('containerd-sdk/testing'), import('containerd-sdk/build')]).then(([a, b, c]) => { if (typeof a.Client !== 'function' || typeof b.startContainerd !== 'function' || typeof c.BuildKit !== 'function') process.exit(1) })"
 echo "== package contents (source maps resolve, docs and examples shipped) and types (attw)"
 node scripts/check-package.mjs
 npm run --silent lint:package
