@@ -3,6 +3,7 @@
 # containerd 1.7 (trixie) and 2.x (sid) unpacked into a cache dir, plus the registry, skopeo, busybox, tini (for --init) and crun (an alternative OCI runtime).
 # BuildKit's peers: bookworm's docker.io (dockerd 20.10, BuildKit v0.8) installed, sid's docker.io (dockerd 28.5)
 # unpacked into the cache dir the same way as containerd; neither runs as a system service.
+# The build bench's reference: sid's docker-buildx (a docker CLI plugin, run standalone) unpacked likewise.
 # Newer suites are added with a low pin priority so that nothing already on the machine is upgraded.
 set -euo pipefail
 
@@ -45,7 +46,8 @@ for p in "${PACKAGES[@]}"; do
 done
 
 need_update=1
-if [ ${#missing[@]} -gt 0 ] || [ ! -x "$CACHE_DIR/1.7/usr/bin/containerd" ] || [ ! -x "$CACHE_DIR/2.x/usr/bin/containerd" ] || [ ! -x "$CACHE_DIR/docker-28.5/usr/sbin/dockerd" ]; then
+if [ ${#missing[@]} -gt 0 ] || [ ! -x "$CACHE_DIR/1.7/usr/bin/containerd" ] || [ ! -x "$CACHE_DIR/2.x/usr/bin/containerd" ] || [ ! -x "$CACHE_DIR/docker-28.5/usr/sbin/dockerd" ] \
+  || [ ! -x "$CACHE_DIR/docker-buildx/usr/libexec/docker/cli-plugins/docker-buildx" ]; then
   apt-get update -qq
   need_update=0
 fi
@@ -77,10 +79,20 @@ unpack_docker() { # unpack_docker <suite> <dir>: dockerd without installing it (
   dpkg-deb -x "$tmp"/docker.io_*.deb "$dir"
   rm -rf "$tmp"
 }
+unpack_buildx() { # unpack_buildx <suite> <dir>: the buildx CLI plugin, for bench/build (never installed)
+  local suite=$1 dir=$2 tmp
+  [ -x "$dir/usr/libexec/docker/cli-plugins/docker-buildx" ] && return 0
+  tmp=$(mktemp -d) && chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -qq "docker-buildx/$suite" >/dev/null)
+  rm -rf "$dir" && mkdir -p "$dir"
+  dpkg-deb -x "$tmp"/docker-buildx_*.deb "$dir"
+  rm -rf "$tmp"
+}
 mkdir -p "$CACHE_DIR"
 unpack trixie "$CACHE_DIR/1.7"
 unpack sid "$CACHE_DIR/2.x"
 unpack_docker sid "$CACHE_DIR/docker-28.5"
+unpack_buildx sid "$CACHE_DIR/docker-buildx"
 : "$need_update"
 
 for v in 1.6 1.7 2.x; do
@@ -90,3 +102,4 @@ done
 for bin in /usr/sbin/dockerd "$CACHE_DIR/docker-28.5/usr/sbin/dockerd"; do
   echo "dockerd: $("$bin" --version | awk '{print $3}' | tr -d ,)"
 done
+echo "buildx: $("$CACHE_DIR/docker-buildx/usr/libexec/docker/cli-plugins/docker-buildx" version | awk '{print $2}')"

@@ -1,9 +1,9 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
 import { timestampFromMs } from '@bufbuild/protobuf/wkt'
 import { describe, expect, it } from 'vitest'
-import { BuildError, BuildProgressTracker, buildErrorFrom, type BuildProgressEvent } from '../../src/build/progress/index.js'
-import { StatusResponseSchema } from '../../src/gen/moby/buildkit/api/services/control/control_pb.js'
-import { CanceledError, ContainerdError, GrpcCode, InvalidArgumentError, UnknownError, errorFromStatus } from '../../src/grpc/errors.js'
+import { BuildError, BuildProgressTracker, buildErrorFrom, type BuildProgressEvent } from '../../../src/build/progress/index.js'
+import { StatusResponseSchema } from '../../../src/gen/moby/buildkit/api/services/control/control_pb.js'
+import { CanceledError, ContainerdError, GrpcCode, InvalidArgumentError, UnknownError, errorFromStatus } from '../../../src/grpc/errors.js'
 
 const T0 = 1_700_000_000_000
 const at = (ms: number) => timestampFromMs(T0 + ms)

@@ -1,9 +1,9 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
 import { timestampFromMs } from '@bufbuild/protobuf/wkt'
 import { describe, expect, it } from 'vitest'
-import { BuildProgressTracker, createPlainRenderer } from '../../src/build/progress/index.js'
-import { formatBuildBytes, formatFixed } from '../../src/build/progress/plain-renderer.js'
-import { StatusResponseSchema } from '../../src/gen/moby/buildkit/api/services/control/control_pb.js'
+import { BuildProgressTracker, createPlainRenderer } from '../../../src/build/progress/index.js'
+import { formatBuildBytes, formatFixed } from '../../../src/build/progress/plain-renderer.js'
+import { StatusResponseSchema } from '../../../src/gen/moby/buildkit/api/services/control/control_pb.js'
 
 type StatusInit = MessageInitShape<typeof StatusResponseSchema>
 
