@@ -188,12 +188,15 @@ function handleStream(
   // Headers now, trailers at the end: messages can follow the headers as the handler produces them.
   stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto' }, { waitForTrailers: true })
 
-  const send = async (message: Uint8Array): Promise<void> => {
-    if (done || stream.destroyed) throw new CanceledError(`${method}: the call is over`)
-    if (stream.write(encodeFrame(message))) return
-    await new Promise<void>((resolve, reject) => {
+  // One wait for 'drain' shared by every sender blocked on it: a handler sends from many tasks at once
+  // (DiffCopy's file readers), and a listener pair each went past Node's limit of 10 and printed
+  // MaxListenersExceededWarning on the caller's stderr.
+  let drained: Promise<void> | undefined
+  const whenDrained = (): Promise<void> => {
+    drained ??= new Promise<void>((resolve, reject) => {
       const onDrain = (): void => {
         stream.off('close', onClose)
+        drained = undefined
         resolve()
       }
       const onClose = (): void => {
@@ -203,6 +206,12 @@ function handleStream(
       stream.once('drain', onDrain)
       stream.once('close', onClose)
     })
+    return drained
+  }
+  const send = async (message: Uint8Array): Promise<void> => {
+    if (done || stream.destroyed) throw new CanceledError(`${method}: the call is over`)
+    if (stream.write(encodeFrame(message))) return
+    await whenDrained()
   }
 
   const run = async (): Promise<void> => {

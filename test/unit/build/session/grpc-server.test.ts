@@ -102,6 +102,28 @@ describe('serveGrpc', () => {
     expect(peer.errors).toEqual([])
   })
 
+  it('lets many senders wait for one drain without piling up listeners (no MaxListenersExceededWarning)', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error): void => { warnings.push(w) }
+    process.on('warning', onWarning)
+    const chunk = new Uint8Array(256 * 1024)
+    const senders = 40
+    const handler: MethodHandler = {
+      kind: 'bidi',
+      // 40 tasks sending at once into a peer that reads slowly: most of them wait for the same drain.
+      handle: async (_requests, send) => { await Promise.all(Array.from({ length: senders }, () => send(chunk))) },
+    }
+    peer = startPeer(new Map([['/test.Stream/Many', handler]]))
+    const call = openCall(peer.client, '/test.Stream/Many')
+    call.stream.end()
+    const received = await collect(call.messages())
+    expect(received).toHaveLength(senders)
+    expect((await call.status).code).toBe(GrpcCode.OK)
+    await new Promise((resolve) => setImmediate(resolve))
+    process.off('warning', onWarning)
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+  })
+
   it('refuses a compressed message with Internal', async () => {
     peer = startPeer(sessionMethods({}))
     const call = openCall(peer.client, '/grpc.health.v1.Health/Check')
