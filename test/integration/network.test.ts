@@ -154,11 +154,12 @@ describe('published ports', () => {
   })
 
   it('rolls back a failed plugin: nothing left, the run rejects with the plugin named', async () => {
+    const emptyPluginDir = await mkdtemp(join(tmpdir(), 'csdk-no-plugins-'))
     const broken = await Client.connect({
       address: daemonAddress(),
       namespace: client.namespace,
       dataRoot,
-      network: { cniPluginDirs: [await mkdtemp(join(tmpdir(), 'csdk-no-plugins-'))] },
+      network: { cniPluginDirs: [emptyPluginDir] },
     })
     try {
       const before = (await client.containers.list()).length
@@ -176,6 +177,7 @@ describe('published ports', () => {
       }
     } finally {
       broken.close()
+      await rm(emptyPluginDir, { recursive: true, force: true })
     }
   })
 })
