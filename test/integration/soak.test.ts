@@ -32,7 +32,7 @@ describe.skipIf(line !== '1.7' && line !== '2.x')('soak', () => {
     const result = results[0]
     if (result === undefined) return expect.fail('the soak printed no result')
     // What the sweep left, fds aside (listed too when anything is left, and long enough to push the rest out).
-    const leftLines = output.split('\n').filter((l) => l.includes('left after the sweep: ') && !l.includes('left after the sweep: fd '))
+    const leftLines = output.split('\n').filter((l) => (l.includes('left after the sweep: ') || l.includes('before a second prune: ')) && !l.includes('left after the sweep: fd '))
     const context = `seed ${seed}\n${leftLines.join('\n')}\n${output.slice(-3000)}`
     expect(result.iterations, context).toBeGreaterThanOrEqual(100)
     expect(result.unhandled, context).toBe(0)
