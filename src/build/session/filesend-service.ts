@@ -27,6 +27,7 @@ import { receiveFiles } from '../filesync/receive-files.js'
 import type { BidiHandler, MethodHandler, ServerCall, ServerMetadata } from './grpc-handler.js'
 import { packetFromProto, packetToProto } from './packet-mapping.js'
 import { methodPath } from './proto-handler.js'
+import { nextEventOrAbort } from '../../util/event-or-abort.js'
 
 /** The metadata key naming the exporter a FileSend call is for (BuildKit v0.13+). */
 const EXPORTER_ID_KEY = 'buildkit-attachable-exporter-id'
@@ -167,7 +168,7 @@ async function writeToStream(id: string, target: ExportStreamTarget, requests: A
       const next = await reader.next()
       if (next.done === true) break
       const { data } = fromBinary(BytesMessageSchema, next.value)
-      if (data.length > 0 && !sink.write(data)) await drained(sink, stop.signal)
+      if (data.length > 0 && !sink.write(data)) await nextEventOrAbort(sink, 'drain', stop.signal)
     }
     ended = true
     sink.end()
@@ -187,26 +188,6 @@ async function writeToStream(id: string, target: ExportStreamTarget, requests: A
     sink.off('close', onSinkClose)
     reader.close()
   }
-}
-
-/** Resolves on the sink's next 'drain'; rejects with the reason once `stop` aborts. */
-function drained(sink: Writable, stop: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (stop.aborted) {
-      reject(stop.reason as Error)
-      return
-    }
-    const onDrain = (): void => {
-      stop.removeEventListener('abort', onAbort)
-      resolve()
-    }
-    const onAbort = (): void => {
-      sink.off('drain', onDrain)
-      reject(stop.reason as Error)
-    }
-    sink.once('drain', onDrain)
-    stop.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 function canceled(signal: AbortSignal): CanceledError {

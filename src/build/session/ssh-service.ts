@@ -18,6 +18,7 @@ import { SSH, type BytesMessage } from '../../gen/moby/buildkit/session/sshforwa
 import { AbortableReader } from '../filesync/abortable-reader.js'
 import type { MethodHandler, ServerMetadata } from './grpc-handler.js'
 import { bidiHandler, methodPath, unaryHandler } from './proto-handler.js'
+import { nextEventOrAbort } from '../../util/event-or-abort.js'
 
 /** The id BuildKit asks for when a mount names none (`RUN --mount=type=ssh`). */
 export const DEFAULT_SSH_ID = 'default'
@@ -94,7 +95,7 @@ async function forward(
   signal.addEventListener('abort', onCallAbort, { once: true })
   let toAgent: Promise<void> | undefined
   try {
-    await connectedOrStopped(socket, stop.signal)
+    await nextEventOrAbort(socket, 'connect', stop.signal)
     connected = true
     toAgent = copyToAgent(requests, socket, stop.signal).catch(fail)
     for await (const chunk of socket as AsyncIterable<Buffer>) await send({ data: chunk })
@@ -118,7 +119,7 @@ async function copyToAgent(requests: AsyncIterable<BytesMessage>, socket: Socket
       const next = await reader.next()
       if (next.done === true) break
       const { data } = next.value
-      if (data.length > 0 && !socket.write(data)) await drained(socket, stop)
+      if (data.length > 0 && !socket.write(data)) await nextEventOrAbort(socket, 'drain', stop)
     }
   } finally {
     reader.close()
@@ -126,46 +127,6 @@ async function copyToAgent(requests: AsyncIterable<BytesMessage>, socket: Socket
   // The daemon is done sending (the process in the build half-closed its socket) but may still read: the
   // agent gets end-of-file, answers what it read and closes, which ends the call (BuildKit does the same).
   if (!stop.aborted) socket.end()
-}
-
-/** Resolves once the socket is connected; rejects with the reason once `stop` aborts. */
-function connectedOrStopped(socket: Socket, stop: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (stop.aborted) {
-      reject(stop.reason as Error)
-      return
-    }
-    const onConnect = (): void => {
-      stop.removeEventListener('abort', onAbort)
-      resolve()
-    }
-    const onAbort = (): void => {
-      socket.off('connect', onConnect)
-      reject(stop.reason as Error)
-    }
-    socket.once('connect', onConnect)
-    stop.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
-/** Resolves on the socket's next 'drain'; rejects with the reason once `stop` aborts. */
-function drained(socket: Socket, stop: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (stop.aborted) {
-      reject(stop.reason as Error)
-      return
-    }
-    const onDrain = (): void => {
-      stop.removeEventListener('abort', onAbort)
-      resolve()
-    }
-    const onAbort = (): void => {
-      socket.off('drain', onDrain)
-      reject(stop.reason as Error)
-    }
-    socket.once('drain', onDrain)
-    stop.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 // The id is the caller's own name for the agent; the socket path is where it listens. Neither is secret,
