@@ -103,9 +103,11 @@ async function buildWith(client: ClientCore, builder: BuildKit, options: BuildOp
   // rebuild sends only what changed.
   const sharedKey = createHash('sha256').update(`${hostname()}\0${inputs.contextDir}`).digest('hex')
   const tunnel = openSessionTunnel(transport, { id: sessionId, sharedKey, methods: [...methods.keys()] })
-  const sessionErrors: unknown[] = []
-  tunnel.on('error', (err: unknown) => sessionErrors.push(err))
-  const server: GrpcServer = serveGrpc(tunnel, methods, { onError: (err) => sessionErrors.push(err) })
+  // A broken session fails the Solve, which reports it; its own errors are only listened to, so none
+  // can go unhandled.
+  const ignore = (): void => undefined
+  tunnel.on('error', ignore)
+  const server: GrpcServer = serveGrpc(tunnel, methods, { onError: ignore })
 
   const tracker = new BuildProgressTracker()
   const statusAbort = new AbortController()
